@@ -1,0 +1,29 @@
+# The two commands a newcomer needs:
+#   make build   set everything up and build the default pack into build/
+#   make test    run the test suite (installs the real clients it checks against)
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: build test deps bench clean
+
+build: $(STAMP)
+	$(BIN)/portfolio build --out build
+
+test: $(STAMP)
+	scripts/system-deps.sh test
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+
+$(STAMP): pyproject.toml scripts/system-deps.sh
+	scripts/system-deps.sh build
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf build $(VENV) .pytest_cache

@@ -1,0 +1,3 @@
+"""Compile portfolio packs from structured content into fillable PDF and Word files."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,114 @@
+"""Command line: parses arguments, calls the library, turns its errors into messages.
+
+Every command has --help. Library errors become a one-line (or one-per-problem)
+message on stderr and exit code 1; bad arguments exit 2 (click's convention).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import click
+
+from . import __version__
+from .content import load_content
+from .errors import ContentError, PortfolioError
+from .model import Layout, build_form
+
+CONTENT_OPTION = click.option(
+    "--content", "content_dir", type=click.Path(file_okay=False, path_type=Path),
+    help="Content folder (default: the content shipped with the tool).")
+
+
+def _fail(exc: PortfolioError) -> None:
+    raise click.ClickException(str(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="portfolio")
+def main() -> None:
+    """Build, issue and read Care Coordination Portfolio packs.
+
+    Content lives as YAML in content/; packs are written as fillable PDF and
+    Word files; completed copies are read back into records.
+    """
+
+
+@main.command()
+@CONTENT_OPTION
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("build"),
+              show_default=True, help="Folder to write the packs to.")
+@click.option("--format", "formats", type=click.Choice(["pdf", "docx", "all"]), default="all",
+              show_default=True, help="Which documents to build.")
+@click.option("--include", "optional", multiple=True, metavar="SECTION",
+              help="Switch on an optional form (mdt_review, pcsp); repeat for more.")
+def build(content_dir: Path | None, out_dir: Path, formats: str, optional: Sequence[str]) -> None:
+    """Build the fillable PDF and Word pack.
+
+    Example: portfolio build --out build --include mdt_review
+    """
+    from .build import FORMATS, build_pack
+    try:
+        content = load_content(content_dir)
+        known = set(content.pack.get("optional_sections") or [])
+        for name in optional:
+            if name not in known:
+                raise click.BadParameter(f"'{name}' is not an optional section (choose from: "
+                                         f"{', '.join(sorted(known)) or 'none'})", param_hint="--include")
+        layout = Layout(optional_sections=frozenset(optional))
+        wanted = FORMATS if formats == "all" else (formats,)
+        result = build_pack(out_dir, content=content, layout=layout, formats=wanted)
+    except PortfolioError as exc:
+        _fail(exc)
+    fields = len(result.form.fields)
+    for fmt, path in result.outputs.items():
+        click.echo(f"wrote {path} ({fields} fields, {result.timings[fmt]:.2f} s)")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@main.command()
+@CONTENT_OPTION
+def check(content_dir: Path | None) -> None:
+    """Validate the content and print every problem with its file and path.
+
+    Example: portfolio check --content content/
+    """
+    try:
+        content = load_content(content_dir)
+        layout = Layout(optional_sections=frozenset(content.pack.get("optional_sections") or []))
+        form = build_form(content, layout)  # renders prose too, so variable mistakes show
+    except ContentError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        noun = "problem" if len(exc.problems) == 1 else "problems"
+        raise click.ClickException(f"{len(exc.problems)} {noun} found") from None
+    except PortfolioError as exc:
+        _fail(exc)
+    click.echo(f"content OK: {content.id} {content.version}, {len(content.sections)} sections, "
+               f"{len(form.fields)} fields (optional forms included)")
+
+
+@main.command()
+@CONTENT_OPTION
+@click.option("--include", "optional", multiple=True, metavar="SECTION", help="Include an optional form.")
+def fields(content_dir: Path | None, optional: Sequence[str]) -> None:
+    """List every field of the pack as JSON (id, kind, label, options).
+
+    Example: portfolio fields > fields.json
+    """
+    from .manifest import field_definitions
+    try:
+        form = build_form(load_content(content_dir), Layout(optional_sections=frozenset(optional)))
+    except PortfolioError as exc:
+        _fail(exc)
+    json.dump(field_definitions(form), sys.stdout, indent=1, ensure_ascii=False)
+    click.echo()
+
+
+def run(argv: Sequence[str] | None = None) -> Any:
+    """Entry point usable from tests: ``run(["build", "--out", tmp])``."""
+    return main.main(args=list(argv) if argv is not None else None, prog_name="portfolio")

@@ -1,0 +1,43 @@
+"""Errors the library raises; the CLI turns them into messages and exit codes.
+
+Every message says where (file and path), what is wrong, and how to fix it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class PortfolioError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input file: where it is and what to do."""
+
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.path}" if self.path else self.file
+        return f"{where}: {self.message}"
+
+
+class ContentError(PortfolioError):
+    """Content or profile files are invalid; holds every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        lines = "\n".join(str(p) for p in self.problems)
+        noun = "problem" if len(self.problems) == 1 else "problems"
+        super().__init__(f"{len(self.problems)} {noun} in content:\n{lines}")
+
+
+class TemplateError(PortfolioError):
+    """A template or a variable in prose could not be rendered safely."""
+
+
+class BuildError(PortfolioError):
+    """A document could not be written."""

@@ -1,0 +1,70 @@
+"""Shared fixtures: the default form and packs built once per test session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from generator.content import load_content
+from generator.manifest import make_manifest
+from generator.model import Layout, build_form
+from generator.theme import load_theme
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden"
+ON_CI = os.environ.get("CI") == "true"
+
+
+def need_tool(*names: str) -> None:
+    """Skip when a command-line tool is missing; on CI (CI=true) fail instead."""
+    missing = [n for n in names if shutil.which(n) is None]
+    if missing:
+        message = f"needs {', '.join(missing)} on PATH"
+        if ON_CI:
+            pytest.fail(message + " (CI must install it: see .ci/run)")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def content():
+    return load_content()
+
+
+@pytest.fixture(scope="session")
+def form(content):
+    return build_form(content)
+
+
+@pytest.fixture(scope="session")
+def full_form(content):
+    """The form with every optional section switched on."""
+    return build_form(content, Layout(optional_sections=frozenset(content.pack["optional_sections"])))
+
+
+@pytest.fixture(scope="session")
+def theme():
+    return load_theme()
+
+
+@pytest.fixture(scope="session")
+def manifest(form):
+    return make_manifest(form, instance_id="00000000-0000-4000-8000-000000000001")
+
+
+@pytest.fixture(scope="session")
+def pdf_path(tmp_path_factory, form, theme, manifest) -> Path:
+    from generator.pdf import write_pdf
+    path = tmp_path_factory.mktemp("pack") / "pack.pdf"
+    path.write_bytes(write_pdf(form, theme, manifest))
+    return path
+
+
+@pytest.fixture(scope="session")
+def docx_path(tmp_path_factory, form, theme, manifest) -> Path:
+    from generator.word import write_docx
+    path = tmp_path_factory.mktemp("pack") / "pack.docx"
+    path.write_bytes(write_docx(form, theme, manifest))
+    return path
