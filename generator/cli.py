@@ -109,6 +109,65 @@ def fields(content_dir: Path | None, optional: Sequence[str]) -> None:
     click.echo()
 
 
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the record to this file instead of standard output.")
+def read(file: Path, output: Path | None) -> None:
+    """Read one completed copy (PDF or DOCX) and print its record as JSON.
+
+    Every field of the pack appears, typed by its kind (text, true/false, the
+    chosen option's value, ISO dates), null when empty; problems are listed
+    under "warnings".
+
+    Example: portfolio read returned/zoe-lukasiewicz.pdf
+    """
+    from .build import write_atomic
+    from .read import dumps, read_file
+    try:
+        record = read_file(file)
+    except PortfolioError as exc:
+        _fail(exc)
+    text = dumps(record) + "\n"
+    if output:
+        write_atomic(output, text.encode("utf-8"))
+        click.echo(f"wrote {output} ({len(record.fields)} fields, {len(record.warnings)} warnings)", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
+@click.argument("pack", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("record", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the filled copy.")
+def fill(pack: Path, record: Path, output: Path) -> None:
+    """Write the values of RECORD (JSON) into PACK (PDF or DOCX).
+
+    RECORD is either a record as 'portfolio read' prints it or a plain
+    {"field id": value} object. Used to pre-fill copies and to test round trips.
+
+    Example: portfolio fill build/care-coordination-portfolio.pdf answers.json -o filled.pdf
+    """
+    from .build import write_atomic
+    from .fill import fill_bytes
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise click.ClickException(f"{record.name}: not a JSON record ({exc})") from None
+    values = data.get("fields", data) if isinstance(data, dict) else None
+    if not isinstance(values, dict):
+        raise click.ClickException(f"{record.name}: expected a JSON object of field id -> value")
+    try:
+        filled, fmt = fill_bytes(pack.read_bytes(), values, pack.name)
+    except PortfolioError as exc:
+        _fail(exc)
+    if output.suffix.lower().lstrip(".") != fmt:
+        raise click.ClickException(f"{output}: the pack is a {fmt.upper()}; name the output .{fmt}")
+    write_atomic(output, filled)
+    click.echo(f"wrote {output} ({sum(v is not None for v in values.values())} values)")
+
+
 def run(argv: Sequence[str] | None = None) -> Any:
     """Entry point usable from tests: ``run(["build", "--out", tmp])``."""
     return main.main(args=list(argv) if argv is not None else None, prog_name="portfolio")

@@ -41,3 +41,12 @@ class TemplateError(PortfolioError):
 
 class BuildError(PortfolioError):
     """A document could not be written."""
+
+
+class ReadError(PortfolioError):
+    """A returned copy cannot be read; the message names the file and the reason."""
+
+    def __init__(self, file: str, reason: str):
+        self.file = file
+        self.reason = reason
+        super().__init__(f"{file}: {reason}")

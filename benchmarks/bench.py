@@ -1,0 +1,85 @@
+"""Benchmark: build the default pack (PDF and DOCX separately), warm.
+
+Not a test. Prints a Markdown table to paste into docs/performance.md, with the
+machine it ran on. Usage: python benchmarks/bench.py [--runs N] [--profile FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import platform
+import pstats
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from generator.content import load_content  # noqa: E402
+from generator.manifest import make_manifest  # noqa: E402
+from generator.model import build_form  # noqa: E402
+from generator.theme import load_theme  # noqa: E402
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def timed(fn, runs: int) -> list[float]:
+    fn()  # warm: imports, fonts, templates
+    out = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--profile", type=Path, help="write a cProfile listing of one PDF build here")
+    args = parser.parse_args()
+
+    from generator.pdf import write_pdf
+    from generator.word import write_docx
+
+    content = load_content()
+    form = build_form(content)
+    theme = load_theme()
+    manifest = make_manifest(form)
+    rows = {
+        "content load + model": timed(lambda: build_form(load_content()), args.runs),
+        "PDF pack": timed(lambda: write_pdf(form, theme, manifest), args.runs),
+        "DOCX pack": timed(lambda: write_docx(form, theme, manifest), args.runs),
+    }
+    print(f"Machine: {machine()}")
+    print(f"Default pack: {len(form.sections)} sections, {len(form.fields)} fields; {args.runs} warm runs each\n")
+    print("| step | median | min | max |")
+    print("|---|---|---|---|")
+    for name, times in rows.items():
+        print(f"| {name} | {statistics.median(times) * 1000:.0f} ms | {min(times) * 1000:.0f} ms "
+              f"| {max(times) * 1000:.0f} ms |")
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        write_pdf(form, theme, manifest)
+        profiler.disable()
+        with args.profile.open("w") as handle:
+            pstats.Stats(profiler, stream=handle).sort_stats("cumulative").print_stats(40)
+        print(f"\nprofile written to {args.profile}")
+
+
+if __name__ == "__main__":
+    main()
