@@ -173,7 +173,6 @@ def _text_value(fld: DictionaryObject) -> Any:
 
 def read_pdf_raw(data: bytes, name: str) -> RawDocument:
     reader = _open(data, name)
-    manifest = _manifest(reader, name)
     try:
         found = _terminal_fields(reader.trailer["/Root"])
     except Exception as exc:
@@ -181,6 +180,7 @@ def read_pdf_raw(data: bytes, name: str) -> RawDocument:
     if not found:
         raise ReadError(name, "has no form fields: it was probably printed to PDF or flattened. "
                               "Return the fillable copy that was issued, filled in")
+    manifest = _manifest(reader, name)
     definitions = {d["id"]: d for d in manifest["fields"]}
     values: dict[str, Any] = {}
     unmapped: dict[str, Any] = {}
