@@ -39,18 +39,29 @@ def main() -> None:
 
 @main.command()
 @CONTENT_OPTION
+@click.option("--profile", "profile_slug", metavar="SLUG",
+              help="Build a PCN's branded pack from content/pcns/SLUG/profile.yaml.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("build"),
               show_default=True, help="Folder to write the packs to.")
 @click.option("--format", "formats", type=click.Choice(["pdf", "docx", "all"]), default="all",
               show_default=True, help="Which documents to build.")
 @click.option("--include", "optional", multiple=True, metavar="SECTION",
               help="Switch on an optional form (mdt_review, pcsp); repeat for more.")
-def build(content_dir: Path | None, out_dir: Path, formats: str, optional: Sequence[str]) -> None:
+def build(content_dir: Path | None, profile_slug: str | None, out_dir: Path, formats: str,
+          optional: Sequence[str]) -> None:
     """Build the fillable PDF and Word pack.
 
-    Example: portfolio build --out build --include mdt_review
+    Without --profile, the provider's default pack is written to
+    OUT/care-coordination-portfolio.pdf and .docx; with --profile SLUG, to
+    OUT/SLUG/.
+
+    Example: portfolio build --profile riverside-pcn --include pcsp
     """
+    from dataclasses import replace
+
     from .build import FORMATS, build_pack
+    from .profile import load_profile
+    from .theme import load_theme
     try:
         content = load_content(content_dir)
         known = set(content.pack.get("optional_sections") or [])
@@ -58,9 +69,15 @@ def build(content_dir: Path | None, out_dir: Path, formats: str, optional: Seque
             if name not in known:
                 raise click.BadParameter(f"'{name}' is not an optional section (choose from: "
                                          f"{', '.join(sorted(known)) or 'none'})", param_hint="--include")
-        layout = Layout(optional_sections=frozenset(optional))
+        theme = load_theme()
+        layout = Layout(organisation=theme.organisation)
+        if profile_slug:
+            profile = load_profile(profile_slug, content, theme)
+            layout, theme = profile.layout, profile.theme
+            out_dir = out_dir / profile_slug
+        layout = replace(layout, optional_sections=layout.optional_sections | frozenset(optional))
         wanted = FORMATS if formats == "all" else (formats,)
-        result = build_pack(out_dir, content=content, layout=layout, formats=wanted)
+        result = build_pack(out_dir, content=content, layout=layout, theme=theme, formats=wanted)
     except PortfolioError as exc:
         _fail(exc)
     fields = len(result.form.fields)
@@ -81,6 +98,10 @@ def check(content_dir: Path | None) -> None:
         content = load_content(content_dir)
         layout = Layout(optional_sections=frozenset(content.pack.get("optional_sections") or []))
         form = build_form(content, layout)  # renders prose too, so variable mistakes show
+        from .profile import check_all_profiles, list_profiles
+        profile_problems = check_all_profiles(content)
+        if profile_problems:
+            raise ContentError(profile_problems)
     except ContentError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
@@ -90,6 +111,42 @@ def check(content_dir: Path | None) -> None:
         _fail(exc)
     click.echo(f"content OK: {content.id} {content.version}, {len(content.sections)} sections, "
                f"{len(form.fields)} fields (optional forms included)")
+    profiles = list_profiles(content.directory)
+    click.echo(f"profiles OK: {len(profiles)} ({', '.join(profiles) or 'none'})")
+
+
+@main.group()
+def profile() -> None:
+    """Manage PCN profiles (content/pcns/SLUG/profile.yaml)."""
+
+
+@profile.command("new")
+@CONTENT_OPTION
+@click.argument("slug")
+@click.option("--name", help="The PCN's full name (default: from the slug).")
+def profile_new(content_dir: Path | None, slug: str, name: str | None) -> None:
+    """Create a PCN profile with every key explained in comments.
+
+    Example: portfolio profile new riverside-pcn --name "Riverside Primary Care Network"
+    """
+    from .profile import scaffold_profile
+    try:
+        path = scaffold_profile(slug, name, content_dir)
+    except PortfolioError as exc:
+        _fail(exc)
+    click.echo(f"wrote {path}\nEdit it, add a logo beside it, then run: portfolio check")
+
+
+@profile.command("list")
+@CONTENT_OPTION
+def profile_list(content_dir: Path | None) -> None:
+    """List the PCN profiles.
+
+    Example: portfolio profile list
+    """
+    from .profile import list_profiles
+    for slug in list_profiles(content_dir):
+        click.echo(slug)
 
 
 @main.command()

@@ -263,6 +263,14 @@ def _log(b: _Builder, sid: str, block: dict, at: _Where) -> Block:
     return TableBlock(block.get("heading"), columns, rows, style="log")
 
 
+def uk_date(text: str) -> str:
+    """'2026-09-10' as '10/09/2026'; anything else as written."""
+    parts = text.split("-")
+    if len(parts) == 3 and all(p.isdigit() for p in parts) and len(parts[0]) == 4:
+        return f"{parts[2]}/{parts[1]}/{parts[0]}"
+    return text
+
+
 def schedule_months(block: dict, layout: Layout) -> tuple[str, ...]:
     count = layout.schedule_months or block.get("months", 6)
     start = month_index(layout.schedule_start_month or block.get("start_month", "January")) or 0
@@ -284,7 +292,7 @@ def _schedule(b: _Builder, sid: str, block: dict, at: _Where) -> Block:
     for rid, label in row_specs:
         cells: tuple[str | Field, ...] = (label,)
         if has_dates:
-            cells += (dates.get(rid, ""),)
+            cells += (uk_date(dates.get(rid, "")),)
         cells += tuple(Field(f"{prefix}.{rid}.m{i}", kind, _label(at.context, label, m))
                        for i, m in enumerate(months, 1))
         rows.append(TableRow(rid, cells))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import io
-import mimetypes
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -52,15 +51,15 @@ _ENV.filters["css_string"] = _css_string
 _FONT_CONFIG = FontConfiguration()
 
 
-def _data_uri(path: Path) -> str:
-    mime = mimetypes.guess_type(path.name)[0] or "image/png"
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+def _data_uri(png: bytes) -> str:
+    return f"data:image/png;base64,{base64.b64encode(png).decode()}"
 
 
 def render_html(form: Form, theme: Theme, values: Mapping[str, Any] | None = None,
                 pcn: str = "") -> str:
     """The pack as one HTML string (CSS inlined), ready for WeasyPrint."""
-    css = _ENV.get_template("pack.css.j2").render(theme=theme, footer=theme.footer or form.title)
+    header = f"{pcn} · {theme.organisation}" if pcn else theme.organisation
+    css = _ENV.get_template("pack.css.j2").render(theme=theme, footer=theme.footer or form.title, header=header)
     return _ENV.get_template("pack.html.j2").render(
         form=form, theme=theme, css=css, values=dict(values or {}), pcn=pcn,
         logo_uri=_data_uri(theme.logo) if theme.logo else "", generator_version=__version__,

@@ -13,6 +13,7 @@ from typing import Any
 
 from .content import read_yaml
 from .errors import ContentError, Problem
+from .logo import LogoError, clean_logo
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 HEX_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -24,8 +25,9 @@ class Theme:
     primary: str  # hex colour of headings, header rows and bands (white text on it)
     accent: str  # hex colour of rules and highlights
     footer: str
-    logo: Path | None = None  # PNG or JPEG shown in the header and on the cover
+    logo: bytes | None = None  # a checked, re-encoded PNG shown in the header and on the cover
     font: str = "Liberation Sans"
+    contact: str = ""  # shown on the cover, e.g. the PCN's training lead
 
     def with_overrides(self, **changes: Any) -> "Theme":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -38,7 +40,7 @@ def load_theme(path: Path | None = None) -> Theme:
     data = read_yaml(path, problems, path.name)
     if problems:
         raise ContentError(problems)
-    allowed = {"organisation", "primary", "accent", "footer", "logo", "font"}
+    allowed = {"organisation", "primary", "accent", "footer", "logo", "font", "contact"}
     if not isinstance(data, dict):
         raise ContentError([Problem(path.name, "", "expected a mapping of theme settings")])
     for key in data:
@@ -47,13 +49,21 @@ def load_theme(path: Path | None = None) -> Theme:
     for key in ("primary", "accent"):
         if not HEX_RE.match(str(data.get(key, ""))):
             problems.append(Problem(path.name, key, "expected a colour like '#005EB8'"))
+    logo = None
+    if data.get("logo"):
+        try:
+            logo = clean_logo((path.parent / data["logo"]).read_bytes())
+        except OSError as exc:
+            problems.append(Problem(path.name, "logo", f"cannot read '{data['logo']}' ({exc.strerror})"))
+        except LogoError as exc:
+            problems.append(Problem(path.name, "logo", f"'{data['logo']}' {exc}"))
     if problems:
         raise ContentError(problems)
-    logo = data.get("logo")
     return Theme(
         organisation=str(data.get("organisation", "")),
         primary=data["primary"], accent=data["accent"],
         footer=str(data.get("footer", "")),
-        logo=(path.parent / logo) if logo else None,
+        logo=logo,
         font=str(data.get("font", "Liberation Sans")),
+        contact=str(data.get("contact", "")),
     )

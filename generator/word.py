@@ -934,8 +934,10 @@ def _write_table(w: _Writer, block: TableBlock) -> None:
     heading = (look.data.get("row_headings") or {}).get(block.style) or {"style": "Row Heading"}
     stripe = look.colour(look.tables["stripe"])
     for index, row in enumerate(block.rows):
-        lines = max((c.lines for c in row.cells if isinstance(c, Field) and c.kind == "longtext"), default=0)
-        tr = w.row(tbl, height_mm=lines * look.tables["line_height_mm"] + 2 if lines else None)
+        fields = [c for c in row.cells if isinstance(c, Field)]
+        lines = max((c.lines for c in fields if c.kind == "longtext"), default=0)
+        height = lines * look.tables["line_height_mm"] + 2 if lines else look.tables["field_height_mm"] if fields else None
+        tr = w.row(tbl, height_mm=height)
         fill = stripe if index % 2 else None
         for position, (width, cell) in enumerate(zip(widths, row.cells)):
             if isinstance(cell, str):
@@ -1162,9 +1164,13 @@ def write_docx(form: Form, theme: Theme, manifest: Mapping[str, Any],
         for position, block in enumerate(section.blocks):
             BLOCK_WRITERS[type(block)](w, block)
             following = section.blocks[position + 1] if position + 1 < len(section.blocks) else None
-            if (isinstance(block, ProseBlock) and following is not None and not isinstance(following, ProseBlock)
+            if (isinstance(block, ProseBlock) and isinstance(following, TableBlock)
                     and not w.cover and w.body[-1].tag == _q("w:p")):
-                _keep_next(w.body[-1])  # an introduction stays with the table it introduces
+                # An introduction stays with the table it introduces. Only before grids:
+                # LibreOffice 7.4 pushes a kept paragraph and a following field table to the next page.
+                _keep_next(w.body[-1])
+    if not w.header_rid:  # a form without sections
+        w.header_rid = _header_part(w, headers + 1, "")
     _sect_pr(w, w.body, w.header_rid, first)
 
     doc = w.document
