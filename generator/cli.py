@@ -115,6 +115,57 @@ def check(content_dir: Path | None) -> None:
     click.echo(f"profiles OK: {len(profiles)} ({', '.join(profiles) or 'none'})")
 
 
+@main.command()
+@CONTENT_OPTION
+@click.argument("roster", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--cohort", required=True, help="Cohort name, e.g. '2026 autumn'; names the output folder.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("build"),
+              show_default=True, help="Folder the cohort folder is created in.")
+@click.option("--format", "formats", type=click.Choice(["pdf", "docx", "all"]), default="all",
+              show_default=True, help="Which documents each learner gets.")
+@click.option("--feedback-forms", type=click.IntRange(0, 50), default=0, show_default=True,
+              help="Separate patient feedback forms (PDF) per learner, each with its own instance id.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None,
+              help="Worker processes (default: one per core).")
+def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, formats: str,
+          feedback_forms: int, jobs: int | None) -> None:
+    """Issue personalised packs to every learner in ROSTER (CSV).
+
+    ROSTER has a header row with the columns name, practice, pcn (a profile
+    slug), supervisor, facilitator, start_date (DD/MM/YYYY) and, optionally,
+    email. Every bad row is reported, with its line number, before anything is
+    written. Each learner gets OUT/COHORT/PCN/NAME.pdf and .docx with the cover
+    filled in and a unique instance id; every id is recorded in
+    OUT/COHORT/issued.csv.
+
+    Example: portfolio issue cohort.csv --cohort "2026 autumn" --feedback-forms 5
+    """
+    from .issue import issue_cohort
+    from .profile import list_profiles
+    from .roster import read_roster
+    try:
+        content = load_content(content_dir)
+        learners = read_roster(roster, set(list_profiles(content.directory)))
+    except ContentError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        noun = "problem" if len(exc.problems) == 1 else "problems"
+        raise click.ClickException(f"{len(exc.problems)} {noun} in {roster.name}; nothing was issued") from None
+    except PortfolioError as exc:
+        _fail(exc)
+    wanted = ("pdf", "docx") if formats == "all" else (formats,)
+    show = sys.stderr.isatty()
+    with click.progressbar(length=len(learners), label="Issuing", file=sys.stderr,
+                           show_pos=True, hidden=not show) as bar:
+        try:
+            result = issue_cohort(learners, cohort, out_dir, content, wanted, feedback_forms, jobs, bar.update)
+        except PortfolioError as exc:
+            _fail(exc)
+    click.echo(f"issued {result.learners} learners, {result.files} files in {result.cohort_dir} "
+               f"(render {result.timings['render']:.1f} s, stamp {result.timings['stamp']:.1f} s)")
+    click.echo(f"instance ids recorded in {result.register}")
+
+
 @main.group()
 def profile() -> None:
     """Manage PCN profiles (content/pcns/SLUG/profile.yaml)."""

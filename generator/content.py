@@ -312,7 +312,7 @@ def month_index(name: str) -> int | None:
 
 def _check_section(c: _Checker, section: Any, expected_id: str, option_lists: dict[str, Any]) -> None:
     if not c.mapping(section, "", {"id": str, "title": str, "blocks": list},
-                     {"short_title": str, "new_page": bool}):
+                     {"short_title": str, "new_page": bool, "cover": bool}):
         return
     if section["id"] != expected_id:
         c.add("id", f"section id '{section['id']}' must match the file name '{expected_id}'")

@@ -109,6 +109,7 @@ class Section:
     short_title: str
     new_page: bool
     blocks: tuple[Block, ...]
+    is_cover: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ class Layout:
     schedule_start_month: str | None = None
     schedule_dates: dict[str, str] = field(default_factory=dict)  # row id -> date text
     log_rows: dict[str, int] = field(default_factory=dict)  # "<section>.<block>" -> rows
+    only_sections: tuple[str, ...] | None = None  # a part of the pack issued on its own
 
 
 def iter_fields(form: Form):
@@ -351,6 +353,8 @@ def build_form(content: Content, layout: Layout | None = None) -> Form:
     variables = prose_variables(content, layout)
     wanted = [*content.pack["sections"],
               *(s for s in content.pack.get("optional_sections") or [] if s in layout.optional_sections)]
+    if layout.only_sections is not None:
+        wanted = [s for s in layout.only_sections if s in content.sections]
     sections = []
     for sid in wanted:
         spec = content.sections[sid]
@@ -365,7 +369,8 @@ def build_form(content: Content, layout: Layout | None = None) -> Form:
                 context = block["heading"]
             at = _Where(f"{file}: blocks[{i}]", context, variables)
             blocks.append(BLOCK_BUILDERS[block["type"]](builder, sid, block, at))
-        sections.append(Section(sid, spec["title"], short_title, spec.get("new_page", True), tuple(blocks)))
+        sections.append(Section(sid, spec["title"], short_title, spec.get("new_page", True), tuple(blocks),
+                                spec.get("cover", False)))
     form = Form(content.id, content.pack["title"], content.pack.get("subtitle", ""),
                 content.pack.get("language", "en-GB"), content.id, content.version, content.hash,
                 tuple(sections), variables)

@@ -11,10 +11,14 @@ a thumbnail and a bibliography part at the name the manifest needs. The look
 comes from ``templates/word/styles.yaml`` and the ``Theme``; this module holds
 no colour, size or font of its own.
 
-Layout mirrors the PDF (``templates/pdf/pack.html.j2``): the same sections in
-the same order, each later section on a new page (a Word section, so its header
-shows the section's short title), Heading 1/2/3 for section, prose and block
-headings, one Word table per table, log, schedule, likert and field group.
+Layout mirrors the PDF (``templates/pdf/pack.html.j2``): the cover section
+(``Section.is_cover``) gets the coloured band (the PCN and "Issued by" the
+organisation, or the organisation alone; the logo), title, subtitle and the
+theme's contact; a part issued on its own starts with a smaller band. The
+same sections follow in the same order, each ``new_page`` one starting a Word
+section, so its header shows its short title; Heading 1/2/3 for section, prose
+and block headings; one Word table per table, log, schedule, likert and field
+group, with rows that do not split and grid header rows that repeat.
 
 Fields: one content control (``w:sdt``, run level) per model field, in document
 order; ``w:tag`` is the field id, ``w:alias`` (the title) its label, ``w:id`` a
@@ -27,10 +31,16 @@ unique number, and ``w:lock`` ``sdtLocked`` so it cannot be deleted.
     checkbox           ``w14:checkbox``: U+2612 checked, U+2610 unchecked, in MS Gothic
     yesno, choice      ``w:dropDownList``: listItem displayText = option label, value = option value
 
-An empty control has ``w:showingPlcHdr`` and shows ``PLACEHOLDERS[kind]`` in the
-"Placeholder Text" style; a reader must treat that text as empty (LibreOffice
-7.4 may hand it back as a value). Word has no radio groups, so each Likert item
-is a dropdown of the scale's options.
+An empty control has ``w:showingPlcHdr`` and shows ``PLACEHOLDERS[kind]`` (or,
+in a narrow grid cell, ``COMPACT_PLACEHOLDER``: no-break spaces) in the
+"Placeholder Text" style. Word has no radio groups, so each Likert item is a
+dropdown of the scale's options.
+
+Re-saved by LibreOffice 7.4, a copy loses every ``w:tag`` and placeholder flag
+(the placeholder text comes back as content), keeps ``w:alias`` on text controls
+and on a wrapper it puts around each checkbox, drops it on dates and dropdowns,
+and keeps the controls in document order and the manifest part. A reader can so
+match the outermost controls, in order, to the manifest's fields.
 
 Manifest: the part ``/customXml/item1.xml`` (``MANIFEST_PART``), related from
 ``/word/document.xml`` by a relationship of type ``CUSTOM_XML_REL``. Its root
@@ -43,6 +53,7 @@ its schema reference. Protection: settings.xml holds
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import io
@@ -144,6 +155,14 @@ def _emu(mm: float) -> int:
     return round(mm * 36000)
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_safe(text: str) -> str:
+    """``text`` without the control characters XML 1.0 cannot hold (a tab or newline stays)."""
+    return _NOT_XML.sub("", text) if _NOT_XML.search(text) else text
+
+
 def _id(name: str) -> str:
     """Style id of a style name: ``Heading 1`` -> ``Heading1``."""
     return re.sub(r"[^0-9A-Za-z]", "", name)
@@ -171,22 +190,36 @@ def _read_styles(path: Path, mtime_ns: int) -> dict[str, Any]:
     return data
 
 
+#: Settings styles.yaml must have (group -> keys).
+_REQUIRED = {
+    "page": ("width_mm", "height_mm", "margins_mm", "header_mm", "footer_mm"),
+    "tables": ("border", "padding_mm", "header_fill", "stripe", "label_fill", "keep_border", "field_height_mm",
+               "cover_field_height_mm", "line_height_mm", "band", "standalone_band", "note"),
+    "widths": ("grid_by_id", "grid_by_kind", "likert_answer", "entries", "cover_entries", "two_column_label",
+               "logo_mm"),
+}
+
+
 @dataclass
 class _Look:
     """The Word look: styles.yaml with the theme's colours and font resolved."""
 
     data: dict[str, Any]
     theme: Theme
+    language: str = ""  # of the text: spelling, date pickers; default from styles.yaml
 
     def __post_init__(self) -> None:
-        try:
-            page = self.data["page"]
-            margins = page["margins_mm"]
-            self.text_width = _tw(page["width_mm"] - margins["left"] - margins["right"])
-            self.tables = self.data["tables"]
-            self.widths = self.data["widths"]
-        except (KeyError, TypeError) as exc:
-            raise BuildError(f"templates/word/styles.yaml: missing setting {exc}") from exc
+        missing = [f"{group}.{key}" for group, keys in _REQUIRED.items() for key in keys
+                   if not isinstance(self.data.get(group), dict) or key not in self.data[group]]
+        if missing:
+            raise BuildError(f"templates/word/styles.yaml: missing setting(s) {', '.join(missing)} "
+                             "(see the shipped file for each one's meaning)")
+        page = self.data["page"]
+        margins = page["margins_mm"]
+        self.text_width = _tw(page["width_mm"] - margins["left"] - margins["right"])
+        self.tables = self.data["tables"]
+        self.widths = self.data["widths"]
+        self.language = self.language or self.data.get("fonts", {}).get("language", "en-GB")
 
     def colour(self, name: str) -> str:
         """A colour as Word wants it (``005EB8``) from a hex value or a name."""
@@ -204,25 +237,29 @@ class _Look:
             return round(total * float(spec[:-1]) / 100)
         return _tw(float(spec))
 
-    def split(self, specs: list[Any], total: int | None = None) -> list[int]:
-        """Column widths: given ones as set, the rest share what is left."""
+    def split(self, specs: list[Any], total: int | None = None, shares: list[float] | None = None) -> list[int]:
+        """Column widths: given ones as set, the rest share what is left (by ``shares``, default equally)."""
         total = self.text_width if total is None else total
         fixed = [None if s is None else self.width(s, total) for s in specs]
         free = [i for i, v in enumerate(fixed) if v is None]
         used = sum(v for v in fixed if v is not None)
         if free:
-            share = max(total - used, _tw(8) * len(free)) // len(free)
-            widths = [share if v is None else v for v in fixed]
+            weights = shares or [1.0] * len(specs)
+            unit = max(total - used, _tw(8) * len(free)) / sum(weights[i] for i in free)
+            widths = [round(unit * weights[i]) if v is None else v for i, v in enumerate(fixed)]
         else:
             widths = [v for v in fixed if v is not None]
         scale = total / sum(widths)
         return [round(v * scale) for v in widths]
 
 
-def load_look(theme: Theme, path: Path | None = None) -> _Look:
-    """The Word look for ``theme`` (default styles: ``templates/word/styles.yaml``)."""
+def load_look(theme: Theme, language: str = "", path: Path | None = None) -> _Look:
+    """The Word look for ``theme`` (default styles: ``templates/word/styles.yaml``).
+
+    An empty ``language`` means the one styles.yaml names (en-GB).
+    """
     path = path or STYLES_PATH
-    return _Look(_read_styles(path, path.stat().st_mtime_ns), theme)
+    return _Look(_read_styles(path, path.stat().st_mtime_ns), theme, language)
 
 
 # ---------------------------------------------------------------- style parts
@@ -292,7 +329,7 @@ _STYLE_KEYS = {"based_on", "next", "size", "bold", "color", "before", "after", "
 def _styles_xml(look: _Look) -> bytes:
     fonts = look.data.get("fonts", {})
     font = look.theme.font
-    lang = fonts.get("language", "en-GB")
+    lang = look.language
     root = _root("w:styles")
     defaults = _el(root, "w:docDefaults")
     rpr = _el(_el(defaults, "w:rPrDefault"), "w:rPr")
@@ -366,7 +403,7 @@ def _numbering_xml(look: _Look) -> bytes:
 
 
 def _settings_xml(look: _Look) -> bytes:
-    lang = look.data.get("fonts", {}).get("language", "en-GB")
+    lang = look.language
     root = _root("w:settings")
     _el(root, "w:zoom", {"w:percent": 100})
     _el(root, "w:documentProtection", {"w:edit": "forms", "w:enforcement": 1})
@@ -513,11 +550,8 @@ class _Writer:
     logo: tuple[str, int, int] | None = None  # media part name, width and height in px
     header_rid: str = ""
     root: etree._Element = dc_field(init=False)
-    placeholder_colour: str = dc_field(init=False)
 
     def __post_init__(self) -> None:
-        self.placeholder_colour = self.look.colour(
-            ((self.look.data.get("character_styles") or {}).get("Placeholder Text") or {}).get("color", "placeholder"))
         self.document = _Part("word/document.xml", _WML + "document.main+xml")
         self.root = _root("w:document")
         self.body = _el(self.root, "w:body")
@@ -548,6 +582,7 @@ class _Writer:
                 _el(rpr, "w:b")
             if color:
                 _el(rpr, "w:color", {"w:val": color})
+        text = _xml_safe(text)
         t = _el(r, "w:t", None, text)
         if text[:1].isspace() or text[-1:].isspace():
             t.set(_q("xml:space"), "preserve")
@@ -563,10 +598,10 @@ class _Writer:
     # ------------------------------------------------------------ tables
 
     def table(self, widths: list[int], *, border: Mapping[str, Any] | None = None,
-              outer: Mapping[str, Any] | None = None, padding: Mapping[str, float] | None = None,
-              parent: etree._Element | None = None) -> etree._Element:
-        """A fixed-layout table of the text width; ``border`` draws every line, ``outer`` the frame."""
-        tbl = _el(self.body if parent is None else parent, "w:tbl")
+              outer: Mapping[str, Any] | None = None,
+              padding: Mapping[str, float] | None = None) -> etree._Element:
+        """A fixed-layout table in the body; ``border`` draws every line, ``outer`` the frame."""
+        tbl = _el(self.body, "w:tbl")
         pr = _el(tbl, "w:tblPr")
         _el(pr, "w:tblW", {"w:w": sum(widths), "w:type": "dxa"})
         _el(pr, "w:tblInd", {"w:w": 0, "w:type": "dxa"})
@@ -600,15 +635,13 @@ class _Writer:
         return tr
 
     def cell(self, tr: etree._Element, width: int, *, span: int = 1, fill: str | None = None,
-             valign: str | None = None, vmerge: str | None = None,
+             valign: str | None = None,
              borders: Mapping[str, Mapping[str, Any] | None] | None = None) -> etree._Element:
         tc = _el(tr, "w:tc")
         pr = _el(tc, "w:tcPr")
         _el(pr, "w:tcW", {"w:w": width, "w:type": "dxa"})
         if span > 1:
             _el(pr, "w:gridSpan", {"w:val": span})
-        if vmerge:
-            _el(pr, "w:vMerge", {"w:val": vmerge})
         if borders:
             tcb = _el(pr, "w:tcBorders")
             for side in ("top", "left", "bottom", "right"):
@@ -650,7 +683,7 @@ class _Writer:
         """A run-level content control; returns its properties and its content."""
         sdt = _el(p, "w:sdt")
         pr = _el(sdt, "w:sdtPr")
-        _el(pr, "w:alias", {"w:val": field.label})
+        _el(pr, "w:alias", {"w:val": _xml_safe(field.label)})
         _el(pr, "w:tag", {"w:val": field.id})
         _el(pr, "w:id", {"w:val": self.next_control_id})
         self.next_control_id += 1
@@ -658,9 +691,8 @@ class _Writer:
         if placeholder:
             _el(pr, "w:showingPlcHdr")
         content = _el(sdt, "w:sdtContent")
-        if placeholder:  # the colour is repeated for LibreOffice, which drops the style here
-            text = COMPACT_PLACEHOLDER if compact else PLACEHOLDERS[field.kind]
-            self.run(content, text, style="PlaceholderText", color=self.placeholder_colour)
+        if placeholder:
+            self.run(content, COMPACT_PLACEHOLDER if compact else PLACEHOLDERS[field.kind], style="PlaceholderText")
         return pr, content
 
     # ------------------------------------------------------------ images
@@ -736,7 +768,7 @@ def _text_control(w: _Writer, p: etree._Element, field: Field, value: Any, compa
     for i, line in enumerate(lines):
         if i:
             _el(r, "w:br")
-        t = _el(r, "w:t", None, line)
+        t = _el(r, "w:t", None, _xml_safe(line))
         t.set(_q("xml:space"), "preserve")
 
 
@@ -745,7 +777,7 @@ def _date_control(w: _Writer, p: etree._Element, field: Field, value: Any, compa
     pr, content = w.sdt(p, field, placeholder=not text)
     date = _el(pr, "w:date", {"w:fullDate": full} if full else None)
     _el(date, "w:dateFormat", {"w:val": DATE_FORMAT})
-    _el(date, "w:lid", {"w:val": w.look.data.get("fonts", {}).get("language", "en-GB")})
+    _el(date, "w:lid", {"w:val": w.look.language})
     _el(date, "w:storeMappedDataAs", {"w:val": "dateTime"})
     _el(date, "w:calendar", {"w:val": "gregorian"})
     if text:
@@ -780,7 +812,7 @@ def _dropdown_control(w: _Writer, p: etree._Element, field: Field, value: Any, c
     pr, content = w.sdt(p, field, placeholder=chosen is None)
     dropdown = _el(pr, "w:dropDownList", {"w:lastValue": chosen.value} if chosen else None)
     for option in field.options:
-        _el(dropdown, "w:listItem", {"w:displayText": option.label, "w:value": option.value})
+        _el(dropdown, "w:listItem", {"w:displayText": _xml_safe(option.label), "w:value": _xml_safe(option.value)})
     if chosen:
         w.run(content, chosen.label)
 
@@ -788,9 +820,40 @@ def _dropdown_control(w: _Writer, p: etree._Element, field: Field, value: Any, c
 #: Control writers by field kind.
 #: Each takes the writer, the paragraph, the field, its pre-filled value (or None)
 #: and whether its cell is narrow (text controls then show a blank placeholder).
+def _longtext_control(w: _Writer, p: etree._Element, field: Field, value: Any, compact: bool) -> None:
+    """A block-level rich text control holding one paragraph per line, in place of ``p``.
+
+    A run-level multi-line plain text control keeps lines apart with ``w:br``,
+    which LibreOffice 7.4 moves out of the control on re-save (the lines run
+    together); paragraphs survive it, so long answers live in paragraphs.
+    """
+    if len(p) > 1 or p.find(_q("w:r")) is not None:  # not an empty paragraph of its own
+        _text_control(w, p, field, value, compact)
+        return
+    text = _as_text(value)
+    holder = etree.Element(_q("w:p"))
+    pr, content = w.sdt(holder, field, placeholder=not text, compact=compact)
+    sdt = holder[0]
+    ppr = p.find(_q("w:pPr"))
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n") if text else [None]
+    for line in lines:
+        para = _el(content, "w:p") if line is not None or not len(content) else None
+        if line is None:  # the placeholder run w.sdt() made goes inside a paragraph
+            para = etree.Element(_q("w:p"))
+            for run in list(content):
+                para.append(run)
+            content.append(para)
+        if ppr is not None:
+            para.insert(0, copy.deepcopy(ppr))
+        if line:
+            t = _el(_el(para, "w:r"), "w:t", None, _xml_safe(line))
+            t.set(_q("xml:space"), "preserve")
+    p.getparent().replace(p, sdt)
+
+
 CONTROL_WRITERS: dict[str, Callable[[_Writer, etree._Element, Field, Any, bool], None]] = {
     "text": _text_control,
-    "longtext": _text_control,
+    "longtext": _longtext_control,
     "signature": _text_control,
     "date": _date_control,
     "checkbox": _checkbox_control,
@@ -835,10 +898,8 @@ def _space_after_zero(p: etree._Element) -> None:
     _el(ppr, "w:spacing", {"w:after": 0})
 
 
-def _label_cell(w: _Writer, tr: etree._Element, width: int, entry: Entry, *, span: int = 1,
-                vmerge: str | None = None) -> etree._Element:
-    tc = w.cell(tr, width, span=span, fill=w.look.colour(w.look.tables["label_fill"]), valign="center",
-                vmerge=vmerge)
+def _label_cell(w: _Writer, tr: etree._Element, width: int, entry: Entry, *, span: int = 1) -> etree._Element:
+    tc = w.cell(tr, width, span=span, fill=w.look.colour(w.look.tables["label_fill"]), valign="center")
     w.para(tc, "CoverLabel" if w.cover else "FieldLabel", entry.label)
     if entry.field.hint:
         w.para(tc, "FieldHint", entry.field.hint)
@@ -928,7 +989,14 @@ def _write_table(w: _Writer, block: TableBlock) -> None:
     look = w.look
     if block.heading:
         w.para(w.body, "Heading3", block.heading)
-    widths = look.split([_column_spec(w, c.id, c.kind) for c in block.columns])
+    long_text = look.widths.get("grid_long_text") or {}
+    shares = []
+    for position, column in enumerate(block.columns):
+        texts = [r.cells[position] for r in block.rows if isinstance(r.cells[position], str)]
+        average = sum(map(len, texts)) / len(texts) if texts else 0
+        long = column.kind is None and long_text and average >= long_text["average_chars"]
+        shares.append(float(long_text["shares"]) if long else 1.0)
+    widths = look.split([_column_spec(w, c.id, c.kind) for c in block.columns], shares=shares)
     tbl = w.table(widths, border=look.tables["border"])
     _grid_header(w, tbl, widths, [(c.label, "center" if c.kind == "checkbox" else None) for c in block.columns])
     heading = (look.data.get("row_headings") or {}).get(block.style) or {"style": "Row Heading"}
@@ -936,7 +1004,8 @@ def _write_table(w: _Writer, block: TableBlock) -> None:
     for index, row in enumerate(block.rows):
         fields = [c for c in row.cells if isinstance(c, Field)]
         lines = max((c.lines for c in fields if c.kind == "longtext"), default=0)
-        height = lines * look.tables["line_height_mm"] + 2 if lines else look.tables["field_height_mm"] if fields else None
+        height = (lines * look.tables["line_height_mm"] + 2 if lines
+                  else look.tables["field_height_mm"] if fields else None)
         tr = w.row(tbl, height_mm=height)
         fill = stripe if index % 2 else None
         for position, (width, cell) in enumerate(zip(widths, row.cells)):
@@ -1045,33 +1114,41 @@ def _sect_pr(w: _Writer, parent: etree._Element, header_rid: str,
         _el(sect, "w:titlePg")
 
 
-def _write_cover_top(w: _Writer) -> None:
-    band = w.look.tables["band"]
+def _write_band(w: _Writer, kind: str) -> None:
+    """The coloured band naming the issuer: ``band`` on the cover, ``standalone_band``
+    above the first section of a part issued on its own."""
+    band = w.look.tables[kind]
     tbl = w.table([w.look.text_width], padding=band["padding_mm"])
     tc = w.cell(w.row(tbl), w.look.text_width, fill=w.look.colour(band["fill"]))
     if w.logo:
-        logo = w.look.widths["logo_mm"]
-        p = w.para(tc, "CoverPCN")
-        _space_after_zero(p)
-        p.append(w.image(w.document, logo["cover_height"], logo["cover_width"], f"{w.theme.organisation} logo"))
-    w.para(tc, "CoverOrganisation", w.theme.organisation)
+        p = w.para(tc, "BandLogo")
+        p.append(w.image(w.document, band["logo_height_mm"], band["logo_width_mm"], f"{w.theme.organisation} logo"))
     if w.pcn:
-        w.para(tc, "CoverPCN", w.pcn)
-    w.spacer()
+        w.para(tc, "BandName", w.pcn)
+        w.para(tc, "BandIssuer", f"Issued by {w.theme.organisation}")
+    else:
+        w.para(tc, "BandName", w.theme.organisation)
+    _el(w.spacer()[0], "w:spacing", {"w:after": _tw(float(band.get("after_mm", 0)))})
+
+
+def _write_cover_top(w: _Writer) -> None:
+    _write_band(w, "band")
     w.para(w.body, "Title", w.form.title)
     if w.form.subtitle:
         w.para(w.body, "Subtitle", w.form.subtitle)
+    if w.theme.contact:
+        w.para(w.body, "CoverContact", w.theme.contact)
 
 
-def _load_logo(w: _Writer, path: Path) -> None:
+def _load_logo(w: _Writer, blob: bytes) -> None:
+    """Add the theme's logo (already checked and re-encoded by ``generator.logo``)."""
     try:
-        blob = path.read_bytes()
         image = DocxImage.from_blob(blob)
-    except Exception as exc:  # an unreadable or unknown image: say which file
-        raise BuildError(f"theme logo {path}: cannot read it as an image ({exc}); use a PNG or JPEG") from exc
+    except Exception as exc:  # an unreadable or unknown image
+        raise BuildError(f"theme logo: cannot read it as an image ({exc}); use a PNG or JPEG") from exc
     ext = {"image/png": "png", "image/jpeg": "jpeg"}.get(image.content_type)
     if ext is None or not image.px_width or not image.px_height:
-        raise BuildError(f"theme logo {path}: {image.content_type} is not supported; use a PNG or JPEG")
+        raise BuildError(f"theme logo: {image.content_type} is not supported; use a PNG or JPEG")
     name = f"word/media/logo.{ext}"
     w.parts.append(_Part(name, None, blob))
     w.logo = (name, image.px_width, image.px_height)
@@ -1081,11 +1158,11 @@ def _load_logo(w: _Writer, path: Path) -> None:
 
 def _core_xml(form: Form, theme: Theme, manifest: Mapping[str, Any], language: str) -> bytes:
     root = etree.Element(_q("cp:coreProperties"), nsmap={k: _NS[k] for k in ("cp", "dc", "dcterms", "xsi")})
-    _el(root, "dc:title", None, form.title)
+    _el(root, "dc:title", None, _xml_safe(form.title))
     if form.subtitle:
-        _el(root, "dc:subject", None, form.subtitle)
-    _el(root, "dc:creator", None, theme.organisation)
-    _el(root, "cp:lastModifiedBy", None, theme.organisation)
+        _el(root, "dc:subject", None, _xml_safe(form.subtitle))
+    _el(root, "dc:creator", None, _xml_safe(theme.organisation))
+    _el(root, "cp:lastModifiedBy", None, _xml_safe(theme.organisation))
     _el(root, "cp:revision", None, "1")
     created = str(manifest.get("created") or "")
     try:
@@ -1137,29 +1214,28 @@ def write_docx(form: Form, theme: Theme, manifest: Mapping[str, Any],
     if unknown:
         raise BuildError(f"values: no field with id {', '.join(map(repr, unknown[:5]))}"
                          f"{' …' if len(unknown) > 5 else ''} in pack {form.pack_id!r}")
-    look = load_look(theme)
+    look = load_look(theme, form.language)
     w = _Writer(form, theme, look, values, pcn)
     if theme.logo:
         _load_logo(w, theme.logo)
-    language = form.language or look.data.get("fonts", {}).get("language", "en-GB")
 
     empty_header = _header_part(w, 1, None)
     footer, first_footer = _footer_part(w, 1), _footer_part(w, 2)
     headers = 1
     first: tuple[str, str, str] | None = (empty_header, footer, first_footer)
     for index, section in enumerate(form.sections):
-        if index == 0:
-            headers += 1
-            w.header_rid = _header_part(w, headers, section.short_title)
-            w.cover = True
-            _write_cover_top(w)
-        else:
-            w.cover = False
-            if section.new_page:  # close the Word section before: its sectPr sits in its last paragraph
+        if index == 0 or section.new_page:
+            if index:  # close the Word section before: its sectPr sits in its last paragraph
                 _sect_pr(w, _el(w.spacer(), "w:pPr"), w.header_rid, first)
                 first = None
-                headers += 1
-                w.header_rid = _header_part(w, headers, section.short_title)
+            headers += 1
+            w.header_rid = _header_part(w, headers, section.short_title)
+        w.cover = section.is_cover
+        if w.cover:
+            _write_cover_top(w)
+        else:
+            if index == 0:  # a part of the pack issued on its own still says who issued it
+                _write_band(w, "standalone_band")
             w.para(w.body, "Heading1", section.title)
         for position, block in enumerate(section.blocks):
             BLOCK_WRITERS[type(block)](w, block)
@@ -1185,7 +1261,7 @@ def write_docx(form: Form, theme: Theme, manifest: Mapping[str, Any],
     w.parts.extend(_manifest_parts(doc, manifest))
     doc.blob = _xml(w.root)
     core = _Part("docProps/core.xml", "application/vnd.openxmlformats-package.core-properties+xml",
-                 _core_xml(form, theme, manifest, language))
+                 _core_xml(form, theme, manifest, look.language))
     app = _Part("docProps/app.xml", "application/vnd.openxmlformats-officedocument.extended-properties+xml",
                 _app_xml())
     package_rels = [

@@ -197,6 +197,15 @@ def test_prefilled_values_are_content_not_placeholders(built):
     assert content[first["choice"].id] == first["choice"].options[-1].label
 
 
+def test_characters_xml_cannot_hold_are_left_out_not_fatal(built):
+    form, theme, manifest, *_ = built
+    text = next(f for f in form.fields if f.kind == "longtext")
+    document = xml(unzip(write_docx(form, theme, manifest, {text.id: "bell\x07 and\ttab\nnext"})),
+                   "word/document.xml")
+    control = next(s for s in sdts(document) if tag(s) == text.id)
+    assert text_of(control.find("w:sdtContent", NS)) == "bell and\ttabnext"
+
+
 def test_values_that_cannot_be_written_are_refused(built):
     form, theme, manifest, *_ = built
     yesno = next(f for f in form.fields if f.kind == "yesno")
@@ -334,6 +343,28 @@ def test_theme_drives_the_look(built):
     assert "330072" in fills and "005EB8" not in fills
 
 
+def test_cover_band_names_the_pcn_and_the_issuer_and_shows_the_contact(built):
+    form, theme, manifest, *_ = built
+    files = unzip(write_docx(form, theme.with_overrides(contact="Training lead: J. Smith"), manifest,
+                             pcn="North Shore PCN"))
+    document = xml(files, "word/document.xml")
+    assert styled(document, "BandName") == ["North Shore PCN"]
+    assert styled(document, "BandIssuer") == [f"Issued by {theme.organisation}"]
+    assert styled(document, "CoverContact") == ["Training lead: J. Smith"]
+    plain = xml(unzip(write_docx(form, theme, manifest)), "word/document.xml")
+    assert styled(plain, "BandName") == [theme.organisation] and not styled(plain, "BandIssuer")
+
+
+def test_a_part_issued_on_its_own_starts_with_a_band_and_its_title(theme):
+    form = build_form(load_content(), Layout(only_sections=("patient_feedback",)))
+    assert not any(s.is_cover for s in form.sections)
+    document = xml(unzip(write_docx(form, theme, make_manifest(form))), "word/document.xml")
+    assert styled(document, "Title") == []
+    assert styled(document, "BandName") == [theme.organisation]
+    assert styled(document, "Heading1") == [form.sections[0].title]
+    assert docx_listing(document) == reduce(model_listing(form), DOCX_CLASS)
+
+
 def test_logo_goes_on_the_cover_and_in_every_header(built, tmp_path):
     from PIL import Image
     form, theme, manifest, *_ = built
@@ -386,17 +417,18 @@ def test_libreoffice_round_trip_keeps_text_fields_and_manifest(built, tmp_path):
     for title in [form.title] + [s.title for s in form.sections[1:]]:
         position = text.index(title, position) + len(title)  # present, in order
 
-    # LibreOffice 25 keeps tags; 7.4 drops them but keeps the title, which is unique.
-    labels = {f.label: f.id for f in form.fields}
-    found = set()
-    for sdt in document.iter(wq("sdt")):
+    # Every field can still be found: LibreOffice 25 keeps tags; 7.4 drops them (and the
+    # titles of dates and dropdowns, and wraps checkboxes in a titled control) but keeps
+    # the controls in document order, so the manifest's field order identifies them.
+    outer = [s for s in document.iter(wq("sdt")) if not any(a.tag == wq("sdt") for a in s.iterancestors())]
+    assert len(outer) == len(form.fields)
+    for sdt, field in zip(outer, form.fields):
         pr = sdt.find("w:sdtPr", NS)
         tag_el, alias = pr.find("w:tag", NS), pr.find("w:alias", NS)
         if tag_el is not None:
-            found.add(tag_el.get(wq("val")))
+            assert tag_el.get(wq("val")) == field.id
         elif alias is not None:
-            found.add(labels.get(alias.get(wq("val"))))
-    assert found >= {f.id for f in form.fields}
+            assert alias.get(wq("val")) == field.label
 
     manifests = [etree.fromstring(b) for n, b in files.items() if n.startswith("customXml/item")
                  and not n.startswith("customXml/itemProps")]
