@@ -100,6 +100,8 @@ def _file_names(learners: list[Learner]) -> dict[int, str]:
     out = {}
     for learner in learners:
         stem = safe_name(learner.name)
+        if stem == "learner":  # a name with no Latin letters
+            stem = f"learner-line-{learner.line}"
         count = used.get((learner.pcn, stem), 0) + 1
         used[(learner.pcn, stem)] = count
         out[learner.line] = stem if count == 1 else f"{stem}-{count}"
@@ -123,7 +125,7 @@ def _issue_one(learner: Learner, stem: str, folder: Path, feedback_forms: int,
             continue
         path = folder / f"{stem}.{fmt}"
         write_atomic(path, stamper.stamp(values, manifest))
-        rows.append({**base, "instance_id": instance, "document": "pack", "file": str(path)})
+        rows.append({**base, "instance_id": instance, "document": "pack", "file": _relative(path)})
     if t.feedback_pdf is not None:
         for n in range(1, feedback_forms + 1):
             fb_instance = str(uuid.uuid4())
@@ -132,8 +134,13 @@ def _issue_one(learner: Learner, stem: str, folder: Path, feedback_forms: int,
             fb_manifest["part"] = FEEDBACK_SECTION
             path = folder / f"{stem}-feedback-{n:02d}.pdf"
             write_atomic(path, t.feedback_pdf.stamp({}, fb_manifest))
-            rows.append({**base, "instance_id": fb_instance, "document": FEEDBACK_SECTION, "file": str(path)})
+            rows.append({**base, "instance_id": fb_instance, "document": FEEDBACK_SECTION, "file": _relative(path)})
     return rows
+
+
+def _relative(path: Path) -> str:
+    """The file's path inside the cohort folder (PCN folder and file name)."""
+    return f"{path.parent.name}/{path.name}"
 
 
 def _issue_batch(batch: list[tuple[Learner, str, str]], feedback_forms: int, issued_at: str) -> list[dict[str, str]]:

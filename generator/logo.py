@@ -9,6 +9,7 @@ before any pixel is decoded.
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 
 #: Largest logo file accepted.
@@ -31,6 +32,12 @@ def sniff_image(data: bytes) -> str | None:
     return None
 
 
+def _check_pixels(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise LogoError(f"is {width} x {height} pixels; the limit is {MAX_PIXELS // 1_000_000} "
+                        "megapixels (scale it down)")
+
+
 def clean_logo(data: bytes) -> bytes:
     """Validate and re-encode a logo as PNG; raises LogoError with the reason."""
     from PIL import Image
@@ -42,16 +49,15 @@ def clean_logo(data: bytes) -> bytes:
         head = data[:200].lstrip().lower()
         what = "an SVG" if head.startswith((b"<svg", b"<?xml")) and b"svg" in head else "not a PNG or JPEG image"
         raise LogoError(f"is {what}; use a PNG or JPEG file")
+    if kind == "PNG" and len(data) >= 24 and data[12:16] == b"IHDR":
+        _check_pixels(*struct.unpack(">II", data[16:24]))  # before Pillow reads anything
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 if image.format != kind:
                     raise LogoError(f"claims to be {kind} but is not; re-save it as PNG or JPEG")
-                width, height = image.size
-                if width * height > MAX_PIXELS:
-                    raise LogoError(f"is {width} x {height} pixels; the limit is {MAX_PIXELS // 1_000_000} "
-                                    "megapixels (scale it down)")
+                _check_pixels(*image.size)
                 image.load()
                 clean = image.convert("RGBA") if image.mode in ("P", "LA", "RGBA", "PA") else image.convert("RGB")
     except LogoError:

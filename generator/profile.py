@@ -226,8 +226,9 @@ def scaffold_profile(slug: str, name: str | None = None, content_dir: Path | Non
     if path.exists():
         raise ContentError([Problem(f"pcns/{slug}/profile.yaml", "", "already exists; edit it instead")])
     folder.mkdir(parents=True, exist_ok=True)
-    title = name or " ".join(w.capitalize() for w in slug.split("-"))
-    if not title.lower().endswith("pcn"):
+    words = [w.upper() if w == "pcn" else w.capitalize() for w in slug.split("-")]
+    title = name or " ".join(words)
+    if not title.upper().endswith("PCN") and not title.lower().endswith("network"):
         title += " PCN"
     path.write_text(SCAFFOLD.format(name=title, slug=slug), encoding="utf-8")
     return path

@@ -127,6 +127,7 @@ def make_record(raw: RawDocument, name: str) -> Record:
         warnings.append(f"{fid}: not in the pack's field definitions; kept under 'unmapped'")
     pack = {
         "pack_id": manifest.get("pack_id"),
+        "part": manifest.get("part") or "pack",  # "patient_feedback" for a form issued on its own
         "instance_id": manifest.get("instance_id"),
         "content_id": content.get("id"),
         "content_version": content.get("version"),

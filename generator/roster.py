@@ -47,10 +47,14 @@ class Learner:
                 "facilitator": self.facilitator, "start_date": self.start_date}
 
 
+#: Letters NFKD does not split into a base letter and a mark.
+_TRANSLITERATE = str.maketrans({"Ł": "L", "ł": "l", "Ø": "O", "ø": "o", "Đ": "D", "đ": "d", "ß": "ss",
+                                "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Þ": "Th", "þ": "th"})
+
+
 def safe_name(text: str) -> str:
     """A file name from a person's name: ASCII letters, digits and '-' only."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    ascii_text = ascii_text.replace("Ł", "L").replace("ł", "l")
+    ascii_text = unicodedata.normalize("NFKD", text.translate(_TRANSLITERATE)).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^A-Za-z0-9]+", "-", ascii_text).strip("-").lower()
     return slug[:60] or "learner"
 
