@@ -51,6 +51,12 @@ def clean_logo(data: bytes) -> bytes:
         raise LogoError(f"is {what}; use a PNG or JPEG file")
     if kind == "PNG" and len(data) >= 24 and data[12:16] == b"IHDR":
         _check_pixels(*struct.unpack(">II", data[16:24]))  # before Pillow reads anything
+    # Pillow may be told to accept truncated images (WeasyPrint sets that globally
+    # on import), so completeness is checked here: the file must end where its
+    # format says it ends.
+    ends = {"PNG": b"IEND\xaeB`\x82", "JPEG": b"\xff\xd9"}[kind]
+    if not data.rstrip(b"\x00\r\n ").endswith(ends):
+        raise LogoError(f"cannot be read as {kind} (the file is damaged or truncated)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
