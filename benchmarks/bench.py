@@ -1,4 +1,4 @@
-"""Benchmark: build the default pack (PDF and DOCX separately), warm.
+"""Benchmark: build the default pack (PDF and DOCX separately) and read filled copies back, warm.
 
 Not a test. Prints a Markdown table to paste into docs/performance.md, with the
 machine it ran on. Usage: python benchmarks/bench.py [--runs N] [--profile FILE]
@@ -59,10 +59,21 @@ def main() -> None:
     form = build_form(content)
     theme = load_theme()
     manifest = make_manifest(form)
+    from generator.fill import fill_pdf
+    from generator.read import read_bytes
+    from generator.word_fill import fill_docx
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from samples import sample_values
+
+    values = sample_values(form)
+    filled_pdf = fill_pdf(write_pdf(form, theme, manifest), values)
+    filled_docx = fill_docx(write_docx(form, theme, manifest), values)
     rows = {
         "content load + model": timed(lambda: build_form(load_content()), args.runs),
-        "PDF pack": timed(lambda: write_pdf(form, theme, manifest), args.runs),
-        "DOCX pack": timed(lambda: write_docx(form, theme, manifest), args.runs),
+        "build PDF pack": timed(lambda: write_pdf(form, theme, manifest), args.runs),
+        "build DOCX pack": timed(lambda: write_docx(form, theme, manifest), args.runs),
+        "read filled PDF pack": timed(lambda: read_bytes(filled_pdf, "pack.pdf"), args.runs),
+        "read filled DOCX pack": timed(lambda: read_bytes(filled_docx, "pack.docx"), args.runs),
     }
     print(f"Machine: {machine()}")
     print(f"Default pack: {len(form.sections)} sections, {len(form.fields)} fields; {args.runs} warm runs each\n")

@@ -237,6 +237,8 @@ def read(file: Path, output: Path | None) -> None:
     except PortfolioError as exc:
         _fail(exc)
     text = dumps(record) + "\n"
+    for flag in record.flags:
+        click.echo(f"review: {flag}", err=True)
     if output:
         write_atomic(output, text.encode("utf-8"))
         click.echo(f"wrote {output} ({len(record.fields)} fields, {len(record.warnings)} warnings)", err=True)

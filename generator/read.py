@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from .errors import ReadError
 from .manifest import MANIFEST_FORMAT
+from .identifiers import Flag, scan_record_values
 from .values import coerce
 
 #: Content versions this generator knows; others are read from their embedded definitions.
@@ -42,6 +43,7 @@ class Record:
     positions: dict[str, int] = field(default_factory=dict)  # scale answers: 1-based option position
     unmapped: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)  # likely patient identifiers: field and kind only
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"pack": self.pack, "fields": self.fields}
@@ -49,6 +51,7 @@ class Record:
             out["positions"] = self.positions
         if self.unmapped:
             out["unmapped"] = self.unmapped
+        out["flags"] = [f.to_json() for f in self.flags]
         out["warnings"] = self.warnings
         return out
 
@@ -138,7 +141,8 @@ def make_record(raw: RawDocument, name: str) -> Record:
         "format": raw.format,
         "editor": raw.editor,
     }
-    return Record(pack, fields, positions, dict(raw.unmapped), warnings)
+    flags = scan_record_values(manifest["fields"], fields, raw.unmapped)
+    return Record(pack, fields, positions, dict(raw.unmapped), warnings, flags)
 
 
 def dumps(record: Record) -> str:
