@@ -335,6 +335,22 @@ def _check_section(c: _Checker, section: Any, expected_id: str, option_lists: di
 
 # ---------------------------------------------------------------- loading
 
+MAX_YAML_ALIASES = 50  # shipped content uses none; each alias can multiply what a walk visits
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing alias bombs ("billion laughs")."""
+
+    aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_YAML_ALIASES:
+                raise yaml.YAMLError(f"more than {MAX_YAML_ALIASES} aliases (*name); refused")
+        return super().compose_node(parent, index)
+
+
 def read_yaml(path: Path, problems: list[Problem], name: str | None = None) -> Any:
     """Safely load one YAML file; a problem is recorded (and None returned) on failure."""
     name = name or path.name
@@ -350,7 +366,7 @@ def read_yaml(path: Path, problems: list[Problem], name: str | None = None) -> A
         problems.append(Problem(name, "", f"cannot read: {exc}"))
         return None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -71,6 +71,7 @@ def load_profile(slug: str, content: Content, base_theme: Theme | None = None) -
     if not c.mapping(data, "", {"name": str}, {k: v for k, v in PROFILE_KEYS.items() if k != "name"}):
         raise ContentError(problems)
 
+    _check_text_values(c, data, {"organisation": base_theme.organisation, "pcn": data["name"]})
     practices = tuple(data.get("practices") or ())
     for i, practice in enumerate(practices):
         if not isinstance(practice, str) or not practice.strip():
@@ -146,6 +147,30 @@ def load_profile(slug: str, content: Content, base_theme: Theme | None = None) -
     theme = base_theme.with_overrides(primary=primary, accent=accent, logo=logo,
                                       footer=data.get("footer"), contact=data.get("contact"))
     return Profile(slug, data["name"], layout, theme, practices)
+
+
+def _check_text_values(c: _Checker, data: dict[str, Any], variables: dict[str, str]) -> None:
+    """Profile text is data: template syntax in it is checked in the sandbox and refused if unsafe."""
+    from .errors import TemplateError
+    from .text import render_variables
+
+    def visit(value: Any, path: str) -> None:
+        if isinstance(value, str):
+            if "{{" in value or "{%" in value:
+                try:
+                    render_variables(value, variables, "")
+                except TemplateError as exc:
+                    c.add(path, str(exc).removeprefix(": "))
+                else:
+                    c.add(path, "template syntax ({{ }} or {% %}) is not allowed in a profile; write plain text")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                visit(item, f"{path}.{key}" if path else str(key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                visit(item, f"{path}[{i}]")
+
+    visit(data, "")
 
 
 def check_all_profiles(content: Content) -> list[Problem]:

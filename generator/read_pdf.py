@@ -13,8 +13,8 @@ import io
 import json
 from typing import Any
 
-from pypdf import PdfReader
-from pypdf.errors import PdfReadError
+from pypdf import PdfReader, apply_configuration
+from pypdf.errors import LimitReachedError, PdfReadError
 from pypdf.generic import ArrayObject, DictionaryObject, NameObject
 
 from .errors import ReadError
@@ -38,6 +38,36 @@ def _editor(reader: PdfReader) -> str:
     return next((name for key, name in EDITORS if key in text), "unknown")
 
 
+#: Limits well below pypdf's defaults: a portfolio pack is a few hundred kB, its
+#: largest stream (a font) well under 1 MB uncompressed.
+LIMITS = dict(
+    maximum_declared_stream_length=20_000_000,
+    zlib_maximum_output_length=10_000_000,
+    lzw_maximum_output_length=10_000_000,
+    run_length_maximum_output_length=10_000_000,
+    brotli_maximum_output_length=10_000_000,
+    array_based_stream_maximum_output_length=10_000_000,
+    jbig2_maximum_output_length=10_000_000,
+    image_maximum_buffer_size=10_000_000,
+    stream_decoding_work_maximum_length=50_000_000,
+    array_maximum_element_count=20_000,
+    dictionary_maximum_element_count=5_000,
+    page_tree_maximum_entries=2_000,
+    page_tree_maximum_depth=16,
+    form_fields_maximum_entries=10_000,
+    form_fields_maximum_depth=16,
+    outline_maximum_entries=2_000,
+    named_destinations_maximum_entries=2_000,
+    xmp_maximum_input_length=1_000_000,
+    disable_legacy_handling=True,
+)
+
+
+def limited():
+    """pypdf's configuration with our limits, for a ``with`` block."""
+    return apply_configuration(**LIMITS)
+
+
 def _open(data: bytes, name: str) -> PdfReader:
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
@@ -45,7 +75,7 @@ def _open(data: bytes, name: str) -> PdfReader:
             raise ReadError(name, "is encrypted; return an unprotected copy (remove the password before sending)")
         _ = reader.trailer["/Root"]
         _ = len(reader.pages)
-    except ReadError:
+    except (ReadError, LimitReachedError):
         raise
     except Exception as exc:  # pypdf raises many kinds on damaged files
         raise ReadError(name, f"is damaged or truncated and cannot be read as a PDF ({type(exc).__name__})") from None
@@ -55,6 +85,8 @@ def _open(data: bytes, name: str) -> PdfReader:
 def _manifest(reader: PdfReader, name: str) -> dict[str, Any]:
     try:
         blobs = reader.attachments.get(PDF_ATTACHMENT_NAME)
+    except LimitReachedError:
+        raise
     except Exception:
         blobs = None
     if not blobs:
@@ -172,9 +204,20 @@ def _text_value(fld: DictionaryObject) -> Any:
 
 
 def read_pdf_raw(data: bytes, name: str) -> RawDocument:
+    try:
+        with limited():
+            return _read_pdf_raw(data, name)
+    except LimitReachedError:
+        raise ReadError(name, "goes beyond the reading limits (a stream that unpacks to more than 10 MB, or "
+                              "too many objects); refused as a possible decompression bomb") from None
+
+
+def _read_pdf_raw(data: bytes, name: str) -> RawDocument:
     reader = _open(data, name)
     try:
         found = _terminal_fields(reader.trailer["/Root"])
+    except LimitReachedError:
+        raise
     except Exception as exc:
         raise ReadError(name, f"its form is damaged and cannot be read ({type(exc).__name__})") from None
     if not found:
