@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: build test deps bench clean
+.PHONY: build test audit bench clean
 
 build: $(STAMP)
 	$(BIN)/portfolio build --out build
@@ -15,6 +15,9 @@ build: $(STAMP)
 test: $(STAMP)
 	scripts/system-deps.sh test
 	$(BIN)/python -m pytest -q
+
+audit: $(STAMP)
+	scripts/audit.sh $(BIN)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
