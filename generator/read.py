@@ -11,6 +11,8 @@ The format readers only find raw values; typing happens here, once.
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -95,7 +97,13 @@ def read_bytes(data: bytes, name: str) -> Record:
     kind = sniff(data)
     if kind is None:
         raise ReadError(name, "is not a PDF or Word (.docx) file")
-    raw = _reader(kind)(data, name)
+    try:
+        raw = _reader(kind)(data, name)
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, KeyError) as exc:
+        # a damaged zip shows itself only when a part is read: bad CRC, bad header, odd method
+        if kind != "zip":
+            raise
+        raise ReadError(name, "is damaged or truncated and cannot be read as a Word file") from exc
     return make_record(raw, name)
 
 
