@@ -2,14 +2,18 @@
 
 In: DOCX bytes of a pack made by this tool and typed values keyed by field id.
 Out: the DOCX with each control set as Word itself would set it (text runs,
-``w14:checked``, the dropdown's display text, the date's ``w:fullDate``) and
-the placeholder flag cleared. Values for ids the pack lacks are an error.
+``w14:checked``, the dropdown's display text, the date's ``w:fullDate``, removed
+for text that is not an ISO date) and the placeholder flag cleared. An empty
+value (None or "") leaves an empty control as issued and empties a filled one
+(placeholder flag and text back). Values for ids the pack lacks are an error.
 """
 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import io
+import re
 import zipfile
 from typing import Any, Mapping
 
@@ -17,13 +21,21 @@ from lxml import etree
 
 from .read_docx import _W, _W14, _manifest, _open, _xml
 from .values import to_document
+from .word import PLACEHOLDERS
 
 _XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: sdtPr children that come before ``w:showingPlcHdr`` (in the order the writer uses).
+_BEFORE_FLAG = {f"{_W}rPr", f"{_W}alias", f"{_W}tag", f"{_W}id", f"{_W}lock", f"{_W}placeholder",
+                f"{_W}temporary"}
 CHECKED, UNCHECKED = "\u2612", "\u2610"
 
 
 def _clean(text: str) -> str:
-    return "".join(ch for ch in text if ch in "\t\n" or ord(ch) >= 32)
+    """``text`` with CR and CRLF made LF and without the characters XML 1.0 cannot hold."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(ch for ch in text if ch in "\t\n" or (ord(ch) >= 32 and not 0xD800 <= ord(ch) <= 0xDFFF
+                                                            and ch not in "\ufffe\uffff"))
 
 
 def _set_text(content: etree._Element, text: str, rpr: etree._Element | None) -> None:
@@ -79,8 +91,11 @@ def _fill_control(sdt: etree._Element, definition: dict[str, Any], value: Any) -
         return
     placeholder = pr.find(f"{_W}showingPlcHdr")
     rpr = _run_props(content)
+    date = pr.find(f"{_W}date")
     if raw is None or raw == "":
-        return  # left as issued: the placeholder stays
+        if placeholder is None:  # a filled control is emptied: it shows its placeholder again
+            _show_placeholder(pr, content, definition)
+        return  # an empty control stays as issued
     if placeholder is not None:
         pr.remove(placeholder)
     dropdown = pr.find(f"{_W}dropDownList")
@@ -88,10 +103,40 @@ def _fill_control(sdt: etree._Element, definition: dict[str, Any], value: Any) -
         labels = {o["value"]: o["label"] for o in definition.get("options", ())}
         _set_text(content, labels.get(raw, raw), rpr)
         return
-    date = pr.find(f"{_W}date")
-    if date is not None and definition["kind"] == "date" and value is not None and len(str(value)) == 10:
-        date.set(f"{_W}fullDate", f"{value}T00:00:00Z")
+    if date is not None:  # the date a picker shows, or none for text that is not an ISO date
+        iso = _iso_date(value) if definition["kind"] == "date" else None
+        if iso:
+            date.set(f"{_W}fullDate", f"{iso}T00:00:00Z")
+        else:
+            date.attrib.pop(f"{_W}fullDate", None)
     _set_text(content, str(raw) if definition["kind"] == "longtext" else " ".join(str(raw).splitlines()), rpr)
+
+
+def _iso_date(value: Any) -> str | None:
+    """``value`` as YYYY-MM-DD when it is an ISO date, else None."""
+    text = str(value)
+    if not _ISO_DAY.match(text):
+        return None
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        return None
+
+
+def _show_placeholder(pr: etree._Element, content: etree._Element, definition: dict[str, Any]) -> None:
+    """Empty a control as the writer leaves it: placeholder flag and text, no date."""
+    flag = etree.Element(f"{_W}showingPlcHdr")
+    before = [child for child in pr if child.tag in _BEFORE_FLAG]
+    if before:
+        before[-1].addnext(flag)
+    else:
+        pr.insert(0, flag)
+    date = pr.find(f"{_W}date")
+    if date is not None:
+        date.attrib.pop(f"{_W}fullDate", None)
+    rpr = etree.Element(f"{_W}rPr")
+    etree.SubElement(rpr, f"{_W}rStyle").set(f"{_W}val", "PlaceholderText")
+    _set_text(content, PLACEHOLDERS.get(definition["kind"], ""), rpr)
 
 
 def fill_docx(data: bytes, values: Mapping[str, Any], name: str = "pack.docx") -> bytes:
