@@ -259,17 +259,22 @@ def _check_log(c: _Checker, block: dict[str, Any], path: str, opts: dict[str, An
         c.add(f"{path}.rows", "rows must be a count between 1 and 100")
 
 
+def _check_labelled_rows(c: _Checker, rows: list[Any], path: str, empty: str) -> None:
+    """A non-empty list of {id, label} with unique ids (likert items, schedule rows)."""
+    if not rows:
+        c.add(path, empty)
+    for i, row in enumerate(rows):
+        if c.mapping(row, f"{path}[{i}]", {"id": str, "label": str}, {}):
+            c.ident(row["id"], f"{path}[{i}].id")
+    c.unique(rows, path)
+
+
 def _check_likert(c: _Checker, block: dict[str, Any], path: str, opts: dict[str, Any]) -> None:
     if not c.mapping(block, path, {"type": str, "id": str, "options": (str, list), "items": list},
                      {"heading": str, "stem": str}):
         return
     _check_option_ref(c, block["options"], f"{path}.options", opts)
-    if not block["items"]:
-        c.add(f"{path}.items", "a likert block needs at least one item")
-    for i, item in enumerate(block["items"]):
-        if c.mapping(item, f"{path}.items[{i}]", {"id": str, "label": str}, {}):
-            c.ident(item["id"], f"{path}.items[{i}].id")
-    c.unique(block["items"], f"{path}.items")
+    _check_labelled_rows(c, block["items"], f"{path}.items", "a likert block needs at least one item")
 
 
 def _check_schedule(c: _Checker, block: dict[str, Any], path: str, opts: dict[str, Any]) -> None:
@@ -283,12 +288,7 @@ def _check_schedule(c: _Checker, block: dict[str, Any], path: str, opts: dict[st
         c.add(f"{path}.start_month", f"unknown month '{start}' (use a month name such as January)")
     if block.get("kind", "text") not in ("text", "checkbox", "date"):
         c.add(f"{path}.kind", "a schedule cell kind must be text, checkbox or date")
-    if not block["rows"]:
-        c.add(f"{path}.rows", "a schedule needs at least one row")
-    for i, row in enumerate(block["rows"]):
-        if c.mapping(row, f"{path}.rows[{i}]", {"id": str, "label": str}, {}):
-            c.ident(row["id"], f"{path}.rows[{i}].id")
-    c.unique(block["rows"], f"{path}.rows")
+    _check_labelled_rows(c, block["rows"], f"{path}.rows", "a schedule needs at least one row")
 
 
 BLOCK_CHECKS: dict[str, Callable[[_Checker, dict[str, Any], str, dict[str, Any]], None]] = {
