@@ -7,20 +7,26 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: build test audit bench clean
+.PHONY: build test audit bench bench-issue bench-ingest clean
 
 build: $(STAMP)
 	$(BIN)/portfolio build --out build
 
 test: $(STAMP)
 	scripts/system-deps.sh test
-	$(BIN)/python -m pytest -q
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
 
 audit: $(STAMP)
 	scripts/audit.sh $(BIN)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+
+bench-issue: $(STAMP)
+	$(BIN)/python benchmarks/bench_issue.py
+
+bench-ingest: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/bench_ingest.py
 
 $(STAMP): pyproject.toml scripts/system-deps.sh
 	scripts/system-deps.sh build

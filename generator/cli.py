@@ -7,6 +7,7 @@ message on stderr and exit code 1; bad arguments exit 2 (click's convention).
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,6 +28,14 @@ def _fail(exc: PortfolioError) -> None:
     raise click.ClickException(str(exc))
 
 
+def _fail_problems(exc: ContentError, where: str = "found") -> None:
+    """Print every problem on its own line, then fail with a count."""
+    for problem in exc.problems:
+        click.echo(str(problem), err=True)
+    noun = "problem" if len(exc.problems) == 1 else "problems"
+    raise click.ClickException(f"{len(exc.problems)} {noun} {where}") from None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="portfolio")
 def main() -> None:
@@ -35,6 +44,9 @@ def main() -> None:
     Content lives as YAML in content/; packs are written as fillable PDF and
     Word files; completed copies are read back into records.
     """
+    # pypdf logs what it repairs in damaged files; the reader turns what matters
+    # into one clear error or warning, so its log lines would only be noise.
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
 
 
 @main.command()
@@ -103,10 +115,7 @@ def check(content_dir: Path | None) -> None:
         if profile_problems:
             raise ContentError(profile_problems)
     except ContentError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        noun = "problem" if len(exc.problems) == 1 else "problems"
-        raise click.ClickException(f"{len(exc.problems)} {noun} found") from None
+        _fail_problems(exc)
     except PortfolioError as exc:
         _fail(exc)
     click.echo(f"content OK: {content.id} {content.version}, {len(content.sections)} sections, "
@@ -147,10 +156,7 @@ def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, fo
         content = load_content(content_dir)
         learners = read_roster(roster, set(list_profiles(content.directory)))
     except ContentError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        noun = "problem" if len(exc.problems) == 1 else "problems"
-        raise click.ClickException(f"{len(exc.problems)} {noun} in {roster.name}; nothing was issued") from None
+        _fail_problems(exc, f"in {roster.name}; nothing was issued")
     except PortfolioError as exc:
         _fail(exc)
     wanted = ("pdf", "docx") if formats == "all" else (formats,)
@@ -231,9 +237,10 @@ def read(file: Path, output: Path | None) -> None:
     Example: portfolio read returned/zoe-lukasiewicz.pdf
     """
     from .build import write_atomic
-    from .read import dumps, read_file
+    from .read import dumps
+    from .sandbox import read_isolated
     try:
-        record = read_file(file)
+        record = read_isolated(file)
     except PortfolioError as exc:
         _fail(exc)
     text = dumps(record) + "\n"
@@ -281,3 +288,4 @@ def fill(pack: Path, record: Path, output: Path) -> None:
 def run(argv: Sequence[str] | None = None) -> Any:
     """Entry point usable from tests: ``run(["build", "--out", tmp])``."""
     return main.main(args=list(argv) if argv is not None else None, prog_name="portfolio")
+from . import cli_records  # noqa: E402,F401  (registers the records commands)

@@ -46,6 +46,8 @@ class Record:
     unmapped: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     flags: list[Flag] = field(default_factory=list)  # likely patient identifiers: field and kind only
+    missing: list[str] = field(default_factory=list)  # manifest fields the copy no longer has
+    definitions: list[dict[str, Any]] = field(default_factory=list, repr=False)  # the manifest's fields
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"pack": self.pack, "fields": self.fields}
@@ -53,6 +55,8 @@ class Record:
             out["positions"] = self.positions
         if self.unmapped:
             out["unmapped"] = self.unmapped
+        if self.missing:
+            out["missing"] = self.missing
         out["flags"] = [f.to_json() for f in self.flags]
         out["warnings"] = self.warnings
         return out
@@ -150,7 +154,8 @@ def make_record(raw: RawDocument, name: str) -> Record:
         "editor": raw.editor,
     }
     flags = scan_record_values(manifest["fields"], fields, raw.unmapped)
-    return Record(pack, fields, positions, dict(raw.unmapped), warnings, flags)
+    missing = [d["id"] for d in manifest["fields"] if d["id"] not in raw.values]
+    return Record(pack, fields, positions, dict(raw.unmapped), warnings, flags, missing, manifest["fields"])
 
 
 def dumps(record: Record) -> str:

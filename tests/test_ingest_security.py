@@ -1,0 +1,78 @@
+"""Untrusted input at the records store: rejected files leave nothing behind; flagged copies are marked.
+
+The file-level cases (messages, limits) are in tests/test_security.py; here each
+hostile file goes through 'portfolio ingest' and the store is inspected.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from generator.cli import main
+from generator.fill import fill_pdf
+from generator.store import open_store
+
+from . import hostile
+
+
+@pytest.fixture(scope="module")
+def hostile_folder(tmp_path_factory, pdf_path, docx_path):
+    folder = tmp_path_factory.mktemp("returned")
+    pack_pdf, pack_docx = pdf_path.read_bytes(), docx_path.read_bytes()
+    files = {
+        "empty.pdf": b"",
+        "truncated.pdf": pack_pdf[:40_000],
+        "renamed.pdf": b"\x89PNG\r\n\x1a\n" + b"\0" * 100,
+        "encrypted.pdf": hostile.encrypted_pdf(pack_pdf),
+        "flattened.pdf": hostile.flattened_pdf(pack_pdf),
+        "cyclic.pdf": hostile.cyclic_page_tree_pdf(),
+        "bomb.pdf": hostile.decompression_bomb_pdf(pack_pdf),
+        "bomb.docx": hostile.docx_zip_bomb(pack_docx),
+        "xxe.docx": hostile.docx_xxe(pack_docx),
+        "macro.docm": hostile.docm(pack_docx),
+        "linked.docx": hostile.docx_external_relationship(pack_docx),
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    hostile.big_file(folder / "huge.pdf")
+    return folder, sorted([*files, "huge.pdf"])
+
+
+def test_rejected_files_store_nothing_but_an_audit_entry(hostile_folder, tmp_path):
+    folder, names = hostile_folder
+    store_file = tmp_path / "records.sqlite"
+    result = CliRunner().invoke(main, ["ingest", str(folder), "--store", str(store_file), "--jobs", "2"])
+    assert result.exit_code == 1
+    assert f"0 new, 0 unchanged, 0 superseded, 0 conflicting, {len(names)} rejected" in result.output
+    db = sqlite3.connect(store_file)
+    for table in ("submissions", "field_values", "warnings", "definitions", "identifier_flags"):
+        assert db.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,), table
+    rejected = {row[0] for row in db.execute("SELECT filename FROM audit_log WHERE action = 'rejected'")}
+    assert rejected == set(names)
+    db.close()
+
+
+def test_flagged_copy_is_stored_marked_for_review_and_shown_by_records(pdf_path, tmp_path):
+    number = hostile.valid_nhs_number()
+    notes = "final_review.review.self_assessment"
+    copy = tmp_path / "zoe.pdf"
+    copy.write_bytes(fill_pdf(pdf_path.read_bytes(), {
+        "cover.details.name": "Zoë Łukasiewicz", notes: f"Discussed with the patient, NHS no. {number}, at LS1 4AP."}))
+    store_file = tmp_path / "records.sqlite"
+    ingest = CliRunner().invoke(main, ["ingest", str(copy), "--store", str(store_file)])
+    assert ingest.exit_code == 0, ingest.output
+    assert number not in ingest.output and "LS1" not in ingest.output
+    with open_store(store_file, create=False) as store:
+        [submission] = store.submissions()
+        assert store.flags() == {submission.id: [(notes, "nhs_number"), (notes, "postcode")]}
+    records = CliRunner().invoke(main, ["records", "--store", str(store_file)])
+    assert records.exit_code == 0
+    assert (f"  REVIEW         zoe.pdf: possible patient identifiers in {notes} (nhs number), {notes} (postcode); "
+            "values not shown") in records.output
+    assert "1 copy(ies) flagged for review" in records.output
+    assert number not in records.output and "LS1" not in records.output
+    as_json = CliRunner().invoke(main, ["records", "--store", str(store_file), "--json"])
+    assert '"kind": "nhs_number"' in as_json.output and number not in as_json.output
