@@ -136,8 +136,11 @@ def check(content_dir: Path | None) -> None:
               help="Separate patient feedback forms (PDF) per learner, each with its own instance id.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,
               help="Worker processes (default: one per core).")
+@click.option("--store", "store_file", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="PORTFOLIO_STORE", default=Path("records.sqlite"), show_default=True, show_envvar=True,
+              help="Records store to record the issued packs in, if it exists.")
 def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, formats: str,
-          feedback_forms: int, jobs: int | None) -> None:
+          feedback_forms: int, jobs: int | None, store_file: Path) -> None:
     """Issue personalised packs to every learner in ROSTER (CSV).
 
     ROSTER has a header row with the columns name, practice, pcn (a profile
@@ -145,7 +148,8 @@ def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, fo
     email. Every bad row is reported, with its line number, before anything is
     written. Each learner gets OUT/COHORT/PCN/NAME.pdf and .docx with the cover
     filled in and a unique instance id; every id is recorded in
-    OUT/COHORT/issued.csv.
+    OUT/COHORT/issued.csv and, where the records store exists, in the store
+    (otherwise 'portfolio ingest --register OUT/COHORT/issued.csv' imports it).
 
     Example: portfolio issue cohort.csv --cohort "2026 autumn" --feedback-forms 5
     """
@@ -170,6 +174,15 @@ def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, fo
     click.echo(f"issued {result.learners} learners, {result.files} files in {result.cohort_dir} "
                f"(render {result.timings['render']:.1f} s, stamp {result.timings['stamp']:.1f} s)")
     click.echo(f"instance ids recorded in {result.register}")
+    if store_file.exists():
+        from .ingest import import_register
+        from .store import open_store
+        try:
+            with open_store(store_file, create=False) as store:
+                rows, new = import_register(store, result.register)
+        except PortfolioError as exc:
+            _fail(exc)
+        click.echo(f"and in the records store {store_file} ({new} new of {rows} issued files)")
 
 
 @main.group()

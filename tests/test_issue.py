@@ -177,3 +177,24 @@ def test_same_file_name_for_two_learners_gets_a_suffix(tmp_path):
     result = issue_cohort(read_roster(path, {"riverside-pcn"}), "c", tmp_path, load_content(), ("docx",), jobs=1)
     names = sorted(p.name for p in (result.cohort_dir / "riverside-pcn").iterdir())
     assert names == ["zoe-lukasiewicz-2.docx", "zoe-lukasiewicz.docx"]
+
+
+def test_issued_packs_are_recorded_in_an_existing_records_store(tmp_path):
+    from generator.store import open_store
+    store_file = tmp_path / "records.sqlite"
+    open_store(store_file).close()
+    path = roster(tmp_path, ROWS[:2])
+    result = CliRunner().invoke(main, ["issue", str(path), "--cohort", "c", "--out", str(tmp_path / "out"),
+                                       "--format", "pdf", "--store", str(store_file), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert f"and in the records store {store_file} (2 new of 2 issued files)" in result.output
+    with open_store(store_file, create=False) as store:
+        assert sorted(p.learner for p in store.issued()) == ["Siobhán Kelly", "Zoë Łukasiewicz"]
+
+
+def test_without_a_records_store_the_register_alone_holds_the_ids(tmp_path):
+    path = roster(tmp_path, ROWS[:1])
+    result = CliRunner().invoke(main, ["issue", str(path), "--cohort", "c", "--out", str(tmp_path / "out"),
+                                       "--format", "docx", "--store", str(tmp_path / "none.sqlite")])
+    assert result.exit_code == 0 and "records store" not in result.output
+    assert not (tmp_path / "none.sqlite").exists()
