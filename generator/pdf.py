@@ -142,6 +142,12 @@ def finish_forms(document: Any, pdf: pydyf.PDF) -> None:
             field["Parent"] = parent.reference
             parent["Kids"].append(field.reference)
     acroform["Fields"] = roots
+    # Empty text fields need no appearance, and buttons carry theirs; a viewer told
+    # that appearances are needed would redraw every field (poppler then loses
+    # radio states and non-Latin-1 letters). Keep the flag only when WeasyPrint
+    # wrote text values without appearances (a pack rendered pre-filled).
+    prefilled = any(t.get("FT") == "/Tx" and _text(t.get("V", "")) for t in terminals)
+    acroform["NeedAppearances"] = "true" if prefilled else "false"
 
     # The form gets its own resources: WeasyPrint points /DR at the page
     # resources, and a font added there would show up as a page font.

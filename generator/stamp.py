@@ -23,12 +23,67 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from pypdf import PdfReader
-from pypdf.generic import ArrayObject, DictionaryObject, NameObject, TextStringObject
+from pypdf.generic import DictionaryObject, IndirectObject, NameObject, TextStringObject
 
 from .errors import BuildError
 from .manifest import PDF_ATTACHMENT_NAME, dumps
 
 _STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
+
+
+#: Font size of stamped text; the pack's text fields ask for Helvetica at 9 pt.
+STAMP_FONT_SIZE = 9.0
+
+
+def _encode(text: str) -> tuple[bytes, list[tuple[int, str]]]:
+    """``text`` as single-byte codes for Helvetica: WinAnsi where it can, and codes
+    re-mapped by an /Encoding /Differences array for other Latin letters (Ł, ś, ő …)."""
+    from fontTools.agl import UV2AGL
+
+    out = bytearray()
+    differences: dict[str, int] = {}
+    used = set(text.encode("cp1252", "ignore"))
+    spare = (c for c in range(0xFF, 0x7F, -1) if c not in used)
+    for ch in text:
+        try:
+            out += ch.encode("cp1252")
+            continue
+        except UnicodeEncodeError:
+            pass
+        glyph = UV2AGL.get(ord(ch))
+        if glyph is None:
+            out += b"?"
+            continue
+        if glyph not in differences:
+            code = next(spare, None)
+            if code is None:
+                out += b"?"
+                continue
+            differences[glyph] = code
+        out += bytes([differences[glyph]])
+    return bytes(out), sorted((code, glyph) for glyph, code in differences.items())
+
+
+def _pdf_string(data: bytes) -> bytes:
+    return b"(" + data.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") \
+        .replace(b"\r", b"\\r").replace(b"\n", b"\\n") + b")"
+
+
+def text_appearance(value: str, rect: list[float]) -> bytes:
+    """A normal appearance stream showing ``value`` in a single-line text field, so that
+    viewers which do not build appearances themselves still show stamped values."""
+    width, height = abs(rect[2] - rect[0]), abs(rect[3] - rect[1])
+    encoded, differences = _encode(" ".join(value.split()))
+    baseline = max(1.0, (height - STAMP_FONT_SIZE * 0.72) / 2)
+    content = (b"/Tx BMC q 1 1 %.2f %.2f re W n BT /Helv %.1f Tf 0 g 2 %.2f Td %s Tj ET Q EMC"
+               % (width - 2, height - 2, STAMP_FONT_SIZE, baseline, _pdf_string(encoded)))
+    encoding = b"/WinAnsiEncoding"
+    if differences:
+        entries = b" ".join(b"%d /%s" % (code, glyph.encode()) for code, glyph in differences)
+        encoding = b"<< /Type /Encoding /BaseEncoding /WinAnsiEncoding /Differences [%s] >>" % entries
+    font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding %s >>" % encoding
+    return (b"<< /Type /XObject /Subtype /Form /BBox [0 0 %.2f %.2f] /Resources << /Font << /Helv %s >> >> "
+            b"/Length %d >>\nstream\n%s\nendstream" % (width, height, font, len(content), content))
 
 
 def _serialise(obj: Any) -> bytes:
@@ -94,11 +149,17 @@ class PdfStamp:
             offsets[number] = offset + body.tell() - 1
             body.write(b"%d 0 obj\n" % number + payload + b"\nendobj\n")
 
+        next_number = self.size
         for fid, value in values.items():
             number, original = self.fields[fid]
             fld = DictionaryObject(original)
             fld[NameObject("/V")] = TextStringObject(value)
+            appearance = next_number
+            next_number += 1
+            fld[NameObject("/AP")] = DictionaryObject(
+                {NameObject("/N"): IndirectObject(appearance, 0, None)})  # type: ignore[arg-type]
             put(number, _serialise(fld))
+            put(appearance, text_appearance(value, [float(x) for x in original["/Rect"]]))
         raw = dumps(dict(manifest)).encode("utf-8")
         packed = zlib.compress(raw, 6)
         header = (b"<< /Type /EmbeddedFile /Subtype /application#2Fjson /Filter /FlateDecode /Length %d "
@@ -106,7 +167,7 @@ class PdfStamp:
                                                                   hashlib.md5(raw).hexdigest().encode()))
         put(self.manifest_object, header + b"\nstream\n" + packed + b"\nendstream")
 
-        xref_number = self.size
+        xref_number = next_number
         numbers = sorted([*offsets, xref_number])
         xref_offset = offset + body.tell() - 1
         offsets[xref_number] = xref_offset

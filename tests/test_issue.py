@@ -198,3 +198,16 @@ def test_without_a_records_store_the_register_alone_holds_the_ids(tmp_path):
                                        "--format", "docx", "--store", str(tmp_path / "none.sqlite")])
     assert result.exit_code == 0 and "records store" not in result.output
     assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_stamped_values_carry_their_own_appearance(issued):
+    """Viewers that do not build appearances (NeedAppearances is off) still show the cover values."""
+    from pypdf import PdfReader
+    cohort, _ = issued
+    reader = PdfReader(cohort / "riverside-pcn/zoe-lukasiewicz.pdf")
+    assert reader.trailer["/Root"]["/AcroForm"]["/NeedAppearances"] == False  # noqa: E712 (a pypdf BooleanObject)
+    name = reader.get_fields()["cover.details.name"].indirect_reference.get_object()
+    stream = name["/AP"]["/N"].get_object()
+    assert b"(Zo\xeb \xffukasiewicz) Tj" in stream.get_data()
+    font = stream["/Resources"]["/Font"]["/Helv"]
+    assert list(font["/Encoding"]["/Differences"]) == [255, "/Lslash"]

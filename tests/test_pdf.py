@@ -56,6 +56,11 @@ def test_radio_groups_are_one_field_with_value_states(reader, form):
         assert states == [f"/{o.value}" for o in fld.options]
 
 
+def test_blank_pack_does_not_ask_viewers_to_redraw_every_field(reader):
+    """No text value yet and buttons carry their appearances: redrawing would only lose radio states."""
+    assert reader.trailer["/Root"]["/AcroForm"]["/NeedAppearances"] == False  # noqa: E712
+
+
 def test_every_top_level_entry_is_a_node_not_a_widget(reader):
     for ref in reader.trailer["/Root"]["/AcroForm"]["/Fields"]:
         assert "/Parent" not in ref.get_object()
