@@ -139,8 +139,10 @@ def check(content_dir: Path | None) -> None:
 @click.option("--store", "store_file", type=click.Path(dir_okay=False, path_type=Path),
               envvar="PORTFOLIO_STORE", default=Path("records.sqlite"), show_default=True, show_envvar=True,
               help="Records store to record the issued packs in, if it exists.")
+@click.option("--replace", is_flag=True,
+              help="Issue new copies over files issued before in this cohort (they get new instance ids).")
 def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, formats: str,
-          feedback_forms: int, jobs: int | None, store_file: Path) -> None:
+          feedback_forms: int, jobs: int | None, store_file: Path, replace: bool) -> None:
     """Issue personalised packs to every learner in ROSTER (CSV).
 
     ROSTER has a header row with the columns name, practice, pcn (a profile
@@ -168,7 +170,8 @@ def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, fo
     with click.progressbar(length=len(learners), label="Issuing", file=sys.stderr,
                            show_pos=True, hidden=not show) as bar:
         try:
-            result = issue_cohort(learners, cohort, out_dir, content, wanted, feedback_forms, jobs, bar.update)
+            result = issue_cohort(learners, cohort, out_dir, content, wanted, feedback_forms, jobs, bar.update,
+                                  replace)
         except PortfolioError as exc:
             _fail(exc)
     click.echo(f"issued {result.learners} learners, {result.files} files in {result.cohort_dir} "

@@ -411,6 +411,18 @@ def _outcome(store: Store, item: _Item, read: ReadOutcome, supersede: bool) -> F
         _reject(store, outcome)
         return outcome
     new = new_submission(item.path, item.sha256, item.size, read)
+    if record.pack.get("personalised") is False:
+        # A generic pack ('portfolio build') reaches many learners with one instance id:
+        # its copies are told apart by the learner's name on the cover.
+        if not str(record.fields.get("cover.details.name") or "").strip():
+            outcome.reason = ("is a generic pack with no learner name on its cover, so it cannot be told apart "
+                              "from other learners' copies; ask the learner to add their name, or issue "
+                              "personalised packs with 'portfolio issue'")
+            _reject(store, outcome)
+            return outcome
+        new.instance_id = f"{new.instance_id}#{new.learner_key}"
+        new.warnings.append((None, "a generic pack (not issued to one learner): kept apart from other copies "
+                                   "by the learner's name on its cover"))
     outcome.missing = list(read.missing)
     outcome.unmapped = list(record.unmapped)
     outcome.warnings = [redact(message) for _, message in new.warnings]

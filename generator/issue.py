@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 from .build import write_atomic
 from .content import Content
-from .errors import ContentError, Problem
+from .errors import PortfolioError
 from .manifest import make_manifest
 from .model import Form, Layout, build_form
 from .profile import Profile, load_profile
@@ -41,6 +41,10 @@ COVER_IDS = ["cover.details.name", "cover.details.practice", "cover.details.pcn"
 FEEDBACK_SECTION = "patient_feedback"
 REGISTER_COLUMNS = ["instance_id", "document", "learner", "practice", "pcn", "supervisor", "facilitator",
                     "start_date", "email", "file", "content_id", "content_version", "issued_at"]
+
+
+class IssueError(PortfolioError):
+    """A cohort cannot be issued as asked; nothing was written."""
 
 
 @dataclass
@@ -150,14 +154,39 @@ def _issue_batch(batch: list[tuple[Learner, str, str]], feedback_forms: int, iss
     return rows
 
 
+def planned_files(learners: list[Learner], cohort_dir: Path, formats: tuple[str, ...],
+                  feedback_forms: int) -> list[Path]:
+    """Every file issuing would write, in roster order."""
+    names = _file_names(learners)
+    paths = []
+    for learner in learners:
+        folder = cohort_dir / safe_name(learner.pcn)
+        stem = names[learner.line]
+        paths += [folder / f"{stem}.{fmt}" for fmt in formats]
+        paths += [folder / f"{stem}-feedback-{n:02d}.pdf" for n in range(1, feedback_forms + 1)]
+    return paths
+
+
 def issue_cohort(learners: list[Learner], cohort: str, out_dir: Path, content: Content,
                  formats: tuple[str, ...] = ("pdf", "docx"), feedback_forms: int = 0,
-                 jobs: int | None = None, progress: Callable[[int], None] | None = None) -> IssueResult:
-    """Issue every learner's copies; ``progress(n)`` is called as each batch of n learners is done."""
+                 jobs: int | None = None, progress: Callable[[int], None] | None = None,
+                 replace: bool = False) -> IssueResult:
+    """Issue every learner's copies; ``progress(n)`` is called as each batch of n learners is done.
+
+    Files issued before are never overwritten unless ``replace``: a copy already
+    handed out keeps its instance id, and a learner's PDF and Word copy share one.
+    """
     cohort_slug = safe_name(cohort)
     if not cohort_slug or cohort_slug == "learner":
-        raise ContentError([Problem(cohort, "", "a cohort name needs letters or digits")])
+        raise IssueError(f"cohort name {cohort!r} needs letters or digits (e.g. '2026 autumn')")
     result = IssueResult(Path(out_dir) / cohort_slug, learners=len(learners))
+    existing = [p for p in planned_files(learners, result.cohort_dir, formats, feedback_forms) if p.exists()]
+    if existing and not replace:
+        shown = ", ".join(str(p.relative_to(result.cohort_dir)) for p in existing[:3])
+        more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
+        raise IssueError(f"{len(existing)} file(s) were issued before in {result.cohort_dir} ({shown}{more}); "
+                         "nothing was written. Use another --cohort name, or --replace to issue new copies "
+                         "(with new instance ids) over them")
     start = time.perf_counter()
     global _TEMPLATES
     _TEMPLATES = prepare_templates(content, {l.pcn for l in learners}, formats, feedback_forms)
@@ -189,6 +218,7 @@ def issue_cohort(learners: list[Learner], cohort: str, out_dir: Path, content: C
                     progress(futures[future])
     result.timings["stamp"] = time.perf_counter() - start
     rows.sort(key=lambda r: (r["pcn"], r["learner"], r["document"], r["file"]))
+    result.files = len(rows)
     result.register = result.cohort_dir / "issued.csv"
     if result.register.exists():  # an earlier run: its instance ids stay on record
         with result.register.open(newline="", encoding="utf-8") as handle:
@@ -198,5 +228,4 @@ def issue_cohort(learners: list[Learner], cohort: str, out_dir: Path, content: C
     writer.writeheader()
     writer.writerows(rows)
     write_atomic(result.register, register.getvalue().encode("utf-8"))
-    result.files = len(rows)
     return result

@@ -44,6 +44,7 @@ def make_manifest(form: Form, *, instance_id: str | None = None,
         "content": {"id": form.content_id, "version": form.content_version, "hash": form.content_hash},
         "generator": {"name": "portfolio", "version": __version__},
         "created": (created or datetime.now(timezone.utc)).replace(microsecond=0).isoformat(),
+        "personalised": bool(learner),  # False: a generic pack, copied to many learners as it is
         "learner": learner or {},
         "pcn": pcn or {},
         "fields": field_definitions(form),

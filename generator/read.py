@@ -148,6 +148,7 @@ def make_record(raw: RawDocument, name: str) -> Record:
         "content_version": content.get("version"),
         "content_hash": content.get("hash"),
         "generator_version": manifest.get("generator", {}).get("version"),
+        "personalised": manifest.get("personalised", True),
         "learner": manifest.get("learner") or {},
         "pcn": manifest.get("pcn") or {},
         "format": raw.format,

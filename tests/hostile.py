@@ -53,8 +53,8 @@ def _rewrite(data: bytes, change) -> bytes:
     return out.getvalue()
 
 
-def encrypted_pdf(pack: bytes) -> bytes:
-    return _rewrite(pack, lambda w: w.encrypt(user_password="secret", algorithm="AES-128"))
+def encrypted_pdf(pack: bytes, algorithm: str = "AES-128") -> bytes:
+    return _rewrite(pack, lambda w: w.encrypt(user_password="secret", algorithm=algorithm))
 
 
 def flattened_pdf(pack: bytes) -> bytes:

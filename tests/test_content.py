@@ -154,3 +154,14 @@ def test_counts_come_from_data(content_copy, content):
     prose = " ".join(r.text for b in values.blocks if hasattr(b, "prose") for p in b.prose
                      for r in getattr(p, "runs", ()))
     assert "7 key values" in prose
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    from generator.build import write_atomic
+    path = tmp_path / "out.txt"
+    write_atomic(path, b"x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask

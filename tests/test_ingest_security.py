@@ -76,3 +76,21 @@ def test_flagged_copy_is_stored_marked_for_review_and_shown_by_records(pdf_path,
     assert number not in records.output and "LS1" not in records.output
     as_json = CliRunner().invoke(main, ["records", "--store", str(store_file), "--json"])
     assert '"kind": "nhs_number"' in as_json.output and number not in as_json.output
+
+
+def test_generic_pack_copies_are_told_apart_by_the_cover_name(pdf_path, tmp_path, form, theme):
+    """Copies of one 'portfolio build' pack share an instance id; two learners must not conflict."""
+    from generator.manifest import make_manifest
+    from generator.pdf import write_pdf
+    generic = write_pdf(form, theme, make_manifest(form))  # no learner: a generic pack
+    folder = tmp_path / "returned"
+    folder.mkdir()
+    for name in ("Zoë Łukasiewicz", "Siobhán Kelly"):
+        (folder / f"{name.split()[0]}.pdf").write_bytes(fill_pdf(generic, {"cover.details.name": name}))
+    (folder / "blank.pdf").write_bytes(generic)
+    store_file = tmp_path / "records.sqlite"
+    result = CliRunner().invoke(main, ["ingest", str(folder), "--store", str(store_file)])
+    assert "2 new, 0 unchanged, 0 superseded, 0 conflicting, 1 rejected" in result.output
+    assert "blank.pdf: is a generic pack with no learner name on its cover" in result.output
+    with open_store(store_file, create=False) as store:
+        assert sorted(s.learner_name for s in store.submissions()) == ["Siobhán Kelly", "Zoë Łukasiewicz"]

@@ -116,7 +116,7 @@ def test_a_second_run_keeps_earlier_instance_ids_on_record(tmp_path):
     content = load_content()
     learners = read_roster(path, {"riverside-pcn"})
     first = issue_cohort(learners, "Spring", tmp_path, content, ("pdf",), jobs=1)
-    second = issue_cohort(learners, "Spring", tmp_path, content, ("pdf",), jobs=1)
+    second = issue_cohort(learners, "Spring", tmp_path, content, ("pdf",), jobs=1, replace=True)
     rows = register_rows(second.register)
     assert first.register == second.register and len(rows) == 2
     assert rows[0]["instance_id"] != rows[1]["instance_id"]
@@ -211,3 +211,24 @@ def test_stamped_values_carry_their_own_appearance(issued):
     assert b"(Zo\xeb \xffukasiewicz) Tj" in stream.get_data()
     font = stream["/Resources"]["/Font"]["/Helv"]
     assert list(font["/Encoding"]["/Differences"]) == [255, "/Lslash"]
+
+
+def test_issuing_again_never_overwrites_a_copy_already_handed_out(tmp_path):
+    path = roster(tmp_path, ROWS[:2])
+    args = ["issue", str(path), "--cohort", "c", "--out", str(tmp_path / "out"), "--jobs", "1"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    before = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*.pdf")}
+    again = CliRunner().invoke(main, [*args, "--format", "pdf"])
+    assert again.exit_code == 1
+    assert again.output.startswith("Error: 2 file(s) were issued before in ")
+    assert "(riverside-pcn/zoe-lukasiewicz.pdf, riverside-pcn/siobhan-kelly.pdf); nothing was written." in again.output
+    assert {p: p.read_bytes() for p in before} == before
+    replaced = CliRunner().invoke(main, [*args, "--format", "pdf", "--replace"])
+    assert replaced.exit_code == 0 and "issued 2 learners, 2 files" in replaced.output
+
+
+def test_a_cohort_name_needs_letters_or_digits(tmp_path):
+    path = roster(tmp_path, ROWS[:1])
+    result = CliRunner().invoke(main, ["issue", str(path), "--cohort", "   ", "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output == "Error: cohort name '   ' needs letters or digits (e.g. '2026 autumn')\n"

@@ -66,6 +66,12 @@ def test_encrypted_pdf(tmp_path, pack_pdf):
              "is encrypted; return an unprotected copy (remove the password before sending)")
 
 
+def test_aes_256_encrypted_pdf(tmp_path, pack_pdf):
+    """AES-256, the usual choice of today's PDF editors, needs pypdf's crypto dependency to recognise."""
+    rejected(tmp_path, "locked256.pdf", hostile.encrypted_pdf(pack_pdf, "AES-256"),
+             "is encrypted; return an unprotected copy (remove the password before sending)")
+
+
 def test_flattened_pdf(tmp_path, pack_pdf):
     rejected(tmp_path, "printed.pdf", hostile.flattened_pdf(pack_pdf),
              "has no form fields: it was probably printed to PDF or flattened. "
