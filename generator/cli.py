@@ -200,14 +200,15 @@ def profile() -> None:
 def profile_new(content_dir: Path | None, slug: str, name: str | None) -> None:
     """Create a PCN profile with every key explained in comments.
 
-    Example: portfolio profile new riverside-pcn --name "Riverside Primary Care Network"
+    Example: portfolio profile new hillside-pcn --name "Hillside Primary Care Network"
     """
     from .profile import scaffold_profile
     try:
         path = scaffold_profile(slug, name, content_dir)
     except PortfolioError as exc:
         _fail(exc)
-    click.echo(f"wrote {path}\nEdit it, add a logo beside it, then run: portfolio check")
+    shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+    click.echo(f"wrote {shown}\nEdit it, add a logo beside it, then run: portfolio check")
 
 
 @profile.command("list")
@@ -264,7 +265,9 @@ def read(file: Path, output: Path | None) -> None:
         click.echo(f"review: {flag}", err=True)
     if output:
         write_atomic(output, text.encode("utf-8"))
-        click.echo(f"wrote {output} ({len(record.fields)} fields, {len(record.warnings)} warnings)", err=True)
+        count = len(record.warnings)
+        click.echo(f"wrote {output} ({len(record.fields)} fields, {count} warning{'' if count == 1 else 's'})",
+                   err=True)
     else:
         click.echo(text, nl=False)
 

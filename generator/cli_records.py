@@ -158,6 +158,10 @@ def records(store_file: Path, pcns: Sequence[str], as_json: bool) -> None:
     except PortfolioError as exc:
         _fail(exc)
     if pcns:
+        unknown = sorted(set(pcns) - {lp.pcn for lp in learners})
+        if unknown:
+            known = ", ".join(sorted({lp.pcn for lp in learners})) or "none"
+            raise click.ClickException(f"no learners in PCN {', '.join(unknown)} (PCNs in the store: {known})")
         learners = [lp for lp in learners if lp.pcn in pcns]
     if as_json:
         click.echo(json.dumps([lp.to_json() for lp in learners], ensure_ascii=False, indent=1))

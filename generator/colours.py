@@ -28,14 +28,14 @@ def contrast(a: str, b: str) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
-def check_theme_colours(primary: str, accent: str) -> list[str]:
-    """Messages for each failing pair (empty when all pass)."""
+def check_theme_colours(primary: str, accent: str) -> list[tuple[str, str]]:
+    """(which colour, message) for each failing pair (empty when all pass)."""
     problems = []
     for name, colour, other, other_name in (("primary", primary, WHITE, "white text"),
                                              ("accent", accent, BODY_TEXT, "body text")):
         ratio = contrast(colour, other)
         if ratio < AA_TEXT:
-            problems.append(f"{name} colour {colour} with {other_name} ({other}) has contrast "
-                            f"{ratio:.2f}:1, below the WCAG AA minimum of {AA_TEXT}:1 "
-                            f"(choose a {'darker' if name == 'primary' else 'lighter'} colour)")
+            problems.append((name, f"{name} colour {colour} with {other_name} ({other}) has contrast "
+                                   f"{ratio:.2f}:1, below the WCAG AA minimum of {AA_TEXT}:1 "
+                                   f"(choose a {'darker' if name == 'primary' else 'lighter'} colour)"))
     return problems

@@ -302,10 +302,10 @@ BLOCK_CHECKS: dict[str, Callable[[_Checker, dict[str, Any], str, dict[str, Any]]
 
 
 def month_index(name: str) -> int | None:
-    """0-based index of a month given by name or three-letter abbreviation."""
-    key = str(name).strip().lower()[:3]
+    """0-based index of a month given by its full name or three-letter abbreviation (or 'Sept')."""
+    key = str(name).strip().lower().rstrip(".")
     for i, month in enumerate(MONTHS):
-        if month.lower()[:3] == key:
+        if key in (month.lower(), month.lower()[:3]) or (i == 8 and key == "sept"):
             return i
     return None
 

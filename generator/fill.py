@@ -20,12 +20,36 @@ class FillError(PortfolioError):
     """Values cannot be written into the pack."""
 
 
+def _value_problem(definition: dict[str, Any], value: Any) -> str | None:
+    """Why ``value`` cannot go into this field, or None (None as a value empties a field)."""
+    kind = definition["kind"]
+    if value is None:
+        return None
+    if kind == "checkbox" and not isinstance(value, bool):
+        return "expected true or false"
+    if kind == "yesno" and not (isinstance(value, bool) or value in ("yes", "no")):
+        return "expected true or false (or \"yes\" / \"no\")"
+    if kind == "choice":
+        options = [o["value"] for o in definition.get("options", ())]
+        if value not in options:
+            return f"expected one of: {', '.join(options)}"
+    if kind in ("text", "longtext", "signature", "date") and not isinstance(value, str):
+        return "expected text" + (" (a date as YYYY-MM-DD or DD/MM/YYYY)" if kind == "date" else "")
+    return None
+
+
 def _check_ids(manifest: dict[str, Any], values: Mapping[str, Any], name: str) -> dict[str, dict[str, Any]]:
+    """The manifest's definitions, once every id and value is known to fit; FillError lists all that do not."""
     definitions = {d["id"]: d for d in manifest["fields"]}
     unknown = [fid for fid in values if fid not in definitions]
     if unknown:
         shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
         raise FillError(f"{name}: the pack has no field(s) {shown} (check the ids with 'portfolio fields')")
+    problems = [f"{fid}: {problem}, not {value!r}" for fid, value in values.items()
+                if (problem := _value_problem(definitions[fid], value))]
+    if problems:
+        raise FillError(f"{name}: {len(problems)} value(s) do not fit their fields; nothing was written:\n  "
+                        + "\n  ".join(problems))
     return definitions
 
 

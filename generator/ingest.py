@@ -59,7 +59,7 @@ from .store import Definition, FieldValue, IssuedPack, NewSubmission, Store
 #: Outcomes of a file, in the order summaries list them.
 STATUSES = ("new", "unchanged", "superseded", "conflict", "rejected", "failed")
 #: Names in a folder that are never returned copies (editor lock files, hidden files).
-_SKIP_NAME = re.compile(r"^(\.|~\$|\.~lock\.)")
+_SKIP_NAME = re.compile(r"^(\.|~\$|\.~lock\.|Thumbs\.db$|desktop\.ini$)", re.IGNORECASE)
 #: Parts issued on their own of which one copy may come back many times, filled by different people.
 MULTI_COPY_PARTS = frozenset({FEEDBACK_SECTION})
 #: Added to a likely patient identifier's flag when it is reported.

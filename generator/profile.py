@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from .colours import check_theme_colours
 from .content import DEFAULT_CONTENT_DIR, ID_RE, Content, _Checker, month_index, read_yaml
 from .errors import ContentError, Problem
@@ -85,8 +87,8 @@ def load_profile(slug: str, content: Content, base_theme: Theme | None = None) -
     primary = colours.get("primary", base_theme.primary)
     accent = colours.get("accent", base_theme.accent)
     if not any(p.path.startswith("colours.") for p in problems):
-        for message in check_theme_colours(primary, accent):
-            c.add("colours", message)
+        for which, message in check_theme_colours(primary, accent):
+            c.add(f"colours.{which}", message)
 
     logo = base_theme.logo
     if data.get("logo"):
@@ -192,10 +194,10 @@ SCAFFOLD = """\
 # Build this PCN's pack with: portfolio build --profile {slug}
 
 # The PCN's name as it appears on the cover and in the header.
-name: {name}
+name: {quoted}
 
 # A shorter name for the page header (optional).
-# short_name: {name}
+# short_name: {quoted}
 
 # The practices in this PCN (used in the cover's practice list and in rosters).
 practices:
@@ -216,7 +218,7 @@ colours:
 # contact: "Training lead: training@example.nhs.uk"
 
 # Footer text on every page (optional; default: the pack's footer).
-# footer: "{name} care coordinator portfolio"
+# footer: {footer}
 
 # The learning and development schedule.
 schedule:
@@ -251,9 +253,11 @@ def scaffold_profile(slug: str, name: str | None = None, content_dir: Path | Non
     if path.exists():
         raise ContentError([Problem(f"pcns/{slug}/profile.yaml", "", "already exists; edit it instead")])
     folder.mkdir(parents=True, exist_ok=True)
-    words = [w.upper() if w == "pcn" else w.capitalize() for w in slug.split("-")]
-    title = name or " ".join(words)
-    if not title.upper().endswith("PCN") and not title.lower().endswith("network"):
-        title += " PCN"
-    path.write_text(SCAFFOLD.format(name=title, slug=slug), encoding="utf-8")
+    if name is None:
+        name = " ".join(w.upper() if w == "pcn" else w.capitalize() for w in slug.split("-"))
+        if not name.endswith("PCN"):
+            name += " PCN"
+    quote = lambda text: yaml.safe_dump(text, allow_unicode=True, default_style='"').strip()  # noqa: E731
+    path.write_text(SCAFFOLD.format(name=name.replace("\n", " "), quoted=quote(name), slug=slug,
+                                    footer=quote(f"{name} care coordinator portfolio")), encoding="utf-8")
     return path

@@ -141,9 +141,9 @@ def test_colour_pair_failing_contrast_names_both_colours_and_ratio(content_dir):
     write_profile(content_dir, "pale-pcn", {"name": "Pale PCN", "colours": {"primary": "#88CCEE", "accent": "#003087"}})
     found = problems(content_dir, "pale-pcn")
     assert found == [
-        "pcns/pale-pcn/profile.yaml: colours: primary colour #88CCEE with white text (#FFFFFF) has contrast "
+        "pcns/pale-pcn/profile.yaml: colours.primary: primary colour #88CCEE with white text (#FFFFFF) has contrast "
         "1.76:1, below the WCAG AA minimum of 4.5:1 (choose a darker colour)",
-        "pcns/pale-pcn/profile.yaml: colours: accent colour #003087 with body text (#212B32) has contrast "
+        "pcns/pale-pcn/profile.yaml: colours.accent: accent colour #003087 with body text (#212B32) has contrast "
         "1.22:1, below the WCAG AA minimum of 4.5:1 (choose a lighter colour)",
     ]
 
@@ -239,7 +239,7 @@ def test_check_validates_profiles_too(content_dir):
     path.write_text(path.read_text().replace('"#005EB8"', '"#FFFF00"'))
     bad = CliRunner().invoke(main, ["check", "--content", str(content_dir)])
     assert bad.exit_code == 1
-    assert "pcns/hillside-pcn/profile.yaml: colours: primary colour #FFFF00" in bad.output
+    assert "pcns/hillside-pcn/profile.yaml: colours.primary: primary colour #FFFF00" in bad.output
 
 
 def test_build_with_profile_writes_a_branded_pack(tmp_path):

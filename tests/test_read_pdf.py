@@ -382,3 +382,17 @@ def test_any_values_round_trip(blank, name, notes, tick, choice):
     assert record.fields[NOTES] == (note if note.strip() else None)
     assert record.fields[TICK] is tick
     assert record.fields[RATING] == choice
+
+
+def test_fill_refuses_values_that_do_not_fit_their_fields(blank, tmp_path):
+    record = tmp_path / "bad.json"
+    record.write_text(json.dumps({RATING: "great", "cover.details.start_date": 5, TICK: "maybe", NAME: "Zoë"}))
+    out = tmp_path / "out.pdf"
+    (tmp_path / "pack.pdf").write_bytes(blank)
+    result = CliRunner().invoke(main, ["fill", str(tmp_path / "pack.pdf"), str(record), "-o", str(out)])
+    assert result.exit_code == 1 and not out.exists()
+    assert result.output == (
+        "Error: pack.pdf: 3 value(s) do not fit their fields; nothing was written:\n"
+        f"  {RATING}: expected one of: very_happy, happy, unsure, unhappy, very_unhappy, not 'great'\n"
+        "  cover.details.start_date: expected text (a date as YYYY-MM-DD or DD/MM/YYYY), not 5\n"
+        f"  {TICK}: expected true or false, not 'maybe'\n")
