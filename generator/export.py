@@ -34,10 +34,12 @@ from .store import Definition, FieldValue, Store, SubmissionRow
 RECORDS_FORMAT = "portfolio-records/1"
 #: Default base of the Questionnaires' canonical URLs (a URN; an https base works too).
 DEFAULT_FHIR_BASE = "urn:portfolio:questionnaire"
+#: A likely patient identifier found in an answer: the item's linkId and the kind, never the value.
+EXT_REVIEW = "urn:portfolio:fhir:identifier-review"
 
 SUBMISSION_COLUMNS = ["submission_id", "instance_id", "version", "supersedes", "current", "learner", "practice",
                       "pcn", "part", "pack_id", "content_version", "format", "editor", "filename", "sha256",
-                      "ingested_at", "missing_fields", "warnings"]
+                      "ingested_at", "missing_fields", "warnings", "review_flags"]
 LONG_COLUMNS = ["submission_id", "instance_id", "learner", "pcn", "part", "field_id", "kind", "state", "value",
                 "position"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -48,14 +50,15 @@ class StoredRecord:
     submission: SubmissionRow
     values: list[FieldValue]
     warnings: list[str] = field(default_factory=list)
+    flags: list[tuple[str, str]] = field(default_factory=list)  # likely patient identifiers: (field id, kind)
 
 
 def load_records(store: Store, all_versions: bool = False) -> tuple[list[StoredRecord], dict[str, Definition]]:
     """Current submissions (or every version) with their values, and the definitions they use."""
     subs = store.submissions(current_only=not all_versions)
     ids = [s.id for s in subs]
-    values, warnings = store.values(ids), store.warnings(ids)
-    records = [StoredRecord(s, values.get(s.id, []), warnings.get(s.id, [])) for s in subs]
+    values, warnings, flags = store.values(ids), store.warnings(ids), store.flags(ids)
+    records = [StoredRecord(s, values.get(s.id, []), warnings.get(s.id, []), flags.get(s.id, [])) for s in subs]
     return records, store.definitions()
 
 
@@ -98,14 +101,16 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def _facts(sub: SubmissionRow, values: list[FieldValue], warnings: list[str]) -> dict[str, Any]:
+def _facts(sub: SubmissionRow, values: list[FieldValue], warnings: list[str],
+           flags: list[tuple[str, str]] = ()) -> dict[str, Any]:
     return {"submission_id": sub.id, "instance_id": sub.instance_id, "version": sub.version,
             "supersedes": sub.supersedes, "current": sub.current, "learner": sub.learner_name,
             "practice": sub.practice, "pcn": sub.pcn, "part": sub.part or "", "pack_id": sub.pack_id,
             "content_version": sub.content_version, "format": sub.format, "editor": sub.editor,
             "filename": sub.filename, "sha256": sub.sha256, "ingested_at": sub.ingested_at,
             "missing_fields": " ".join(v.field_id for v in values if v.state == "missing"),
-            "warnings": len(warnings)}
+            "warnings": len(warnings),
+            "review_flags": " ".join(f"{fid}:{kind}" for fid, kind in flags)}
 
 
 def to_csv(records: list[StoredRecord], definitions: dict[str, Definition], **_: Any) -> str:
@@ -117,7 +122,7 @@ def to_csv(records: list[StoredRecord], definitions: dict[str, Definition], **_:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(SUBMISSION_COLUMNS + columns + [f"unmapped:{u}" for u in unmapped])
     for record in records:
-        facts = _facts(record.submission, record.values, record.warnings)
+        facts = _facts(record.submission, record.values, record.warnings, record.flags)
         by_id = {v.field_id: v for v in record.values}
         row = [_cell(facts[c]) for c in SUBMISSION_COLUMNS]
         row += [_cell(by_id[c].value) if c in by_id and by_id[c].state == "read" else "" for c in columns]
@@ -147,7 +152,7 @@ def record_json(record: StoredRecord) -> dict[str, Any]:
     """One record, shaped as ``portfolio read`` prints it, plus the submission's facts."""
     sub = record.submission
     facts = _facts(sub, record.values, record.warnings)
-    del facts["missing_fields"], facts["warnings"]
+    del facts["missing_fields"], facts["warnings"], facts["review_flags"]
     return {
         "submission": facts,
         "pack": {"pack_id": sub.pack_id, "part": sub.part, "instance_id": sub.instance_id,
@@ -158,6 +163,7 @@ def record_json(record: StoredRecord) -> dict[str, Any]:
         "positions": {v.field_id: v.position for v in record.values if v.position is not None},
         "missing": [v.field_id for v in record.values if v.state == "missing"],
         "unmapped": {v.field_id: v.value for v in record.values if v.state == "unmapped"},
+        "flags": [{"field": fid, "kind": kind} for fid, kind in record.flags],
         "warnings": record.warnings,
     }
 
@@ -274,10 +280,13 @@ def questionnaire_response(record: StoredRecord, q: dict[str, Any], definition: 
         "item": groups,
     }
     unmapped = [v for v in record.values if v.state == "unmapped"]
-    if unmapped:
-        resource["extension"] = [{"url": EXT_UNMAPPED, "extension": [
-            {"url": "id", "valueString": v.field_id}, {"url": "value", "valueString": str(v.value)}]}
-            for v in unmapped]
+    extensions = [{"url": EXT_UNMAPPED, "extension": [
+        {"url": "id", "valueString": v.field_id}, {"url": "value", "valueString": str(v.value)}]}
+        for v in unmapped]
+    extensions += [{"url": EXT_REVIEW, "extension": [
+        {"url": "linkId", "valueString": fid}, {"url": "kind", "valueCode": kind}]} for fid, kind in record.flags]
+    if extensions:
+        resource["extension"] = extensions
     return resource
 
 

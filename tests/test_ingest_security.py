@@ -94,3 +94,26 @@ def test_generic_pack_copies_are_told_apart_by_the_cover_name(pdf_path, tmp_path
     assert "blank.pdf: is a generic pack with no learner name on its cover" in result.output
     with open_store(store_file, create=False) as store:
         assert sorted(s.learner_name for s in store.submissions()) == ["Siobhán Kelly", "Zoë Łukasiewicz"]
+
+
+def test_review_flags_reach_the_exports_and_the_report(pdf_path, tmp_path):
+    import csv
+    import json as jsonlib
+    notes = "final_review.review.self_assessment"
+    copy = tmp_path / "zoe.pdf"
+    copy.write_bytes(fill_pdf(pdf_path.read_bytes(), {"cover.details.name": "Zoë Łukasiewicz",
+                                                      notes: "Born on 3 March 1948, lives alone."}))
+    store = ["--store", str(tmp_path / "records.sqlite")]
+    assert CliRunner().invoke(main, ["ingest", str(copy), *store]).exit_code == 0
+    rows = list(csv.DictReader(CliRunner().invoke(main, ["export", *store]).output.splitlines()))
+    assert rows[0]["review_flags"] == f"{notes}:date_of_birth"
+    [record] = jsonlib.loads(CliRunner().invoke(main, ["export", "--format", "json", *store]).output)["records"]
+    assert record["flags"] == [{"field": notes, "kind": "date_of_birth"}]
+    bundle = jsonlib.loads(CliRunner().invoke(main, ["export", "--format", "fhir", *store]).output)
+    [response] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse"]
+    assert {"url": "urn:portfolio:fhir:identifier-review", "extension": [
+        {"url": "linkId", "valueString": notes}, {"url": "kind", "valueCode": "date_of_birth"}]} in response["extension"]
+    out = tmp_path / "reports"
+    assert CliRunner().invoke(main, ["report", "--format", "html", "--out", str(out), *store]).exit_code == 0
+    html = (out / "cohort-progress.html").read_text()
+    assert f"zoe.pdf may hold patient identifiers in {notes} (date of birth)" in html and "1948" not in html
