@@ -225,15 +225,21 @@ def profile_list(content_dir: Path | None) -> None:
 
 @main.command()
 @CONTENT_OPTION
+@click.option("--profile", "profile_slug", metavar="SLUG", help="List the fields of a PCN's pack.")
 @click.option("--include", "optional", multiple=True, metavar="SECTION", help="Include an optional form.")
-def fields(content_dir: Path | None, optional: Sequence[str]) -> None:
+def fields(content_dir: Path | None, profile_slug: str | None, optional: Sequence[str]) -> None:
     """List every field of the pack as JSON (id, kind, label, options).
 
-    Example: portfolio fields > fields.json
+    Example: portfolio fields --profile riverside-pcn > fields.json
     """
+    from dataclasses import replace
+
     from .manifest import field_definitions
+    from .profile import load_profile
     try:
-        form = build_form(load_content(content_dir), Layout(optional_sections=frozenset(optional)))
+        content = load_content(content_dir)
+        layout = load_profile(profile_slug, content).layout if profile_slug else Layout()
+        form = build_form(content, replace(layout, optional_sections=layout.optional_sections | frozenset(optional)))
     except PortfolioError as exc:
         _fail(exc)
     json.dump(field_definitions(form), sys.stdout, indent=1, ensure_ascii=False)

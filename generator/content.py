@@ -133,7 +133,7 @@ def _check_options(c: _Checker, options: Any, path: str) -> None:
 def _check_pack(c: _Checker, pack: Any) -> None:
     if not c.mapping(pack, "", {"id": str, "version": str, "title": str, "sections": list},
                      {"subtitle": str, "language": str, "variables": dict, "option_lists": dict,
-                      "optional_sections": list, "organisation": str}):
+                      "optional_sections": list, "optional_after": str, "organisation": str}):
         return
     c.ident(pack["id"], "id", PACK_ID_RE)
     for name, options in (pack.get("option_lists") or {}).items():
@@ -143,6 +143,9 @@ def _check_pack(c: _Checker, pack: Any) -> None:
         ids = pack.get(key) or []
         for i, ident in enumerate(ids):
             c.ident(ident, f"{key}[{i}]")
+    if "optional_after" in pack and pack["optional_after"] not in pack["sections"]:
+        c.add("optional_after", f"'{pack['optional_after']}' is not in sections (name the section the optional "
+                                "forms follow)")
     listed = [*pack["sections"], *(pack.get("optional_sections") or [])]
     seen: set[str] = set()
     for i, ident in enumerate(listed):

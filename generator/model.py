@@ -351,8 +351,11 @@ def build_form(content: Content, layout: Layout | None = None) -> Form:
     layout = layout or Layout()
     builder = _Builder(content, layout)
     variables = prose_variables(content, layout)
-    wanted = [*content.pack["sections"],
-              *(s for s in content.pack.get("optional_sections") or [] if s in layout.optional_sections)]
+    optional = [s for s in content.pack.get("optional_sections") or [] if s in layout.optional_sections]
+    wanted = list(content.pack["sections"])
+    after = content.pack.get("optional_after")
+    at = wanted.index(after) + 1 if after in wanted else len(wanted)
+    wanted[at:at] = optional
     if layout.only_sections is not None:
         wanted = [s for s in layout.only_sections if s in content.sections]
     sections = []

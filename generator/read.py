@@ -50,16 +50,8 @@ class Record:
     definitions: list[dict[str, Any]] = field(default_factory=list, repr=False)  # the manifest's fields
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"pack": self.pack, "fields": self.fields}
-        if self.positions:
-            out["positions"] = self.positions
-        if self.unmapped:
-            out["unmapped"] = self.unmapped
-        if self.missing:
-            out["missing"] = self.missing
-        out["flags"] = [f.to_json() for f in self.flags]
-        out["warnings"] = self.warnings
-        return out
+        return {"pack": self.pack, "fields": self.fields, "positions": self.positions, "unmapped": self.unmapped,
+                "missing": self.missing, "flags": [f.to_json() for f in self.flags], "warnings": self.warnings}
 
 
 def sniff(data: bytes) -> str | None:

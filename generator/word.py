@@ -1061,7 +1061,7 @@ def _header_part(w: _Writer, number: int, short_title: str | None) -> str:
         if w.logo:
             p.append(w.image(part, w.look.widths["logo_mm"]["header_height"], 40, f"{w.theme.organisation} logo"))
             w.run(p, " ")
-        w.run(p, w.theme.organisation, style="HeaderOrganisation")
+        w.run(p, f"{w.pcn} · {w.theme.organisation}" if w.pcn else w.theme.organisation, style="HeaderOrganisation")
         _el(_el(p, "w:r"), "w:tab")
         w.run(p, short_title)
     part.blob = _xml(root)

@@ -309,7 +309,7 @@ def test_new_page_sections_are_word_sections_with_their_short_title(built):
     headers = [text_of(xml(files, n)) for n in sorted(files) if n.startswith("word/header")]
     for section in form.sections:
         if section.new_page or section is form.sections[0]:
-            assert f"{theme.organisation}{section.short_title}" in headers
+            assert f"North Shore PCN · {theme.organisation}{section.short_title}" in headers
     footer = xml(files, "word/footer1.xml")
     assert [t.text.strip() for t in footer.iter(wq("instrText"))] == ["PAGE", "NUMPAGES"]
     assert theme.footer in text_of(footer)
