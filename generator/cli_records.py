@@ -59,12 +59,14 @@ def ingest(paths: Sequence[Path], store_file: Path, supersede: bool, registers: 
 
     Example: portfolio ingest returned/ --register build/2026-autumn/issued.csv
     """
-    from .ingest import find_files, ingest as run_ingest
+    from .ingest import find_files, ingest as run_ingest, read_register
     from .store import open_store
 
     if not paths and not registers:
         raise click.UsageError("name the returned files or folders to ingest (or a --register to import)")
     try:
+        for register in registers:  # checked before the store is opened (or created)
+            read_register(Path(register))
         files = find_files(paths)
         with open_store(store_file) as store:
             with click.progressbar(length=len(files), label="Ingesting", file=sys.stderr, show_pos=True,

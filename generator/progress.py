@@ -183,11 +183,12 @@ def _signatures(definitions: list[dict[str, Any]], values: dict[str, Any], rule:
 
 
 def _feedback(forms: list[tuple[list[dict[str, Any]], dict[str, FieldValue]]]) -> Feedback:
-    """Means per question over every form's answered ratings."""
-    out = Feedback(forms=len(forms))
+    """Means per question over every form's answered ratings; a form with no rating answered is not counted."""
+    out = Feedback(forms=0)
     questions: dict[str, Question] = {}
     positions: dict[str, list[int]] = {}
     for definitions, values in forms:
+        answered = False
         for definition, m in _matches(definitions, "rating"):
             if definition["kind"] != "choice":
                 continue
@@ -203,8 +204,10 @@ def _feedback(forms: list[tuple[list[dict[str, Any]], dict[str, FieldValue]]]) -
             if position is None:
                 continue
             positions.setdefault(m["group"], []).append(position)
+            answered = True
             if position <= len(question.counts):
                 question.counts[position - 1] += 1
+        out.forms += answered
     for qid, question in questions.items():
         answers = positions.get(qid, [])
         question.answers = len(answers)

@@ -105,7 +105,7 @@ def test_progress_is_derived_from_the_field_definitions():
     subs = [sub(1, PACK), sub(2, FEEDBACK), sub(3, FEEDBACK), sub(4, FEEDBACK)]
     values = {1: PACK_VALUES, 2: vals(**{"patient_feedback.ratings.kind": "very_happy"}),
               3: vals(**{"patient_feedback.ratings.kind": "unhappy"}),
-              4: vals(**{"patient_feedback.ratings.kind": None})}  # returned blank: counted, no answer
+              4: vals(**{"patient_feedback.ratings.kind": None})}  # returned blank: not counted as received
     [lp] = summarise(subs, values, {PACK.id: PACK, FEEDBACK.id: FEEDBACK})
     assert [(d.id, d.title, d.achieved, d.total, d.signed_off, d.assessor_achieved) for d in lp.domains] == [
         ("alpha", "Alpha Skills", 2, 3, True, True), ("beta", "Beta", 1, 1, False, None)]
@@ -114,7 +114,7 @@ def test_progress_is_derived_from_the_field_definitions():
     assert (lp.case_studies.done, lp.case_studies.total) == (1, 2)
     assert (lp.initial.signed, lp.initial.by, lp.initial.missing) == (True, ["care_coordinator"], [])
     assert (lp.final.signed, lp.final.missing) == (False, ["care_coordinator", "facilitator"])
-    assert lp.feedback.forms == 4  # three separate forms and the pack's own
+    assert lp.feedback.forms == 3  # two answered separate forms and the pack's own
     [q] = lp.feedback.questions
     assert (q.id, q.text, q.answers, q.mean, q.counts) == ("kind", "Was kind?", 3, round(7 / 3, 2), [1, 1, 0, 1, 0])
     assert lp.feedback.scale[0] == "Very happy" and lp.pack_submission == 1 and lp.submissions == [1, 2, 3, 4]
