@@ -155,7 +155,7 @@ def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, fo
 
     Example: portfolio issue cohort.csv --cohort "2026 autumn" --feedback-forms 5
     """
-    from .issue import issue_cohort
+    from .issue import check_cohort, issue_cohort
     from .profile import list_profiles
     from .roster import read_roster
     try:
@@ -166,6 +166,13 @@ def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, fo
     except PortfolioError as exc:
         _fail(exc)
     wanted = ("pdf", "docx") if formats == "all" else (formats,)
+    try:
+        check_cohort(learners, cohort, out_dir, wanted, feedback_forms, replace)
+    except PortfolioError as exc:
+        _fail(exc)
+    pcns = sorted({learner.pcn for learner in learners})
+    click.echo(f"Rendering {len(pcns)} PCN layout(s) once ({', '.join(pcns)}), then stamping "
+               f"{len(learners)} learner(s)…", err=True)
     show = sys.stderr.isatty()
     with click.progressbar(length=len(learners), label="Issuing", file=sys.stderr,
                            show_pos=True, hidden=not show) as bar:

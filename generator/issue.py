@@ -167,6 +167,23 @@ def planned_files(learners: list[Learner], cohort_dir: Path, formats: tuple[str,
     return paths
 
 
+def check_cohort(learners: list[Learner], cohort: str, out_dir: Path, formats: tuple[str, ...],
+                 feedback_forms: int, replace: bool = False) -> Path:
+    """The cohort's folder, once the name is usable and no copy handed out would be overwritten."""
+    cohort_slug = safe_name(cohort)
+    if not cohort_slug or cohort_slug == "learner":
+        raise IssueError(f"cohort name {cohort!r} needs letters or digits (e.g. '2026 autumn')")
+    cohort_dir = Path(out_dir) / cohort_slug
+    existing = [p for p in planned_files(learners, cohort_dir, formats, feedback_forms) if p.exists()]
+    if existing and not replace:
+        shown = ", ".join(str(p.relative_to(cohort_dir)) for p in existing[:3])
+        more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
+        raise IssueError(f"{len(existing)} file(s) were issued before in {cohort_dir} ({shown}{more}); "
+                         "nothing was written. Use another --cohort name, or --replace to issue new copies "
+                         "(with new instance ids) over them")
+    return cohort_dir
+
+
 def issue_cohort(learners: list[Learner], cohort: str, out_dir: Path, content: Content,
                  formats: tuple[str, ...] = ("pdf", "docx"), feedback_forms: int = 0,
                  jobs: int | None = None, progress: Callable[[int], None] | None = None,
@@ -176,17 +193,8 @@ def issue_cohort(learners: list[Learner], cohort: str, out_dir: Path, content: C
     Files issued before are never overwritten unless ``replace``: a copy already
     handed out keeps its instance id, and a learner's PDF and Word copy share one.
     """
-    cohort_slug = safe_name(cohort)
-    if not cohort_slug or cohort_slug == "learner":
-        raise IssueError(f"cohort name {cohort!r} needs letters or digits (e.g. '2026 autumn')")
-    result = IssueResult(Path(out_dir) / cohort_slug, learners=len(learners))
-    existing = [p for p in planned_files(learners, result.cohort_dir, formats, feedback_forms) if p.exists()]
-    if existing and not replace:
-        shown = ", ".join(str(p.relative_to(result.cohort_dir)) for p in existing[:3])
-        more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
-        raise IssueError(f"{len(existing)} file(s) were issued before in {result.cohort_dir} ({shown}{more}); "
-                         "nothing was written. Use another --cohort name, or --replace to issue new copies "
-                         "(with new instance ids) over them")
+    result = IssueResult(check_cohort(learners, cohort, out_dir, formats, feedback_forms, replace),
+                         learners=len(learners))
     start = time.perf_counter()
     global _TEMPLATES
     _TEMPLATES = prepare_templates(content, {l.pcn for l in learners}, formats, feedback_forms)
