@@ -19,7 +19,6 @@ import io
 from pathlib import Path
 from typing import Any, Mapping
 
-import jinja2
 import pydyf
 from weasyprint import HTML, Attachment
 from weasyprint.text.fonts import FontConfiguration
@@ -27,7 +26,7 @@ from weasyprint.text.fonts import FontConfiguration
 from . import __version__
 from .manifest import PDF_ATTACHMENT_NAME, dumps
 from .model import Form
-from .theme import TEMPLATES_DIR, Theme
+from .theme import TEMPLATES_DIR, Theme, template_env
 
 #: Font and size text fields are filled with by viewers that build appearances.
 FIELD_FONT = "Helv"
@@ -35,19 +34,7 @@ FIELD_DA = f"/{FIELD_FONT} 9 Tf 0 g"
 CHECKBOX_ON = "Yes"
 
 
-def _css_string(value: str) -> str:
-    """Quote-safe text for a CSS string; '<' is escaped so it cannot close <style>."""
-    return (value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
-            .replace("<", "\\3C "))
-
-
-_ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "pdf"),
-    autoescape=jinja2.select_autoescape(["html", "html.j2"]),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True, lstrip_blocks=True,
-)
-_ENV.filters["css_string"] = _css_string
+_ENV = template_env("pdf")
 _FONT_CONFIG = FontConfiguration()
 
 

@@ -17,30 +17,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import jinja2
 
 from .build import write_atomic
 from .progress import LearnerProgress
-from .theme import TEMPLATES_DIR, Theme, load_theme
+from .theme import TEMPLATES_DIR, Theme, load_theme, template_env
 
 REPORT_FORMATS = ("html", "pdf")
 REPORT_NAME = "cohort-progress"
 
 
 
-def _css_string(value: str) -> str:
-    """Quote-safe text for a CSS string; '<' is escaped so it cannot close <style>."""
-    return (value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
-            .replace("<", "\\3C "))
-
-
-_ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "report"),
-    autoescape=jinja2.select_autoescape(["html", "html.j2"]),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True, lstrip_blocks=True,
-)
-_ENV.filters["css_string"] = _css_string
+_ENV = template_env("report")
 
 
 @dataclass

@@ -33,6 +33,27 @@ class Theme:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+def css_string(value: str) -> str:
+    """Quote-safe text for a CSS string; '<' is escaped so it cannot close <style>."""
+    return (value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+            .replace("<", "\\3C "))
+
+
+def template_env(folder: str) -> "jinja2.Environment":
+    """A Jinja2 environment for the HTML templates in ``templates/<folder>/``: autoescaped,
+    strict about undefined variables, with the ``css_string`` filter."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR / folder),
+        autoescape=jinja2.select_autoescape(["html", "html.j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters["css_string"] = css_string
+    return env
+
+
 def load_theme(path: Path | None = None) -> Theme:
     """Load a theme file (default: the shipped NHS-style theme)."""
     path = path or TEMPLATES_DIR / "theme.yaml"
