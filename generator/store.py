@@ -27,6 +27,7 @@ import getpass
 import json
 import os
 import sqlite3
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -358,7 +359,7 @@ class SQLiteStore:
         try:
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
             self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = self._wal()
             if mode.lower() != "wal":
                 raise StoreError(f"{self.path}: cannot switch the store to WAL mode (got {mode})")
             self._db.execute("PRAGMA synchronous = FULL")
@@ -389,6 +390,18 @@ class SQLiteStore:
 
     def schema_version(self) -> int:
         return self._db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+
+    def _wal(self) -> str:
+        """Switch to WAL mode. A new file being set up by another process at the same moment
+        answers 'locked' at once (SQLite does not wait on this pragma), so wait here."""
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                return str(self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _migrate(self) -> None:
         self._db.execute("CREATE TABLE IF NOT EXISTS schema_version ("
