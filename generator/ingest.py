@@ -237,13 +237,13 @@ def _read_all(items: Iterator[_Item], jobs: int, seconds: float = DEFAULT_LIMITS
     replaced and the file and those queued behind it are read one by one in
     child processes of their own, so only the culprit is refused.
     """
-    if jobs <= 1:
-        for item in items:
-            yield item, read_copy(item.data or b"", item.path.name)
-        return
     # Import the readers before forking so that every worker has them already.
     from . import read_docx, read_pdf  # noqa: F401
     context = multiprocessing.get_context("fork")
+    if jobs <= 1:  # one reader: still a child process per file, within the limits
+        for item in items:
+            yield item, _read_isolated(item, context, seconds, memory)
+        return
     window = jobs * 4
 
     def new_pool() -> ProcessPoolExecutor:

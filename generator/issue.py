@@ -100,15 +100,18 @@ def prepare_templates(content: Content, slugs: set[str], formats: tuple[str, ...
 
 def _file_names(learners: list[Learner]) -> dict[int, str]:
     """A unique, safe file stem per learner (by roster line) within each PCN folder."""
-    used: dict[tuple[str, str], int] = {}
+    used: set[tuple[str, str]] = set()
     out = {}
     for learner in learners:
-        stem = safe_name(learner.name)
-        if stem == "learner":  # a name with no Latin letters
-            stem = f"learner-line-{learner.line}"
-        count = used.get((learner.pcn, stem), 0) + 1
-        used[(learner.pcn, stem)] = count
-        out[learner.line] = stem if count == 1 else f"{stem}-{count}"
+        base = safe_name(learner.name)
+        if base == "learner":  # a name with no Latin letters
+            base = f"learner-line-{learner.line}"
+        stem, n = base, 1
+        while (learner.pcn, stem) in used:  # "Jo Smith" twice and "Jo Smith 2" must not meet
+            n += 1
+            stem = f"{base}-{n}"
+        used.add((learner.pcn, stem))
+        out[learner.line] = stem
     return out
 
 
@@ -142,16 +145,36 @@ def _issue_one(learner: Learner, stem: str, folder: Path, feedback_forms: int,
     return rows
 
 
+def _write_register(result: IssueResult, rows: list[dict[str, str]]) -> None:
+    """Add this run's rows to ``<cohort>/issued.csv`` (earlier runs' rows are kept)."""
+    rows = sorted(rows, key=lambda r: (r["pcn"], r["learner"], r["document"], r["file"]))
+    result.files = len(rows)
+    result.register = result.cohort_dir / "issued.csv"
+    if result.register.exists():
+        with result.register.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle)) + rows
+    register = io.StringIO()
+    writer = csv.DictWriter(register, REGISTER_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(result.register, register.getvalue().encode("utf-8"))
+
+
 def _relative(path: Path) -> str:
     """The file's path inside the cohort folder (PCN folder and file name)."""
     return f"{path.parent.name}/{path.name}"
 
 
-def _issue_batch(batch: list[tuple[Learner, str, str]], feedback_forms: int, issued_at: str) -> list[dict[str, str]]:
-    rows = []
+def _issue_batch(batch: list[tuple[Learner, str, str]], feedback_forms: int,
+                 issued_at: str) -> tuple[list[dict[str, str]], str | None]:
+    """Rows for the copies written, and what stopped the batch (None when nothing did)."""
+    rows: list[dict[str, str]] = []
     for learner, stem, folder in batch:
-        rows.extend(_issue_one(learner, stem, Path(folder), feedback_forms, issued_at))
-    return rows
+        try:
+            rows.extend(_issue_one(learner, stem, Path(folder), feedback_forms, issued_at))
+        except (OSError, PortfolioError) as exc:
+            return rows, f"roster line {learner.line}: {exc}"
+    return rows, None
 
 
 def planned_files(learners: list[Learner], cohort_dir: Path, formats: tuple[str, ...],
@@ -210,30 +233,32 @@ def issue_cohort(learners: list[Learner], cohort: str, out_dir: Path, content: C
     size = max(1, min(50, len(work) // (jobs * 4) or 1))
     batches = [work[i:i + size] for i in range(0, len(work), size)]
     rows: list[dict[str, str]] = []
-    if jobs == 1:
-        for batch in batches:
-            rows.extend(_issue_batch(batch, feedback_forms, issued_at))
-            if progress:
-                progress(len(batch))
-    else:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = {pool.submit(_issue_batch, batch, feedback_forms, issued_at): len(batch)
-                       for batch in batches}
-            for future in as_completed(futures):
-                rows.extend(future.result())
-                if progress:
-                    progress(futures[future])
+    errors: list[str] = []
+
+    def collect(outcome: tuple[list[dict[str, str]], str | None], count: int) -> None:
+        rows.extend(outcome[0])
+        if outcome[1]:
+            errors.append(outcome[1])
+        if progress:
+            progress(count)
+
+    try:
+        if jobs == 1:
+            for batch in batches:
+                collect(_issue_batch(batch, feedback_forms, issued_at), len(batch))
+        else:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+                futures = {pool.submit(_issue_batch, batch, feedback_forms, issued_at): len(batch)
+                           for batch in batches}
+                for future in as_completed(futures):
+                    collect(future.result(), futures[future])
+    finally:
+        # Whatever was written is on record, even when a batch failed: a copy handed
+        # out must never lack its register row.
+        _write_register(result, rows)
+    if errors:
+        raise IssueError(f"{len(errors)} batch(es) stopped ({'; '.join(errors[:3])}); the {len(rows)} file(s) "
+                         f"written are recorded in {result.register}")
     result.timings["stamp"] = time.perf_counter() - start
-    rows.sort(key=lambda r: (r["pcn"], r["learner"], r["document"], r["file"]))
-    result.files = len(rows)
-    result.register = result.cohort_dir / "issued.csv"
-    if result.register.exists():  # an earlier run: its instance ids stay on record
-        with result.register.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle)) + rows
-    register = io.StringIO()
-    writer = csv.DictWriter(register, REGISTER_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(result.register, register.getvalue().encode("utf-8"))
     return result

@@ -57,10 +57,10 @@ class Record:
 def sniff(data: bytes) -> str | None:
     """'pdf', 'zip' or None, from the first bytes."""
     head = data[:1024]
+    if head.startswith(b"PK\x03\x04"):  # first: a zip's first part may itself mention %PDF-
+        return "zip"
     if b"%PDF-" in head:
         return "pdf"
-    if head.startswith(b"PK\x03\x04"):
-        return "zip"
     return None
 
 
@@ -95,11 +95,17 @@ def read_bytes(data: bytes, name: str) -> Record:
         raise ReadError(name, "is not a PDF or Word (.docx) file")
     try:
         raw = _reader(kind)(data, name)
+    except ReadError:
+        raise
     except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, KeyError) as exc:
         # a damaged zip shows itself only when a part is read: bad CRC, bad header, odd method
         if kind != "zip":
-            raise
+            raise ReadError(name, "is damaged and cannot be read as a PDF") from exc
         raise ReadError(name, "is damaged or truncated and cannot be read as a Word file") from exc
+    except (ValueError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+        # a structure no editor writes (e.g. an appearance dictionary that is not one)
+        what = "a PDF" if kind == "pdf" else "a Word file"
+        raise ReadError(name, f"is damaged and cannot be read as {what}") from exc
     return make_record(raw, name)
 
 

@@ -24,6 +24,7 @@ from lxml import etree
 from .errors import ReadError
 from .manifest import DOCX_NAMESPACE
 from .read import RawDocument, check_manifest
+from .values import parse_date
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
@@ -176,8 +177,14 @@ def _control_value(sdt: etree._Element, definition: dict[str, Any] | None) -> An
                     return option["value"]
         return shown
     date = pr.find(f"{_W}date")
-    if date is not None and date.get(f"{_W}fullDate") and text.strip():
-        return date.get(f"{_W}fullDate")[:10]
+    if date is not None and text.strip():
+        # What the learner sees wins; the picker's stored date only where the text is not a date
+        # (an editor may change the text and leave a stale w:fullDate behind).
+        shown = parse_date(text)
+        if shown is not None:
+            return shown
+        if date.get(f"{_W}fullDate"):
+            return date.get(f"{_W}fullDate")[:10]
     if definition is not None and definition["kind"] == "checkbox":  # a tick typed as a character
         return text.strip()
     return text
@@ -203,32 +210,32 @@ def _spilled_paragraphs(sdt: etree._Element) -> list[str]:
 
 
 def _controls(root: etree._Element) -> list[tuple[etree._Element, etree._Element]]:
-    """(control, value holder) pairs in document order.
+    """(control, value holder) pairs in document order: every innermost control.
 
     LibreOffice 7.4 wraps each checkbox in an extra control that keeps the
-    title; the pair is then (wrapper, checkbox), read as one control.
+    title; such a wrapper (a control holding exactly one control) is paired with
+    what it holds, so the title is not lost. A control wrapping several (a
+    Word group around a table, say) only contributes the controls inside it.
     """
     out = []
     for sdt in root.iter(f"{_W}sdt"):
         content = sdt.find(f"{_W}sdtContent")
-        inner = content.findall(f".//{_W}sdt") if content is not None else []
-        if inner:
-            if len(inner) == 1 and inner[0].find(f"{_W}sdtContent//{_W}sdt") is None:
-                out.append((sdt, inner[0]))
-            continue
-        if _wrapped(sdt):
-            continue
-        out.append((sdt, sdt))
+        if content is not None and content.find(f".//{_W}sdt") is not None:
+            continue  # not innermost
+        parent = _outer(sdt)
+        only_child = parent is not None and len(parent.findall(f"{_W}sdtContent//{_W}sdt")) == 1
+        out.append((parent, sdt) if only_child else (sdt, sdt))
     return out
 
 
-def _wrapped(sdt: etree._Element) -> bool:
+def _outer(sdt: etree._Element) -> etree._Element | None:
+    """The nearest control around ``sdt``, if any."""
     parent = sdt.getparent()
     while parent is not None:
         if parent.tag == f"{_W}sdt":
-            return True
+            return parent
         parent = parent.getparent()
-    return False
+    return None
 
 
 def _attr(sdt: etree._Element, child: str) -> str | None:

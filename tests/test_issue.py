@@ -232,3 +232,29 @@ def test_a_cohort_name_needs_letters_or_digits(tmp_path):
     result = CliRunner().invoke(main, ["issue", str(path), "--cohort", "   ", "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert result.output == "Error: cohort name '   ' needs letters or digits (e.g. '2026 autumn')\n"
+
+
+def test_near_duplicate_names_never_share_a_file(tmp_path):
+    from generator.issue import _file_names
+    from generator.roster import Learner
+    people = [Learner(n, name, "P", "riverside-pcn", "S", "F", "2026-09-01")
+              for n, name in enumerate(["Jo Smith", "Jo-Smith", "Jo Smith 2", "jo smith"], 2)]
+    assert list(_file_names(people).values()) == ["jo-smith", "jo-smith-2", "jo-smith-2-2", "jo-smith-3"]
+
+
+def test_a_failure_midway_still_records_every_copy_written(tmp_path, monkeypatch):
+    import generator.issue as issue_module
+    real = issue_module._issue_one
+
+    def failing(learner, *args):
+        if learner.name == "Siobhán Kelly":
+            raise OSError(28, "No space left on device")
+        return real(learner, *args)
+    monkeypatch.setattr(issue_module, "_issue_one", failing)
+    path = roster(tmp_path, ROWS)
+    with pytest.raises(issue_module.IssueError, match=r"1 batch\(es\) stopped \(roster line 3: .*No space left"):
+        issue_cohort(read_roster(path, {"riverside-pcn"}), "c", tmp_path, load_content(), ("pdf",), jobs=1)
+    register = register_rows(tmp_path / "c" / "issued.csv")
+    written = sorted(p.name for p in (tmp_path / "c" / "riverside-pcn").iterdir())
+    assert sorted(r["file"].split("/")[1] for r in register) == written
+    assert "siobhan-kelly.pdf" not in written and "zoe-lukasiewicz.pdf" in written

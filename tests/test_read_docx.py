@@ -923,3 +923,29 @@ def test_any_values_round_trip(blank, quirk_base, name, notes, tick, signoff, ra
     assert record.fields[RATING] == rating
     assert record.fields[DATE] == day
     assert record.warnings == []
+
+
+def test_quirk_visible_date_wins_over_a_stale_picker_date(quirk_base):
+    """An editor changed the text but left w:fullDate behind: what the learner sees is the answer."""
+    def change(root):
+        sdt = control(root, DATE)
+        for t in sdt.iter(wq("t")):
+            t.text = "15/09/2026"
+        assert sdt.find("w:sdtPr/w:date", NS).get(wq("fullDate")).startswith("2026-03-04")
+    assert read_bytes(mutate(quirk_base, change), "stale.docx").fields[DATE] == "2026-09-15"
+
+
+def test_quirk_controls_inside_a_group_control_are_all_read(quirk_base):
+    """A Word group (one control wrapping several) must not hide the fields inside it."""
+    def change(root):
+        body = root.find(wq("body"))
+        tables = body.findall(wq("tbl"))
+        table = next(t for t in tables if t.find(f".//{wq('tag')}[@{wq('val')}='{NAME}']") is not None)
+        group = el("sdt")
+        etree.SubElement(group, wq("sdtPr")).append(el("group"))
+        content = etree.SubElement(group, wq("sdtContent"))
+        table.addprevious(group)
+        content.append(table)
+    record = read_bytes(mutate(quirk_base, change), "grouped.docx")
+    assert record.fields[NAME] == "Zoë Łukasiewicz" and record.fields[DATE] == "2026-03-04"
+    assert record.warnings == []
