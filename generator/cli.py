@@ -171,6 +171,16 @@ def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, fo
     except PortfolioError as exc:
         _fail(exc)
     pcns = sorted({learner.pcn for learner in learners})
+    from .profile import load_profile
+    for slug in pcns:  # a practice the profile does not list is probably a typo, but not an error
+        try:
+            practices = set(load_profile(slug, content).practices)
+        except PortfolioError as exc:
+            _fail(exc)
+        for learner in learners:
+            if practices and learner.pcn == slug and learner.practice not in practices:
+                click.echo(f"warning: {roster.name}: line {learner.line}: practice '{learner.practice}' is not "
+                           f"among {slug}'s practices ({', '.join(sorted(practices))})", err=True)
     click.echo(f"Rendering {len(pcns)} PCN layout(s) once ({', '.join(pcns)}), then stamping "
                f"{len(learners)} learner(s)…", err=True)
     show = sys.stderr.isatty()

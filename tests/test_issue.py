@@ -258,3 +258,12 @@ def test_a_failure_midway_still_records_every_copy_written(tmp_path, monkeypatch
     written = sorted(p.name for p in (tmp_path / "c" / "riverside-pcn").iterdir())
     assert sorted(r["file"].split("/")[1] for r in register) == written
     assert "siobhan-kelly.pdf" not in written and "zoe-lukasiewicz.pdf" in written
+
+
+def test_a_practice_the_profile_does_not_list_gets_a_warning(tmp_path):
+    path = roster(tmp_path, ["Ngozi Okonkwo-Smith,High Street Practice,riverside-pcn,Dr A,Sam Hart,01/10/2026,"])
+    result = CliRunner().invoke(main, ["issue", str(path), "--cohort", "c", "--out", str(tmp_path / "out"),
+                                       "--format", "docx", "--jobs", "1"])
+    assert result.exit_code == 0
+    assert ("warning: roster.csv: line 2: practice 'High Street Practice' is not among riverside-pcn's practices "
+            "(Mill Lane Medical Centre, Northgate Health Centre, Riverside Surgery)") in result.output
