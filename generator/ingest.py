@@ -46,14 +46,14 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from .errors import ContentError, PortfolioError, Problem, ReadError
 from .issue import FEEDBACK_SECTION, REGISTER_COLUMNS
 from .read import Record, read_bytes
-from .sandbox import DEFAULT_LIMITS, Limits
+from .sandbox import DEFAULT_LIMITS, Limits, call_isolated, limit_memory
 from .store import Definition, FieldValue, IssuedPack, NewSubmission, Store
 
 #: Outcomes of a file, in the order summaries list them.
@@ -189,44 +189,16 @@ class _Item:
     data: bytes | None
 
 
-def _limit_memory(extra: int) -> None:
-    """Worker start-up: cap the address space, so a decompression bomb fails with MemoryError."""
-    try:
-        import resource
-        with open("/proc/self/statm") as handle:
-            used = int(handle.read().split()[0]) * resource.getpagesize()
-        resource.setrlimit(resource.RLIMIT_AS, (used + extra, used + extra))
-    except (ImportError, OSError, ValueError):
-        pass  # not Linux: no cap
-
-
-def _isolated_child(data: bytes, name: str, extra: int, conn: Any) -> None:
-    _limit_memory(extra)
-    try:
-        conn.send(read_copy(data, name, extra))
-    finally:
-        conn.close()
-
-
-def _read_isolated(item: _Item, context: Any, seconds: float, memory: int) -> ReadOutcome:
+def _read_isolated(item: _Item, seconds: float, memory: int) -> ReadOutcome:
     """Read one file in a child process of its own, so that a crash or a hang is blamed on it alone."""
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_isolated_child, args=(item.data, item.path.name, memory, sender), daemon=True)
-    child.start()
-    sender.close()
-    try:
-        if not receiver.poll(seconds):
-            return ReadOutcome(error=f"took longer than {seconds:g} s to read; refused (other files are not affected)")
-        return receiver.recv()
-    except EOFError:
-        child.join(5)
-        return ReadOutcome(error=f"made the reader crash (exit {child.exitcode}), so it was not stored; "
+    outcome = call_isolated(read_copy, (item.data or b"", item.path.name, memory),
+                            replace(DEFAULT_LIMITS, seconds=seconds, memory=memory))
+    if outcome.status == "timeout":
+        return ReadOutcome(error=f"took longer than {seconds:g} s to read; refused (other files are not affected)")
+    if outcome.status == "crash":
+        return ReadOutcome(error=f"made the reader crash (exit {outcome.exitcode}), so it was not stored; "
                                  "keep the file and report it (other files are not affected)")
-    finally:
-        if child.is_alive():
-            child.kill()
-        child.join(5)
-        receiver.close()
+    return outcome.value
 
 
 def _read_all(items: Iterator[_Item], jobs: int, seconds: float = DEFAULT_LIMITS.seconds,
@@ -239,15 +211,15 @@ def _read_all(items: Iterator[_Item], jobs: int, seconds: float = DEFAULT_LIMITS
     """
     # Import the readers before forking so that every worker has them already.
     from . import read_docx, read_pdf  # noqa: F401
-    context = multiprocessing.get_context("fork")
     if jobs <= 1:  # one reader: still a child process per file, within the limits
         for item in items:
-            yield item, _read_isolated(item, context, seconds, memory)
+            yield item, _read_isolated(item, seconds, memory)
         return
+    context = multiprocessing.get_context("fork")
     window = jobs * 4
 
     def new_pool() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_limit_memory,
+        return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=limit_memory,
                                    initargs=(memory,))
 
     def stop(pool: ProcessPoolExecutor, kill: bool) -> None:
@@ -270,7 +242,7 @@ def _read_all(items: Iterator[_Item], jobs: int, seconds: float = DEFAULT_LIMITS
                 retry = [item] + [i for i, _ in pending]
                 pending.clear()
                 for again in retry:
-                    yield again, _read_isolated(again, context, seconds, memory)
+                    yield again, _read_isolated(again, seconds, memory)
                 pool = new_pool()
                 return
             except Exception as exc:  # e.g. a result that could not be sent back
