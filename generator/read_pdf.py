@@ -15,7 +15,7 @@ from typing import Any
 
 from pypdf import PdfReader, apply_configuration
 from pypdf.errors import LimitReachedError, PdfReadError
-from pypdf.generic import ArrayObject, DictionaryObject, NameObject
+from pypdf.generic import ArrayObject, ByteStringObject, DictionaryObject, NameObject, TextStringObject
 
 from .errors import ReadError
 from .manifest import PDF_ATTACHMENT_NAME
@@ -200,7 +200,22 @@ def _text_value(fld: DictionaryObject) -> Any:
         value = value[0] if value else None
     if isinstance(value, NameObject):
         value = str(value)[1:]
+    if isinstance(value, ByteStringObject):  # neither PDFDocEncoding nor UTF-16
+        return _utf8_or(bytes(value), bytes(value).decode("latin-1"))
+    if isinstance(value, TextStringObject) and getattr(value, "autodetect_pdfdocencoding", False):
+        # Some tools write raw UTF-8 where PDFDocEncoding belongs; multi-byte UTF-8 sequences
+        # are next to impossible in real PDFDocEncoding text, so valid UTF-8 wins.
+        raw = value.original_bytes
+        if any(b >= 0x80 for b in raw):
+            return _utf8_or(raw, str(value))
     return None if value is None else str(value)
+
+
+def _utf8_or(raw: bytes, fallback: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return fallback
 
 
 def read_pdf_raw(data: bytes, name: str) -> RawDocument:

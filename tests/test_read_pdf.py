@@ -243,6 +243,15 @@ def test_quirk_pdfdocencoding_and_utf16_strings(quirk_base):
     assert record.fields[NOTES] == "Łukasiewicz"
 
 
+def test_quirk_raw_utf8_bytes_from_a_careless_tool(quirk_base):
+    """Bytes that are neither PDFDocEncoding nor UTF-16 (raw UTF-8) are still read as the text meant."""
+    from pypdf.generic import ByteStringObject
+
+    def change(fields, writer):
+        fields[NAME][NameObject("/V")] = ByteStringObject("Łucja Ó Briain".encode("utf-8"))
+    assert read_bytes(_mutate(quirk_base, change), "q.pdf").fields[NAME] == "Łucja Ó Briain"
+
+
 def test_quirk_need_appearances_set_and_appearances_dropped(quirk_base):
     """A re-saved copy without appearance streams (the viewer redraws): values are in /V."""
     def change(fields, writer):
