@@ -58,12 +58,12 @@ def fill_pdf(data: bytes, values: Mapping[str, Any], name: str = "pack.pdf") -> 
     from pypdf import PdfReader, PdfWriter
     from pypdf.generic import NameObject
 
-    from .read_pdf import _manifest, _on_state, _terminal_fields, _widgets
+    from .read_pdf import field_widgets, find_manifest, on_state, terminal_fields
 
     reader = PdfReader(io.BytesIO(data))
-    definitions = _check_ids(_manifest(reader, name), values, name)
+    definitions = _check_ids(find_manifest(reader, name), values, name)
     writer = PdfWriter(clone_from=reader)
-    fields = _terminal_fields(writer.root_object)
+    fields = terminal_fields(writer.root_object)
     text_values: dict[str, str] = {}
     for fid, value in values.items():
         definition = definitions[fid]
@@ -71,8 +71,8 @@ def fill_pdf(data: bytes, values: Mapping[str, Any], name: str = "pack.pdf") -> 
         fld = fields[fid]
         if definition["kind"] in ("checkbox", "yesno", "choice"):
             state = "/Off"
-            for widget in _widgets(fld):
-                on = _on_state(widget)
+            for widget in field_widgets(fld):
+                on = on_state(widget)
                 wanted = (raw is True) if definition["kind"] == "checkbox" else (on == f"/{raw}")
                 widget[NameObject("/AS")] = NameObject(on if wanted and on else "/Off")
                 if wanted and on:

@@ -45,7 +45,7 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fals
                           huge_tree=False, remove_blank_text=False)
 
 
-def _xml(archive: zipfile.ZipFile, member: str, name: str) -> etree._Element:
+def parse_part(archive: zipfile.ZipFile, member: str, name: str) -> etree._Element:
     data = archive.read(member)
     doctype = ReadError(name, f"contains a DOCTYPE declaration in {member}; this is not a normal Word file")
     if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data[:65536]:
@@ -59,7 +59,7 @@ def _xml(archive: zipfile.ZipFile, member: str, name: str) -> etree._Element:
     return root
 
 
-def _open(data: bytes, name: str) -> zipfile.ZipFile:
+def open_package(data: bytes, name: str) -> zipfile.ZipFile:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
@@ -88,7 +88,7 @@ def _open(data: bytes, name: str) -> zipfile.ZipFile:
         raise ReadError(name, "contains macros (.docm); save it as a Word Document (.docx) and send that")
     for member in names:
         if member.endswith(".rels"):
-            rels = _xml(archive, member, name)
+            rels = parse_part(archive, member, name)
             for rel in rels:
                 if rel.get("TargetMode") == "External" and rel.get("Type") != HYPERLINK_REL:
                     raise ReadError(name, f"links to an external resource ({rel.get('Target')!r} in {member}); "
@@ -96,16 +96,16 @@ def _open(data: bytes, name: str) -> zipfile.ZipFile:
     return archive
 
 
-def _manifest(archive: zipfile.ZipFile, name: str) -> dict[str, Any]:
+def find_manifest(archive: zipfile.ZipFile, name: str) -> dict[str, Any]:
     for member in sorted(archive.namelist()):
         if member.startswith("customXml/item") and member.endswith(".xml") and "Props" not in member:
-            root = _xml(archive, member, name)
+            root = parse_part(archive, member, name)
             if root.tag == MANIFEST_TAG:
                 try:
                     return check_manifest(json.loads(root.text or ""), name)
                 except json.JSONDecodeError:
                     raise ReadError(name, "its portfolio manifest is damaged and cannot be read") from None
-    if _xml(archive, "word/document.xml", name).find(f".//{_W}sdt") is not None:
+    if parse_part(archive, "word/document.xml", name).find(f".//{_W}sdt") is not None:
         raise ReadError(name, "has form controls but no portfolio manifest: the copy was probably saved in "
                               "another format (such as .odt) and converted back, which removes it; ask for "
                               "the copy that was issued, filled in and saved as Word (.docx)")
@@ -298,9 +298,9 @@ def _match_untagged(untagged: list[tuple[etree._Element, etree._Element]],
 
 
 def read_docx_raw(data: bytes, name: str) -> RawDocument:
-    archive = _open(data, name)
-    manifest = _manifest(archive, name)
-    root = _xml(archive, "word/document.xml", name)
+    archive = open_package(data, name)
+    manifest = find_manifest(archive, name)
+    root = parse_part(archive, "word/document.xml", name)
     definitions = {d["id"]: d for d in manifest["fields"]}
     by_label = {d["label"]: d["id"] for d in manifest["fields"]}
     controls = _controls(root)

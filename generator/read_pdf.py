@@ -82,7 +82,7 @@ def _open(data: bytes, name: str) -> PdfReader:
     return reader
 
 
-def _manifest(reader: PdfReader, name: str) -> dict[str, Any]:
+def find_manifest(reader: PdfReader, name: str) -> dict[str, Any]:
     try:
         blobs = reader.attachments.get(PDF_ATTACHMENT_NAME)
     except LimitReachedError:
@@ -108,7 +108,7 @@ def _inherited(node: DictionaryObject, key: str) -> Any:
     return None
 
 
-def _terminal_fields(root: DictionaryObject) -> dict[str, DictionaryObject]:
+def terminal_fields(root: DictionaryObject) -> dict[str, DictionaryObject]:
     """Fully qualified name -> terminal field dictionary (widgets merged or not), from the catalog."""
     acroform = root.get("/AcroForm")
     out: dict[str, DictionaryObject] = {}
@@ -138,12 +138,12 @@ def _terminal_fields(root: DictionaryObject) -> dict[str, DictionaryObject]:
     return out
 
 
-def _widgets(fld: DictionaryObject) -> list[DictionaryObject]:
+def field_widgets(fld: DictionaryObject) -> list[DictionaryObject]:
     kids = [k.get_object() for k in fld.get("/Kids", ArrayObject())]
     return kids or [fld]
 
 
-def _on_state(widget: DictionaryObject) -> str | None:
+def on_state(widget: DictionaryObject) -> str | None:
     ap = widget.get("/AP")
     normal = ap.get_object().get("/N") if ap is not None else None
     if normal is None or not hasattr(normal, "keys"):
@@ -154,7 +154,7 @@ def _on_state(widget: DictionaryObject) -> str | None:
 
 def _button_value(fld: DictionaryObject, definition: dict[str, Any]) -> Any:
     """A radio group's option value or a checkbox's state, however the editor named its states."""
-    widgets = _widgets(fld)
+    widgets = field_widgets(fld)
     value = _inherited(fld, "/V")
     options = [o["value"] for o in definition.get("options", ())]
     if definition["kind"] == "checkbox":
@@ -171,7 +171,7 @@ def _button_value(fld: DictionaryObject, definition: dict[str, Any]) -> Any:
             break
     if chosen is None and value is not None and str(value) not in ("/Off", ""):
         name = str(value).lstrip("/")
-        index = next((i for i, w in enumerate(widgets) if _on_state(w) == f"/{name}"), None)
+        index = next((i for i, w in enumerate(widgets) if on_state(w) == f"/{name}"), None)
         chosen = _map_state(name, index, opt_values, options, widgets[index] if index is not None else None)
     return chosen
 
@@ -192,7 +192,7 @@ def _map_state(state: str, index: int | None, opt_values: list[str] | None, opti
 def _text_value(fld: DictionaryObject) -> Any:
     value = _inherited(fld, "/V")
     if value is None or value == "":
-        for widget in _widgets(fld):  # some editors leave the value only in the widget
+        for widget in field_widgets(fld):  # some editors leave the value only in the widget
             if widget.get("/V") not in (None, ""):
                 value = widget["/V"]
                 break
@@ -230,7 +230,7 @@ def read_pdf_raw(data: bytes, name: str) -> RawDocument:
 def _read_pdf_raw(data: bytes, name: str) -> RawDocument:
     reader = _open(data, name)
     try:
-        found = _terminal_fields(reader.trailer["/Root"])
+        found = terminal_fields(reader.trailer["/Root"])
     except LimitReachedError:
         raise
     except Exception as exc:
@@ -238,7 +238,7 @@ def _read_pdf_raw(data: bytes, name: str) -> RawDocument:
     if not found:
         raise ReadError(name, "has no form fields: it was probably printed to PDF or flattened. "
                               "Return the fillable copy that was issued, filled in")
-    manifest = _manifest(reader, name)
+    manifest = find_manifest(reader, name)
     definitions = {d["id"]: d for d in manifest["fields"]}
     values: dict[str, Any] = {}
     unmapped: dict[str, Any] = {}

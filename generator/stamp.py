@@ -108,10 +108,10 @@ class PdfStamp:
     @classmethod
     def from_pdf(cls, data: bytes, stamp_ids: list[str]) -> "PdfStamp":
         """Prepare ``data`` for stamping the fields ``stamp_ids`` (e.g. the cover's)."""
-        from .read_pdf import _terminal_fields
+        from .read_pdf import terminal_fields
 
         reader = PdfReader(io.BytesIO(data))
-        found = _terminal_fields(reader.trailer["/Root"])
+        found = terminal_fields(reader.trailer["/Root"])
         fields = {}
         for fid in stamp_ids:
             fld = found.get(fid)

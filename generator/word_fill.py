@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from lxml import etree
 
-from .read_docx import _W, _W14, _manifest, _open, _xml
+from .read_docx import _W, _W14, find_manifest, open_package, parse_part
 from .values import to_document
 from .word import PLACEHOLDERS
 
@@ -142,9 +142,9 @@ def _show_placeholder(pr: etree._Element, content: etree._Element, definition: d
 def fill_docx(data: bytes, values: Mapping[str, Any], name: str = "pack.docx") -> bytes:
     from .fill import _check_ids
 
-    archive = _open(data, name)
-    definitions = _check_ids(_manifest(archive, name), values, name)
-    root = _xml(archive, "word/document.xml", name)
+    archive = open_package(data, name)
+    definitions = _check_ids(find_manifest(archive, name), values, name)
+    root = parse_part(archive, "word/document.xml", name)
     for sdt in root.iter(f"{_W}sdt"):
         tag = sdt.find(f"{_W}sdtPr/{_W}tag")
         fid = tag.get(f"{_W}val") if tag is not None else None

@@ -18,7 +18,7 @@ from generator.cli import main
 from generator.errors import ReadError
 from generator.fill import fill_pdf
 from generator.read import read_bytes
-from generator.read_pdf import _terminal_fields
+from generator.read_pdf import terminal_fields
 from generator.values import to_document
 
 from .conftest import need_tool
@@ -139,7 +139,7 @@ def test_filled_copy_renders_values_in_poppler(filled, tmp_path):
 
 def _mutate(data: bytes, change) -> bytes:
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
-    change(_terminal_fields(writer.root_object), writer)
+    change(terminal_fields(writer.root_object), writer)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
