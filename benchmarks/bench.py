@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from generator.content import load_content  # noqa: E402
-from generator.manifest import make_manifest  # noqa: E402
-from generator.model import build_form  # noqa: E402
-from generator.theme import load_theme  # noqa: E402
+from generator.content.loader import load_content  # noqa: E402
+from generator.content.theme import load_theme  # noqa: E402
+from generator.model.form import build_form  # noqa: E402
+from generator.model.manifest import make_manifest  # noqa: E402
 
 
 def machine() -> str:
@@ -52,16 +52,16 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="write a cProfile listing of one PDF build here")
     args = parser.parse_args()
 
-    from generator.pdf import write_pdf
-    from generator.word import write_docx
+    from generator.formats.docx.write import write_docx
+    from generator.formats.pdf.write import write_pdf
 
     content = load_content()
     form = build_form(content)
     theme = load_theme()
     manifest = make_manifest(form)
-    from generator.fill import fill_pdf
-    from generator.read import read_bytes
-    from generator.word_fill import fill_docx
+    from generator.formats.docx.fill import fill_docx
+    from generator.formats.pdf.fill import fill_pdf
+    from generator.reading.read import read_bytes
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from samples import sample_values
 

@@ -31,11 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench import machine  # noqa: E402
-from generator.content import load_content  # noqa: E402
-from generator.issue import COVER_IDS  # noqa: E402
-from generator.manifest import make_manifest  # noqa: E402
-from generator.model import build_form  # noqa: E402
-from generator.theme import load_theme  # noqa: E402
+from generator.content.loader import load_content  # noqa: E402
+from generator.content.theme import load_theme  # noqa: E402
+from generator.issuing.issue import COVER_IDS  # noqa: E402
+from generator.model.form import build_form  # noqa: E402
+from generator.model.manifest import make_manifest  # noqa: E402
 
 VARIANTS = 4  # different fillings per format; each copy is a stamp of one of them
 FIRST = ["Zoë", "Siobhán", "Ngozi", "Åsa", "Dafydd", "Priya", "Tomasz", "Aoife", "Kwame", "Mei"]
@@ -68,12 +68,12 @@ def variant_values(form, seed: int) -> dict:
 
 def make_returned_packs(folder: Path, packs: int, pdf_share: float) -> dict[str, float]:
     """Write ``packs`` filled copies into ``folder``; returns the seconds each step took."""
-    from generator.fill import fill_pdf
-    from generator.pdf import write_pdf
-    from generator.stamp import PdfStamp
-    from generator.word import write_docx
-    from generator.word_fill import fill_docx
-    from generator.word_stamp import DocxStamp
+    from generator.formats.docx.fill import fill_docx
+    from generator.formats.docx.stamp import DocxStamp
+    from generator.formats.docx.write import write_docx
+    from generator.formats.pdf.fill import fill_pdf
+    from generator.formats.pdf.stamp import PdfStamp
+    from generator.formats.pdf.write import write_pdf
 
     timings = {}
     start = time.perf_counter()

@@ -22,12 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import machine  # noqa: E402
 
-from generator.content import DEFAULT_CONTENT_DIR, load_content  # noqa: E402
-from generator.issue import issue_cohort  # noqa: E402
-from generator.manifest import make_manifest  # noqa: E402
-from generator.model import build_form  # noqa: E402
-from generator.profile import load_profile, scaffold_profile  # noqa: E402
-from generator.roster import read_roster  # noqa: E402
+from generator.content.loader import DEFAULT_CONTENT_DIR, load_content  # noqa: E402
+from generator.content.profile import load_profile, scaffold_profile  # noqa: E402
+from generator.issuing.issue import issue_cohort  # noqa: E402
+from generator.issuing.roster import read_roster  # noqa: E402
+from generator.model.form import build_form  # noqa: E402
+from generator.model.manifest import make_manifest  # noqa: E402
 
 FIRST = ["Zoë", "Siobhán", "Ngozi", "Priya", "Tomasz", "Aled", "Mei", "Fatima", "Oluwaseun", "Ewa"]
 LAST = ["Łukasiewicz", "Kelly", "Okonkwo", "Natarajan", "Nowak", "Jones", "Chen", "Hussain", "Adeyemi", "Ó Briain"]
@@ -71,8 +71,8 @@ def main() -> None:
         size = sum(p.stat().st_size for p in result.cohort_dir.rglob("*") if p.is_file())
         own, children = peak_mb()
 
-        from generator.pdf import write_pdf
-        from generator.word import write_docx
+        from generator.formats.docx.write import write_docx
+        from generator.formats.pdf.write import write_pdf
         sample = learners[: args.scratch_sample]
         start = time.perf_counter()
         for learner in sample:
@@ -86,7 +86,7 @@ def main() -> None:
 
     n = args.learners
     print(f"Machine: {machine()}\n")
-    print(f"| method | learners | files | wall time | per learner | peak memory |")
+    print("| method | learners | files | wall time | per learner | peak memory |")
     print("|---|---|---|---|---|---|")
     print(f"| stamp (render once per PCN, {result.timings['render']:.1f} s; stamp {result.timings['stamp']:.1f} s) "
           f"| {n} | {result.files} | {stamped:.1f} s | {stamped / n * 1000:.1f} ms "

@@ -1,3 +1,3 @@
-from .cli import main
+from generator.cli.common import main
 
 main(prog_name="portfolio")

@@ -50,3 +50,12 @@ class ReadError(PortfolioError):
         self.file = file
         self.reason = reason
         super().__init__(f"{file}: {reason}")
+
+
+class FillError(PortfolioError):
+    """Values cannot be written into the pack."""
+
+
+class IngestError(PortfolioError):
+    """A path or register given to ingest cannot be used."""
+

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from generator.content import load_content
-from generator.manifest import make_manifest
-from generator.model import Layout, build_form
-from generator.theme import load_theme
+from generator.content.layout import Layout
+from generator.content.loader import load_content
+from generator.content.theme import load_theme
+from generator.model.form import build_form
+from generator.model.manifest import make_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -56,7 +57,7 @@ def manifest(form):
 
 @pytest.fixture(scope="session")
 def pdf_path(tmp_path_factory, form, theme, manifest) -> Path:
-    from generator.pdf import write_pdf
+    from generator.formats.pdf.write import write_pdf
     path = tmp_path_factory.mktemp("pack") / "pack.pdf"
     path.write_bytes(write_pdf(form, theme, manifest))
     return path
@@ -64,7 +65,7 @@ def pdf_path(tmp_path_factory, form, theme, manifest) -> Path:
 
 @pytest.fixture(scope="session")
 def docx_path(tmp_path_factory, form, theme, manifest) -> Path:
-    from generator.word import write_docx
+    from generator.formats.docx.write import write_docx
     path = tmp_path_factory.mktemp("pack") / "pack.docx"
     path.write_bytes(write_docx(form, theme, manifest))
     return path

@@ -158,7 +158,7 @@ def docx_external_relationship(pack: bytes) -> bytes:
 
 def valid_nhs_number(prefix: str = "999000") -> str:
     """A synthetic NHS number in the 999 test range that passes the Modulus 11 check."""
-    from generator.identifiers import nhs_number_valid
+    from generator.reading.identifiers import nhs_number_valid
     for n in range(10_000):
         candidate = f"{prefix}{n:04d}"
         if nhs_number_valid(candidate):

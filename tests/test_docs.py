@@ -8,7 +8,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from generator.cli import main
+from generator.cli.common import main
 
 from .conftest import ROOT
 

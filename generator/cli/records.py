@@ -1,0 +1,260 @@
+"""Command line for the records store: ingest, records, export, report.
+
+Parses arguments, calls ``ingest``, ``progress``, ``export`` and ``report``,
+and turns their errors into messages (exit code 1). Registered on
+``generator.cli.main`` when this module is imported. Field values are never
+printed, only field ids, counts and reasons.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import click
+
+from generator.cli.common import fail, main
+from generator.errors import ContentError, PortfolioError
+from generator.records.store import DEFAULT_STORE, STORE_ENV
+
+STORE_OPTION = click.option(
+    "--store", "store_file", type=click.Path(dir_okay=False, path_type=Path), envvar=STORE_ENV,
+    default=DEFAULT_STORE, show_default=True, show_envvar=True,
+    help="The records store (an SQLite file).")
+
+#: How the ingest summary names each outcome.
+STATUS_WORDS = {"new": "new", "unchanged": "unchanged", "superseded": "superseded", "conflict": "conflicting",
+                "rejected": "rejected", "failed": "failed"}
+#: Outcomes listed file by file even without --verbose.
+ALWAYS_LISTED = ("superseded", "conflict", "rejected", "failed")
+
+
+def _ids(ids: list[str], verbose: bool, limit: int = 8) -> str:
+    if verbose or len(ids) <= limit:
+        return ", ".join(ids)
+    return ", ".join(ids[:limit]) + f" and {len(ids) - limit} more (--verbose lists them all)"
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@STORE_OPTION
+@click.option("--supersede", is_flag=True,
+              help="Store a changed copy of an already ingested form as a new version (the old one is kept).")
+@click.option("--register", "registers", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Import an issue register (issued.csv) first, so 'records' lists who has not returned anything.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Reader processes (default: one per core).")
+@click.option("-v", "--verbose", is_flag=True, help="List every file, and every missing or unknown field id.")
+def ingest(paths: Sequence[Path], store_file: Path, supersede: bool, registers: Sequence[Path], jobs: int | None,
+           verbose: bool) -> None:
+    """Read returned copies (files, or folders searched recursively) into the records store.
+
+    Each copy is read, checked and stored once: a file ingested before is
+    'unchanged'; a changed copy of a form already stored is a conflict and is
+    not stored unless --supersede is given. Files that cannot be read are
+    rejected with the reason. Fields missing from a copy and values for fields
+    the pack does not define are stored and listed. Exits with 1 when any file
+    was rejected, conflicting or failed (the others are stored all the same).
+
+    Example: portfolio ingest returned/ --register build/2026-autumn/issued.csv
+    """
+    from generator.records.connect import open_store
+    from generator.records.ingest import find_files
+    from generator.records.ingest import ingest as run_ingest
+    from generator.records.register import read_register
+
+    if not paths and not registers:
+        raise click.UsageError("name the returned files or folders to ingest (or a --register to import)")
+    try:
+        for register in registers:  # checked before the store is opened (or created)
+            read_register(Path(register))
+        files = find_files(paths)
+        with open_store(store_file) as store:
+            with click.progressbar(length=len(files), label="Ingesting", file=sys.stderr, show_pos=True,
+                                   hidden=not sys.stderr.isatty()) as bar:
+                result = run_ingest(files, store, supersede=supersede, jobs=jobs, registers=registers,
+                                    progress=bar.update)
+    except ContentError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise click.ClickException(f"{len(exc.problems)} problem(s) in the register; nothing was imported") from None
+    except PortfolioError as exc:
+        fail(exc)
+    for register, (rows, added) in result.registers.items():
+        click.echo(f"register {Path(register).name}: {rows} issued files, {added} new")
+    for outcome in result.files:
+        if verbose or outcome.status in ALWAYS_LISTED:
+            reason = f": {outcome.reason}" if outcome.reason else ""
+            click.echo(f"{outcome.status:<10} {outcome.path}{reason}")
+        if outcome.status in ("new", "superseded"):
+            if outcome.missing:
+                click.echo(f"{'missing':<10} {outcome.path}: {len(outcome.missing)} field(s) of the pack are not in "
+                           f"the copy (stored as missing): {_ids(outcome.missing, verbose)}")
+            if outcome.unmapped:
+                click.echo(f"{'unmapped':<10} {outcome.path}: {len(outcome.unmapped)} value(s) for fields the pack "
+                           f"does not define (stored as unmapped): {_ids(outcome.unmapped, verbose)}")
+            for warning in outcome.warnings:
+                click.echo(f"{'warning':<10} {outcome.path}: {warning}")
+    counts = result.counts
+    parts = [f"{counts[s]} {STATUS_WORDS[s]}" for s in STATUS_WORDS if counts[s] or s != "failed"]
+    rate = f", {len(result.files) / result.seconds:.1f} files/s" if result.seconds and result.files else ""
+    click.echo(f"{len(result.files)} file(s) in {result.seconds:.1f} s ({result.jobs} reader(s){rate}): "
+               f"{', '.join(parts)}; store {result.store}")
+    if not result.ok:
+        click.get_current_context().exit(1)
+
+
+def _progress_lines(lp) -> list[str]:
+    if not lp.returned:
+        return [f"  nothing returned yet ({lp.issued} file{'' if lp.issued == 1 else 's'} issued)"]
+    lines = []
+    if lp.pack_submission is not None:
+        achieved, total = lp.competencies
+        lines.append(f"  competencies   {achieved}/{total} areas: "
+                     + ", ".join(f"{d.title} {d.achieved}/{d.total}" for d in lp.domains))
+        signed, domains = lp.signoffs
+        lines.append(f"  sign-offs      {signed}/{domains} assessor sign-offs"
+                     + (f" (missing: {', '.join(d.title for d in lp.domains if not d.signed_off)})"
+                        if signed < domains else ""))
+        lines.append(f"  values         {lp.values.done}/{lp.values.total} worksheet entries complete")
+        lines.append(f"  case studies   {lp.case_studies.done}/{lp.case_studies.total} complete")
+        for label, sig in (("initial", lp.initial), ("final review", lp.final)):
+            state = "signed" if sig.signed else "not signed"
+            waiting = f" (waiting for: {', '.join(m.replace('_', ' ') for m in sig.missing)})" if sig.missing else ""
+            lines.append(f"  {label:<14} {state}{waiting}")
+    else:
+        lines.append("  portfolio      not returned yet")
+    fb = lp.feedback
+    means = ", ".join(f"{q.id} {q.mean:.1f}" for q in fb.questions if q.mean is not None)
+    scale = f" (1 = {fb.scale[0]} … {len(fb.scale)} = {fb.scale[-1]})" if fb.scale and means else ""
+    lines.append(f"  feedback       {fb.forms} form(s)" + (f"; mean{scale}: {means}" if means else ""))
+    for flagged in lp.review:
+        kinds = ", ".join(f"{f['field']} ({f['kind'].replace('_', ' ')})" for f in flagged["flags"])
+        lines.append(f"  REVIEW         {flagged['file']}: possible patient identifiers in {kinds}; "
+                     "values not shown")
+    if lp.missing_fields or lp.unmapped_fields:
+        lines.append(f"  check          {lp.missing_fields} field(s) missing from copies, "
+                     f"{lp.unmapped_fields} unknown value(s) kept")
+    return lines
+
+
+@main.command()
+@STORE_OPTION
+@click.option("--pcn", "pcns", multiple=True, metavar="SLUG", help="Only learners of this PCN; repeat for more.")
+@click.option("--json", "as_json", is_flag=True, help="Print the progress as JSON.")
+def records(store_file: Path, pcns: Sequence[str], as_json: bool) -> None:
+    """List learners with their progress, from the records store.
+
+    For each learner: competency areas achieved per domain, assessor sign-offs,
+    values worksheet and case studies complete, patient feedback forms received
+    with the mean score per question, and whether the initial discussion and
+    the final review are signed. Learners on an imported issue register who
+    have returned nothing are listed too.
+
+    Example: portfolio records --pcn riverside-pcn
+    """
+    from generator.records.connect import open_store
+    from generator.records.progress import cohort_progress
+    try:
+        with open_store(store_file, create=False) as store:
+            learners = cohort_progress(store)
+    except PortfolioError as exc:
+        fail(exc)
+    if pcns:
+        unknown = sorted(set(pcns) - {lp.pcn for lp in learners})
+        if unknown:
+            known = ", ".join(sorted({lp.pcn for lp in learners})) or "none"
+            raise click.ClickException(f"no learners in PCN {', '.join(unknown)} (PCNs in the store: {known})")
+        learners = [lp for lp in learners if lp.pcn in pcns]
+    if as_json:
+        click.echo(json.dumps([lp.to_json() for lp in learners], ensure_ascii=False, indent=1))
+        return
+    for lp in learners:
+        where = ", ".join(x for x in (lp.practice, lp.pcn) if x)
+        click.echo(f"{lp.name} ({where})" if where else lp.name)
+        for line in _progress_lines(lp):
+            click.echo(line)
+    returned = sum(lp.returned for lp in learners)
+    flagged = sum(len(lp.review) for lp in learners)
+    click.echo(f"{len(learners)} learner(s), {returned} with returned copies"
+               + (f"; {flagged} copy(ies) flagged for review" if flagged else ""))
+
+
+@main.command()
+@STORE_OPTION
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "fhir"]), default="csv", show_default=True,
+              help="csv: a row per submission; json: records; fhir: a FHIR R4 Bundle.")
+@click.option("--long", "long_csv", is_flag=True, help="CSV in long format: a row per submission and field.")
+@click.option("--all-versions", is_flag=True, help="Include superseded versions (default: current records only).")
+@click.option("--fhir-base", default=None, metavar="URL",
+              help="Base of the Questionnaires' canonical URLs (default: urn:portfolio:questionnaire).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+def export(store_file: Path, fmt: str, long_csv: bool, all_versions: bool, fhir_base: str | None,
+           output: Path | None) -> None:
+    """Export the stored records as CSV, JSON or FHIR R4.
+
+    CSV has one row per submission and a column per field id (or, with
+    --long, a row per submission and field). JSON has one record per
+    submission, as 'portfolio read' prints it plus the submission's facts.
+    FHIR writes a Bundle with the pack as a Questionnaire and every submission
+    as a QuestionnaireResponse.
+
+    Example: portfolio export --format fhir -o records.fhir.json
+    """
+    from generator.files import write_atomic
+    from generator.records.connect import open_store
+    from generator.records.export import DEFAULT_FHIR_BASE
+    from generator.records.export import export as run_export
+    if long_csv and fmt != "csv":
+        raise click.UsageError("--long applies to --format csv only")
+    if fhir_base and fmt != "fhir":
+        raise click.UsageError("--fhir-base applies to --format fhir only")
+    base = fhir_base or DEFAULT_FHIR_BASE
+    if not (base.startswith("urn:") or base.startswith("https://") or base.startswith("http://")):
+        raise click.BadParameter("give a URN (urn:…) or an http(s) URL", param_hint="--fhir-base")
+    try:
+        with open_store(store_file, create=False) as store:
+            text = run_export(store, "csv-long" if long_csv else fmt, all_versions=all_versions, fhir_base=base)
+    except PortfolioError as exc:
+        fail(exc)
+    if output:
+        write_atomic(output, text.encode("utf-8"))
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
+@STORE_OPTION
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("build"),
+              show_default=True, help="Folder to write cohort-progress.html and .pdf to.")
+@click.option("--format", "formats", type=click.Choice(["html", "pdf", "all"]), default="all", show_default=True,
+              help="Which files to write.")
+@click.option("--title", default="Cohort progress", show_default=True, help="The report's title.")
+@click.option("--pcn", "pcns", multiple=True, metavar="SLUG", help="Only learners of this PCN; repeat for more.")
+def report(store_file: Path, out_dir: Path, formats: str, title: str, pcns: Sequence[str]) -> None:
+    """Write a cohort progress report (an HTML page and the same as PDF).
+
+    A summary, an overview table, and per learner a table of competency
+    domains with bar charts, sign-offs, values worksheet, case studies,
+    initial and final review, and patient feedback means. No free-text
+    answers appear in it.
+
+    Example: portfolio report --out reports/ --title "2026 autumn cohort"
+    """
+    from generator.records.connect import open_store
+    from generator.records.progress import cohort_progress
+    from generator.records.report import REPORT_FORMATS, write_report
+    try:
+        with open_store(store_file, create=False) as store:
+            learners = cohort_progress(store)
+        if pcns:
+            learners = [lp for lp in learners if lp.pcn in pcns]
+        wanted = REPORT_FORMATS if formats == "all" else (formats,)
+        result = write_report(learners, out_dir, formats=wanted, title=title, source=store_file.name)
+    except PortfolioError as exc:
+        fail(exc)
+    for fmt, path in result.outputs.items():
+        click.echo(f"wrote {path} ({result.learners} learners)")

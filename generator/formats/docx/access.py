@@ -1,0 +1,122 @@
+"""Low-level access to a Word package: namespaces, limits, safe opening and parsing, the manifest.
+
+In: DOCX bytes. Out: a ``ZipFile`` checked before any XML is parsed (macros,
+external relationships, entry count and sizes), parts parsed without DTDs,
+entities or network, and the embedded manifest (checked). Shared by the Word
+reader, filler and stamper.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from typing import Any
+
+from lxml import etree
+
+from generator.errors import ReadError
+from generator.model.document import check_manifest
+from generator.model.manifest import DOCX_NAMESPACE
+
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
+
+
+QW = f"{{{W}}}"
+
+
+QW14 = f"{{{W14}}}"
+
+
+MANIFEST_TAG = f"{{{DOCX_NAMESPACE}}}manifest"
+
+
+MACRO_TYPES = ("macroEnabled", "vbaProject", "vbaData")
+
+
+HYPERLINK_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
+
+
+MAX_ENTRIES = 2_000
+
+
+MAX_UNCOMPRESSED = 100_000_000
+
+
+MAX_RATIO = 200
+
+
+SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                          huge_tree=False, remove_blank_text=False)
+
+
+def parse_part(archive: zipfile.ZipFile, member: str, name: str) -> etree._Element:
+    data = archive.read(member)
+    doctype = ReadError(name, f"contains a DOCTYPE declaration in {member}; this is not a normal Word file")
+    if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data[:65536]:
+        raise doctype
+    try:
+        root = etree.fromstring(data, SAFE_PARSER)
+    except etree.XMLSyntaxError:
+        raise ReadError(name, f"is damaged: {member} is not well-formed XML") from None
+    if root.getroottree().docinfo.doctype:  # one pushed past the byte check by a long comment
+        raise doctype
+    return root
+
+
+def open_package(data: bytes, name: str) -> zipfile.ZipFile:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, EOFError, ValueError):
+        raise ReadError(name, "is damaged or truncated and cannot be read as a Word file") from None
+    if len(infos) > MAX_ENTRIES:
+        raise ReadError(name, f"has {len(infos)} parts, far more than a portfolio; refused")
+    total = 0
+    for info in infos:
+        total += info.file_size
+        if info.file_size > MAX_UNCOMPRESSED or total > MAX_UNCOMPRESSED:
+            raise ReadError(name, "unpacks to more than 100 MB; refused as a possible zip bomb")
+        if info.compress_size and info.file_size / info.compress_size > MAX_RATIO and info.file_size > 1_000_000:
+            raise ReadError(name, f"part {info.filename} is compressed {info.file_size // info.compress_size}:1; "
+                                  "refused as a possible zip bomb")
+        if info.filename.startswith("/") or ".." in info.filename.split("/"):
+            raise ReadError(name, f"has a part with an unsafe path ({info.filename}); refused")
+    names = {i.filename for i in infos}
+    if "[Content_Types].xml" not in names or "word/document.xml" not in names:
+        if "mimetype" in names and archive.read("mimetype").startswith(b"application/vnd.oasis.opendocument"):
+            raise ReadError(name, "is an OpenDocument file (.odt), which cannot hold the pack's form; "
+                                  "fill in the Word copy that was issued and save it as Word (.docx)")
+        raise ReadError(name, "is not a Word (.docx) document")
+    types = archive.read("[Content_Types].xml")
+    if any(marker.encode() in types for marker in MACRO_TYPES) or any("vbaProject" in n for n in names):
+        raise ReadError(name, "contains macros (.docm); save it as a Word Document (.docx) and send that")
+    for member in names:
+        if member.endswith(".rels"):
+            rels = parse_part(archive, member, name)
+            for rel in rels:
+                if rel.get("TargetMode") == "External" and rel.get("Type") != HYPERLINK_REL:
+                    raise ReadError(name, f"links to an external resource ({rel.get('Target')!r} in {member}); "
+                                          "refused: save a plain copy without linked templates or objects")
+    return archive
+
+
+def find_manifest(archive: zipfile.ZipFile, name: str) -> dict[str, Any]:
+    for member in sorted(archive.namelist()):
+        if member.startswith("customXml/item") and member.endswith(".xml") and "Props" not in member:
+            root = parse_part(archive, member, name)
+            if root.tag == MANIFEST_TAG:
+                try:
+                    return check_manifest(json.loads(root.text or ""), name)
+                except json.JSONDecodeError:
+                    raise ReadError(name, "its portfolio manifest is damaged and cannot be read") from None
+    if parse_part(archive, "word/document.xml", name).find(f".//{QW}sdt") is not None:
+        raise ReadError(name, "has form controls but no portfolio manifest: the copy was probably saved in "
+                              "another format (such as .odt) and converted back, which removes it; ask for "
+                              "the copy that was issued, filled in and saved as Word (.docx)")
+    raise ReadError(name, "was not generated by this tool (no portfolio manifest inside); "
+                          "ask for the copy that was issued")
+

@@ -1,0 +1,182 @@
+"""Compile once, stamp many: personalise copies of a rendered pack cheaply.
+
+In: the bytes of a pack rendered once for a (content, PCN profile) pair. Out:
+for each learner, a copy with their cover values and a fresh manifest (own
+instance id), made without rendering again.
+
+PDF: the blank pack is parsed once; each copy is the blank bytes plus a PDF
+incremental update (ISO 32000-1, 7.5.6) that replaces the stamped fields'
+dictionaries and the manifest's embedded file stream, with its own
+cross-reference stream and file identifier. Readers see the updated objects;
+the rendered pages are shared byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import zlib
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from pypdf import PdfReader
+from pypdf.generic import DictionaryObject, IndirectObject, NameObject, TextStringObject
+
+from generator.errors import BuildError
+from generator.model.manifest import PDF_ATTACHMENT_NAME, dumps
+
+_STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
+
+
+#: Font size of stamped text; the pack's text fields ask for Helvetica at 9 pt.
+STAMP_FONT_SIZE = 9.0
+
+
+def _encode(text: str) -> tuple[bytes, list[tuple[int, str]]]:
+    """``text`` as single-byte codes for Helvetica: WinAnsi where it can, and codes
+    re-mapped by an /Encoding /Differences array for other Latin letters (Ł, ś, ő …)."""
+    from fontTools.agl import UV2AGL
+
+    out = bytearray()
+    differences: dict[str, int] = {}
+    used = set(text.encode("cp1252", "ignore"))
+    spare = (c for c in range(0xFF, 0x7F, -1) if c not in used)
+    for ch in text:
+        try:
+            out += ch.encode("cp1252")
+            continue
+        except UnicodeEncodeError:
+            pass
+        glyph = UV2AGL.get(ord(ch))
+        if glyph is None:
+            out += b"?"
+            continue
+        if glyph not in differences:
+            code = next(spare, None)
+            if code is None:
+                out += b"?"
+                continue
+            differences[glyph] = code
+        out += bytes([differences[glyph]])
+    return bytes(out), sorted((code, glyph) for glyph, code in differences.items())
+
+
+def _pdf_string(data: bytes) -> bytes:
+    return b"(" + data.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") \
+        .replace(b"\r", b"\\r").replace(b"\n", b"\\n") + b")"
+
+
+def text_appearance(value: str, rect: list[float]) -> bytes:
+    """A normal appearance stream showing ``value`` in a single-line text field, so that
+    viewers which do not build appearances themselves still show stamped values."""
+    width, height = abs(rect[2] - rect[0]), abs(rect[3] - rect[1])
+    encoded, differences = _encode(" ".join(value.split()))
+    baseline = max(1.0, (height - STAMP_FONT_SIZE * 0.72) / 2)
+    content = (b"/Tx BMC q 1 1 %.2f %.2f re W n BT /Helv %.1f Tf 0 g 2 %.2f Td %s Tj ET Q EMC"
+               % (width - 2, height - 2, STAMP_FONT_SIZE, baseline, _pdf_string(encoded)))
+    encoding = b"/WinAnsiEncoding"
+    if differences:
+        entries = b" ".join(b"%d /%s" % (code, glyph.encode()) for code, glyph in differences)
+        encoding = b"<< /Type /Encoding /BaseEncoding /WinAnsiEncoding /Differences [%s] >>" % entries
+    font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding %s >>" % encoding
+    return (b"<< /Type /XObject /Subtype /Form /BBox [0 0 %.2f %.2f] /Resources << /Font << /Helv %s >> >> "
+            b"/Length %d >>\nstream\n%s\nendstream" % (width, height, font, len(content), content))
+
+
+def _serialise(obj: Any) -> bytes:
+    out = io.BytesIO()
+    obj.write_to_stream(out)
+    return out.getvalue()
+
+
+@dataclass
+class PdfStamp:
+    """A rendered pack ready to be stamped; build it with ``PdfStamp.from_pdf``."""
+
+    blank: bytes
+    fields: dict[str, tuple[int, DictionaryObject]]  # field id -> (object number, field dictionary)
+    manifest_object: int
+    size: int  # /Size of the blank's cross-reference: the next free object number
+    prev_xref: int
+    root: bytes
+    info: bytes | None
+    first_id: bytes
+
+    @classmethod
+    def from_pdf(cls, data: bytes, stamp_ids: list[str]) -> "PdfStamp":
+        """Prepare ``data`` for stamping the fields ``stamp_ids`` (e.g. the cover's)."""
+        from generator.formats.pdf.access import terminal_fields
+
+        reader = PdfReader(io.BytesIO(data))
+        found = terminal_fields(reader.trailer["/Root"])
+        fields = {}
+        for fid in stamp_ids:
+            fld = found.get(fid)
+            if fld is None or fld.indirect_reference is None or fld.get("/FT") != "/Tx":
+                raise BuildError(f"cannot stamp '{fid}': not a text field of this pack")
+            fields[fid] = (fld.indirect_reference.idnum, fld)
+        try:
+            names = reader.trailer["/Root"]["/Names"]["/EmbeddedFiles"]["/Names"]
+            index = [str(n) for n in names[0::2]].index(PDF_ATTACHMENT_NAME)
+            filespec = names[2 * index + 1].get_object()
+            manifest_object = filespec["/EF"].raw_get("/F").idnum
+        except (KeyError, ValueError, AttributeError) as exc:
+            raise BuildError("the pack has no manifest attachment to stamp") from exc
+        match = _STARTXREF.search(data[-1024:])
+        if match is None:
+            raise BuildError("the pack's cross-reference offset cannot be found")
+        trailer = reader.trailer
+        info = trailer.raw_get("/Info") if "/Info" in trailer else None
+        ids = trailer.get("/ID")
+        return cls(
+            blank=data, fields=fields, manifest_object=manifest_object, size=int(trailer["/Size"]),
+            prev_xref=int(match.group(1)), root=_serialise(trailer.raw_get("/Root")),
+            info=_serialise(info) if info is not None else None,
+            first_id=_serialise(ids[0]) if ids else b"<" + hashlib.md5(data).hexdigest().encode() + b">",
+        )
+
+    def stamp(self, values: Mapping[str, str], manifest: Mapping[str, Any]) -> bytes:
+        """One personalised copy: ``values`` for the stamped fields and this copy's manifest."""
+        body = io.BytesIO()
+        offset = len(self.blank) + 1
+        body.write(b"\n")
+        offsets: dict[int, int] = {}
+
+        def put(number: int, payload: bytes) -> None:
+            offsets[number] = offset + body.tell() - 1
+            body.write(b"%d 0 obj\n" % number + payload + b"\nendobj\n")
+
+        next_number = self.size
+        for fid, value in values.items():
+            number, original = self.fields[fid]
+            fld = DictionaryObject(original)
+            fld[NameObject("/V")] = TextStringObject(value)
+            appearance = next_number
+            next_number += 1
+            fld[NameObject("/AP")] = DictionaryObject(
+                {NameObject("/N"): IndirectObject(appearance, 0, None)})  # type: ignore[arg-type]
+            put(number, _serialise(fld))
+            put(appearance, text_appearance(value, [float(x) for x in original["/Rect"]]))
+        raw = dumps(dict(manifest)).encode("utf-8")
+        packed = zlib.compress(raw, 6)
+        header = (b"<< /Type /EmbeddedFile /Subtype /application#2Fjson /Filter /FlateDecode /Length %d "
+                  b"/Params << /Size %d /CheckSum <%s> >> >>" % (len(packed), len(raw),
+                                                                  hashlib.md5(raw).hexdigest().encode()))
+        put(self.manifest_object, header + b"\nstream\n" + packed + b"\nendstream")
+
+        xref_number = next_number
+        numbers = sorted([*offsets, xref_number])
+        xref_offset = offset + body.tell() - 1
+        offsets[xref_number] = xref_offset
+        rows = b"".join(b"\x01" + offsets[n].to_bytes(4, "big") + b"\x00\x00" for n in numbers)
+        index = b" ".join(b"%d 1" % n for n in numbers)
+        new_id = b"<" + os.urandom(16).hex().encode() + b">"
+        trailer = (b"<< /Type /XRef /Size %d /Index [%s] /W [1 4 2] /Prev %d /Root %s%s /ID [%s %s] "
+                   b"/Length %d >>" % (xref_number + 1, index, self.prev_xref, self.root,
+                                       b" /Info " + self.info if self.info else b"", self.first_id, new_id,
+                                       len(rows)))
+        body.write(b"%d 0 obj\n" % xref_number + trailer + b"\nstream\n" + rows + b"\nendstream\nendobj\n")
+        body.write(b"startxref\n%d\n%%%%EOF\n" % xref_offset)
+        return self.blank + body.getvalue()

@@ -1,0 +1,262 @@
+"""Issue personalised packs to a cohort: render once per PCN, stamp each learner.
+
+In: checked ``Learner``s (see ``roster``), the content, the formats wanted and
+how many patient feedback forms each learner gets. Out: files under
+``<out>/<cohort>/<pcn>/<learner>.pdf|.docx`` (and ``…-feedback-NN.pdf``), a
+register ``issued.csv`` of every instance id, and an ``IssueResult`` with counts
+and timings.
+
+Each (content, PCN profile) layout is rendered once; every learner's copy is a
+stamp of it (``stamp.PdfStamp``, ``word_stamp.DocxStamp``): cover values and
+a manifest with the copy's own instance id. Stamping runs in worker processes
+(one per core by default) that inherit the rendered templates.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import multiprocessing
+import os
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from generator.content.loader import Content
+from generator.content.profile import Profile, load_profile
+from generator.content.theme import load_theme
+from generator.errors import PortfolioError
+from generator.files import write_atomic
+from generator.formats.pdf.stamp import PdfStamp
+from generator.issuing.roster import Learner, safe_name
+from generator.model.form import Form, build_form
+from generator.model.manifest import make_manifest
+from generator.records.register import FEEDBACK_SECTION, REGISTER_COLUMNS
+
+COVER_IDS = ["cover.details.name", "cover.details.practice", "cover.details.pcn",
+             "cover.details.supervisor", "cover.details.facilitator", "cover.details.start_date"]
+
+
+class IssueError(PortfolioError):
+    """A cohort cannot be issued as asked; nothing was written."""
+
+
+@dataclass
+class Templates:
+    """What one PCN's copies are stamped from."""
+
+    profile: Profile
+    form: Form
+    pdf: PdfStamp | None
+    docx: Any | None  # word_stamp.DocxStamp
+    feedback_form: Form | None
+    feedback_pdf: PdfStamp | None
+
+
+@dataclass
+class IssueResult:
+    cohort_dir: Path
+    learners: int = 0
+    files: int = 0
+    register: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# Set in the parent before workers fork; workers read it instead of receiving pickles.
+_TEMPLATES: dict[str, Templates] = {}
+
+
+def prepare_templates(content: Content, slugs: set[str], formats: tuple[str, ...],
+                      feedback_forms: int) -> dict[str, Templates]:
+    """Render each PCN's pack (and feedback form) once."""
+    from generator.formats.pdf.write import write_pdf
+    theme = load_theme()
+    out: dict[str, Templates] = {}
+    for slug in sorted(slugs):
+        profile = load_profile(slug, content, theme)
+        form = build_form(content, profile.layout)
+        blank_manifest = make_manifest(form, pcn={"slug": slug, "name": profile.name})
+        pdf = docx = fb_form = fb_pdf = None
+        if "pdf" in formats:
+            pdf = PdfStamp.from_pdf(write_pdf(form, profile.theme, blank_manifest, pcn=profile.layout.pcn),
+                                    COVER_IDS)
+        if "docx" in formats:
+            from generator.formats.docx.stamp import DocxStamp
+            from generator.formats.docx.write import write_docx
+            docx = DocxStamp(write_docx(form, profile.theme, blank_manifest, pcn=profile.layout.pcn), COVER_IDS)
+        if feedback_forms:
+            fb_form = build_form(content, replace(profile.layout, only_sections=(FEEDBACK_SECTION,)))
+            fb_manifest = make_manifest(fb_form, pcn={"slug": slug, "name": profile.name})
+            fb_pdf = PdfStamp.from_pdf(write_pdf(fb_form, profile.theme, fb_manifest, pcn=profile.layout.pcn), [])
+        out[slug] = Templates(profile, form, pdf, docx, fb_form, fb_pdf)
+    return out
+
+
+def _file_names(learners: list[Learner]) -> dict[int, str]:
+    """A unique, safe file stem per learner (by roster line) within each PCN folder."""
+    used: set[tuple[str, str]] = set()
+    out = {}
+    for learner in learners:
+        base = safe_name(learner.name)
+        if base == "learner":  # a name with no Latin letters
+            base = f"learner-line-{learner.line}"
+        stem, n = base, 1
+        while (learner.pcn, stem) in used:  # "Jo Smith" twice and "Jo Smith 2" must not meet
+            n += 1
+            stem = f"{base}-{n}"
+        used.add((learner.pcn, stem))
+        out[learner.line] = stem
+    return out
+
+
+def _issue_one(learner: Learner, stem: str, folder: Path, feedback_forms: int,
+               issued_at: str) -> list[dict[str, str]]:
+    t = _TEMPLATES[learner.pcn]
+    pcn = {"slug": learner.pcn, "name": t.profile.name}
+    base = {"learner": learner.name, "practice": learner.practice, "pcn": learner.pcn,
+            "supervisor": learner.supervisor, "facilitator": learner.facilitator,
+            "start_date": learner.start_date, "email": learner.email,
+            "content_id": t.form.content_id, "content_version": t.form.content_version, "issued_at": issued_at}
+    rows = []
+    instance = str(uuid.uuid4())
+    manifest = make_manifest(t.form, instance_id=instance, learner=learner.manifest_facts(), pcn=pcn)
+    values = learner.cover_values(t.profile.name)
+    for fmt, stamper in (("pdf", t.pdf), ("docx", t.docx)):
+        if stamper is None:
+            continue
+        path = folder / f"{stem}.{fmt}"
+        write_atomic(path, stamper.stamp(values, manifest))
+        rows.append({**base, "instance_id": instance, "document": "pack", "file": _relative(path)})
+    if t.feedback_pdf is not None:
+        for n in range(1, feedback_forms + 1):
+            fb_instance = str(uuid.uuid4())
+            fb_manifest = make_manifest(t.feedback_form, instance_id=fb_instance,
+                                        learner=learner.manifest_facts(), pcn=pcn)
+            fb_manifest["part"] = FEEDBACK_SECTION
+            path = folder / f"{stem}-feedback-{n:02d}.pdf"
+            write_atomic(path, t.feedback_pdf.stamp({}, fb_manifest))
+            rows.append({**base, "instance_id": fb_instance, "document": FEEDBACK_SECTION, "file": _relative(path)})
+    return rows
+
+
+def _write_register(result: IssueResult, rows: list[dict[str, str]]) -> None:
+    """Add this run's rows to ``<cohort>/issued.csv`` (earlier runs' rows are kept)."""
+    rows = sorted(rows, key=lambda r: (r["pcn"], r["learner"], r["document"], r["file"]))
+    result.files = len(rows)
+    result.register = result.cohort_dir / "issued.csv"
+    if result.register.exists():
+        with result.register.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle)) + rows
+    register = io.StringIO()
+    writer = csv.DictWriter(register, REGISTER_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(result.register, register.getvalue().encode("utf-8"))
+
+
+def _relative(path: Path) -> str:
+    """The file's path inside the cohort folder (PCN folder and file name)."""
+    return f"{path.parent.name}/{path.name}"
+
+
+def _issue_batch(batch: list[tuple[Learner, str, str]], feedback_forms: int,
+                 issued_at: str) -> tuple[list[dict[str, str]], str | None]:
+    """Rows for the copies written, and what stopped the batch (None when nothing did)."""
+    rows: list[dict[str, str]] = []
+    for learner, stem, folder in batch:
+        try:
+            rows.extend(_issue_one(learner, stem, Path(folder), feedback_forms, issued_at))
+        except (OSError, PortfolioError) as exc:
+            return rows, f"roster line {learner.line}: {exc}"
+    return rows, None
+
+
+def planned_files(learners: list[Learner], cohort_dir: Path, formats: tuple[str, ...],
+                  feedback_forms: int) -> list[Path]:
+    """Every file issuing would write, in roster order."""
+    names = _file_names(learners)
+    paths = []
+    for learner in learners:
+        folder = cohort_dir / safe_name(learner.pcn)
+        stem = names[learner.line]
+        paths += [folder / f"{stem}.{fmt}" for fmt in formats]
+        paths += [folder / f"{stem}-feedback-{n:02d}.pdf" for n in range(1, feedback_forms + 1)]
+    return paths
+
+
+def check_cohort(learners: list[Learner], cohort: str, out_dir: Path, formats: tuple[str, ...],
+                 feedback_forms: int, replace: bool = False) -> Path:
+    """The cohort's folder, once the name is usable and no copy handed out would be overwritten."""
+    cohort_slug = safe_name(cohort)
+    if not cohort_slug or cohort_slug == "learner":
+        raise IssueError(f"cohort name {cohort!r} needs letters or digits (e.g. '2026 autumn')")
+    cohort_dir = Path(out_dir) / cohort_slug
+    existing = [p for p in planned_files(learners, cohort_dir, formats, feedback_forms) if p.exists()]
+    if existing and not replace:
+        shown = ", ".join(str(p.relative_to(cohort_dir)) for p in existing[:3])
+        more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
+        raise IssueError(f"{len(existing)} file(s) were issued before in {cohort_dir} ({shown}{more}); "
+                         "nothing was written. Use another --cohort name, or --replace to issue new copies "
+                         "(with new instance ids) over them")
+    return cohort_dir
+
+
+def issue_cohort(learners: list[Learner], cohort: str, out_dir: Path, content: Content,
+                 formats: tuple[str, ...] = ("pdf", "docx"), feedback_forms: int = 0,
+                 jobs: int | None = None, progress: Callable[[int], None] | None = None,
+                 replace: bool = False) -> IssueResult:
+    """Issue every learner's copies; ``progress(n)`` is called as each batch of n learners is done.
+
+    Files issued before are never overwritten unless ``replace``: a copy already
+    handed out keeps its instance id, and a learner's PDF and Word copy share one.
+    """
+    result = IssueResult(check_cohort(learners, cohort, out_dir, formats, feedback_forms, replace),
+                         learners=len(learners))
+    start = time.perf_counter()
+    global _TEMPLATES
+    _TEMPLATES = prepare_templates(content, {l.pcn for l in learners}, formats, feedback_forms)
+    result.timings["render"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    names = _file_names(learners)
+    issued_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    work = [(l, names[l.line], str(result.cohort_dir / safe_name(l.pcn))) for l in learners]
+    for folder in {w[2] for w in work}:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(work)))
+    size = max(1, min(50, len(work) // (jobs * 4) or 1))
+    batches = [work[i:i + size] for i in range(0, len(work), size)]
+    rows: list[dict[str, str]] = []
+    errors: list[str] = []
+
+    def collect(outcome: tuple[list[dict[str, str]], str | None], count: int) -> None:
+        rows.extend(outcome[0])
+        if outcome[1]:
+            errors.append(outcome[1])
+        if progress:
+            progress(count)
+
+    try:
+        if jobs == 1:
+            for batch in batches:
+                collect(_issue_batch(batch, feedback_forms, issued_at), len(batch))
+        else:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+                futures = {pool.submit(_issue_batch, batch, feedback_forms, issued_at): len(batch)
+                           for batch in batches}
+                for future in as_completed(futures):
+                    collect(future.result(), futures[future])
+    finally:
+        # Whatever was written is on record, even when a batch failed: a copy handed
+        # out must never lack its register row.
+        _write_register(result, rows)
+    if errors:
+        raise IssueError(f"{len(errors)} batch(es) stopped ({'; '.join(errors[:3])}); the {len(rows)} file(s) "
+                         f"written are recorded in {result.register}")
+    result.timings["stamp"] = time.perf_counter() - start
+    return result

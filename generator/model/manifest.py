@@ -1,0 +1,55 @@
+"""The pack manifest embedded in every generated document.
+
+In: a ``Form`` and who the copy is for. Out: a JSON-ready dict naming the pack,
+this copy (instance id), the content (id, version, hash), the generator, the
+learner and PCN, and every field's definition, so a returned copy can be read
+even after the content has changed.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from generator import __version__
+from generator.model.form import Form
+
+MANIFEST_FORMAT = "portfolio-manifest/1"
+#: File name of the manifest attached to a PDF.
+PDF_ATTACHMENT_NAME = "portfolio-manifest.json"
+#: Namespace of the custom XML part holding the manifest in a DOCX.
+DOCX_NAMESPACE = "urn:portfolio:manifest:1"
+
+
+def field_definitions(form: Form) -> list[dict[str, Any]]:
+    """Each field's id, kind, label and options, in document order."""
+    return [
+        {"id": f.id, "kind": f.kind, "label": f.label,
+         "options": [{"value": o.value, "label": o.label} for o in f.options]}
+        for f in form.fields
+    ]
+
+
+def make_manifest(form: Form, *, instance_id: str | None = None,
+                  learner: dict[str, str] | None = None, pcn: dict[str, str] | None = None,
+                  created: datetime | None = None) -> dict[str, Any]:
+    """The manifest for one copy; a new instance id is drawn when none is given."""
+    return {
+        "format": MANIFEST_FORMAT,
+        "pack_id": form.pack_id,
+        "instance_id": instance_id or str(uuid.uuid4()),
+        "title": form.title,
+        "content": {"id": form.content_id, "version": form.content_version, "hash": form.content_hash},
+        "generator": {"name": "portfolio", "version": __version__},
+        "created": (created or datetime.now(timezone.utc)).replace(microsecond=0).isoformat(),
+        "personalised": bool(learner),  # False: a generic pack, copied to many learners as it is
+        "learner": learner or {},
+        "pcn": pcn or {},
+        "fields": field_definitions(form),
+    }
+
+
+def dumps(manifest: dict[str, Any]) -> str:
+    return json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=False)

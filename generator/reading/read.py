@@ -1,0 +1,132 @@
+"""Read a completed copy back into a record.
+
+In: the bytes of a returned PDF or DOCX (whatever editor filled it).
+Out: a ``Record``: the pack facts from the embedded manifest, every manifest
+field's typed value (None when empty), the option positions of scale answers,
+values the manifest does not know, and warnings. A file that is not ours, not a
+form, encrypted or damaged raises ``ReadError`` naming the file and the reason.
+The format readers only find raw values; typing happens here, once.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from generator.errors import ReadError
+from generator.model.document import RawDocument, check_manifest, sniff
+from generator.model.values import coerce
+from generator.reading.identifiers import Flag, scan_record_values
+
+#: Content versions this generator knows; others are read from their embedded definitions.
+KNOWN_CONTENT_VERSIONS = {("care-coordination-portfolio", "1.0.0")}
+
+
+
+
+@dataclass
+class Record:
+    pack: dict[str, Any]
+    fields: dict[str, Any]
+    positions: dict[str, int] = field(default_factory=dict)  # scale answers: 1-based option position
+    unmapped: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)  # likely patient identifiers: field and kind only
+    missing: list[str] = field(default_factory=list)  # manifest fields the copy no longer has
+    definitions: list[dict[str, Any]] = field(default_factory=list, repr=False)  # the manifest's fields
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pack": self.pack, "fields": self.fields, "positions": self.positions, "unmapped": self.unmapped,
+                "missing": self.missing, "flags": [f.to_json() for f in self.flags], "warnings": self.warnings}
+
+
+
+
+def _reader(kind: str) -> Callable[[bytes, str], RawDocument]:
+    """The format reader for a sniffed kind (imported on demand)."""
+    if kind == "pdf":
+        from generator.formats.pdf.read import read_pdf_raw
+        return read_pdf_raw
+    from generator.formats.docx.read import read_docx_raw
+    return read_docx_raw
+
+
+
+
+def read_bytes(data: bytes, name: str) -> Record:
+    """Read a returned copy given as bytes; ``name`` is used in messages."""
+    if not data:
+        raise ReadError(name, "file is empty")
+    kind = sniff(data)
+    if kind is None:
+        raise ReadError(name, "is not a PDF or Word (.docx) file")
+    try:
+        raw = _reader(kind)(data, name)
+    except ReadError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, KeyError) as exc:
+        # a damaged zip shows itself only when a part is read: bad CRC, bad header, odd method
+        if kind != "zip":
+            raise ReadError(name, "is damaged and cannot be read as a PDF") from exc
+        raise ReadError(name, "is damaged or truncated and cannot be read as a Word file") from exc
+    except (ValueError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+        # a structure no editor writes (e.g. an appearance dictionary that is not one)
+        what = "a PDF" if kind == "pdf" else "a Word file"
+        raise ReadError(name, f"is damaged and cannot be read as {what}") from exc
+    return make_record(raw, name)
+
+
+def read_file(path: Path | str) -> Record:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReadError(path.name, f"cannot be opened ({exc.strerror})") from None
+    return read_bytes(data, path.name)
+
+
+def make_record(raw: RawDocument, name: str) -> Record:
+    manifest = check_manifest(raw.manifest, name)
+    warnings = list(raw.warnings)
+    content = manifest.get("content", {})
+    if (manifest.get("pack_id"), content.get("version")) not in KNOWN_CONTENT_VERSIONS:
+        warnings.append(f"content version {content.get('version')!r} of pack {manifest.get('pack_id')!r} "
+                        "is not known to this version of the tool; read from the definitions embedded in the copy")
+    fields: dict[str, Any] = {}
+    positions: dict[str, int] = {}
+    for definition in manifest["fields"]:
+        fid = definition["id"]
+        value, warning = coerce(definition, raw.values.get(fid))
+        fields[fid] = value
+        if warning:
+            warnings.append(f"{fid}: {warning}")
+        options = [o["value"] for o in definition.get("options", ())]
+        if definition["kind"] == "choice" and value is not None and len(options) == 5:
+            positions[fid] = options.index(value) + 1
+    for fid in raw.unmapped:
+        warnings.append(f"{fid}: not in the pack's field definitions; kept under 'unmapped'")
+    pack = {
+        "pack_id": manifest.get("pack_id"),
+        "part": manifest.get("part") or "pack",  # "patient_feedback" for a form issued on its own
+        "instance_id": manifest.get("instance_id"),
+        "content_id": content.get("id"),
+        "content_version": content.get("version"),
+        "content_hash": content.get("hash"),
+        "generator_version": manifest.get("generator", {}).get("version"),
+        "personalised": manifest.get("personalised", True),
+        "learner": manifest.get("learner") or {},
+        "pcn": manifest.get("pcn") or {},
+        "format": raw.format,
+        "editor": raw.editor,
+    }
+    flags = scan_record_values(manifest["fields"], fields, raw.unmapped)
+    missing = [d["id"] for d in manifest["fields"] if d["id"] not in raw.values]
+    return Record(pack, fields, positions, dict(raw.unmapped), warnings, flags, missing, manifest["fields"])
+
+
+def dumps(record: Record) -> str:
+    return json.dumps(record.to_json(), ensure_ascii=False, indent=1)

@@ -1,0 +1,488 @@
+"""Ingest returned copies into the records store.
+
+In: paths (files, or folders searched recursively) of copies learners returned,
+an open ``Store``, and whether a changed copy may supersede the stored one.
+Out: an ``IngestResult`` listing, for every file, what happened to it — new,
+unchanged, superseded, conflict, rejected or failed — with the reason, the
+field ids that were missing from the copy or unknown to its manifest, and the
+warnings (with quoted values blanked out, so they can be printed).
+
+Files are read in worker processes (``generator.reading.read`` does the reading; a
+reader crash costs one file, not the batch) and stored by this process alone,
+one ``BEGIN IMMEDIATE`` transaction per file, in the order the files were
+found. The decision for a file is taken inside its transaction, so two ingest
+processes on the same store agree:
+
+- a file whose SHA-256 is stored already is *unchanged* ("already ingested");
+- a copy (instance id) seen for the first time is *new*;
+- a copy seen before with the same answers (e.g. re-saved) is *unchanged*;
+- a copy seen before with other answers is a *conflict* (nothing is stored)
+  unless ``supersede`` is set: then it is stored as the next version, linked
+  to the one it replaces (*superseded*); nothing is overwritten or deleted;
+- separately issued patient feedback forms (manifest ``"part":
+  "patient_feedback"``) are filled by many patients from one copy: every
+  distinct file of one is kept as another copy (*new*);
+- a file that cannot be read is *rejected*: only an audit-log entry with the
+  reason is written;
+- a file whose storing failed is *failed*: its transaction is rolled back, the
+  batch goes on, and a rerun stores it.
+
+Likely patient identifiers in free-text answers (``Record.flags``, found by
+``generator.reading.identifiers``) are stored and reported as warnings that name the
+field, never the value. Reading runs within ``generator.reading.sandbox``'s limits
+(file size, wall-clock time and memory per file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import time
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from generator.errors import IngestError, PortfolioError, ReadError
+from generator.reading.read import Record, read_bytes
+from generator.reading.sandbox import (
+    DEFAULT_LIMITS,
+    Limits,
+    call_isolated,
+    limit_memory,
+)
+from generator.records.register import (
+    FEEDBACK_SECTION,
+    import_register,
+    learner_key,
+)
+from generator.records.store import (
+    Definition,
+    FieldValue,
+    NewSubmission,
+    Store,
+)
+
+#: Outcomes of a file, in the order summaries list them.
+STATUSES = ("new", "unchanged", "superseded", "conflict", "rejected", "failed")
+#: Names in a folder that are never returned copies (editor lock files, hidden files).
+_SKIP_NAME = re.compile(r"^(\.|~\$|\.~lock\.|Thumbs\.db$|desktop\.ini$)", re.IGNORECASE)
+#: Parts issued on their own of which one copy may come back many times, filled by different people.
+MULTI_COPY_PARTS = frozenset({FEEDBACK_SECTION})
+#: Added to a likely patient identifier's flag when it is reported.
+FLAG_ADVICE = "portfolios must not hold patient identifiers: ask the learner to remove it and return the copy again"
+
+
+
+
+# ---------------------------------------------------------------- results
+
+@dataclass
+class FileOutcome:
+    """What happened to one file."""
+
+    path: str
+    status: str  # one of STATUSES
+    reason: str = ""  # why (always set unless new); never holds a field value
+    sha256: str | None = None
+    instance_id: str | None = None
+    submission_id: int | None = None  # the stored submission (new or superseded)
+    previous_id: int | None = None  # the stored submission it matches, replaces or conflicts with
+    missing: list[str] = field(default_factory=list)  # field ids in the manifest, absent from the copy
+    unmapped: list[str] = field(default_factory=list)  # field ids in the copy, unknown to the manifest
+    warnings: list[str] = field(default_factory=list)  # printable (quoted values blanked)
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+
+@dataclass
+class IngestResult:
+    store: str
+    files: list[FileOutcome] = field(default_factory=list)
+    registers: dict[str, tuple[int, int]] = field(default_factory=dict)  # register file -> (rows, new rows)
+    seconds: float = 0.0
+    jobs: int = 1
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(STATUSES, 0)
+        for f in self.files:
+            out[f.status] += 1
+        return out
+
+    @property
+    def ok(self) -> bool:
+        """True when every file was stored or was stored already."""
+        counts = self.counts
+        return not (counts["conflict"] or counts["rejected"] or counts["failed"])
+
+
+# ---------------------------------------------------------------- finding files
+
+def find_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Every file named, and every file under every folder named (recursively, sorted).
+
+    Inside folders, hidden files and editor lock files (``~$…``, ``.~lock…``) are
+    left out; a file named explicitly is always taken. A path that does not exist
+    raises ``IngestError``.
+    """
+    out: list[Path] = []
+    seen: set[Path] = set()
+
+    def add(path: Path) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(path)
+
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            for folder, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if not _SKIP_NAME.match(name) and Path(folder, name).is_file():
+                        add(Path(folder, name))
+        elif path.is_file():
+            add(path)
+        else:
+            raise IngestError(f"{path}: no such file or folder")
+    return out
+
+
+# ---------------------------------------------------------------- reading (in workers)
+
+@dataclass
+class ReadOutcome:
+    """What a worker sends back for one file: a record, or the reason it was refused."""
+
+    record: Record | None = None
+    part: str | None = None
+    definitions: list[dict[str, Any]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def read_copy(data: bytes, name: str, memory: int = DEFAULT_LIMITS.memory) -> ReadOutcome:
+    """Read one returned copy, as ``generator.reading.read.read_bytes`` does, keeping what the
+    record alone does not say: which fields were absent. Never raises."""
+    try:
+        record = read_bytes(data, name)
+    except ReadError as exc:
+        return ReadOutcome(error=exc.reason)
+    except MemoryError:
+        return ReadOutcome(error=f"needs more than {memory // 2**20} MB to read; refused "
+                                 "(a possible decompression bomb)")
+    except RecursionError:
+        return ReadOutcome(error="is nested too deeply to read (a cyclic or damaged structure); refused")
+    except Exception as exc:  # a reader bug must cost one file, not the batch
+        return ReadOutcome(error=f"could not be read ({type(exc).__name__}); it may be damaged: keep the file "
+                                 "and report it")
+    part = record.pack.get("part")
+    return ReadOutcome(record, part if isinstance(part, str) and part != "pack" else None,
+                       record.definitions, record.missing)
+
+
+@dataclass
+class _Item:
+    index: int
+    path: Path
+    sha256: str
+    size: int
+    data: bytes | None
+
+
+def _read_isolated(item: _Item, seconds: float, memory: int) -> ReadOutcome:
+    """Read one file in a child process of its own, so that a crash or a hang is blamed on it alone."""
+    outcome = call_isolated(read_copy, (item.data or b"", item.path.name, memory),
+                            replace(DEFAULT_LIMITS, seconds=seconds, memory=memory))
+    if outcome.status == "timeout":
+        return ReadOutcome(error=f"took longer than {seconds:g} s to read; refused (other files are not affected)")
+    if outcome.status == "crash":
+        return ReadOutcome(error=f"made the reader crash (exit {outcome.exitcode}), so it was not stored; "
+                                 "keep the file and report it (other files are not affected)")
+    return outcome.value
+
+
+def _read_all(items: Iterator[_Item], jobs: int, seconds: float = DEFAULT_LIMITS.seconds,
+              memory: int = DEFAULT_LIMITS.memory) -> Iterator[tuple[_Item, ReadOutcome]]:
+    """Read items in ``jobs`` worker processes; yields in input order.
+
+    When a worker dies or a file takes longer than ``seconds``, the pool is
+    replaced and the file and those queued behind it are read one by one in
+    child processes of their own, so only the culprit is refused.
+    """
+    # Import the readers before forking so that every worker has them already.
+    import generator.formats.docx.read  # noqa: F401
+    import generator.formats.pdf.read  # noqa: F401
+    if jobs <= 1:  # one reader: still a child process per file, within the limits
+        for item in items:
+            yield item, _read_isolated(item, seconds, memory)
+        return
+    context = multiprocessing.get_context("fork")
+    window = jobs * 4
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=limit_memory,
+                                   initargs=(memory,))
+
+    def stop(pool: ProcessPoolExecutor, kill: bool) -> None:
+        if kill:
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+    pool = new_pool()
+    pending: deque[tuple[_Item, Future]] = deque()
+
+    def drain(limit: int) -> Iterator[tuple[_Item, ReadOutcome]]:
+        nonlocal pool
+        while len(pending) > limit:
+            item, future = pending.popleft()
+            try:
+                outcome = future.result(timeout=seconds)
+            except (BrokenProcessPool, FuturesTimeout) as exc:
+                stop(pool, kill=isinstance(exc, FuturesTimeout))
+                retry = [item] + [i for i, _ in pending]
+                pending.clear()
+                for again in retry:
+                    yield again, _read_isolated(again, seconds, memory)
+                pool = new_pool()
+                return
+            except Exception as exc:  # e.g. a result that could not be sent back
+                outcome = ReadOutcome(error=f"could not be read ({type(exc).__name__}); keep the file and report it")
+            yield item, outcome
+
+    try:
+        for item in items:
+            pending.append((item, pool.submit(read_copy, item.data, item.path.name, memory)))
+            yield from drain(window)
+        yield from drain(0)
+    finally:
+        stop(pool, kill=bool(pending))
+
+
+# ---------------------------------------------------------------- classifying and storing
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def redact(message: str) -> str:
+    """A message with quoted text (which may be a field's value) blanked: safe to print."""
+    return _QUOTED.sub("'…'", message)
+
+
+
+
+
+
+def definition_of(record: Record, part: str | None, fields: list[dict[str, Any]]) -> Definition:
+    canonical = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    pack = record.pack
+    return Definition(
+        id=hashlib.sha256(canonical.encode("utf-8")).hexdigest(), pack_id=str(pack.get("pack_id") or ""),
+        part=part, content_id=str(pack.get("content_id") or ""), content_version=str(pack.get("content_version") or ""),
+        content_hash=str(pack.get("content_hash") or ""), fields=fields)
+
+
+def new_submission(item_path: Path, sha256: str, size: int, read: ReadOutcome) -> NewSubmission:
+    """What to store for a read copy: every manifest field (read or missing), every unmapped value."""
+    record = read.record
+    assert record is not None
+    pack = record.pack
+    missing = set(read.missing)
+    values = [FieldValue(d["id"], "missing", None) if d["id"] in missing
+              else FieldValue(d["id"], "read", record.fields.get(d["id"]), record.positions.get(d["id"]))
+              for d in read.definitions]
+    values += [FieldValue(fid, "unmapped", value) for fid, value in record.unmapped.items()]
+    known = {d["id"] for d in read.definitions} | set(record.unmapped)
+    warnings: list[tuple[str | None, str]] = []
+    for message in record.warnings:
+        head = message.split(": ", 1)[0]
+        warnings.append((head if head in known else None, message))
+    warnings += [(flag.field, f"{flag}; {FLAG_ADVICE}") for flag in record.flags]
+    learner = pack.get("learner") or {}
+    pcn_facts = pack.get("pcn") or {}
+    name = learner.get("name") or record.fields.get("cover.details.name") or ""
+    practice = learner.get("practice") or record.fields.get("cover.details.practice") or ""
+    pcn = pcn_facts.get("slug") or pcn_facts.get("name") or ""
+    instance = str(pack.get("instance_id") or "")
+    if not name:
+        name = f"(unnamed copy {instance[:8]})"
+    return NewSubmission(
+        sha256=sha256, filename=item_path.name, size=size, format=str(pack.get("format")),
+        editor=str(pack.get("editor") or "unknown"), instance_id=instance,
+        pack_id=str(pack.get("pack_id") or ""), part=read.part,
+        content_id=str(pack.get("content_id") or ""), content_version=str(pack.get("content_version") or ""),
+        content_hash=str(pack.get("content_hash") or ""), generator_version=str(pack.get("generator_version") or ""),
+        definition=definition_of(record, read.part, read.definitions),
+        learner_key=learner_key(pcn, practice, name), learner_name=str(name), practice=str(practice),
+        pcn=str(pcn), pcn_name=str(pcn_facts.get("name") or pcn), learner=dict(learner), pcn_facts=dict(pcn_facts),
+        values=values, warnings=warnings, flags=[(flag.field, flag.kind) for flag in record.flags])
+
+
+def _answers(values: Iterable[FieldValue]) -> dict[str, tuple[str, Any]]:
+    return {v.field_id: (v.state, v.value) for v in values}
+
+
+def store_submission(store: Store, new: NewSubmission, supersede: bool) -> tuple[str, str, int | None, int | None]:
+    """Decide and store one read copy in one transaction: (status, reason, stored id, previous id)."""
+    with store.transaction():
+        existing = store.submission_for_sha(new.sha256)
+        if existing is not None:
+            return "unchanged", f"already ingested (submission {existing})", None, existing
+        earlier = store.instance_submissions(new.instance_id)
+        if not earlier:
+            sid = store.add_submission(new, 1, None)
+            store.add_audit("ingested", filename=new.filename, sha256=new.sha256, instance_id=new.instance_id,
+                            submission_id=sid, detail="new copy")
+            return "new", "", sid, None
+        version = max(s.version for s in earlier) + 1
+        if new.part in MULTI_COPY_PARTS:
+            sid = store.add_submission(new, version, None)
+            store.add_audit("ingested", filename=new.filename, sha256=new.sha256, instance_id=new.instance_id,
+                            submission_id=sid, detail=f"copy {version} of a separately issued {new.part} form")
+            return "new", f"copy {version} of the same {new.part} form", sid, None
+        latest = next(s for s in reversed(earlier) if s.current)
+        stored = store.values([latest.id]).get(latest.id, [])
+        if _answers(stored) == _answers(new.values):
+            return "unchanged", f"same answers as submission {latest.id} (a re-saved copy)", None, latest.id
+        if not supersede:
+            store.add_audit("conflict", filename=new.filename, sha256=new.sha256, instance_id=new.instance_id,
+                            submission_id=latest.id,
+                            detail=f"answers differ from submission {latest.id}; nothing stored")
+            return ("conflict", f"this copy was ingested before (submission {latest.id}) with other answers; "
+                                "nothing was stored: rerun with --supersede to store it as a new version",
+                    None, latest.id)
+        sid = store.add_submission(new, version, latest.id)
+        store.add_audit("superseded", filename=new.filename, sha256=new.sha256, instance_id=new.instance_id,
+                        submission_id=sid, detail=f"version {version} supersedes submission {latest.id}")
+        return "superseded", f"version {version}, replaces submission {latest.id} (kept)", sid, latest.id
+
+
+def _reject(store: Store, outcome: FileOutcome) -> None:
+    try:
+        with store.transaction():
+            store.add_audit("rejected", filename=outcome.name, sha256=outcome.sha256, detail=outcome.reason)
+    except PortfolioError as exc:
+        outcome.warnings.append(f"the rejection could not be written to the audit log ({redact(str(exc))})")
+
+
+def _outcome(store: Store, item: _Item, read: ReadOutcome, supersede: bool) -> FileOutcome:
+    outcome = FileOutcome(str(item.path), "rejected", sha256=item.sha256)
+    if read.error is not None:
+        outcome.reason = read.error
+        _reject(store, outcome)
+        return outcome
+    record = read.record
+    assert record is not None
+    outcome.instance_id = str(record.pack.get("instance_id") or "")
+    if not outcome.instance_id:
+        outcome.reason = "its portfolio manifest has no instance id; ask for the copy that was issued"
+        _reject(store, outcome)
+        return outcome
+    new = new_submission(item.path, item.sha256, item.size, read)
+    if record.pack.get("personalised") is False:
+        # A generic pack ('portfolio build') reaches many learners with one instance id:
+        # its copies are told apart by the learner's name on the cover.
+        if not str(record.fields.get("cover.details.name") or "").strip():
+            outcome.reason = ("is a generic pack with no learner name on its cover, so it cannot be told apart "
+                              "from other learners' copies; ask the learner to add their name, or issue "
+                              "personalised packs with 'portfolio issue'")
+            _reject(store, outcome)
+            return outcome
+        new.instance_id = f"{new.instance_id}#{new.learner_key}"
+        new.warnings.append((None, "a generic pack (not issued to one learner): kept apart from other copies "
+                                   "by the learner's name on its cover"))
+    outcome.missing = list(read.missing)
+    outcome.unmapped = list(record.unmapped)
+    outcome.warnings = [redact(message) for _, message in new.warnings]
+    try:
+        status, reason, sid, previous = store_submission(store, new, supersede)
+    except PortfolioError as exc:
+        outcome.status = "failed"
+        outcome.reason = f"could not be stored ({redact(str(exc))}); nothing of it was kept"
+        try:
+            with store.transaction():
+                store.add_audit("failed", filename=outcome.name, sha256=item.sha256,
+                                instance_id=outcome.instance_id, detail=outcome.reason)
+        except PortfolioError:
+            pass  # the store is unusable; the outcome says so
+        return outcome
+    outcome.status, outcome.reason, outcome.submission_id, outcome.previous_id = status, reason, sid, previous
+    return outcome
+
+
+# ---------------------------------------------------------------- register
+
+
+
+
+
+# ---------------------------------------------------------------- orchestration
+
+def ingest(paths: Iterable[str | Path], store: Store, *, supersede: bool = False, jobs: int | None = None,
+           registers: Iterable[str | Path] = (), progress: Callable[[int], None] | None = None,
+           limits: Limits = DEFAULT_LIMITS) -> IngestResult:
+    """Read and store every returned copy under ``paths``; see the module docstring.
+
+    ``jobs`` is the number of reader processes (None: one per core, 1: read in this
+    process, without the time and memory limits). ``limits`` caps each file's size,
+    reading time and memory (``generator.reading.sandbox.Limits``). ``progress(n)`` is called
+    as every n files are done. ``registers`` are issue registers (``issued.csv``) to
+    import first.
+    """
+    start = time.perf_counter()
+    result = IngestResult(store=store.path)
+    for register in registers:
+        result.registers[str(register)] = import_register(store, Path(register))
+    own = {Path(store.path + suffix).resolve() for suffix in ("", "-wal", "-shm", "-journal")}
+    files = [f for f in find_files(paths) if f.resolve() not in own]  # never the store itself
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(files) or 1))
+    result.jobs = jobs
+    known = store.known_hashes()
+    outcomes: list[FileOutcome | None] = [None] * len(files)
+
+    def done(index: int, outcome: FileOutcome) -> None:
+        outcomes[index] = outcome
+        if progress:
+            progress(1)
+
+    def to_read() -> Iterator[_Item]:
+        for index, path in enumerate(files):
+            try:
+                size = path.stat().st_size
+                if size > limits.max_bytes:
+                    reason = (f"is {size / 1e6:.0f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB "
+                              "(a filled portfolio is under 2 MB)")
+                    outcome = FileOutcome(str(path), "rejected", reason=reason)
+                    _reject(store, outcome)
+                    done(index, outcome)
+                    continue
+                data = path.read_bytes()
+            except OSError as exc:
+                outcome = FileOutcome(str(path), "rejected", reason=f"cannot be opened ({exc.strerror})")
+                _reject(store, outcome)
+                done(index, outcome)
+                continue
+            sha = hashlib.sha256(data).hexdigest()
+            if sha in known:  # stored before this run: no need to read it again
+                done(index, FileOutcome(str(path), "unchanged", reason=f"already ingested (submission {known[sha]})",
+                                        sha256=sha, previous_id=known[sha]))
+                continue
+            yield _Item(index, path, sha, len(data), data)
+
+    for item, read in _read_all(to_read(), jobs, limits.seconds, limits.memory):
+        item.data = None
+        done(item.index, _outcome(store, item, read, supersede))
+    result.files = [o for o in outcomes if o is not None]
+    result.seconds = time.perf_counter() - start
+    return result

@@ -1,0 +1,285 @@
+"""Learner progress, computed from stored values by field id.
+
+In: the current submissions, their values and field definitions, and the
+issued packs (plain data from the ``store``). Out: one ``LearnerProgress`` per
+learner: competency areas achieved per domain, assessor sign-offs, values
+worksheet and case studies complete, patient feedback forms received with the
+mean score per question, initial discussion and final review signed.
+
+The structure is read from the stored field definitions through the id
+patterns in ``RULES``, never from counts written here: a domain with ten areas
+is 7/10 because ten ``competencies.<domain>.<area>.achieved`` fields exist.
+A learner's pack is their latest current whole-pack submission; every current
+separately issued feedback form counts, and so does the pack's own feedback
+form when any rating on it is answered.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable
+
+from generator.records.store import (
+    Definition,
+    FieldValue,
+    IssuedPack,
+    Store,
+    SubmissionRow,
+)
+
+FEEDBACK_PART = "patient_feedback"
+
+#: Field id patterns: rule name -> regex with a ``group`` (domain, value, case, signatory or
+#: question) and, where the group has several fields, an ``item``.
+RULES: dict[str, re.Pattern[str]] = {
+    "competency": re.compile(r"^competencies\.(?P<group>[^.]+)(?<!_signoff)\.(?P<item>[^.]+)\.achieved$"),
+    "signoff": re.compile(r"^competencies\.(?P<group>[^.]+)_signoff\.(?P<item>signature\.name|signature\.date"
+                          r"|achieved|comments)$"),
+    "values": re.compile(r"^values\.worksheet\.(?P<group>[^.]+)\.(?P<item>[^.]+)$"),
+    "case_studies": re.compile(r"^case_studies\.studies\.(?P<group>case_\d+)\.(?P<item>[^.]+)$"),
+    "initial": re.compile(r"^initial_discussion\.signatures\.(?P<group>[^.]+)\.(?P<item>name|date)$"),
+    "final": re.compile(r"^final_review\.signatures\.(?P<group>[^.]+)\.(?P<item>name|date)$"),
+    "rating": re.compile(r"^patient_feedback\.ratings\.(?P<group>[^.]+)$"),
+}
+#: A signatory whose label says this is optional (e.g. "Additional signatory (if applicable)").
+OPTIONAL_SIGNATORY = "if applicable"
+
+
+@dataclass
+class Domain:
+    id: str
+    title: str
+    achieved: int
+    total: int
+    signed_off: bool = False  # the assessor's typed name and date are both there
+    assessor_achieved: bool | None = None  # the sign-off's yes/no, None when not answered
+
+
+@dataclass
+class Completion:
+    done: int
+    total: int
+    items: dict[str, bool] = field(default_factory=dict)  # value / case id -> complete
+
+
+@dataclass
+class Signatures:
+    signed: bool  # every required signatory signed (name and date)
+    by: list[str] = field(default_factory=list)  # who signed
+    missing: list[str] = field(default_factory=list)  # required signatories who did not
+
+
+@dataclass
+class Question:
+    id: str
+    text: str
+    answers: int
+    mean: float | None  # mean option position, 1 = the first option (e.g. "Very happy")
+    counts: list[int] = field(default_factory=list)  # answers per option position
+
+
+@dataclass
+class Feedback:
+    forms: int = 0  # feedback forms received (separate forms, plus the pack's own when answered)
+    scale: list[str] = field(default_factory=list)  # option labels, position 1 first
+    questions: list[Question] = field(default_factory=list)
+
+
+@dataclass
+class LearnerProgress:
+    key: str
+    name: str
+    pcn: str
+    practice: str
+    issued: int = 0  # copies on the imported issue registers
+    submissions: list[int] = field(default_factory=list)  # current submission ids
+    pack_submission: int | None = None  # the pack the figures come from
+    last_ingested: str = ""
+    domains: list[Domain] = field(default_factory=list)
+    values: Completion = field(default_factory=lambda: Completion(0, 0))
+    case_studies: Completion = field(default_factory=lambda: Completion(0, 0))
+    feedback: Feedback = field(default_factory=Feedback)
+    initial: Signatures = field(default_factory=lambda: Signatures(False))
+    final: Signatures = field(default_factory=lambda: Signatures(False))
+    missing_fields: int = 0  # fields absent from the learner's copies
+    unmapped_fields: int = 0  # values the manifests did not know
+    review: list[dict[str, Any]] = field(default_factory=list)  # flagged copies: submission, file, fields
+
+    @property
+    def returned(self) -> bool:
+        return bool(self.submissions)
+
+    @property
+    def signoffs(self) -> tuple[int, int]:
+        return sum(d.signed_off for d in self.domains), len(self.domains)
+
+    @property
+    def competencies(self) -> tuple[int, int]:
+        return sum(d.achieved for d in self.domains), sum(d.total for d in self.domains)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["returned"] = self.returned
+        out["signoffs"] = dict(zip(("done", "total"), self.signoffs))
+        out["competencies"] = dict(zip(("achieved", "total"), self.competencies))
+        return out
+
+
+def filled(value: Any) -> bool:
+    """An answer is there: ticked, yes/no given, a choice made, text that is not blank."""
+    if isinstance(value, bool):
+        return value
+    return value is not None and str(value).strip() != ""
+
+
+def _matches(definitions: list[dict[str, Any]], rule: str) -> Iterable[tuple[dict[str, Any], re.Match[str]]]:
+    pattern = RULES[rule]
+    for definition in definitions:
+        match = pattern.match(definition["id"])
+        if match:
+            yield definition, match
+
+
+def _label_head(label: str) -> str:
+    return label.split(": ", 1)[0]
+
+
+def _label_tail(label: str) -> str:
+    return label.rsplit(": ", 1)[-1]
+
+
+# ---------------------------------------------------------------- one handler per part of the pack
+
+def _domains(definitions: list[dict[str, Any]], values: dict[str, Any]) -> list[Domain]:
+    domains: dict[str, Domain] = {}
+    for definition, m in _matches(definitions, "competency"):
+        if definition["kind"] != "checkbox":
+            continue
+        domain = domains.setdefault(m["group"], Domain(m["group"], _label_head(definition["label"]), 0, 0))
+        domain.total += 1
+        domain.achieved += values.get(definition["id"]) is True
+    signoff: dict[str, dict[str, Any]] = {}
+    for definition, m in _matches(definitions, "signoff"):
+        signoff.setdefault(m["group"], {})[m["item"]] = values.get(definition["id"])
+    for did, parts in signoff.items():
+        if did in domains:
+            domains[did].signed_off = filled(parts.get("signature.name")) and filled(parts.get("signature.date"))
+            achieved = parts.get("achieved")
+            domains[did].assessor_achieved = achieved if isinstance(achieved, bool) else None
+    return list(domains.values())
+
+
+def _completion(definitions: list[dict[str, Any]], values: dict[str, Any], rule: str) -> Completion:
+    groups: dict[str, bool] = {}
+    for definition, m in _matches(definitions, rule):
+        groups[m["group"]] = groups.get(m["group"], True) and filled(values.get(definition["id"]))
+    return Completion(sum(groups.values()), len(groups), groups)
+
+
+def _signatures(definitions: list[dict[str, Any]], values: dict[str, Any], rule: str) -> Signatures:
+    who: dict[str, bool] = {}
+    required: dict[str, bool] = {}
+    for definition, m in _matches(definitions, rule):
+        group = m["group"]
+        who[group] = who.get(group, True) and filled(values.get(definition["id"]))
+        required[group] = required.get(group, True) and OPTIONAL_SIGNATORY not in definition["label"].lower()
+    missing = [g for g, signed in who.items() if required[g] and not signed]
+    return Signatures(bool(who) and not missing, [g for g, signed in who.items() if signed], missing)
+
+
+def _feedback(forms: list[tuple[list[dict[str, Any]], dict[str, FieldValue]]]) -> Feedback:
+    """Means per question over every form's answered ratings; a form with no rating answered is not counted."""
+    out = Feedback(forms=0)
+    questions: dict[str, Question] = {}
+    positions: dict[str, list[int]] = {}
+    for definitions, values in forms:
+        answered = False
+        for definition, m in _matches(definitions, "rating"):
+            if definition["kind"] != "choice":
+                continue
+            options = [o["value"] for o in definition.get("options", ())]
+            if not out.scale:
+                out.scale = [o["label"] for o in definition.get("options", ())]
+            question = questions.setdefault(
+                m["group"], Question(m["group"], _label_tail(definition["label"]), 0, None, [0] * len(options)))
+            stored = values.get(definition["id"])
+            if stored is None or stored.value is None:
+                continue
+            position = stored.position or (options.index(stored.value) + 1 if stored.value in options else None)
+            if position is None:
+                continue
+            positions.setdefault(m["group"], []).append(position)
+            answered = True
+            if position <= len(question.counts):
+                question.counts[position - 1] += 1
+        out.forms += answered
+    for qid, question in questions.items():
+        answers = positions.get(qid, [])
+        question.answers = len(answers)
+        question.mean = round(sum(answers) / len(answers), 2) if answers else None
+    out.questions = list(questions.values())
+    return out
+
+
+#: What the pack submission contributes: attribute of LearnerProgress -> handler.
+PACK_PARTS: dict[str, Callable[[list[dict[str, Any]], dict[str, Any]], Any]] = {
+    "domains": _domains,
+    "values": lambda d, v: _completion(d, v, "values"),
+    "case_studies": lambda d, v: _completion(d, v, "case_studies"),
+    "initial": lambda d, v: _signatures(d, v, "initial"),
+    "final": lambda d, v: _signatures(d, v, "final"),
+}
+
+
+# ---------------------------------------------------------------- whole cohort
+
+def summarise(submissions: list[SubmissionRow], values: dict[int, list[FieldValue]],
+              definitions: dict[str, Definition], issued: list[IssuedPack] = (),
+              flags: dict[int, list[tuple[str, str]]] | None = None) -> list[LearnerProgress]:
+    """Progress of every learner with a current submission or an issued pack, by PCN and name."""
+    learners: dict[str, LearnerProgress] = {}
+    for pack in issued:
+        lp = learners.setdefault(pack.learner_key, LearnerProgress(pack.learner_key, pack.learner, pack.pcn,
+                                                                   pack.practice))
+        lp.issued += 1
+    by_learner: dict[str, list[SubmissionRow]] = {}
+    for sub in submissions:
+        if sub.current:
+            by_learner.setdefault(sub.learner_key, []).append(sub)
+    for key, subs in by_learner.items():
+        first = subs[-1]
+        lp = learners.setdefault(key, LearnerProgress(key, first.learner_name, first.pcn, first.practice))
+        lp.name, lp.pcn, lp.practice = first.learner_name, first.pcn, first.practice
+        lp.submissions = [s.id for s in subs]
+        lp.review = [{"submission": s.id, "file": s.filename,
+                      "flags": [{"field": fid, "kind": kind} for fid, kind in (flags or {})[s.id]]}
+                     for s in subs if (flags or {}).get(s.id)]
+        lp.last_ingested = max(s.ingested_at for s in subs)
+        forms: list[tuple[list[dict[str, Any]], dict[str, FieldValue]]] = []
+        packs = [s for s in subs if s.part is None]
+        for sub in subs:
+            stored = values.get(sub.id, [])
+            lp.missing_fields += sum(v.state == "missing" for v in stored)
+            lp.unmapped_fields += sum(v.state == "unmapped" for v in stored)
+            if sub.part == FEEDBACK_PART:
+                forms.append((definitions[sub.definition_id].fields, {v.field_id: v for v in stored}))
+        if packs:
+            pack = max(packs, key=lambda s: (s.ingested_at, s.id))
+            lp.pack_submission = pack.id
+            fields = definitions[pack.definition_id].fields
+            by_id = {v.field_id: v for v in values.get(pack.id, [])}
+            plain = {fid: v.value for fid, v in by_id.items() if v.state == "read"}
+            for attribute, handler in PACK_PARTS.items():
+                setattr(lp, attribute, handler(fields, plain))
+            if any(filled(plain.get(d["id"])) for d, _ in _matches(fields, "rating")):
+                forms.insert(0, (fields, by_id))
+        lp.feedback = _feedback(forms)
+    return sorted(learners.values(), key=lambda lp: (lp.pcn.casefold(), lp.name.casefold(), lp.key))
+
+
+def cohort_progress(store: Store) -> list[LearnerProgress]:
+    """``summarise`` over everything current in ``store``."""
+    submissions = store.submissions(current_only=True)
+    ids = [s.id for s in submissions]
+    return summarise(submissions, store.values(ids), store.definitions(), store.issued(), store.flags(ids))

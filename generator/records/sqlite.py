@@ -1,0 +1,396 @@
+"""The SQLite implementation of the records store (the embedded default).
+
+In: plain data from ``ingest`` inside ``transaction()`` blocks. Out: plain data
+for progress, export and report. Engine details (WAL mode, busy time-outs, the
+``-wal``/``-shm`` files beside the store) stay in this module.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from generator.records.store import (
+    AuditEntry,
+    Definition,
+    FieldValue,
+    IssuedPack,
+    NewSubmission,
+    StoreError,
+    SubmissionRow,
+    now,
+)
+
+#: Seconds a writer waits for another process's transaction to finish.
+BUSY_TIMEOUT = 120.0
+
+
+_RECORD_TABLES = ("definitions", "packs_issued", "submissions", "field_values", "warnings", "audit_log")
+
+
+def _no_change_triggers(table: str) -> tuple[str, ...]:
+    return (
+        f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: rows are never changed'); END",
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: rows are never deleted'); END",
+    )
+
+
+#: Statements of each schema version, applied in order; never edit a released version, add one.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE definitions (
+            id TEXT PRIMARY KEY,
+            pack_id TEXT NOT NULL,
+            part TEXT,
+            content_id TEXT NOT NULL,
+            content_version TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            fields_json TEXT NOT NULL,
+            first_seen TEXT NOT NULL)""",
+        """CREATE TABLE packs_issued (
+            instance_id TEXT NOT NULL,
+            document TEXT NOT NULL,
+            learner TEXT NOT NULL,
+            practice TEXT NOT NULL,
+            pcn TEXT NOT NULL,
+            supervisor TEXT NOT NULL,
+            facilitator TEXT NOT NULL,
+            start_date TEXT NOT NULL,
+            email TEXT NOT NULL,
+            file TEXT NOT NULL,
+            content_id TEXT NOT NULL,
+            content_version TEXT NOT NULL,
+            issued_at TEXT NOT NULL,
+            learner_key TEXT NOT NULL,
+            imported_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            PRIMARY KEY (instance_id, file))""",
+        """CREATE TABLE submissions (
+            id INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL UNIQUE,
+            filename TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            format TEXT NOT NULL,
+            editor TEXT NOT NULL,
+            ingested_at TEXT NOT NULL,
+            instance_id TEXT NOT NULL,
+            version INTEGER NOT NULL CHECK (version >= 1),
+            supersedes INTEGER REFERENCES submissions(id),
+            pack_id TEXT NOT NULL,
+            part TEXT,
+            content_id TEXT NOT NULL,
+            content_version TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            generator_version TEXT NOT NULL,
+            definition_id TEXT NOT NULL REFERENCES definitions(id),
+            learner_key TEXT NOT NULL,
+            learner_name TEXT NOT NULL,
+            practice TEXT NOT NULL,
+            pcn TEXT NOT NULL,
+            pcn_name TEXT NOT NULL,
+            learner_json TEXT NOT NULL,
+            pcn_json TEXT NOT NULL,
+            UNIQUE (instance_id, version))""",
+        "CREATE INDEX submissions_learner ON submissions (learner_key)",
+        "CREATE INDEX submissions_supersedes ON submissions (supersedes)",
+        """CREATE TABLE field_values (
+            submission_id INTEGER NOT NULL REFERENCES submissions(id),
+            field_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('read', 'missing', 'unmapped')),
+            value TEXT,
+            position INTEGER,
+            PRIMARY KEY (submission_id, field_id)) WITHOUT ROWID""",
+        """CREATE TABLE warnings (
+            submission_id INTEGER NOT NULL REFERENCES submissions(id),
+            seq INTEGER NOT NULL,
+            field_id TEXT,
+            message TEXT NOT NULL,
+            PRIMARY KEY (submission_id, seq)) WITHOUT ROWID""",
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            action TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            filename TEXT,
+            sha256 TEXT,
+            instance_id TEXT,
+            submission_id INTEGER,
+            detail TEXT NOT NULL)""",
+        *(t for table in _RECORD_TABLES for t in _no_change_triggers(table)),
+    ),
+    2: (
+        # A submission with likely patient identifiers is marked for review: which
+        # field and what kind of identifier, never the value.
+        """CREATE TABLE identifier_flags (
+            submission_id INTEGER NOT NULL REFERENCES submissions(id),
+            field_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            PRIMARY KEY (submission_id, field_id, kind)) WITHOUT ROWID""",
+        *_no_change_triggers("identifier_flags"),
+    ),
+}
+
+
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+_SUBMISSION_COLUMNS = ("s.id, s.sha256, s.filename, s.size, s.format, s.editor, s.ingested_at, s.instance_id, "
+                       "s.version, s.supersedes, (SELECT MIN(n.id) FROM submissions n WHERE n.supersedes = s.id), "
+                       "s.pack_id, s.part, s.content_id, s.content_version, s.content_hash, s.generator_version, "
+                       "s.definition_id, s.learner_key, s.learner_name, s.practice, s.pcn, s.pcn_name, "
+                       "s.learner_json, s.pcn_json")
+
+
+def _submission(row: tuple) -> SubmissionRow:
+    *head, learner_json, pcn_json = row
+    return SubmissionRow(*head, learner=json.loads(learner_json), pcn_facts=json.loads(pcn_json))
+
+
+def actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+class SQLiteStore:
+    """The SQLite implementation of ``Store`` (WAL mode, one writer at a time)."""
+
+    def __init__(self, path: str | Path, *, create: bool = True):
+        self.path = str(path)
+        if not create and not Path(self.path).exists():
+            raise StoreError(f"{self.path}: no records store here; run 'portfolio ingest' first "
+                             "or name the store with --store (or $PORTFOLIO_STORE)")
+        if not Path(self.path).parent.is_dir():
+            raise StoreError(f"{self.path}: the folder does not exist; create it or choose another --store")
+        try:
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+            mode = self._wal()
+            if mode.lower() != "wal":
+                raise StoreError(f"{self.path}: cannot switch the store to WAL mode (got {mode})")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise StoreError(f"{self.path}: cannot be opened as a records store ({exc})") from None
+        except BaseException:
+            self.close()
+            raise
+        self.actor = actor()
+        self._in_transaction = False
+
+    def close(self) -> None:
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
+            self._db = None
+
+    def __enter__(self) -> "SQLiteStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- schema
+
+    def schema_version(self) -> int:
+        return self._db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+
+    def _wal(self) -> str:
+        """Switch to WAL mode. A new file being set up by another process at the same moment
+        answers 'locked' at once (SQLite does not wait on this pragma), so wait here."""
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                return str(self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _migrate(self) -> None:
+        self._db.execute("CREATE TABLE IF NOT EXISTS schema_version ("
+                         "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: made by a newer version of this tool (schema {current}, this tool "
+                             f"knows {SCHEMA_VERSION}); upgrade the tool")
+        if current == SCHEMA_VERSION:
+            return
+        self._db.execute("BEGIN IMMEDIATE")  # another process may be migrating the same file
+        try:
+            current = self.schema_version()  # again, under the write lock
+            for version in sorted(v for v in MIGRATIONS if v > current):
+                for statement in MIGRATIONS[version]:
+                    self._db.execute(statement)
+                self._db.execute("INSERT INTO schema_version VALUES (?, ?)", (version, now()))
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+    # -- transactions
+
+    @contextmanager
+    def transaction(self) -> Iterator["SQLiteStore"]:
+        """One all-or-nothing unit of work; takes the write lock at once (BEGIN IMMEDIATE)."""
+        if self._in_transaction:
+            raise StoreError("transactions do not nest")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot start a transaction ({exc})") from exc
+        self._in_transaction = True
+        try:
+            yield self
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:  # SQLite may have rolled back already (disk full, I/O error)
+                self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"{self.path}: {exc}; the transaction was rolled back") from exc
+            raise
+        finally:
+            self._in_transaction = False
+
+    def _writing(self) -> None:
+        if not self._in_transaction:
+            raise StoreError("write outside a transaction (use 'with store.transaction():')")
+
+    # -- inside a transaction
+
+    def submission_for_sha(self, sha256: str) -> int | None:
+        row = self._db.execute("SELECT id FROM submissions WHERE sha256 = ?", (sha256,)).fetchone()
+        return row[0] if row else None
+
+    def instance_submissions(self, instance_id: str) -> list[SubmissionRow]:
+        rows = self._db.execute(f"SELECT {_SUBMISSION_COLUMNS} FROM submissions s WHERE s.instance_id = ? "
+                                "ORDER BY s.version", (instance_id,)).fetchall()
+        return [_submission(r) for r in rows]
+
+    def add_definition(self, definition: Definition) -> None:
+        self._writing()
+        self._db.execute(
+            "INSERT OR IGNORE INTO definitions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (definition.id, definition.pack_id, definition.part, definition.content_id, definition.content_version,
+             definition.content_hash, json.dumps(definition.fields, ensure_ascii=False), now()))
+
+    def add_submission(self, new: NewSubmission, version: int, supersedes: int | None) -> int:
+        self._writing()
+        self.add_definition(new.definition)
+        cursor = self._db.execute(
+            "INSERT INTO submissions (sha256, filename, size, format, editor, ingested_at, instance_id, version, "
+            "supersedes, pack_id, part, content_id, content_version, content_hash, generator_version, "
+            "definition_id, learner_key, learner_name, practice, pcn, pcn_name, learner_json, pcn_json) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (new.sha256, new.filename, new.size, new.format, new.editor, now(), new.instance_id, version,
+             supersedes, new.pack_id, new.part, new.content_id, new.content_version, new.content_hash,
+             new.generator_version, new.definition.id, new.learner_key, new.learner_name, new.practice, new.pcn,
+             new.pcn_name, json.dumps(new.learner, ensure_ascii=False, sort_keys=True),
+             json.dumps(new.pcn_facts, ensure_ascii=False, sort_keys=True)))
+        sid = cursor.lastrowid
+        self._db.executemany(
+            "INSERT INTO field_values VALUES (?, ?, ?, ?, ?, ?)",
+            [(sid, v.field_id, n, v.state, None if v.value is None else json.dumps(v.value, ensure_ascii=False),
+              v.position) for n, v in enumerate(new.values, 1)])
+        self._db.executemany("INSERT INTO warnings VALUES (?, ?, ?, ?)",
+                             [(sid, n, fid, message) for n, (fid, message) in enumerate(new.warnings, 1)])
+        self._db.executemany("INSERT OR IGNORE INTO identifier_flags VALUES (?, ?, ?)",
+                             [(sid, fid, kind) for fid, kind in new.flags])
+        return sid
+
+    def add_issued(self, packs: Iterable[IssuedPack], source: str) -> int:
+        self._writing()
+        at = now()
+        before = self._db.total_changes
+        self._db.executemany(
+            "INSERT OR IGNORE INTO packs_issued VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(p.instance_id, p.document, p.learner, p.practice, p.pcn, p.supervisor, p.facilitator, p.start_date,
+              p.email, p.file, p.content_id, p.content_version, p.issued_at, p.learner_key, at, source)
+             for p in packs])
+        return self._db.total_changes - before
+
+    def add_audit(self, action: str, *, filename: str | None = None, sha256: str | None = None,
+                  instance_id: str | None = None, submission_id: int | None = None, detail: str = "") -> None:
+        self._writing()
+        self._db.execute(
+            "INSERT INTO audit_log (at, action, actor, filename, sha256, instance_id, submission_id, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (now(), action, self.actor, filename, sha256, instance_id, submission_id, detail))
+
+    # -- reading
+
+    def known_hashes(self) -> dict[str, int]:
+        """SHA-256 -> submission id of every stored file."""
+        return dict(self._db.execute("SELECT sha256, id FROM submissions"))
+
+    def submissions(self, current_only: bool = True) -> list[SubmissionRow]:
+        where = "WHERE NOT EXISTS (SELECT 1 FROM submissions n WHERE n.supersedes = s.id)" if current_only else ""
+        rows = self._db.execute(f"SELECT {_SUBMISSION_COLUMNS} FROM submissions s {where} ORDER BY s.id").fetchall()
+        return [_submission(r) for r in rows]
+
+    def _by_submission(self, sql: str, ids: Iterable[int] | None) -> Iterator[tuple]:
+        if ids is None:
+            yield from self._db.execute(sql.format(where=""))
+            return
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ", ".join("?" * len(chunk))
+            yield from self._db.execute(sql.format(where=f"WHERE submission_id IN ({marks})"), chunk)
+
+    def values(self, submission_ids: Iterable[int] | None = None) -> dict[int, list[FieldValue]]:
+        out: dict[int, list[FieldValue]] = {}
+        sql = ("SELECT submission_id, field_id, state, value, position FROM field_values {where} "
+               "ORDER BY submission_id, seq")
+        for sid, fid, state, value, position in self._by_submission(sql, submission_ids):
+            out.setdefault(sid, []).append(
+                FieldValue(fid, state, None if value is None else json.loads(value), position))
+        return out
+
+    def warnings(self, submission_ids: Iterable[int] | None = None) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        sql = "SELECT submission_id, message FROM warnings {where} ORDER BY submission_id, seq"
+        for sid, message in self._by_submission(sql, submission_ids):
+            out.setdefault(sid, []).append(message)
+        return out
+
+    def flags(self, submission_ids: Iterable[int] | None = None) -> dict[int, list[tuple[str, str]]]:
+        """Submissions marked for review: (field id, kind of identifier) for each."""
+        out: dict[int, list[tuple[str, str]]] = {}
+        sql = "SELECT submission_id, field_id, kind FROM identifier_flags {where} ORDER BY submission_id, field_id"
+        for sid, fid, kind in self._by_submission(sql, submission_ids):
+            out.setdefault(sid, []).append((fid, kind))
+        return out
+
+    def definitions(self) -> dict[str, Definition]:
+        rows = self._db.execute("SELECT id, pack_id, part, content_id, content_version, content_hash, fields_json "
+                                "FROM definitions ORDER BY first_seen, id")
+        return {r[0]: Definition(*r[:6], fields=json.loads(r[6])) for r in rows}
+
+    def issued(self) -> list[IssuedPack]:
+        rows = self._db.execute("SELECT instance_id, document, learner, practice, pcn, supervisor, facilitator, "
+                                "start_date, email, file, content_id, content_version, issued_at, learner_key "
+                                "FROM packs_issued ORDER BY pcn, learner, document, file")
+        return [IssuedPack(*r) for r in rows]
+
+    def audit(self) -> list[AuditEntry]:
+        rows = self._db.execute("SELECT id, at, action, actor, filename, sha256, instance_id, submission_id, detail "
+                                "FROM audit_log ORDER BY id")
+        return [AuditEntry(*r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table (for summaries and tests)."""
+        return {t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in _RECORD_TABLES}
+

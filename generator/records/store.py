@@ -1,0 +1,226 @@
+"""The records store: a thin data-access layer over SQLite.
+
+In: plain data from ``ingest`` (``NewSubmission``, ``IssuedPack``, audit
+entries), written inside ``transaction()`` blocks. Out: plain data for
+``progress``, ``export`` and ``report`` (``SubmissionRow``, ``FieldValue``,
+``Definition``, ``IssuedPack``, ``AuditEntry``). All SQL lives here, so that
+another engine (PostgreSQL) can implement the same ``Store`` protocol without
+touching the rest of the package.
+
+Guarantees the schema itself enforces:
+
+- a file is stored once (``submissions.sha256`` is unique) and an instance has
+  one submission per version (``UNIQUE (instance_id, version)``);
+- nothing is overwritten or deleted: triggers refuse UPDATE and DELETE on every
+  records table and on the append-only ``audit_log``;
+- one file is one ``BEGIN IMMEDIATE`` transaction: a failure or a kill leaves
+  no partial rows, and two ingest processes on the same file are serialised
+  (the second one sees the first one's row).
+
+The schema is versioned: ``MIGRATIONS`` lists the statements of each version
+and ``schema_version`` records which have been applied.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Protocol
+
+from generator.errors import PortfolioError
+
+#: Default store file, in the working directory.
+DEFAULT_STORE = "records.sqlite"
+#: Environment variable naming the store (``--store`` wins over it).
+STORE_ENV = "PORTFOLIO_STORE"
+
+
+class StoreError(PortfolioError):
+    """The records store cannot be opened or written; the message says which file and why.
+
+    Errors of the database engine inside a transaction are raised as this (the
+    engine's exception is its ``__cause__``), so callers need not know the engine.
+    """
+
+
+def now() -> str:
+    """The current UTC time as ISO 8601 with microseconds (sortable text)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def store_path(option: str | Path | None = None) -> Path:
+    """The store file: ``option`` if given, else $PORTFOLIO_STORE, else ./records.sqlite."""
+    return Path(option or os.environ.get(STORE_ENV) or DEFAULT_STORE)
+
+
+# ---------------------------------------------------------------- plain data
+
+@dataclass(frozen=True)
+class Definition:
+    """A set of field definitions as embedded in the copies' manifests."""
+
+    id: str  # SHA-256 of the canonical JSON of ``fields``
+    pack_id: str
+    part: str | None  # None for the whole pack; e.g. "patient_feedback" for a separate form
+    content_id: str
+    content_version: str
+    content_hash: str
+    fields: list[dict[str, Any]]  # [{id, kind, label, options}], in document order
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    """One stored value. ``state`` is 'read' (in the manifest and in the copy, None when
+    empty), 'missing' (in the manifest, absent from the copy) or 'unmapped' (in the copy,
+    unknown to the manifest)."""
+
+    field_id: str
+    state: str
+    value: Any
+    position: int | None = None  # 1-based option position of a five-point scale answer
+
+
+@dataclass
+class NewSubmission:
+    """Everything ``ingest`` stores for one returned file."""
+
+    sha256: str
+    filename: str
+    size: int
+    format: str
+    editor: str
+    instance_id: str
+    pack_id: str
+    part: str | None
+    content_id: str
+    content_version: str
+    content_hash: str
+    generator_version: str
+    definition: Definition
+    learner_key: str
+    learner_name: str
+    practice: str
+    pcn: str
+    pcn_name: str
+    learner: dict[str, Any]
+    pcn_facts: dict[str, Any]
+    values: list[FieldValue]
+    warnings: list[tuple[str | None, str]] = field(default_factory=list)  # (field id or None, message)
+    flags: list[tuple[str, str]] = field(default_factory=list)  # likely patient identifiers: (field id, kind)
+
+
+@dataclass(frozen=True)
+class SubmissionRow:
+    """A stored submission (without its values)."""
+
+    id: int
+    sha256: str
+    filename: str
+    size: int
+    format: str
+    editor: str
+    ingested_at: str
+    instance_id: str
+    version: int
+    supersedes: int | None
+    superseded_by: int | None
+    pack_id: str
+    part: str | None
+    content_id: str
+    content_version: str
+    content_hash: str
+    generator_version: str
+    definition_id: str
+    learner_key: str
+    learner_name: str
+    practice: str
+    pcn: str
+    pcn_name: str
+    learner: dict[str, Any]
+    pcn_facts: dict[str, Any]
+
+    @property
+    def current(self) -> bool:
+        """True unless a later version of the same copy replaced it."""
+        return self.superseded_by is None
+
+
+@dataclass(frozen=True)
+class IssuedPack:
+    """One row of an issue register (``issued.csv``)."""
+
+    instance_id: str
+    document: str
+    learner: str
+    practice: str
+    pcn: str
+    supervisor: str
+    facilitator: str
+    start_date: str
+    email: str
+    file: str
+    content_id: str
+    content_version: str
+    issued_at: str
+    learner_key: str
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: str
+    action: str
+    actor: str
+    filename: str | None
+    sha256: str | None
+    instance_id: str | None
+    submission_id: int | None
+    detail: str
+
+
+# ---------------------------------------------------------------- protocol
+
+class Store(Protocol):
+    """What the rest of the package needs from a records store."""
+
+    path: str
+
+    def close(self) -> None: ...
+    def transaction(self) -> Any: ...  # context manager; writes happen only inside one
+    # -- inside a transaction
+    def submission_for_sha(self, sha256: str) -> int | None: ...
+    def instance_submissions(self, instance_id: str) -> list[SubmissionRow]: ...
+    def add_submission(self, new: NewSubmission, version: int, supersedes: int | None) -> int: ...
+    def add_issued(self, packs: Iterable[IssuedPack], source: str) -> int: ...
+    def add_audit(self, action: str, *, filename: str | None = None, sha256: str | None = None,
+                  instance_id: str | None = None, submission_id: int | None = None, detail: str = "") -> None: ...
+    # -- reading
+    def known_hashes(self) -> dict[str, int]: ...
+    def submissions(self, current_only: bool = True) -> list[SubmissionRow]: ...
+    def values(self, submission_ids: Iterable[int] | None = None) -> dict[int, list[FieldValue]]: ...
+    def warnings(self, submission_ids: Iterable[int] | None = None) -> dict[int, list[str]]: ...
+    def flags(self, submission_ids: Iterable[int] | None = None) -> dict[int, list[tuple[str, str]]]: ...
+    def definitions(self) -> dict[str, Definition]: ...
+    def issued(self) -> list[IssuedPack]: ...
+    def audit(self) -> list[AuditEntry]: ...
+
+
+# ---------------------------------------------------------------- schema
+
+
+
+
+
+
+
+
+
+
+
+
+# ---------------------------------------------------------------- SQLite
+
+
+
