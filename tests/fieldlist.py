@@ -51,3 +51,22 @@ def pdf_listing(path: Path) -> list[tuple]:
             cls, options = ("longtext" if flags & (1 << 12) else "text"), ()
         out.append((name, cls, str(fld.get("/TU", "")).removesuffix(" (DD/MM/YYYY)"), options))
     return sorted(out)
+
+
+def write_golden() -> Path:
+    """Rewrite tests/golden/fields.json from the default form with every optional section on.
+
+    Run by hand (``python -m tests.fieldlist``) to accept an intended change; no test writes it.
+    """
+    from generator.content.layout import Layout
+    from generator.content.loader import load_content
+    from generator.model.form import build_form
+    content = load_content()
+    form = build_form(content, Layout(optional_sections=frozenset(content.pack["optional_sections"])))
+    path = Path(__file__).resolve().parent / "golden" / "fields.json"
+    path.write_text(json.dumps(model_listing(form), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":
+    print(f"wrote {write_golden()}: review it with git diff before committing")

@@ -37,7 +37,8 @@ def test_help_has_a_summary_and_an_example(path):
     result = CliRunner().invoke(main, [*path, "--help"])
     assert result.exit_code == 0
     command = dict(ALL)[path]
-    assert command.help and command.short_help != ""
+    assert isinstance(command.help, str) and command.help.strip(), "no help text"
+    assert command.get_short_help_str().strip(), "no summary line"
     assert re.search(r"Example: portfolio " + re.escape(" ".join(path)), result.output), result.output
 
 

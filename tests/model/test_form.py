@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-
 from generator.content.layout import Layout
 from generator.model.form import FieldsBlock, LikertBlock, TableBlock, build_form
 from tests.conftest import GOLDEN
@@ -16,12 +13,10 @@ GOLDEN_FIELDS = GOLDEN / "fields.json"
 def test_fields_match_golden_listing(full_form):
     """Ids, kinds, labels and options are a contract with returned copies: change them on purpose only.
 
-    To accept an intended change: UPDATE_GOLDEN=1 pytest tests/model/test_form.py
+    To accept an intended change, rewrite the file on purpose and review its diff:
+    python -m tests.fieldlist && git diff tests/golden/fields.json
     """
-    listing = model_listing(full_form)
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        GOLDEN_FIELDS.write_text(json.dumps(listing, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    assert listing == golden(GOLDEN_FIELDS)
+    assert model_listing(full_form) == golden(GOLDEN_FIELDS)
 
 
 def test_ids_are_stable_paths_not_numbers(form):

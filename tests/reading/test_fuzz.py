@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import zipfile
+from datetime import date
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,6 +20,7 @@ from generator.errors import ReadError
 from generator.formats.pdf.fill import fill_pdf
 from generator.reading.read import read_bytes
 
+ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 100,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
@@ -51,13 +54,41 @@ def apply(data: bytes, mutation) -> bytes:
     return bytes(out)
 
 
+#: What a typed value may be, per field kind (written here, not taken from the code under test).
+TYPES = {"text": (str,), "longtext": (str,), "signature": (str,), "date": (str,), "checkbox": (bool,),
+         "yesno": (bool,), "choice": (str,)}
+
+
 def read_or_reject(data: bytes, name: str) -> None:
+    """A one-line ReadError naming the file, or a Record whose every value fits its field."""
     try:
         record = read_bytes(data, name)
     except ReadError as exc:
-        assert exc.file == name and exc.reason
-    else:
-        assert isinstance(record.fields, dict)
+        assert exc.file == name
+        assert exc.reason.strip() and "\n" not in exc.reason and "Traceback" not in exc.reason, exc.reason
+        assert str(exc) == f"{name}: {exc.reason}"
+        return
+    definitions = {d["id"]: d for d in record.definitions}
+    assert definitions and set(record.fields) == set(definitions)
+    for fid, value in record.fields.items():
+        kind = definitions[fid]["kind"]
+        if kind == "checkbox":
+            assert isinstance(value, bool), (fid, value)
+        elif value is not None:
+            assert isinstance(value, TYPES[kind]), (fid, kind, value)
+        if kind == "choice" and value is not None:
+            assert value in [o["value"] for o in definitions[fid]["options"]], (fid, value)
+        if isinstance(value, str):
+            assert value.strip() and "\r" not in value, (fid, value)
+        if kind == "date" and isinstance(value, str) and ISO.match(value):
+            date.fromisoformat(value)  # an ISO date is a real one
+    for fid, position in record.positions.items():
+        options = definitions[fid]["options"]
+        assert 1 <= position <= len(options) and options[position - 1]["value"] == record.fields[fid]
+    assert set(record.missing) <= set(definitions)
+    assert not set(record.unmapped) & set(definitions)
+    assert all(isinstance(w, str) and w.strip() for w in record.warnings)
+    assert all(f.field in record.fields or f.field in record.unmapped for f in record.flags)
 
 
 @given(data=st.data())

@@ -1,7 +1,8 @@
 """Acceptance suite for untrusted input: one named case per threat.
 
 Each case runs the real command in a fresh process and asserts the message, the
-exit code, and that time and memory stayed within the limits. Cases that reach
+exit code, and that memory stayed within the limits (a hang is killed and fails the
+test; how fast rejection is belongs in benchmarks/, not here). Cases that reach
 the records store are in tests/records/test_ingest_security.py.
 """
 
@@ -19,8 +20,7 @@ from generator.formats.pdf.fill import fill_pdf
 from tests import hostile
 from tests.hostile import run_cli_measured
 
-#: What any rejected file may cost: well under the child's 768 MB cap and 20 s timeout.
-MAX_SECONDS = 20
+#: What any rejected file may cost in memory: well under the child's 768 MB cap.
 MAX_MB = 400
 
 
@@ -43,7 +43,7 @@ def rejected(tmp_path: Path, name: str, data: bytes | None, reason: str) -> None
     assert run.code == 1, run.err
     assert run.err == f"Error: {name}: {reason}\n"
     assert run.out == "" and not out.exists()
-    assert run.seconds < MAX_SECONDS and run.peak_mb < MAX_MB, (run.seconds, run.peak_mb)
+    assert run.peak_mb < MAX_MB, run.peak_mb
 
 
 def test_empty_file(tmp_path):
@@ -81,7 +81,7 @@ def test_cyclic_page_tree_and_circular_xref(tmp_path):
     path.write_bytes(hostile.cyclic_page_tree_pdf())
     run = run_cli_measured("read", str(path))
     assert run.code == 1 and run.err.startswith("Error: cyclic.pdf: ")
-    assert run.err.count("\n") == 1 and run.seconds < MAX_SECONDS and run.peak_mb < MAX_MB
+    assert run.err.count("\n") == 1 and run.peak_mb < MAX_MB
 
 
 def test_decompression_bomb(tmp_path, pack_pdf):
@@ -129,7 +129,7 @@ def profile_check(content_dir: Path, profile: dict) -> str:
     path = content_dir / "pcns" / "riverside-pcn" / "profile.yaml"
     path.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
     run = run_cli_measured("check", "--content", str(content_dir))
-    assert run.code == 1 and run.seconds < MAX_SECONDS and run.peak_mb < MAX_MB
+    assert run.code == 1 and run.peak_mb < MAX_MB
     return run.err
 
 
@@ -151,7 +151,7 @@ def test_yaml_alias_bomb_in_profile(content_dir):
     path.write_text("\n".join(lines) + "\n")
     run = run_cli_measured("check", "--content", str(content_dir))
     assert run.code == 1 and "more than 50 aliases (*name); refused" in run.err
-    assert run.seconds < MAX_SECONDS and run.peak_mb < MAX_MB
+    assert run.peak_mb < MAX_MB
 
 
 def test_svg_logo(content_dir):

@@ -31,7 +31,7 @@ from generator.errors import ReadError
 from generator.formats.docx.fill import fill_docx
 from generator.formats.docx.write import PLACEHOLDERS
 from generator.reading.read import read_bytes
-from tests.conftest import need_tool
+from tests.conftest import need_tool, skip_or_fail
 from tests.samples import LONG, expected_record, sample_values
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -387,7 +387,7 @@ def test_libreoffice_resave_changes_the_controls_as_documented(libreoffice, form
     """What 7.4 does, checked so a change in LibreOffice shows up here first."""
     root = document_of(libreoffice["filled"])
     if _kept_tags(libreoffice["filled"]):
-        pytest.skip("this LibreOffice keeps tags")
+        skip_or_fail("this LibreOffice keeps tags: the test documents what 7.4 does without them")
     outer = outer_controls(root)
     assert len(outer) == len(form.fields)
     for sdt, fld in zip(outer, form.fields):
@@ -411,7 +411,8 @@ def test_libreoffice_resave_of_the_blank_pack_reads_as_all_empty(libreoffice, fo
     data = libreoffice["blank"]
     contents = {"".join(s.find("w:sdtContent", NS).itertext()).strip() for s in outer_controls(document_of(data))
                 if s.find("w:sdtPr/w:showingPlcHdr", NS) is None}
-    assert PLACEHOLDERS["text"] in contents or _kept_tags(data)
+    if not _kept_tags(data):  # 7.4 hands the placeholder back as text; a LibreOffice that keeps tags may not
+        assert PLACEHOLDERS["text"] in contents
     record = read_bytes(data, "blank-resaved.docx")
     assert all(v in (None, False) for v in record.fields.values())
     assert record.warnings == _expected_libreoffice_warnings(data, form)
@@ -428,7 +429,7 @@ def test_libreoffice_copy_missing_a_control_loses_no_value(libreoffice, form, va
     """Without tags, 7.4's untitled dates and dropdowns are placed by position only; with one control
     gone (deleted by the learner) they cannot be placed, so their values are kept under 'unmapped'."""
     if _kept_tags(libreoffice["filled"]):
-        pytest.skip("this LibreOffice keeps tags")
+        skip_or_fail("this LibreOffice keeps tags: the test documents what 7.4 does without them")
     gone = next(f for f in form.fields if f.kind == "text" and values[f.id] is None)
 
     def change(root):

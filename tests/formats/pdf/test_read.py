@@ -21,7 +21,7 @@ from generator.formats.pdf.fill import fill_pdf
 from generator.model.values import to_document
 from generator.reading.read import read_bytes
 from tests.conftest import need_tool
-from tests.samples import expected_record, sample_values
+from tests.samples import NAMES, expected_record, sample_values
 
 
 @pytest.fixture(scope="module")
@@ -126,12 +126,19 @@ def test_round_trip_through_pypdf_writer_api(blank, form, values):
     assert read_bytes(out.getvalue(), "pypdf.pdf").fields == expected_record(form, values)
 
 
-def test_filled_copy_renders_values_in_poppler(filled, tmp_path):
+def test_filled_copy_renders_values_in_poppler(filled, blank, tmp_path):
     """After our fill, poppler draws the values (NeedAppearances cleared, appearances made)."""
-    need_tool("pdftotext")
+    need_tool("pdftotext", "qpdf")
     (tmp_path / "f.pdf").write_bytes(filled)
     assert PdfReader(io.BytesIO(filled)).trailer["/Root"]["/AcroForm"].get("/NeedAppearances") in (None, False)
     subprocess.run(["qpdf", "--check", str(tmp_path / "f.pdf")], check=True, capture_output=True)
+    drawn = subprocess.run(["pdftotext", "-layout", str(tmp_path / "f.pdf"), "-"], check=True,
+                           capture_output=True, text=True).stdout
+    blank_text = subprocess.run(["pdftotext", "-layout", "-", "-"], input=blank, check=True,
+                                capture_output=True).stdout.decode()
+    for name in NAMES:  # every sample name is typed into some text field, and poppler draws it
+        assert name in drawn, name
+        assert name not in blank_text, name
 
 
 # ---------------------------------------------------------------- quirks of real editors
