@@ -59,3 +59,35 @@ class FillError(PortfolioError):
 class IngestError(PortfolioError):
     """A path or register given to ingest cannot be used."""
 
+
+
+class RosterError(ContentError):
+    """A roster (or the content it is issued from) is invalid; nothing was issued."""
+
+
+class OptionError(PortfolioError):
+    """An argument of a use case (``generator.api``) has a value it cannot use.
+
+    ``option`` is the argument's name (e.g. ``include``), so a front end can
+    point at its own control for it.
+    """
+
+    def __init__(self, option: str, message: str):
+        self.option = option
+        super().__init__(message)
+
+
+class RecordsError(PortfolioError):
+    """What was asked of the records store does not match what is in it."""
+
+
+class IssueError(PortfolioError):
+    """A cohort cannot be issued as asked; nothing was written."""
+
+
+class StoreError(PortfolioError):
+    """The records store cannot be opened or written; the message says which file and why.
+
+    Errors of the database engine inside a transaction are raised as this (the
+    engine's exception is its ``__cause__``), so callers need not know the engine.
+    """

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from generator import __version__
-from generator.errors import ContentError, PortfolioError
+from generator.errors import ContentError, OptionError, PortfolioError
 
 
 def fail(exc: PortfolioError) -> None:
-    raise click.ClickException(str(exc))
+    """Turn a library error into click's one-line message and exit code (2 for a bad option, else 1)."""
+    if isinstance(exc, OptionError):
+        raise click.BadParameter(str(exc), param_hint=f"--{exc.option.replace('_', '-')}") from None
+    raise click.ClickException(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,3 +45,29 @@ def fail_problems(exc: ContentError, where: str = "found") -> None:
     noun = "problem" if len(exc.problems) == 1 else "problems"
     raise click.ClickException(f"{len(exc.problems)} {noun} {where}") from None
 
+
+class ProgressBar:
+    """An ``api`` progress callback ``(done, total)`` drawn as click's bar on stderr (hidden off a terminal).
+
+    Use as a context manager; the bar opens on the first call, when the total is known.
+    """
+
+    def __init__(self, label: str):
+        self.label = label
+        self.bar: Any = None
+        self.shown = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr, show_pos=True,
+                                         hidden=not sys.stderr.isatty())
+            self.bar.__enter__()
+        self.bar.update(done - self.shown)
+        self.shown = done
+
+    def __enter__(self) -> "ProgressBar":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)

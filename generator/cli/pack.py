@@ -1,4 +1,4 @@
-"""Command line: parses arguments, calls the library, turns its errors into messages.
+"""Command line: parses arguments, calls ``generator.api``, turns its errors into messages.
 
 Every command has --help. Library errors become a one-line (or one-per-problem)
 message on stderr and exit code 1; bad arguments exit 2 (click's convention).
@@ -13,11 +13,9 @@ from typing import Any, Sequence
 
 import click
 
-from generator.cli.common import CONTENT_OPTION, fail, fail_problems, main
-from generator.content.layout import Layout
-from generator.content.loader import load_content
-from generator.errors import ContentError, PortfolioError
-from generator.model.form import build_form
+from generator import api
+from generator.cli.common import CONTENT_OPTION, ProgressBar, fail, fail_problems, main
+from generator.errors import ContentError, PortfolioError, RosterError
 
 
 @main.command()
@@ -40,27 +38,10 @@ def build(content_dir: Path | None, profile_slug: str | None, out_dir: Path, for
 
     Example: portfolio build --profile riverside-pcn --include pcsp
     """
-    from dataclasses import replace
-
-    from generator.content.profile import load_profile
-    from generator.content.theme import load_theme
-    from generator.issuing.build import FORMATS, build_pack
+    wanted = api.PACK_FORMATS if formats == "all" else (formats,)
     try:
-        content = load_content(content_dir)
-        known = set(content.pack.get("optional_sections") or [])
-        for name in optional:
-            if name not in known:
-                raise click.BadParameter(f"'{name}' is not an optional section (choose from: "
-                                         f"{', '.join(sorted(known)) or 'none'})", param_hint="--include")
-        theme = load_theme()
-        layout = Layout(organisation=theme.organisation)
-        if profile_slug:
-            profile = load_profile(profile_slug, content, theme)
-            layout, theme = profile.layout, profile.theme
-            out_dir = out_dir / profile_slug
-        layout = replace(layout, optional_sections=layout.optional_sections | frozenset(optional))
-        wanted = FORMATS if formats == "all" else (formats,)
-        result = build_pack(out_dir, content=content, layout=layout, theme=theme, formats=wanted)
+        result = api.build(out_dir, content_dir=content_dir, profile=profile_slug, formats=wanted,
+                           include=optional)
     except PortfolioError as exc:
         fail(exc)
     fields = len(result.form.fields)
@@ -78,21 +59,14 @@ def check(content_dir: Path | None) -> None:
     Example: portfolio check --content content/
     """
     try:
-        content = load_content(content_dir)
-        layout = Layout(optional_sections=frozenset(content.pack.get("optional_sections") or []))
-        form = build_form(content, layout)  # renders prose too, so variable mistakes show
-        from generator.content.profile import check_all_profiles, list_profiles
-        profile_problems = check_all_profiles(content)
-        if profile_problems:
-            raise ContentError(profile_problems)
+        result = api.check(content_dir)
     except ContentError as exc:
         fail_problems(exc)
     except PortfolioError as exc:
         fail(exc)
-    click.echo(f"content OK: {content.id} {content.version}, {len(content.sections)} sections, "
-               f"{len(form.fields)} fields (optional forms included)")
-    profiles = list_profiles(content.directory)
-    click.echo(f"profiles OK: {len(profiles)} ({', '.join(profiles) or 'none'})")
+    click.echo(f"content OK: {result.content_id} {result.version}, {result.sections} sections, "
+               f"{result.fields} fields (optional forms included)")
+    click.echo(f"profiles OK: {len(result.profiles)} ({', '.join(result.profiles) or 'none'})")
 
 
 @main.command()
@@ -126,54 +100,30 @@ def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, fo
 
     Example: portfolio issue cohort.csv --cohort "2026 autumn" --feedback-forms 5
     """
-    from generator.content.profile import list_profiles
-    from generator.issuing.issue import check_cohort, issue_cohort
-    from generator.issuing.roster import read_roster
+    wanted = api.PACK_FORMATS if formats == "all" else (formats,)
     try:
-        content = load_content(content_dir)
-        learners = read_roster(roster, set(list_profiles(content.directory)))
-    except ContentError as exc:
+        plan = api.plan_issue(roster, cohort, out_dir=out_dir, content_dir=content_dir, formats=wanted,
+                              feedback_forms=feedback_forms, replace=replace)
+    except RosterError as exc:
         fail_problems(exc, f"in {roster.name}; nothing was issued")
     except PortfolioError as exc:
         fail(exc)
-    wanted = ("pdf", "docx") if formats == "all" else (formats,)
+    for warning in plan.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"Rendering {len(plan.pcns)} PCN layout(s) once ({', '.join(plan.pcns)}), then stamping "
+               f"{len(plan.learners)} learner(s)…", err=True)
     try:
-        check_cohort(learners, cohort, out_dir, wanted, feedback_forms, replace)
+        with ProgressBar("Issuing") as bar:
+            outcome = api.issue(plan, jobs=jobs, store=store_file, progress=bar)
     except PortfolioError as exc:
         fail(exc)
-    pcns = sorted({learner.pcn for learner in learners})
-    from generator.content.profile import load_profile
-    for slug in pcns:  # a practice the profile does not list is probably a typo, but not an error
-        try:
-            practices = set(load_profile(slug, content).practices)
-        except PortfolioError as exc:
-            fail(exc)
-        for learner in learners:
-            if practices and learner.pcn == slug and learner.practice not in practices:
-                click.echo(f"warning: {roster.name}: line {learner.line}: practice '{learner.practice}' is not "
-                           f"among {slug}'s practices ({', '.join(sorted(practices))})", err=True)
-    click.echo(f"Rendering {len(pcns)} PCN layout(s) once ({', '.join(pcns)}), then stamping "
-               f"{len(learners)} learner(s)…", err=True)
-    show = sys.stderr.isatty()
-    with click.progressbar(length=len(learners), label="Issuing", file=sys.stderr,
-                           show_pos=True, hidden=not show) as bar:
-        try:
-            result = issue_cohort(learners, cohort, out_dir, content, wanted, feedback_forms, jobs, bar.update,
-                                  replace)
-        except PortfolioError as exc:
-            fail(exc)
+    result = outcome.result
     click.echo(f"issued {result.learners} learners, {result.files} files in {result.cohort_dir} "
                f"(render {result.timings['render']:.1f} s, stamp {result.timings['stamp']:.1f} s)")
     click.echo(f"instance ids recorded in {result.register}")
-    if store_file.exists():
-        from generator.records.connect import open_store
-        from generator.records.register import import_register
-        try:
-            with open_store(store_file, create=False) as store:
-                rows, new = import_register(store, result.register)
-        except PortfolioError as exc:
-            fail(exc)
-        click.echo(f"and in the records store {store_file} ({new} new of {rows} issued files)")
+    if outcome.store is not None:
+        click.echo(f"and in the records store {store_file} ({outcome.store_new} new of {outcome.store_rows} "
+                   "issued files)")
 
 
 @main.group()
@@ -190,9 +140,8 @@ def profile_new(content_dir: Path | None, slug: str, name: str | None) -> None:
 
     Example: portfolio profile new hillside-pcn --name "Hillside Primary Care Network"
     """
-    from generator.content.profile import scaffold_profile
     try:
-        path = scaffold_profile(slug, name, content_dir)
+        path = api.profile_new(slug, name, content_dir)
     except PortfolioError as exc:
         fail(exc)
     shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
@@ -206,8 +155,7 @@ def profile_list(content_dir: Path | None) -> None:
 
     Example: portfolio profile list
     """
-    from generator.content.profile import list_profiles
-    for slug in list_profiles(content_dir):
+    for slug in api.profile_list(content_dir):
         click.echo(slug)
 
 
@@ -220,17 +168,11 @@ def fields(content_dir: Path | None, profile_slug: str | None, optional: Sequenc
 
     Example: portfolio fields --profile riverside-pcn > fields.json
     """
-    from dataclasses import replace
-
-    from generator.content.profile import load_profile
-    from generator.model.manifest import field_definitions
     try:
-        content = load_content(content_dir)
-        layout = load_profile(profile_slug, content).layout if profile_slug else Layout()
-        form = build_form(content, replace(layout, optional_sections=layout.optional_sections | frozenset(optional)))
+        definitions = api.fields(content_dir=content_dir, profile=profile_slug, include=optional)
     except PortfolioError as exc:
         fail(exc)
-    json.dump(field_definitions(form), sys.stdout, indent=1, ensure_ascii=False)
+    json.dump(definitions, sys.stdout, indent=1, ensure_ascii=False)
     click.echo()
 
 
@@ -247,23 +189,19 @@ def read(file: Path, output: Path | None) -> None:
 
     Example: portfolio read returned/zoe-lukasiewicz.pdf
     """
-    from generator.files import write_atomic
-    from generator.reading.read import dumps
-    from generator.reading.sandbox import read_isolated
     try:
-        record = read_isolated(file)
+        result = api.read(file, output)
     except PortfolioError as exc:
         fail(exc)
-    text = dumps(record) + "\n"
+    record = result.record
     for flag in record.flags:
         click.echo(f"review: {flag}", err=True)
     if output:
-        write_atomic(output, text.encode("utf-8"))
         count = len(record.warnings)
         click.echo(f"wrote {output} ({len(record.fields)} fields, {count} warning{'' if count == 1 else 's'})",
                    err=True)
     else:
-        click.echo(text, nl=False)
+        click.echo(result.json, nl=False)
 
 
 @main.command()
@@ -279,23 +217,11 @@ def fill(pack: Path, record: Path, output: Path) -> None:
 
     Example: portfolio fill build/care-coordination-portfolio.pdf answers.json -o filled.pdf
     """
-    from generator.files import write_atomic
-    from generator.formats.fill import fill_bytes
     try:
-        data = json.loads(record.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise click.ClickException(f"{record.name}: not a JSON record ({exc})") from None
-    values = data.get("fields", data) if isinstance(data, dict) else None
-    if not isinstance(values, dict):
-        raise click.ClickException(f"{record.name}: expected a JSON object of field id -> value")
-    try:
-        filled, fmt = fill_bytes(pack.read_bytes(), values, pack.name)
+        result = api.fill(pack, record, output)
     except PortfolioError as exc:
         fail(exc)
-    if output.suffix.lower().lstrip(".") != fmt:
-        raise click.ClickException(f"{output}: the pack is a {fmt.upper()}; name the output .{fmt}")
-    write_atomic(output, filled)
-    click.echo(f"wrote {output} ({sum(v is not None for v in values.values())} values)")
+    click.echo(f"wrote {result.output} ({result.values} values)")
 
 
 def run(argv: Sequence[str] | None = None) -> Any:

@@ -1,7 +1,7 @@
 """Command line for the records store: ingest, records, export, report.
 
-Parses arguments, calls ``ingest``, ``progress``, ``export`` and ``report``,
-and turns their errors into messages (exit code 1). Registered on
+Parses arguments, calls ``generator.api`` (ingest, records, export, report),
+and turns its errors into messages (exit code 1). Registered on
 ``generator.cli.main`` when this module is imported. Field values are never
 printed, only field ids, counts and reasons.
 """
@@ -9,13 +9,13 @@ printed, only field ids, counts and reasons.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Sequence
 
 import click
 
-from generator.cli.common import fail, main
+from generator import api
+from generator.cli.common import ProgressBar, fail, main
 from generator.errors import ContentError, PortfolioError
 from generator.records.store import DEFAULT_STORE, STORE_ENV
 
@@ -59,22 +59,12 @@ def ingest(paths: Sequence[Path], store_file: Path, supersede: bool, registers: 
 
     Example: portfolio ingest returned/ --register build/2026-autumn/issued.csv
     """
-    from generator.records.connect import open_store
-    from generator.records.ingest import find_files
-    from generator.records.ingest import ingest as run_ingest
-    from generator.records.register import read_register
-
     if not paths and not registers:
         raise click.UsageError("name the returned files or folders to ingest (or a --register to import)")
     try:
-        for register in registers:  # checked before the store is opened (or created)
-            read_register(Path(register))
-        files = find_files(paths)
-        with open_store(store_file) as store:
-            with click.progressbar(length=len(files), label="Ingesting", file=sys.stderr, show_pos=True,
-                                   hidden=not sys.stderr.isatty()) as bar:
-                result = run_ingest(files, store, supersede=supersede, jobs=jobs, registers=registers,
-                                    progress=bar.update)
+        with ProgressBar("Ingesting") as bar:
+            result = api.ingest(paths, store=store_file, supersede=supersede, registers=registers, jobs=jobs,
+                                progress=bar)
     except ContentError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
@@ -154,19 +144,10 @@ def records(store_file: Path, pcns: Sequence[str], as_json: bool) -> None:
 
     Example: portfolio records --pcn riverside-pcn
     """
-    from generator.records.connect import open_store
-    from generator.records.progress import cohort_progress
     try:
-        with open_store(store_file, create=False) as store:
-            learners = cohort_progress(store)
+        learners = api.records(store_file, pcns)
     except PortfolioError as exc:
         fail(exc)
-    if pcns:
-        unknown = sorted(set(pcns) - {lp.pcn for lp in learners})
-        if unknown:
-            known = ", ".join(sorted({lp.pcn for lp in learners})) or "none"
-            raise click.ClickException(f"no learners in PCN {', '.join(unknown)} (PCNs in the store: {known})")
-        learners = [lp for lp in learners if lp.pcn in pcns]
     if as_json:
         click.echo(json.dumps([lp.to_json() for lp in learners], ensure_ascii=False, indent=1))
         return
@@ -203,27 +184,19 @@ def export(store_file: Path, fmt: str, long_csv: bool, all_versions: bool, fhir_
 
     Example: portfolio export --format fhir -o records.fhir.json
     """
-    from generator.files import write_atomic
-    from generator.records.connect import open_store
-    from generator.records.export import DEFAULT_FHIR_BASE
-    from generator.records.export import export as run_export
     if long_csv and fmt != "csv":
         raise click.UsageError("--long applies to --format csv only")
     if fhir_base and fmt != "fhir":
         raise click.UsageError("--fhir-base applies to --format fhir only")
-    base = fhir_base or DEFAULT_FHIR_BASE
-    if not (base.startswith("urn:") or base.startswith("https://") or base.startswith("http://")):
-        raise click.BadParameter("give a URN (urn:…) or an http(s) URL", param_hint="--fhir-base")
     try:
-        with open_store(store_file, create=False) as store:
-            text = run_export(store, "csv-long" if long_csv else fmt, all_versions=all_versions, fhir_base=base)
+        result = api.export(store_file, "csv-long" if long_csv else fmt, all_versions=all_versions,
+                            fhir_base=fhir_base, output=output)
     except PortfolioError as exc:
         fail(exc)
     if output:
-        write_atomic(output, text.encode("utf-8"))
         click.echo(f"wrote {output}", err=True)
     else:
-        click.echo(text, nl=False)
+        click.echo(result.text, nl=False)
 
 
 @main.command()
@@ -244,16 +217,9 @@ def report(store_file: Path, out_dir: Path, formats: str, title: str, pcns: Sequ
 
     Example: portfolio report --out reports/ --title "2026 autumn cohort"
     """
-    from generator.records.connect import open_store
-    from generator.records.progress import cohort_progress
-    from generator.records.report import REPORT_FORMATS, write_report
+    wanted = ("html", "pdf") if formats == "all" else (formats,)
     try:
-        with open_store(store_file, create=False) as store:
-            learners = cohort_progress(store)
-        if pcns:
-            learners = [lp for lp in learners if lp.pcn in pcns]
-        wanted = REPORT_FORMATS if formats == "all" else (formats,)
-        result = write_report(learners, out_dir, formats=wanted, title=title, source=store_file.name)
+        result = api.report(store_file, out_dir, formats=wanted, title=title, pcns=pcns)
     except PortfolioError as exc:
         fail(exc)
     for fmt, path in result.outputs.items():

@@ -29,7 +29,7 @@ from typing import Any, Callable
 from generator.content.loader import Content
 from generator.content.profile import Profile, load_profile
 from generator.content.theme import load_theme
-from generator.errors import PortfolioError
+from generator.errors import IssueError, PortfolioError
 from generator.files import write_atomic
 from generator.formats.pdf.stamp import PdfStamp
 from generator.issuing.roster import Learner, safe_name
@@ -39,10 +39,6 @@ from generator.records.register import FEEDBACK_SECTION, REGISTER_COLUMNS
 
 COVER_IDS = ["cover.details.name", "cover.details.practice", "cover.details.pcn",
              "cover.details.supervisor", "cover.details.facilitator", "cover.details.start_date"]
-
-
-class IssueError(PortfolioError):
-    """A cohort cannot be issued as asked; nothing was written."""
 
 
 @dataclass

@@ -29,20 +29,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Protocol
 
-from generator.errors import PortfolioError
+from generator.errors import StoreError  # noqa: F401  (re-exported: the store protocol raises it)
 
 #: Default store file, in the working directory.
 DEFAULT_STORE = "records.sqlite"
 #: Environment variable naming the store (``--store`` wins over it).
 STORE_ENV = "PORTFOLIO_STORE"
-
-
-class StoreError(PortfolioError):
-    """The records store cannot be opened or written; the message says which file and why.
-
-    Errors of the database engine inside a transaction are raised as this (the
-    engine's exception is its ``__cause__``), so callers need not know the engine.
-    """
 
 
 def now() -> str:

@@ -1,0 +1,433 @@
+"""The use cases the command line and the web app both call.
+
+In: plain arguments (paths, slugs, names, flags). Out: plain dataclasses (or the
+stage's own result dataclass), never printed output. Every function raises a
+``generator.errors.PortfolioError`` subclass when the input cannot be used; its
+message names the file, the place and the fix. Long jobs report progress through
+an optional ``progress(done, total)`` callback: called once with ``(0, total)``
+before the first item and then after each batch, ``done`` counting up to
+``total``.
+
+``store`` arguments name the records store: a path (``records.sqlite``), an
+``sqlite:///…`` URL, or None for $PORTFOLIO_STORE or ./records.sqlite.
+
+Heavy stages (WeasyPrint, the readers, the store) are imported inside the
+functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from generator.content.layout import Layout
+from generator.content.loader import Content, load_content
+from generator.errors import ContentError, FillError, OptionError, PortfolioError, Problem, RecordsError, RosterError
+
+#: ``progress(done, total)``; see the module docstring.
+Progress = Callable[[int, int], None]
+
+#: The pack formats ``build`` and ``issue`` write.
+PACK_FORMATS = ("pdf", "docx")
+#: The formats ``export`` writes ("csv-long": a row per submission and field).
+EXPORT_FORMATS = ("csv", "csv-long", "json", "fhir")
+
+
+def _counter(progress: Progress | None, total: int) -> Callable[[int], None] | None:
+    """An ``update(n)`` callback (as the stages take) feeding ``progress(done, total)``."""
+    if progress is None:
+        return None
+    done = 0
+    progress(0, total)
+
+    def update(n: int) -> None:
+        nonlocal done
+        done += n
+        progress(done, total)
+    return update
+
+
+def _formats(formats: Iterable[str], allowed: Sequence[str], option: str = "formats") -> tuple[str, ...]:
+    wanted = tuple(dict.fromkeys(formats))
+    unknown = [f for f in wanted if f not in allowed]
+    if unknown or not wanted:
+        raise OptionError(option, f"choose from: {', '.join(allowed)} (got {', '.join(unknown) or 'none'})")
+    return wanted
+
+
+# ---------------------------------------------------------------- content: check, build, fields
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What ``check`` found valid."""
+
+    content_id: str
+    version: str
+    sections: int
+    fields: int  # with every optional form included
+    profiles: list[str]  # PCN profile slugs, all valid
+
+
+def check(content_dir: Path | str | None = None) -> CheckResult:
+    """Validate the content folder (None: the content shipped with the tool) and every PCN profile in it.
+
+    Raises ContentError listing every problem (file, path, message).
+    """
+    from generator.content.profile import check_all_profiles, list_profiles
+    from generator.model.form import build_form
+    content = load_content(content_dir)
+    layout = Layout(optional_sections=frozenset(content.pack.get("optional_sections") or []))
+    form = build_form(content, layout)  # renders prose too, so variable mistakes show
+    problems = check_all_profiles(content)
+    if problems:
+        raise ContentError(problems)
+    return CheckResult(content.id, content.version, len(content.sections), len(form.fields),
+                       list_profiles(content.directory))
+
+
+def _layout(content: Content, profile: str | None, include: Sequence[str], check_include: bool = True):
+    """The layout and theme for ``profile`` (None: the provider's default) with ``include`` switched on."""
+    from generator.content.profile import load_profile
+    from generator.content.theme import load_theme
+    if check_include:
+        known = set(content.pack.get("optional_sections") or [])
+        for name in include:
+            if name not in known:
+                raise OptionError("include", f"'{name}' is not an optional section (choose from: "
+                                             f"{', '.join(sorted(known)) or 'none'})")
+    theme = load_theme()
+    layout = Layout(organisation=theme.organisation)
+    if profile:
+        loaded = load_profile(profile, content, theme)
+        layout, theme = loaded.layout, loaded.theme
+    return replace(layout, optional_sections=layout.optional_sections | frozenset(include)), theme
+
+
+def build(out_dir: Path | str = "build", *, content_dir: Path | str | None = None, profile: str | None = None,
+          formats: Iterable[str] = PACK_FORMATS, include: Sequence[str] = ()):
+    """Build the blank fillable pack; returns ``generator.issuing.build.BuildResult``.
+
+    Without ``profile`` the provider's default pack is written to
+    ``out_dir/<content id>.pdf|.docx``; with a PCN profile slug, to
+    ``out_dir/<slug>/``. ``include`` switches on optional forms (OptionError
+    names an unknown one). ``result.outputs`` maps format to path,
+    ``result.timings`` format to seconds, ``result.warnings`` lists what to tell
+    the user.
+    """
+    from generator.issuing.build import build_pack
+    wanted = _formats(formats, PACK_FORMATS)
+    content = load_content(content_dir)
+    layout, theme = _layout(content, profile, include)
+    out = Path(out_dir) / profile if profile else Path(out_dir)
+    return build_pack(out, content=content, layout=layout, theme=theme, formats=wanted)
+
+
+def fields(*, content_dir: Path | str | None = None, profile: str | None = None,
+           include: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Every field of the pack as the manifest defines it (id, kind, label, options, …)."""
+    from generator.content.profile import load_profile
+    from generator.model.form import build_form
+    from generator.model.manifest import field_definitions
+    content = load_content(content_dir)
+    layout = load_profile(profile, content).layout if profile else Layout()
+    form = build_form(content, replace(layout, optional_sections=layout.optional_sections | frozenset(include)))
+    return field_definitions(form)
+
+
+# ---------------------------------------------------------------- profiles
+
+def profile_new(slug: str, name: str | None = None, content_dir: Path | str | None = None) -> Path:
+    """Create content/pcns/SLUG/profile.yaml with every key explained; returns its path."""
+    from generator.content.profile import scaffold_profile
+    return scaffold_profile(slug, name, Path(content_dir) if content_dir else None)
+
+
+def profile_list(content_dir: Path | str | None = None) -> list[str]:
+    """The PCN profile slugs, sorted."""
+    from generator.content.profile import list_profiles
+    return list_profiles(Path(content_dir) if content_dir else None)
+
+
+def profile_check(slug: str | None = None, content_dir: Path | str | None = None) -> list[Problem]:
+    """Problems in one PCN profile (or, with None, in every profile); an empty list when valid."""
+    from generator.content.profile import check_all_profiles, load_profile
+    content = load_content(content_dir)
+    if slug is None:
+        return check_all_profiles(content)
+    try:
+        load_profile(slug, content)
+    except ContentError as exc:
+        return list(exc.problems)
+    return []
+
+
+# ---------------------------------------------------------------- issuing
+
+@dataclass
+class IssuePlan:
+    """A checked roster, ready to issue: nothing has been written yet.
+
+    ``warnings`` are worth showing before issuing (e.g. a practice the PCN's
+    profile does not list); ``pcns`` are the profile slugs that will be rendered.
+    """
+
+    content: Content
+    learners: list[Any]  # generator.issuing.roster.Learner
+    cohort: str
+    out_dir: Path
+    formats: tuple[str, ...]
+    feedback_forms: int
+    replace: bool
+    cohort_dir: Path
+    pcns: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IssueOutcome:
+    """What ``issue`` wrote: ``result`` is ``generator.issuing.issue.IssueResult``.
+
+    ``store_rows``/``store_new`` count the register rows imported into the
+    records store (None when no store existed to record them in).
+    """
+
+    result: Any
+    store: str | None = None
+    store_rows: int | None = None
+    store_new: int | None = None
+
+
+def plan_issue(roster: Path | str, cohort: str, *, out_dir: Path | str = "build",
+               content_dir: Path | str | None = None, formats: Iterable[str] = PACK_FORMATS,
+               feedback_forms: int = 0, replace: bool = False) -> IssuePlan:
+    """Read and check a roster CSV and the cohort before anything is written.
+
+    Raises RosterError (a ContentError: every bad row with its line number),
+    or IssueError when the cohort name is unusable or copies handed out would
+    be overwritten (unless ``replace``).
+    """
+    from generator.content.profile import list_profiles, load_profile
+    from generator.issuing.issue import check_cohort
+    from generator.issuing.roster import read_roster
+    roster = Path(roster)
+    wanted = _formats(formats, PACK_FORMATS)
+    if not 0 <= feedback_forms <= 50:
+        raise OptionError("feedback_forms", f"{feedback_forms} is not between 0 and 50")
+    try:
+        content = load_content(content_dir)
+        learners = read_roster(roster, set(list_profiles(content.directory)))
+    except RosterError:
+        raise
+    except ContentError as exc:
+        raise RosterError(exc.problems) from None
+    cohort_dir = check_cohort(learners, cohort, Path(out_dir), wanted, feedback_forms, replace)
+    pcns = sorted({learner.pcn for learner in learners})
+    warnings = []
+    for slug in pcns:  # a practice the profile does not list is probably a typo, but not an error
+        practices = set(load_profile(slug, content).practices)
+        for learner in learners:
+            if practices and learner.pcn == slug and learner.practice not in practices:
+                warnings.append(f"{roster.name}: line {learner.line}: practice '{learner.practice}' is not "
+                                f"among {slug}'s practices ({', '.join(sorted(practices))})")
+    return IssuePlan(content, learners, cohort, Path(out_dir), wanted, feedback_forms, replace, cohort_dir, pcns,
+                     warnings)
+
+
+def issue(plan: IssuePlan, *, jobs: int | None = None, store: Path | str | None = None,
+          progress: Progress | None = None) -> IssueOutcome:
+    """Issue every learner of ``plan`` (see ``plan_issue``) and record the copies.
+
+    Each PCN's layout is rendered once and every learner's copy stamped from it,
+    in ``jobs`` worker processes (None: one per core). The register of instance
+    ids is written to the cohort folder and, where the records store ``store``
+    already exists, imported into it.
+    """
+    from generator.issuing.issue import issue_cohort
+    result = issue_cohort(plan.learners, plan.cohort, plan.out_dir, plan.content, plan.formats,
+                          plan.feedback_forms, jobs, _counter(progress, len(plan.learners)), plan.replace)
+    outcome = IssueOutcome(result)
+    if store_exists(store):
+        from generator.records.connect import open_store
+        from generator.records.register import import_register
+        with open_store(store, create=False) as opened:
+            outcome.store_rows, outcome.store_new = import_register(opened, result.register)
+            outcome.store = opened.path
+    return outcome
+
+
+def store_exists(store: Path | str | None) -> bool:
+    """Whether the records store ``store`` names exists already."""
+    from generator.records.store import store_path
+    return store_path(store).exists()
+
+
+# ---------------------------------------------------------------- one copy: read, fill
+
+@dataclass(frozen=True)
+class ReadResult:
+    """One copy read: ``record`` is ``generator.reading.read.Record``; ``json`` its text."""
+
+    record: Any
+    json: str
+    output: Path | None = None
+
+
+def read(file: Path | str, output: Path | str | None = None) -> ReadResult:
+    """Read one completed copy (PDF or DOCX) in a child process with time and memory limits.
+
+    With ``output``, the record's JSON is also written there (whole or not at
+    all). Raises ReadError naming the file and the reason.
+    """
+    from generator.files import write_atomic
+    from generator.reading.read import dumps
+    from generator.reading.sandbox import read_isolated
+    record = read_isolated(Path(file))
+    text = dumps(record) + "\n"
+    if output is not None:
+        write_atomic(Path(output), text.encode("utf-8"))
+    return ReadResult(record, text, Path(output) if output is not None else None)
+
+
+@dataclass(frozen=True)
+class FillResult:
+    output: Path
+    format: str  # "pdf" or "docx"
+    values: int  # how many values (not null) were written
+
+
+def record_values(record: Path | str | Mapping[str, Any]) -> dict[str, Any]:
+    """Field id -> value from a record as ``read`` prints it, a plain object, or a JSON file of either."""
+    if isinstance(record, Mapping):
+        data: Any = record
+        name = "record"
+    else:
+        path = Path(record)
+        name = path.name
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise FillError(f"{name}: not a JSON record ({exc})") from None
+    values = data.get("fields", data) if isinstance(data, Mapping) else None
+    if not isinstance(values, Mapping):
+        raise FillError(f"{name}: expected a JSON object of field id -> value")
+    return dict(values)
+
+
+def fill(pack: Path | str, record: Path | str | Mapping[str, Any], output: Path | str) -> FillResult:
+    """Write the values of ``record`` (see ``record_values``) into ``pack`` (PDF or DOCX) as ``output``.
+
+    Raises FillError when a value does not fit its field, or when ``output`` is
+    not named like the pack's format.
+    """
+    from generator.files import write_atomic
+    from generator.formats.fill import fill_bytes
+    pack, output = Path(pack), Path(output)
+    values = record_values(record)
+    try:
+        data = pack.read_bytes()
+    except OSError as exc:
+        raise FillError(f"{pack.name}: cannot be read ({exc.strerror})") from None
+    filled, fmt = fill_bytes(data, values, pack.name)
+    if output.suffix.lower().lstrip(".") != fmt:
+        raise FillError(f"{output}: the pack is a {fmt.upper()}; name the output .{fmt}")
+    write_atomic(output, filled)
+    return FillResult(output, fmt, sum(v is not None for v in values.values()))
+
+
+# ---------------------------------------------------------------- records store
+
+def ingest(paths: Iterable[Path | str], *, store: Path | str | None = None, supersede: bool = False,
+           registers: Sequence[Path | str] = (), jobs: int | None = None, progress: Progress | None = None):
+    """Read returned copies (files, or folders searched recursively) into the store (created if need be).
+
+    ``registers`` (issue registers, ``issued.csv``) are checked before the store
+    is opened and imported first; a bad one raises ContentError and nothing is
+    imported. Returns ``generator.records.ingest.IngestResult`` (one outcome per
+    file; ``result.ok`` is False when any was rejected, conflicting or failed).
+    """
+    from generator.records.connect import open_store
+    from generator.records.ingest import find_files
+    from generator.records.ingest import ingest as run_ingest
+    from generator.records.register import read_register
+    for register in registers:  # checked before the store is opened (or created)
+        read_register(Path(register))
+    files = find_files(paths)
+    with open_store(store) as opened:
+        return run_ingest(files, opened, supersede=supersede, jobs=jobs, registers=registers,
+                          progress=_counter(progress, len(files)))
+
+
+def _progress(store: Path | str | None):
+    from generator.records.connect import open_store
+    from generator.records.progress import cohort_progress
+    with open_store(store, create=False) as opened:
+        return cohort_progress(opened), opened.path
+
+
+def records(store: Path | str | None = None, pcns: Sequence[str] = ()) -> list[Any]:
+    """Every learner's progress (``generator.records.progress.LearnerProgress``), sorted as stored.
+
+    ``pcns`` keeps only learners of those PCN slugs; a slug with no learner in
+    the store raises RecordsError naming the PCNs that are there.
+    """
+    learners, _ = _progress(store)
+    if pcns:
+        unknown = sorted(set(pcns) - {lp.pcn for lp in learners})
+        if unknown:
+            known = ", ".join(sorted({lp.pcn for lp in learners})) or "none"
+            raise RecordsError(f"no learners in PCN {', '.join(unknown)} (PCNs in the store: {known})")
+        learners = [lp for lp in learners if lp.pcn in pcns]
+    return learners
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    text: str
+    output: Path | None = None
+
+
+def export(store: Path | str | None = None, fmt: str = "csv", *, all_versions: bool = False,
+           fhir_base: str | None = None, output: Path | str | None = None) -> ExportResult:
+    """The stored records as ``fmt`` (one of EXPORT_FORMATS), written to ``output`` when given.
+
+    ``all_versions`` includes superseded versions; ``fhir_base`` is the base of
+    the Questionnaires' canonical URLs (a URN or an http(s) URL).
+    """
+    from generator.files import write_atomic
+    from generator.records.connect import open_store
+    from generator.records.export import DEFAULT_FHIR_BASE
+    from generator.records.export import export as run_export
+    _formats((fmt,), EXPORT_FORMATS, "format")
+    base = fhir_base or DEFAULT_FHIR_BASE
+    if not (base.startswith("urn:") or base.startswith("https://") or base.startswith("http://")):
+        raise OptionError("fhir_base", "give a URN (urn:…) or an http(s) URL")
+    with open_store(store, create=False) as opened:
+        text = run_export(opened, fmt, all_versions=all_versions, fhir_base=base)
+    if output is not None:
+        write_atomic(Path(output), text.encode("utf-8"))
+    return ExportResult(text, Path(output) if output is not None else None)
+
+
+def report(store: Path | str | None = None, out_dir: Path | str = "build", *,
+           formats: Iterable[str] = ("html", "pdf"), title: str = "Cohort progress", pcns: Sequence[str] = ()):
+    """Write the cohort progress report (HTML and/or PDF) to ``out_dir``.
+
+    ``pcns`` keeps only learners of those PCN slugs. Returns
+    ``generator.records.report.ReportResult`` (``outputs``: format -> path).
+    """
+    from generator.records.report import REPORT_FORMATS, write_report
+    wanted = _formats(formats, REPORT_FORMATS)
+    learners, path = _progress(store)
+    if pcns:
+        learners = [lp for lp in learners if lp.pcn in pcns]
+    return write_report(learners, Path(out_dir), formats=wanted, title=title, source=Path(path).name)
+
+
+__all__ = [
+    "CheckResult", "EXPORT_FORMATS", "ExportResult", "FillResult", "IssueOutcome", "IssuePlan", "PACK_FORMATS",
+    "PortfolioError", "Progress", "ReadResult", "build", "check", "export", "fields", "fill", "ingest", "issue",
+    "plan_issue", "profile_check", "profile_list", "profile_new", "read", "record_values", "records", "report",
+    "store_exists",
+]

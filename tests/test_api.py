@@ -1,0 +1,130 @@
+"""The use-case layer: plain arguments in, plain results out, PortfolioErrors for bad input."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from generator import api
+from generator.errors import ContentError, FillError, IssueError, OptionError, RecordsError, RosterError
+from generator.errors import StoreError
+from tests.conftest import ROOT
+
+HEADER = "name,practice,pcn,supervisor,facilitator,start_date\n"
+
+
+def test_check_reports_the_shipped_content_and_profiles():
+    result = api.check()
+    assert (result.content_id, result.version, result.sections) == ("care-coordination-portfolio", "1.0.0", 17)
+    assert result.profiles == ["riverside-pcn"]
+    assert result.fields == 349  # optional forms included; the default pack has 319
+    assert len(api.fields()) == 319
+
+
+def test_check_raises_every_content_problem(tmp_path):
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "content", content)
+    pack = content / "pack.yaml"
+    pack.write_text(pack.read_text(encoding="utf-8").replace("version:", "versio:", 1), encoding="utf-8")
+    with pytest.raises(ContentError) as caught:
+        api.check(content)
+    assert any(p.file == "pack.yaml" for p in caught.value.problems)
+
+
+def test_build_names_an_unknown_optional_form_as_an_option_error(tmp_path):
+    with pytest.raises(OptionError) as caught:
+        api.build(tmp_path, include=["pcsp", "nope"])
+    assert caught.value.option == "include"
+    assert str(caught.value) == "'nope' is not an optional section (choose from: mdt_review, pcsp)"
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(OptionError):
+        api.build(tmp_path, formats=["odt"])
+
+
+def test_profiles_new_list_and_check(tmp_path):
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "content", content)
+    path = api.profile_new("hillside-pcn", "Hillside Primary Care Network", content)
+    assert path == content / "pcns" / "hillside-pcn" / "profile.yaml"
+    assert api.profile_list(content) == ["hillside-pcn", "riverside-pcn"]
+    assert api.profile_check("hillside-pcn", content) == []
+    path.write_text(path.read_text(encoding="utf-8") + "\nnot_a_key: 1\n", encoding="utf-8")
+    problems = api.profile_check("hillside-pcn", content)
+    assert len(problems) == 1 and "not_a_key" in str(problems[0])
+    assert api.profile_check(None, content) == problems
+
+
+def test_plan_issue_checks_the_roster_and_warns_about_unknown_practices(tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text(HEADER + "Åsa Øberg,Nowhere Surgery,riverside-pcn,Dr A Okafor,Jo Bennett,01/09/2026\n",
+                      encoding="utf-8")
+    plan = api.plan_issue(roster, "2026 autumn", out_dir=tmp_path / "out", formats=["pdf"])
+    assert plan.pcns == ["riverside-pcn"]
+    assert plan.cohort_dir == tmp_path / "out" / "2026-autumn"
+    assert [l.name for l in plan.learners] == ["Åsa Øberg"]
+    assert len(plan.warnings) == 1
+    assert plan.warnings[0].startswith("roster.csv: line 2: practice 'Nowhere Surgery' is not among riverside-pcn's")
+    assert not (tmp_path / "out").exists()  # planning writes nothing
+
+    roster.write_text(HEADER + "Åsa Øberg,Nowhere Surgery,no-such-pcn,Dr A Okafor,Jo Bennett,31/02/2026\n",
+                      encoding="utf-8")
+    with pytest.raises(RosterError) as caught:
+        api.plan_issue(roster, "2026 autumn", out_dir=tmp_path / "out")
+    assert [p.path for p in caught.value.problems] == ["line 2", "line 2"]
+    assert "unknown PCN 'no-such-pcn'" in caught.value.problems[0].message
+    assert "'31/02/2026' is not a date" in caught.value.problems[1].message
+
+    roster.write_text(HEADER + "Åsa Øberg,Riverside Surgery,riverside-pcn,Dr A Okafor,Jo Bennett,01/09/2026\n",
+                      encoding="utf-8")
+    with pytest.raises(IssueError, match="cohort name '!!!' needs letters or digits"):
+        api.plan_issue(roster, "!!!", out_dir=tmp_path / "out")
+    with pytest.raises(OptionError):
+        api.plan_issue(roster, "2026 autumn", out_dir=tmp_path / "out", feedback_forms=51)
+
+
+def test_record_values_accepts_a_record_a_plain_object_or_a_json_file(tmp_path):
+    assert api.record_values({"fields": {"a.b": "x"}, "warnings": []}) == {"a.b": "x"}
+    assert api.record_values({"a.b": True}) == {"a.b": True}
+    path = tmp_path / "answers.json"
+    path.write_text('{"fields": {"a.b": null}}', encoding="utf-8")
+    assert api.record_values(path) == {"a.b": None}
+    path.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(FillError, match="answers.json: expected a JSON object of field id -> value"):
+        api.record_values(path)
+    path.write_text("{", encoding="utf-8")
+    with pytest.raises(FillError, match="answers.json: not a JSON record"):
+        api.record_values(path)
+
+
+def test_fill_then_read_gives_the_values_back_and_progress_counts_up(tmp_path, pdf_path):
+    values = {"cover.details.name": "Dafydd ap Gruffudd", "cover.details.start_date": "2026-09-01"}
+    filled = api.fill(pdf_path, values, tmp_path / "filled.pdf")
+    assert (filled.format, filled.values, filled.output) == ("pdf", 2, tmp_path / "filled.pdf")
+    with pytest.raises(FillError, match="the pack is a PDF; name the output .pdf"):
+        api.fill(pdf_path, values, tmp_path / "filled.docx")
+    result = api.read(filled.output, tmp_path / "record.json")
+    assert result.record.fields["cover.details.name"] == "Dafydd ap Gruffudd"
+    assert result.record.fields["cover.details.start_date"] == "2026-09-01"
+    assert (tmp_path / "record.json").read_text(encoding="utf-8") == result.json
+
+    store = tmp_path / "records.sqlite"
+    with pytest.raises(StoreError, match="no records store here"):
+        api.records(store)
+    calls = []
+    ingested = api.ingest([filled.output], store=store, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(0, 1), (1, 1)]
+    assert [o.status for o in ingested.files] == ["new"]
+    assert api.store_exists(store)
+    learners = api.records(store)
+    assert [lp.name for lp in learners] == ["Dafydd ap Gruffudd"]
+    with pytest.raises(RecordsError, match=r"no learners in PCN elsewhere-pcn \(PCNs in the store: "):
+        api.records(store, ["elsewhere-pcn"])
+    exported = api.export(store, "csv-long", output=tmp_path / "long.csv")
+    assert (tmp_path / "long.csv").read_text(encoding="utf-8") == exported.text
+    assert "cover.details.name" in exported.text
+    with pytest.raises(OptionError) as caught:
+        api.export(store, "fhir", fhir_base="ftp://example.org")
+    assert caught.value.option == "fhir_base"
+    with pytest.raises(OptionError):
+        api.export(store, "xml")
