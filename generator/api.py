@@ -73,14 +73,17 @@ class CheckResult:
 def check(content_dir: Path | str | None = None) -> CheckResult:
     """Validate the content folder (None: the content shipped with the tool) and every PCN profile in it.
 
-    Raises ContentError listing every problem (file, path, message).
+    The pack roles (pack.yaml ``roles``) must name fields and sections of the pack.
+    Raises ContentError listing every problem (file, path, message, code).
     """
     from generator.content.profile import check_all_profiles, list_profiles
+    from generator.content.roles import check_roles
     from generator.model.form import build_form
     content = load_content(content_dir)
     layout = Layout(optional_sections=frozenset(content.pack.get("optional_sections") or []))
     form = build_form(content, layout)  # renders prose too, so variable mistakes show
-    problems = check_all_profiles(content)
+    problems = check_roles(content.roles, [f.id for f in form.fields], [s.id for s in form.sections])
+    problems += check_all_profiles(content)
     if problems:
         raise ContentError(problems)
     return CheckResult(content.id, content.version, len(content.sections), len(form.fields),

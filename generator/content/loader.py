@@ -13,19 +13,20 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
 import yaml
 
+from generator.content.roles import Roles, parse_roles, roles_of
+from generator.dates import month_index
 from generator.errors import ContentError, Problem
+from generator.kinds import FIELD_KINDS
 
 #: The content shipped with the tool.
 DEFAULT_CONTENT_DIR = Path(__file__).resolve().parents[2] / "content"
 
-FIELD_KINDS = ("text", "longtext", "date", "checkbox", "yesno", "choice", "signature")
-MONTHS = ("January", "February", "March", "April", "May", "June", "July",
-          "August", "September", "October", "November", "December")
 
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 PACK_ID_RE = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -50,6 +51,11 @@ class Content:
     def version(self) -> str:
         return str(self.pack["version"])
 
+    @cached_property
+    def roles(self) -> Roles:
+        """What the pack's fields and parts are for (pack.yaml ``roles``; see ``generator.content.roles``)."""
+        return roles_of(self.pack)
+
 
 class Checker:
     """Collects problems while walking one YAML document."""
@@ -58,38 +64,38 @@ class Checker:
         self.file = file
         self.problems = problems
 
-    def add(self, path: str, message: str) -> None:
-        self.problems.append(Problem(self.file, path, message))
+    def add(self, path: str, message: str, code: str = "E-CONTENT") -> None:
+        self.problems.append(Problem(self.file, path, message, code))
 
     def mapping(self, value: Any, path: str, required: dict[str, type | tuple[type, ...]],
                 optional: dict[str, type | tuple[type, ...]]) -> bool:
         """Check ``value`` is a mapping with these keys of these types."""
         if not isinstance(value, dict):
-            self.add(path, f"expected a mapping, found {_kind(value)}")
+            self.add(path, f"expected a mapping, found {_kind(value)}", "E-CONTENT-TYPE")
             return False
         ok = True
         for key in value:
             if key not in required and key not in optional:
                 allowed = ", ".join(sorted({*required, *optional}))
-                self.add(_join(path, str(key)), f"unknown key '{key}' (allowed here: {allowed})")
+                self.add(_join(path, str(key)), f"unknown key '{key}' (allowed here: {allowed})", "E-CONTENT-KEY")
                 ok = False
         for key, types in required.items():
             if key not in value or value[key] is None or value[key] == "":
-                self.add(_join(path, key), f"missing '{key}' (add it)")
+                self.add(_join(path, key), f"missing '{key}' (add it)", "E-CONTENT-MISSING")
                 ok = False
             elif not isinstance(value[key], types):
-                self.add(_join(path, key), f"expected {_types(types)}, found {_kind(value[key])}")
+                self.add(_join(path, key), f"expected {_types(types)}, found {_kind(value[key])}", "E-CONTENT-TYPE")
                 ok = False
         for key, types in optional.items():
             if key in value and value[key] is not None and not isinstance(value[key], types):
-                self.add(_join(path, key), f"expected {_types(types)}, found {_kind(value[key])}")
+                self.add(_join(path, key), f"expected {_types(types)}, found {_kind(value[key])}", "E-CONTENT-TYPE")
                 ok = False
         return ok
 
     def ident(self, value: Any, path: str, pattern: re.Pattern[str] = ID_RE) -> bool:
         if not isinstance(value, str) or not pattern.match(value):
             self.add(path, f"invalid id {value!r}: use lower-case letters, digits and "
-                           f"{'-' if pattern is PACK_ID_RE else '_'}, starting with a letter")
+                           f"{'-' if pattern is PACK_ID_RE else '_'}, starting with a letter", "E-CONTENT-ID")
             return False
         return True
 
@@ -99,7 +105,8 @@ class Checker:
             if isinstance(item, dict) and isinstance(item.get(key), str):
                 ident = item[key]
                 if ident in seen:
-                    self.add(f"{path}[{i}].{key}", f"duplicate '{ident}' (first at {path}[{seen[ident]}])")
+                    self.add(f"{path}[{i}].{key}", f"duplicate '{ident}' (first at {path}[{seen[ident]}])",
+                             "E-CONTENT-DUPLICATE")
                 else:
                     seen[ident] = i
 
@@ -133,8 +140,10 @@ def _check_options(c: Checker, options: Any, path: str) -> None:
 def _check_pack(c: Checker, pack: Any) -> None:
     if not c.mapping(pack, "", {"id": str, "version": str, "title": str, "sections": list},
                      {"subtitle": str, "language": str, "variables": dict, "option_lists": dict,
-                      "optional_sections": list, "optional_after": str, "organisation": str}):
+                      "optional_sections": list, "optional_after": str, "organisation": str,
+                      "roles": dict}):
         return
+    c.problems.extend(parse_roles(pack.get("roles"), c.file)[1])
     c.ident(pack["id"], "id", PACK_ID_RE)
     for name, options in (pack.get("option_lists") or {}).items():
         c.ident(name, f"option_lists.{name}")
@@ -304,15 +313,6 @@ BLOCK_CHECKS: dict[str, Callable[[Checker, dict[str, Any], str, dict[str, Any]],
 }
 
 
-def month_index(name: str) -> int | None:
-    """0-based index of a month given by its full name or three-letter abbreviation (or 'Sept')."""
-    key = str(name).strip().lower().rstrip(".")
-    for i, month in enumerate(MONTHS):
-        if key in (month.lower(), month.lower()[:3]) or (i == 8 and key == "sept"):
-            return i
-    return None
-
-
 def _check_section(c: Checker, section: Any, expected_id: str, option_lists: dict[str, Any]) -> None:
     if not c.mapping(section, "", {"id": str, "title": str, "blocks": list},
                      {"short_title": str, "new_page": bool, "cover": bool}):
@@ -374,7 +374,7 @@ def read_yaml(path: Path, problems: list[Problem], name: str | None = None) -> A
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        problems.append(Problem(name, where, f"YAML syntax error: {problem}"))
+        problems.append(Problem(name, where, f"YAML syntax error: {problem}", "E-CONTENT-YAML"))
         return None
 
 

@@ -12,16 +12,14 @@ import io
 import struct
 import warnings
 
+from generator.errors import LogoError
+
 #: Largest logo file accepted.
 MAX_BYTES = 2_000_000
 #: Largest image accepted, in pixels (width x height), checked before decoding.
 MAX_PIXELS = 25_000_000
 #: Logos are scaled down to fit this box (pixels): enough for 300 dpi at header size.
 FIT = (1200, 400)
-
-
-class LogoError(ValueError):
-    """The logo cannot be used; the message says why and what to do."""
 
 
 def sniff_image(data: bytes) -> str | None:

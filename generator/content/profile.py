@@ -23,12 +23,12 @@ from generator.content.loader import (
     DEFAULT_CONTENT_DIR,
     Checker,
     Content,
-    month_index,
     read_yaml,
 )
-from generator.content.logo import LogoError, clean_logo
+from generator.content.logo import clean_logo
 from generator.content.theme import HEX_RE, Theme, load_theme
-from generator.errors import ContentError, Problem
+from generator.dates import month_index
+from generator.errors import ContentError, LogoError, Problem
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 PROFILE_KEYS: dict[str, Any] = {

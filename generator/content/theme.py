@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from generator.content.loader import read_yaml
-from generator.content.logo import LogoError, clean_logo
-from generator.errors import ContentError, Problem
+from generator.content.logo import clean_logo
+from generator.errors import ContentError, LogoError, Problem
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 HEX_RE = re.compile(r"^#[0-9a-fA-F]{6}$")

@@ -35,10 +35,7 @@ from generator.formats.pdf.stamp import PdfStamp
 from generator.issuing.roster import Learner, safe_name
 from generator.model.form import Form, build_form
 from generator.model.manifest import make_manifest
-from generator.records.register import FEEDBACK_SECTION, REGISTER_COLUMNS
-
-COVER_IDS = ["cover.details.name", "cover.details.practice", "cover.details.pcn",
-             "cover.details.supervisor", "cover.details.facilitator", "cover.details.start_date"]
+from generator.records.register import REGISTER_COLUMNS
 
 
 @dataclass
@@ -71,21 +68,30 @@ def prepare_templates(content: Content, slugs: set[str], formats: tuple[str, ...
     """Render each PCN's pack (and feedback form) once."""
     from generator.formats.pdf.write import write_pdf
     theme = load_theme()
+    roles = content.roles
+    cover_ids = roles.cover_ids
+    if feedback_forms and roles.separate_part not in content.sections:
+        raise IssueError(f"pack {content.id} declares no separately issued form (roles.separate_part in "
+                         "pack.yaml names a section); issue it without --feedback-forms")
     out: dict[str, Templates] = {}
     for slug in sorted(slugs):
         profile = load_profile(slug, content, theme)
         form = build_form(content, profile.layout)
         blank_manifest = make_manifest(form, pcn={"slug": slug, "name": profile.name})
         pdf = docx = fb_form = fb_pdf = None
+        missing = [fid for fid in cover_ids if fid not in {f.id for f in form.fields}]
+        if missing:
+            raise IssueError(f"pack.yaml: roles.cover names field(s) the {slug} pack does not have: "
+                             f"{', '.join(missing)} (run 'portfolio check')")
         if "pdf" in formats:
             pdf = PdfStamp.from_pdf(write_pdf(form, profile.theme, blank_manifest, pcn=profile.layout.pcn),
-                                    COVER_IDS)
+                                    cover_ids)
         if "docx" in formats:
             from generator.formats.docx.stamp import DocxStamp
             from generator.formats.docx.write import write_docx
-            docx = DocxStamp(write_docx(form, profile.theme, blank_manifest, pcn=profile.layout.pcn), COVER_IDS)
+            docx = DocxStamp(write_docx(form, profile.theme, blank_manifest, pcn=profile.layout.pcn), cover_ids)
         if feedback_forms:
-            fb_form = build_form(content, replace(profile.layout, only_sections=(FEEDBACK_SECTION,)))
+            fb_form = build_form(content, replace(profile.layout, only_sections=(roles.separate_part,)))
             fb_manifest = make_manifest(fb_form, pcn={"slug": slug, "name": profile.name})
             fb_pdf = PdfStamp.from_pdf(write_pdf(fb_form, profile.theme, fb_manifest, pcn=profile.layout.pcn), [])
         out[slug] = Templates(profile, form, pdf, docx, fb_form, fb_pdf)
@@ -120,7 +126,7 @@ def _issue_one(learner: Learner, stem: str, folder: Path, feedback_forms: int,
     rows = []
     instance = str(uuid.uuid4())
     manifest = make_manifest(t.form, instance_id=instance, learner=learner.manifest_facts(), pcn=pcn)
-    values = learner.cover_values(t.profile.name)
+    values = t.form.roles.cover_values(learner.cover(t.profile.name))
     for fmt, stamper in (("pdf", t.pdf), ("docx", t.docx)):
         if stamper is None:
             continue
@@ -132,10 +138,11 @@ def _issue_one(learner: Learner, stem: str, folder: Path, feedback_forms: int,
             fb_instance = str(uuid.uuid4())
             fb_manifest = make_manifest(t.feedback_form, instance_id=fb_instance,
                                         learner=learner.manifest_facts(), pcn=pcn)
-            fb_manifest["part"] = FEEDBACK_SECTION
+            part = t.feedback_form.sections[0].id
+            fb_manifest["part"] = part
             path = folder / f"{stem}-feedback-{n:02d}.pdf"
             write_atomic(path, t.feedback_pdf.stamp({}, fb_manifest))
-            rows.append({**base, "instance_id": fb_instance, "document": FEEDBACK_SECTION, "file": _relative(path)})
+            rows.append({**base, "instance_id": fb_instance, "document": part, "file": _relative(path)})
     return rows
 
 

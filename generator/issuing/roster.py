@@ -16,8 +16,14 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.errors import ContentError, Problem
-from generator.model.values import parse_date
+from generator.errors import Problem, RosterError
+from generator.dates import format_date, parse_date
+
+
+def roster_problem(file: str, path: str, message: str) -> Problem:
+    """A roster problem (code E-ROSTER)."""
+    return Problem(file, path, message, "E-ROSTER")
+
 
 REQUIRED = ("name", "practice", "pcn", "supervisor", "facilitator", "start_date")
 OPTIONAL = ("email",)
@@ -35,12 +41,10 @@ class Learner:
     start_date: str  # ISO
     email: str = ""
 
-    def cover_values(self, pcn_name: str) -> dict[str, str]:
-        """The cover fields a stamped copy carries."""
-        y, m, d = self.start_date.split("-")
-        return {"cover.details.name": self.name, "cover.details.practice": self.practice,
-                "cover.details.pcn": pcn_name, "cover.details.supervisor": self.supervisor,
-                "cover.details.facilitator": self.facilitator, "cover.details.start_date": f"{d}/{m}/{y}"}
+    def cover(self, pcn_name: str) -> dict[str, str]:
+        """What a stamped copy's cover says, by cover role (``generator.content.roles.COVER_ROLES``)."""
+        return {"name": self.name, "practice": self.practice, "pcn": pcn_name, "supervisor": self.supervisor,
+                "facilitator": self.facilitator, "start_date": format_date(self.start_date)}
 
     def manifest_facts(self) -> dict[str, str]:
         return {"name": self.name, "practice": self.practice, "supervisor": self.supervisor,
@@ -60,38 +64,38 @@ def safe_name(text: str) -> str:
 
 
 def read_roster(path: Path, known_pcns: set[str]) -> list[Learner]:
-    """Parse and check a roster; ContentError lists every problem with its line."""
+    """Parse and check a roster; RosterError (a ContentError) lists every problem with its line."""
     name = path.name
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ContentError([Problem(name, "", f"cannot be read ({exc.strerror})")]) from None
+        raise RosterError([roster_problem(name, "", f"cannot be read ({exc.strerror})")]) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ContentError([Problem(name, "", "is not UTF-8 text; save the spreadsheet as 'CSV UTF-8'")]) from None
+        raise RosterError([roster_problem(name, "", "is not UTF-8 text; save the spreadsheet as 'CSV UTF-8'")]) from None
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     problems: list[Problem] = []
     missing = [c for c in REQUIRED if c not in header]
     unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
     if missing:
-        problems.append(Problem(name, "line 1", f"missing column(s): {', '.join(missing)} "
+        problems.append(roster_problem(name, "line 1", f"missing column(s): {', '.join(missing)} "
                                                 f"(the header needs: {', '.join(REQUIRED)}; optional: email)"))
     if unknown:
-        problems.append(Problem(name, "line 1", f"unknown column(s): {', '.join(unknown)}"))
+        problems.append(roster_problem(name, "line 1", f"unknown column(s): {', '.join(unknown)}"))
     if problems:
-        raise ContentError(problems)
+        raise RosterError(problems)
     reader.fieldnames = header
     learners: list[Learner] = []
     seen: dict[tuple[str, str], int] = {}
     for row in reader:
         line = reader.line_num
         if len(learners) >= MAX_ROWS:
-            problems.append(Problem(name, f"line {line}", f"more than {MAX_ROWS} learners; split the roster"))
+            problems.append(roster_problem(name, f"line {line}", f"more than {MAX_ROWS} learners; split the roster"))
             break
         if None in row:
-            problems.append(Problem(name, f"line {line}", "has more cells than the header"))
+            problems.append(roster_problem(name, f"line {line}", "has more cells than the header"))
             continue
         cells = {k: (v or "").strip() for k, v in row.items()}
         if not any(cells.values()):
@@ -99,29 +103,29 @@ def read_roster(path: Path, known_pcns: set[str]) -> list[Learner]:
         where = f"line {line}"
         for column in REQUIRED:
             if not cells.get(column):
-                problems.append(Problem(name, where, f"missing {column.replace('_', ' ')}"))
+                problems.append(roster_problem(name, where, f"missing {column.replace('_', ' ')}"))
         if cells.get("pcn") and cells["pcn"] not in known_pcns:
-            problems.append(Problem(name, where, f"unknown PCN '{cells['pcn']}' (profiles: "
+            problems.append(roster_problem(name, where, f"unknown PCN '{cells['pcn']}' (profiles: "
                                                  f"{', '.join(sorted(known_pcns)) or 'none'}; "
                                                  "create one with 'portfolio profile new')"))
         start = parse_date(cells["start_date"]) if cells.get("start_date") else None
         if cells.get("start_date") and start is None:
-            problems.append(Problem(name, where, f"start date '{cells['start_date']}' is not a date "
+            problems.append(roster_problem(name, where, f"start date '{cells['start_date']}' is not a date "
                                                  "(use DD/MM/YYYY)"))
         key = (cells.get("name", "").casefold(), cells.get("pcn", ""))
         if cells.get("name"):
             if key in seen:
-                problems.append(Problem(name, where, f"duplicate learner '{cells['name']}' in {cells['pcn']} "
+                problems.append(roster_problem(name, where, f"duplicate learner '{cells['name']}' in {cells['pcn']} "
                                                      f"(first on line {seen[key]})"))
             else:
                 seen[key] = line
         if cells.get("email") and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", cells["email"]):
-            problems.append(Problem(name, where, f"email '{cells['email']}' is not an email address"))
+            problems.append(roster_problem(name, where, f"email '{cells['email']}' is not an email address"))
         if not problems or problems[-1].path != where:
             learners.append(Learner(line, cells["name"], cells["practice"], cells["pcn"], cells["supervisor"],
                                     cells["facilitator"], start or "", cells.get("email", "")))
     if problems:
-        raise ContentError(problems)
+        raise RosterError(problems)
     if not learners:
-        raise ContentError([Problem(name, "", "has no learners")])
+        raise RosterError([roster_problem(name, "", "has no learners")])
     return learners

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
 from generator.content.layout import Layout
-from generator.content.loader import MONTHS, Content, month_index
+from generator.content.loader import Content
 from generator.content.prose import Prose, parse_prose, render_variables
+from generator.content.roles import Roles
+from generator.dates import MONTHS, month_index
 from generator.errors import ContentError, Problem
 
 
@@ -126,6 +128,7 @@ class Form:
     content_hash: str
     sections: tuple[Section, ...]
     variables: dict[str, Any] = field(default_factory=dict)
+    roles: Roles = field(default_factory=Roles)  # what the pack's fields and parts are for
 
     @property
     def fields(self) -> tuple[Field, ...]:
@@ -360,7 +363,7 @@ def build_form(content: Content, layout: Layout | None = None) -> Form:
                                 spec.get("cover", False)))
     form = Form(content.id, content.pack["title"], content.pack.get("subtitle", ""),
                 content.pack.get("language", "en-GB"), content.id, content.version, content.hash,
-                tuple(sections), variables)
+                tuple(sections), variables, content.roles)
     _check_unique(form, content)
     return form
 

@@ -24,12 +24,24 @@ DOCX_NAMESPACE = "urn:portfolio:manifest:1"
 
 
 def field_definitions(form: Form) -> list[dict[str, Any]]:
-    """Each field's id, kind, label and options, in document order."""
-    return [
-        {"id": f.id, "kind": f.kind, "label": f.label,
-         "options": [{"value": o.value, "label": o.label} for o in f.options]}
-        for f in form.fields
-    ]
+    """Each field's id, kind, label and options, in document order, with its pack roles.
+
+    A cover field has ``"cover": role`` (see ``generator.content.roles.COVER_ROLES``);
+    a field a progress rule covers has ``"progress": {"rule", "group", "item"}``, so
+    progress can be worked out from the definitions stored with the copies.
+    """
+    out = []
+    for f in form.fields:
+        definition: dict[str, Any] = {"id": f.id, "kind": f.kind, "label": f.label,
+                                      "options": [{"value": o.value, "label": o.label} for o in f.options]}
+        cover = form.roles.cover_role_of(f.id)
+        if cover:
+            definition["cover"] = cover
+        progress = form.roles.progress_of(f.id)
+        if progress:
+            definition["progress"] = progress
+        out.append(definition)
+    return out
 
 
 def make_manifest(form: Form, *, instance_id: str | None = None,

@@ -8,18 +8,12 @@ unambiguously. Used by both readers and by ``fill``.
 
 from __future__ import annotations
 
-import re
-from datetime import date
 from typing import Any, Callable, Mapping
 
+from generator.dates import format_date, parse_date
 from generator.errors import FillError
+from generator.kinds import KINDS
 
-MONTH_NAMES = {m: i for i, m in enumerate(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
-
-_NUMERIC_DATE = re.compile(r"^(\d{1,2})[/.\-\s](\d{1,2})[/.\-\s](\d{2}|\d{4})$")
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:T.*)?$")
-_WORD_DATE = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})$")
 _TRUE = {"yes", "y", "true", "1", "on", "x", "✓", "✔", "☒", "checked"}
 _FALSE = {"no", "n", "false", "0", "off", "", "☐", "unchecked"}
 
@@ -30,36 +24,6 @@ def normalise_text(raw: Any) -> str | None:
         return None
     text = str(raw).replace("\r\n", "\n").replace("\r", "\n")
     return text if text.strip() else None
-
-
-def parse_date(raw: str) -> str | None:
-    """ISO date from UK day-first text, or None when it can't be read unambiguously."""
-    text = raw.strip()
-    year = month = day = None
-    if m := _ISO_DATE.match(text):
-        year, month, day = int(m[1]), int(m[2]), int(m[3])
-    elif m := _NUMERIC_DATE.match(text):
-        day, month, year = int(m[1]), int(m[2]), int(m[3])
-        if len(m[3]) == 2:
-            year += 2000
-    elif m := _WORD_DATE.match(text):
-        month = MONTH_NAMES.get(m[2][:3].lower())
-        day, year = int(m[1]), int(m[3])
-        if month is None or (len(m[2]) > 3 and not _is_month_word(m[2])):
-            return None
-    if year is None or month is None or day is None:
-        return None
-    try:
-        return date(year, month, day).isoformat()
-    except ValueError:
-        return None
-
-
-def _is_month_word(word: str) -> bool:
-    full = ["january", "february", "march", "april", "may", "june", "july", "august",
-            "september", "october", "november", "december"]
-    w = word.lower()
-    return w in full or w == "sept"
 
 
 def _text(raw: Any, options: tuple[str, ...]) -> tuple[Any, str | None]:
@@ -137,9 +101,8 @@ def to_document(definition: dict[str, Any], value: Any) -> Any:
         return bool(value)
     if kind == "yesno":
         return "yes" if value else "no"
-    if kind == "date" and _ISO_DATE.match(str(value)):
-        y, m, d = str(value)[:10].split("-")
-        return f"{d}/{m}/{y}"
+    if kind == "date":
+        return format_date(str(value))
     return str(value)
 
 
@@ -156,7 +119,7 @@ def value_problem(definition: dict[str, Any], value: Any) -> str | None:
         options = [o["value"] for o in definition.get("options", ())]
         if value not in options:
             return f"expected one of: {', '.join(options)}"
-    if kind in ("text", "longtext", "signature", "date") and not isinstance(value, str):
+    if KINDS[kind].value == "text" and not isinstance(value, str):
         return "expected text" + (" (a date as YYYY-MM-DD or DD/MM/YYYY)" if kind == "date" else "")
     return None
 

@@ -15,7 +15,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-TEXT_KINDS = {"text", "longtext", "signature"}
+from generator.kinds import FREE_TEXT_KINDS
+
+TEXT_KINDS = FREE_TEXT_KINDS
 
 _NHS = re.compile(r"(?<![\d-])(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?![\d-])")
 _POSTCODE = re.compile(

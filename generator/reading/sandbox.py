@@ -84,18 +84,19 @@ def call_isolated(fn: Callable[..., Any], args: tuple[Any, ...], limits: Limits 
 
 
 def _read_path(path: str, memory: int) -> tuple[str, Any]:
-    """In the child: ("ok", record) or ("error", (file, reason)); never raises."""
+    """In the child: ("ok", record) or ("error", (file, reason, code)); never raises."""
     name = Path(path).name
     try:
         return "ok", read_bytes(Path(path).read_bytes(), name)
     except ReadError as exc:
-        return "error", (exc.file, exc.reason)
+        return "error", (exc.file, exc.reason, exc.code)
     except MemoryError:
-        return "error", (name, f"needs more than {memory // 2**20} MB to read; refused (a possible decompression bomb)")
+        return "error", (name, f"needs more than {memory // 2**20} MB to read; refused (a possible decompression bomb)",
+                         "E-READ-LIMIT")
     except RecursionError:
-        return "error", (name, "is nested too deeply to read (a cyclic or damaged structure); refused")
+        return "error", (name, "is nested too deeply to read (a cyclic or damaged structure); refused", "E-READ-DAMAGED")
     except Exception as exc:  # any other parser failure is a damaged file, not a crash of the batch
-        return "error", (name, f"could not be read ({type(exc).__name__}); it may be damaged")
+        return "error", (name, f"could not be read ({type(exc).__name__}); it may be damaged", "E-READ-DAMAGED")
 
 
 def read_isolated(path: Path | str, limits: Limits = DEFAULT_LIMITS) -> Record:
@@ -107,14 +108,14 @@ def read_isolated(path: Path | str, limits: Limits = DEFAULT_LIMITS) -> Record:
         raise ReadError(path.name, f"cannot be opened ({exc.strerror})") from None
     if size > limits.max_bytes:
         raise ReadError(path.name, f"is {size / 1e6:.0f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB "
-                                   "(a filled portfolio is under 2 MB)")
+                                   "(a filled portfolio is under 2 MB)", "E-READ-LIMIT")
     outcome = call_isolated(_read_path, (str(path), limits.memory), limits)
     if outcome.status == "timeout":
-        raise ReadError(path.name, f"took longer than {limits.seconds:g} s to read; refused")
+        raise ReadError(path.name, f"took longer than {limits.seconds:g} s to read; refused", "E-READ-LIMIT")
     if outcome.status == "crash":
         how = {-signal.SIGXCPU: "used too much CPU time", -signal.SIGKILL: "was stopped"}.get(
             outcome.exitcode, f"made the reader crash (exit {outcome.exitcode})")
-        raise ReadError(path.name, f"{how} while being read; refused")
+        raise ReadError(path.name, f"{how} while being read; refused", "E-READ-DAMAGED")
     status, payload = outcome.value
     if status == "error":
         raise ReadError(*payload)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
+from generator.kinds import KINDS
 from generator.records.store import Definition, FieldValue, Store, SubmissionRow
 
 RECORDS_FORMAT = "portfolio-records/1"
@@ -177,8 +178,7 @@ def to_json(records: list[StoredRecord], definitions: dict[str, Definition], **_
 # ---------------------------------------------------------------- FHIR R4
 
 #: Field kind -> Questionnaire item type.
-FHIR_ITEM_TYPES = {"text": "string", "longtext": "text", "date": "date", "checkbox": "boolean",
-                   "yesno": "boolean", "choice": "choice", "signature": "string"}
+FHIR_ITEM_TYPES = {name: kind.fhir_type for name, kind in KINDS.items()}
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 

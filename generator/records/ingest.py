@@ -19,9 +19,10 @@ processes on the same store agree:
 - a copy seen before with other answers is a *conflict* (nothing is stored)
   unless ``supersede`` is set: then it is stored as the next version, linked
   to the one it replaces (*superseded*); nothing is overwritten or deleted;
-- separately issued patient feedback forms (manifest ``"part":
-  "patient_feedback"``) are filled by many patients from one copy: every
-  distinct file of one is kept as another copy (*new*);
+- a part issued on its own (pack.yaml ``roles.separate_part``, e.g. the
+  patient feedback form; its manifest names the ``part``) is filled by many
+  patients from one copy: every distinct file of one is kept as another copy
+  (*new*);
 - a file that cannot be read is *rejected*: only an audit-log entry with the
   reason is written;
 - a file whose storing failed is *failed*: its transaction is rolled back, the
@@ -58,7 +59,6 @@ from generator.reading.sandbox import (
     limit_memory,
 )
 from generator.records.register import (
-    FEEDBACK_SECTION,
     import_register,
     learner_key,
 )
@@ -73,8 +73,6 @@ from generator.records.store import (
 STATUSES = ("new", "unchanged", "superseded", "conflict", "rejected", "failed")
 #: Names in a folder that are never returned copies (editor lock files, hidden files).
 _SKIP_NAME = re.compile(r"^(\.|~\$|\.~lock\.|Thumbs\.db$|desktop\.ini$)", re.IGNORECASE)
-#: Parts issued on their own of which one copy may come back many times, filled by different people.
-MULTI_COPY_PARTS = frozenset({FEEDBACK_SECTION})
 #: Added to a likely patient identifier's flag when it is reported.
 FLAG_ADVICE = "portfolios must not hold patient identifiers: ask the learner to remove it and return the copy again"
 
@@ -293,6 +291,16 @@ def definition_of(record: Record, part: str | None, fields: list[dict[str, Any]]
         content_hash=str(pack.get("content_hash") or ""), fields=fields)
 
 
+def cover_value(definitions: list[dict[str, Any]], values: dict[str, Any], role: str) -> str:
+    """What a copy's cover says for ``role`` (``name``, ``practice``…): the value of the field whose
+    definition has that cover role; "" when there is none or it is empty."""
+    for definition in definitions:
+        if definition.get("cover") == role:
+            value = values.get(definition["id"])
+            return value if isinstance(value, str) else ""
+    return ""
+
+
 def new_submission(item_path: Path, sha256: str, size: int, read: ReadOutcome) -> NewSubmission:
     """What to store for a read copy: every manifest field (read or missing), every unmapped value."""
     record = read.record
@@ -311,8 +319,8 @@ def new_submission(item_path: Path, sha256: str, size: int, read: ReadOutcome) -
     warnings += [(flag.field, f"{flag}; {FLAG_ADVICE}") for flag in record.flags]
     learner = pack.get("learner") or {}
     pcn_facts = pack.get("pcn") or {}
-    name = learner.get("name") or record.fields.get("cover.details.name") or ""
-    practice = learner.get("practice") or record.fields.get("cover.details.practice") or ""
+    name = learner.get("name") or cover_value(read.definitions, record.fields, "name")
+    practice = learner.get("practice") or cover_value(read.definitions, record.fields, "practice")
     pcn = pcn_facts.get("slug") or pcn_facts.get("name") or ""
     instance = str(pack.get("instance_id") or "")
     if not name:
@@ -346,7 +354,7 @@ def store_submission(store: Store, new: NewSubmission, supersede: bool) -> tuple
                             submission_id=sid, detail="new copy")
             return "new", "", sid, None
         version = max(s.version for s in earlier) + 1
-        if new.part in MULTI_COPY_PARTS:
+        if new.part is not None:  # a part issued on its own: one copy comes back many times, filled by different people
             sid = store.add_submission(new, version, None)
             store.add_audit("ingested", filename=new.filename, sha256=new.sha256, instance_id=new.instance_id,
                             submission_id=sid, detail=f"copy {version} of a separately issued {new.part} form")
@@ -393,7 +401,7 @@ def _outcome(store: Store, item: _Item, read: ReadOutcome, supersede: bool) -> F
     if record.pack.get("personalised") is False:
         # A generic pack ('portfolio build') reaches many learners with one instance id:
         # its copies are told apart by the learner's name on the cover.
-        if not str(record.fields.get("cover.details.name") or "").strip():
+        if not cover_value(read.definitions, record.fields, "name").strip():
             outcome.reason = ("is a generic pack with no learner name on its cover, so it cannot be told apart "
                               "from other learners' copies; ask the learner to add their name, or issue "
                               "personalised packs with 'portfolio issue'")

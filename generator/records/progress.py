@@ -6,17 +6,18 @@ learner: competency areas achieved per domain, assessor sign-offs, values
 worksheet and case studies complete, patient feedback forms received with the
 mean score per question, initial discussion and final review signed.
 
-The structure is read from the stored field definitions through the id
-patterns in ``RULES``, never from counts written here: a domain with ten areas
-is 7/10 because ten ``competencies.<domain>.<area>.achieved`` fields exist.
-A learner's pack is their latest current whole-pack submission; every current
-separately issued feedback form counts, and so does the pack's own feedback
-form when any rating on it is answered.
+The structure is read from the stored field definitions, never from counts
+or ids written here: each definition a progress rule of the pack covers
+(pack.yaml ``roles.progress``) carries ``"progress": {"rule", "group",
+"item"}``, so a domain with ten areas is 7/10 because ten definitions say
+``competency_area`` with that domain as group. A learner's pack is their
+latest current whole-pack submission; every current separately issued form
+with feedback ratings counts, and so does the pack's own feedback form when
+any rating on it is answered.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -28,20 +29,6 @@ from generator.records.store import (
     SubmissionRow,
 )
 
-FEEDBACK_PART = "patient_feedback"
-
-#: Field id patterns: rule name -> regex with a ``group`` (domain, value, case, signatory or
-#: question) and, where the group has several fields, an ``item``.
-RULES: dict[str, re.Pattern[str]] = {
-    "competency": re.compile(r"^competencies\.(?P<group>[^.]+)(?<!_signoff)\.(?P<item>[^.]+)\.achieved$"),
-    "signoff": re.compile(r"^competencies\.(?P<group>[^.]+)_signoff\.(?P<item>signature\.name|signature\.date"
-                          r"|achieved|comments)$"),
-    "values": re.compile(r"^values\.worksheet\.(?P<group>[^.]+)\.(?P<item>[^.]+)$"),
-    "case_studies": re.compile(r"^case_studies\.studies\.(?P<group>case_\d+)\.(?P<item>[^.]+)$"),
-    "initial": re.compile(r"^initial_discussion\.signatures\.(?P<group>[^.]+)\.(?P<item>name|date)$"),
-    "final": re.compile(r"^final_review\.signatures\.(?P<group>[^.]+)\.(?P<item>name|date)$"),
-    "rating": re.compile(r"^patient_feedback\.ratings\.(?P<group>[^.]+)$"),
-}
 #: A signatory whose label says this is optional (e.g. "Additional signatory (if applicable)").
 OPTIONAL_SIGNATORY = "if applicable"
 
@@ -133,12 +120,16 @@ def filled(value: Any) -> bool:
     return value is not None and str(value).strip() != ""
 
 
-def _matches(definitions: list[dict[str, Any]], rule: str) -> Iterable[tuple[dict[str, Any], re.Match[str]]]:
-    pattern = RULES[rule]
+def _matches(definitions: list[dict[str, Any]], rule: str) -> Iterable[tuple[dict[str, Any], dict[str, str]]]:
+    """The definitions under progress rule ``rule``, each with its ``{"group", "item"}``.
+
+    Definitions come from returned copies: an annotation of the wrong shape is ignored.
+    """
     for definition in definitions:
-        match = pattern.match(definition["id"])
-        if match:
-            yield definition, match
+        progress = definition.get("progress")
+        if (isinstance(progress, dict) and progress.get("rule") == rule and isinstance(progress.get("group"), str)
+                and isinstance(progress.get("item", ""), str)):
+            yield definition, {"group": progress["group"], "item": progress.get("item", "")}
 
 
 def _label_head(label: str) -> str:
@@ -153,7 +144,7 @@ def _label_tail(label: str) -> str:
 
 def _domains(definitions: list[dict[str, Any]], values: dict[str, Any]) -> list[Domain]:
     domains: dict[str, Domain] = {}
-    for definition, m in _matches(definitions, "competency"):
+    for definition, m in _matches(definitions, "competency_area"):
         if definition["kind"] != "checkbox":
             continue
         domain = domains.setdefault(m["group"], Domain(m["group"], _label_head(definition["label"]), 0, 0))
@@ -164,9 +155,11 @@ def _domains(definitions: list[dict[str, Any]], values: dict[str, Any]) -> list[
         signoff.setdefault(m["group"], {})[m["item"]] = values.get(definition["id"])
     for did, parts in signoff.items():
         if did in domains:
-            domains[did].signed_off = filled(parts.get("signature.name")) and filled(parts.get("signature.date"))
-            achieved = parts.get("achieved")
-            domains[did].assessor_achieved = achieved if isinstance(achieved, bool) else None
+            domains[did].signed_off = all(filled(value) for value in parts.values())
+    for definition, m in _matches(definitions, "signoff_agreed"):
+        if m["group"] in domains:
+            achieved = values.get(definition["id"])
+            domains[m["group"]].assessor_achieved = achieved if isinstance(achieved, bool) else None
     return list(domains.values())
 
 
@@ -195,7 +188,7 @@ def _feedback(forms: list[tuple[list[dict[str, Any]], dict[str, FieldValue]]]) -
     positions: dict[str, list[int]] = {}
     for definitions, values in forms:
         answered = False
-        for definition, m in _matches(definitions, "rating"):
+        for definition, m in _matches(definitions, "feedback_rating"):
             if definition["kind"] != "choice":
                 continue
             options = [o["value"] for o in definition.get("options", ())]
@@ -225,10 +218,10 @@ def _feedback(forms: list[tuple[list[dict[str, Any]], dict[str, FieldValue]]]) -
 #: What the pack submission contributes: attribute of LearnerProgress -> handler.
 PACK_PARTS: dict[str, Callable[[list[dict[str, Any]], dict[str, Any]], Any]] = {
     "domains": _domains,
-    "values": lambda d, v: _completion(d, v, "values"),
-    "case_studies": lambda d, v: _completion(d, v, "case_studies"),
-    "initial": lambda d, v: _signatures(d, v, "initial"),
-    "final": lambda d, v: _signatures(d, v, "final"),
+    "values": lambda d, v: _completion(d, v, "values_entry"),
+    "case_studies": lambda d, v: _completion(d, v, "case_study"),
+    "initial": lambda d, v: _signatures(d, v, "initial_signature"),
+    "final": lambda d, v: _signatures(d, v, "final_signature"),
 }
 
 
@@ -262,8 +255,10 @@ def summarise(submissions: list[SubmissionRow], values: dict[int, list[FieldValu
             stored = values.get(sub.id, [])
             lp.missing_fields += sum(v.state == "missing" for v in stored)
             lp.unmapped_fields += sum(v.state == "unmapped" for v in stored)
-            if sub.part == FEEDBACK_PART:
-                forms.append((definitions[sub.definition_id].fields, {v.field_id: v for v in stored}))
+            if sub.part is not None:  # a form issued on its own: counted when it has feedback ratings
+                fields = definitions[sub.definition_id].fields
+                if any(True for _ in _matches(fields, "feedback_rating")):
+                    forms.append((fields, {v.field_id: v for v in stored}))
         if packs:
             pack = max(packs, key=lambda s: (s.ingested_at, s.id))
             lp.pack_submission = pack.id
@@ -272,7 +267,7 @@ def summarise(submissions: list[SubmissionRow], values: dict[int, list[FieldValu
             plain = {fid: v.value for fid, v in by_id.items() if v.state == "read"}
             for attribute, handler in PACK_PARTS.items():
                 setattr(lp, attribute, handler(fields, plain))
-            if any(filled(plain.get(d["id"])) for d, _ in _matches(fields, "rating")):
+            if any(filled(plain.get(d["id"])) for d, _ in _matches(fields, "feedback_rating")):
                 forms.insert(0, (fields, by_id))
         lp.feedback = _feedback(forms)
     return sorted(learners.values(), key=lambda lp: (lp.pcn.casefold(), lp.name.casefold(), lp.key))

@@ -10,9 +10,6 @@ from typing import Any
 from generator.errors import ContentError, IngestError, Problem
 from generator.records.store import IssuedPack, Store
 
-FEEDBACK_SECTION = "patient_feedback"
-
-
 REGISTER_COLUMNS = ["instance_id", "document", "learner", "practice", "pcn", "supervisor", "facilitator",
                     "start_date", "email", "file", "content_id", "content_version", "issued_at"]
 

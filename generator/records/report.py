@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.content.theme import TEMPLATES_DIR, Theme, load_theme, template_env
+from generator.dates import format_date
 from generator.files import write_atomic
 from generator.records.progress import LearnerProgress
 
@@ -57,7 +58,7 @@ def render_report(learners: list[LearnerProgress], *, title: str = "Cohort progr
     generated = generated or datetime.now(timezone.utc)
     return _ENV.get_template("report.html.j2").render(
         title=title, theme=theme, learners=learners, summary=_summary(learners), source=source,
-        generated=generated.strftime("%d/%m/%Y %H:%M UTC"), percent=_percent,
+        generated=f"{format_date(generated.date())} {generated:%H:%M} UTC", percent=_percent,
     )
 
 

@@ -17,7 +17,8 @@ from generator.formats.docx.write import write_docx
 from generator.model.manifest import make_manifest
 from generator.records.connect import open_store
 from generator.records.ingest import ingest
-from generator.records.progress import RULES, LearnerProgress, summarise
+from generator.content.roles import parse_roles
+from generator.records.progress import LearnerProgress, summarise
 from generator.records.report import render_report, write_report
 from generator.records.store import Definition, FieldValue, IssuedPack, SubmissionRow
 
@@ -26,8 +27,25 @@ SCALE = [{"value": v, "label": l} for v, l in (("very_happy", "Very happy"), ("h
                                                 ("very_unhappy", "Very unhappy"))]
 
 
+#: The made-up pack's roles, as its pack.yaml would declare them.
+ROLES, PROBLEMS = parse_roles({"progress": {
+    "signoff": "competencies.{group}_signoff.signature.{item}",
+    "signoff_agreed": "competencies.{group}_signoff.achieved",
+    "competency_area": "competencies.{group}.{item}.achieved",
+    "values_entry": "values.worksheet.{group}.{item}",
+    "case_study": "case_studies.studies.{group}.{item}",
+    "initial_signature": "initial_discussion.signatures.{group}.{item}",
+    "final_signature": "final_review.signatures.{group}.{item}",
+    "feedback_rating": "patient_feedback.ratings.{group}",
+}})
+
+
 def f(fid: str, kind: str, label: str, options=()) -> dict:
-    return {"id": fid, "kind": kind, "label": label, "options": list(options)}
+    """A field definition as the manifest writes it, with its progress rule."""
+    definition = {"id": fid, "kind": kind, "label": label, "options": list(options)}
+    if ROLES.progress_of(fid):
+        definition["progress"] = ROLES.progress_of(fid)
+    return definition
 
 
 #: A made-up pack: two domains of 3 and 1 areas, two values, two case studies, signatures, a rating.
@@ -147,9 +165,23 @@ def test_only_feedback_returned_has_no_pack_figures():
 
 
 def test_rules_do_not_mistake_sign_offs_for_competency_areas():
-    assert RULES["competency"].match("competencies.alpha.one.achieved")
-    assert not RULES["competency"].match("competencies.alpha_signoff.achieved")
-    assert not RULES["competency"].match("competencies.alpha_signoff.signature.achieved")
+    assert PROBLEMS == []
+    assert ROLES.progress_of("competencies.alpha.one.achieved") == {
+        "rule": "competency_area", "group": "alpha", "item": "one"}
+    assert ROLES.progress_of("competencies.alpha_signoff.achieved") == {
+        "rule": "signoff_agreed", "group": "alpha", "item": ""}
+    assert ROLES.progress_of("competencies.alpha_signoff.signature.date") == {
+        "rule": "signoff", "group": "alpha", "item": "date"}
+    assert ROLES.progress_of("competencies.alpha.comments") is None
+
+
+def test_definitions_without_a_progress_rule_or_with_a_forged_one_count_for_nothing():
+    plain = [{k: v for k, v in d.items() if k != "progress"} for d in FIELDS]
+    forged = [{**d, "progress": "competency_area"} for d in plain]
+    for fields in (plain, forged):
+        definition = Definition("q" * 64, "pack", None, "pack", "1.0.0", "h", fields)
+        [lp] = summarise([sub(1, definition)], {1: PACK_VALUES}, {definition.id: definition})
+        assert lp.domains == [] and lp.values.total == 0 and lp.feedback.forms == 0
 
 
 # ---------------------------------------------------------------- the report
@@ -192,8 +224,8 @@ def test_report_is_written_as_html_and_pdf(tmp_path):
 def store_file(tmp_path_factory, form, theme):
     folder = tmp_path_factory.mktemp("in")
     blank = write_docx(form, theme, make_manifest(form))
-    ticks = {fld.id: True for fld in form.fields if RULES["competency"].match(fld.id)
-             and fld.id.startswith("competencies.personalised_care.")}
+    ticks = {fld.id: True for fld in form.fields if (form.roles.progress_of(fld.id) or {}).get("rule") ==
+             "competency_area" and fld.id.startswith("competencies.personalised_care.")}
     for n, (name, pcn) in enumerate([("Zoë Łukasiewicz", "riverside-pcn"), ("Ngozi Okonkwo", "lakeside-pcn")]):
         manifest = make_manifest(form, instance_id=f"00000000-0000-4000-8000-00000000000{n}",
                                  learner={"name": name, "practice": "Surgery"}, pcn={"slug": pcn, "name": pcn})

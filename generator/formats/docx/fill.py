@@ -11,9 +11,7 @@ value (None or "") leaves an empty control as issued and empties a filled one
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import io
-import re
 import zipfile
 from typing import Any, Mapping
 
@@ -22,15 +20,16 @@ from lxml import etree
 from generator.formats.docx.access import (
     QW,
     QW14,
+    XML_SPACE,
     find_manifest,
     open_package,
     parse_part,
+    xml_safe,
 )
 from generator.formats.docx.write import PLACEHOLDERS
+from generator.dates import iso_date
 from generator.model.values import to_document
 
-_XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
-_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: sdtPr children that come before ``w:showingPlcHdr`` (in the order the writer uses).
 _BEFORE_FLAG = {f"{QW}rPr", f"{QW}alias", f"{QW}tag", f"{QW}id", f"{QW}lock", f"{QW}placeholder",
                 f"{QW}temporary"}
@@ -39,9 +38,7 @@ CHECKED, UNCHECKED = "\u2612", "\u2610"
 
 def _clean(text: str) -> str:
     """``text`` with CR and CRLF made LF and without the characters XML 1.0 cannot hold."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return "".join(ch for ch in text if ch in "\t\n" or (ord(ch) >= 32 and not 0xD800 <= ord(ch) <= 0xDFFF
-                                                            and ch not in "\ufffe\uffff"))
+    return xml_safe(text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def _set_text(content: etree._Element, text: str, rpr: etree._Element | None) -> None:
@@ -60,7 +57,7 @@ def _set_text(content: etree._Element, text: str, rpr: etree._Element | None) ->
                 run.append(copy.deepcopy(rpr))
             t = etree.SubElement(run, f"{QW}t")
             t.text = line
-            t.set(_XML_SPACE, "preserve")
+            t.set(XML_SPACE, "preserve")
         return
     run = etree.SubElement(content, f"{QW}r")
     if rpr is not None:
@@ -70,7 +67,7 @@ def _set_text(content: etree._Element, text: str, rpr: etree._Element | None) ->
             etree.SubElement(run, f"{QW}br")
         t = etree.SubElement(run, f"{QW}t")
         t.text = line
-        t.set(_XML_SPACE, "preserve")
+        t.set(XML_SPACE, "preserve")
 
 
 def _run_props(content: etree._Element) -> etree._Element | None:
@@ -110,23 +107,12 @@ def _fill_control(sdt: etree._Element, definition: dict[str, Any], value: Any) -
         _set_text(content, labels.get(raw, raw), rpr)
         return
     if date is not None:  # the date a picker shows, or none for text that is not an ISO date
-        iso = _iso_date(value) if definition["kind"] == "date" else None
+        iso = iso_date(value) if definition["kind"] == "date" else None
         if iso:
             date.set(f"{QW}fullDate", f"{iso}T00:00:00Z")
         else:
             date.attrib.pop(f"{QW}fullDate", None)
     _set_text(content, str(raw) if definition["kind"] == "longtext" else " ".join(str(raw).splitlines()), rpr)
-
-
-def _iso_date(value: Any) -> str | None:
-    """``value`` as YYYY-MM-DD when it is an ISO date, else None."""
-    text = str(value)
-    if not _ISO_DAY.match(text):
-        return None
-    try:
-        return dt.date.fromisoformat(text).isoformat()
-    except ValueError:
-        return None
 
 
 def _show_placeholder(pr: etree._Element, content: etree._Element, definition: dict[str, Any]) -> None:

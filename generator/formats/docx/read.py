@@ -27,7 +27,7 @@ from generator.formats.docx.access import (
     parse_part,
 )
 from generator.model.document import RawDocument
-from generator.model.values import parse_date
+from generator.dates import parse_date
 
 #: Placeholder texts a control may hand back as content (ours, Word's and LibreOffice's).
 PLACEHOLDER_TEXTS = {"Enter text", "Type your name", "Enter a date", "Choose an item", "Choose an item.",

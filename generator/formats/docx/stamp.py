@@ -20,6 +20,7 @@ from typing import Any, Mapping
 from lxml import etree
 
 from generator.errors import BuildError
+from generator.formats.docx.access import XML_SPACE, xml_safe
 from generator.formats.docx.write import MANIFEST_PART, MANIFEST_TAG, W
 from generator.model.manifest import DOCX_NAMESPACE, dumps
 
@@ -66,7 +67,7 @@ class DocxStamp:
             pr.remove(placeholder)
         date = pr.find(f"{QW}date")
         if date is not None:
-            from generator.model.values import parse_date
+            from generator.dates import parse_date
             iso = parse_date(value)
             if iso:
                 date.set(f"{QW}fullDate", f"{iso}T00:00:00Z")
@@ -86,8 +87,8 @@ class DocxStamp:
         if run_props is not None and len(run_props):
             run.append(run_props)
         t = etree.SubElement(run, f"{QW}t")
-        t.text = "".join(ch for ch in " ".join(value.splitlines()) if ch in "\t" or ord(ch) >= 32)
-        t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+        t.text = xml_safe(" ".join(value.splitlines()))
+        t.set(XML_SPACE, "preserve")
         xml = etree.tostring(sdt)
         # tostring repeats the namespace declarations on the fragment's root; they are
         # declared on w:document already, and repeating them is harmless but noisy.

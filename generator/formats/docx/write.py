@@ -72,7 +72,10 @@ from generator import __version__
 from generator.content.loader import read_yaml
 from generator.content.prose import BulletList, Paragraph, Run
 from generator.content.theme import TEMPLATES_DIR, Theme
+from generator.dates import format_date, iso_date, parse_date
 from generator.errors import BuildError, ContentError, Problem
+from generator.formats.docx.access import xml_safe
+from generator.kinds import KINDS
 from generator.model.form import (
     Entry,
     Field,
@@ -91,10 +94,7 @@ MANIFEST_PART = "/customXml/item1.xml"
 MANIFEST_TAG = f"{{{DOCX_NAMESPACE}}}manifest"
 CUSTOM_XML_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/customXml"
 #: Text an empty control shows, by field kind (a reader treats it as empty).
-PLACEHOLDERS: dict[str, str] = {
-    "text": "Enter text", "longtext": "Enter text", "signature": "Type your name",
-    "date": "Enter a date", "yesno": "Choose an item", "choice": "Choose an item",
-}
+PLACEHOLDERS: dict[str, str] = {name: kind.placeholder for name, kind in KINDS.items() if kind.placeholder}
 #: What an empty text control shows in a narrow grid cell (a planner's month): blank.
 COMPACT_PLACEHOLDER = "\u00a0" * 3
 CHECKED, UNCHECKED = "\u2612", "\u2610"
@@ -162,14 +162,6 @@ def _tw(mm: float) -> int:
 
 def _emu(mm: float) -> int:
     return round(mm * 36000)
-
-
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def _xml_safe(text: str) -> str:
-    """``text`` without the control characters XML 1.0 cannot hold (a tab or newline stays)."""
-    return _NOT_XML.sub("", text) if _NOT_XML.search(text) else text
 
 
 def _id(name: str) -> str:
@@ -508,7 +500,7 @@ def _as_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, (dt.date, dt.datetime)):
-        return value.strftime("%d/%m/%Y")
+        return format_date(value)
     return str(value)
 
 
@@ -525,18 +517,10 @@ def _as_bool(field: Field, value: Any) -> bool:
 
 def _as_date(value: Any) -> tuple[str, str | None]:
     """Display text and ISO ``fullDate`` of a date value (``None`` if it is not a date)."""
-    if isinstance(value, dt.datetime):
-        value = value.date()
-    if isinstance(value, dt.date):
-        return value.strftime("%d/%m/%Y"), f"{value.isoformat()}T00:00:00Z"
-    text = _as_text(value).strip()
-    for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
-        try:
-            day = dt.datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-        return day.strftime("%d/%m/%Y"), f"{day.isoformat()}T00:00:00Z"
-    return text, None  # kept as typed, never dropped
+    day = iso_date(value) or parse_date(_as_text(value))
+    if day:
+        return format_date(day), f"{day}T00:00:00Z"
+    return _as_text(value).strip(), None  # kept as typed, never dropped
 
 
 # ---------------------------------------------------------------- writer
@@ -591,7 +575,7 @@ class _Writer:
                 _el(rpr, "w:b")
             if color:
                 _el(rpr, "w:color", {"w:val": color})
-        text = _xml_safe(text)
+        text = xml_safe(text)
         t = _el(r, "w:t", None, text)
         if text[:1].isspace() or text[-1:].isspace():
             t.set(_q("xml:space"), "preserve")
@@ -692,7 +676,7 @@ class _Writer:
         """A run-level content control; returns its properties and its content."""
         sdt = _el(p, "w:sdt")
         pr = _el(sdt, "w:sdtPr")
-        _el(pr, "w:alias", {"w:val": _xml_safe(field.label)})
+        _el(pr, "w:alias", {"w:val": xml_safe(field.label)})
         _el(pr, "w:tag", {"w:val": field.id})
         _el(pr, "w:id", {"w:val": self.next_control_id})
         self.next_control_id += 1
@@ -777,7 +761,7 @@ def _text_control(w: _Writer, p: etree._Element, field: Field, value: Any, compa
     for i, line in enumerate(lines):
         if i:
             _el(r, "w:br")
-        t = _el(r, "w:t", None, _xml_safe(line))
+        t = _el(r, "w:t", None, xml_safe(line))
         t.set(_q("xml:space"), "preserve")
 
 
@@ -821,7 +805,7 @@ def _dropdown_control(w: _Writer, p: etree._Element, field: Field, value: Any, c
     pr, content = w.sdt(p, field, placeholder=chosen is None)
     dropdown = _el(pr, "w:dropDownList", {"w:lastValue": chosen.value} if chosen else None)
     for option in field.options:
-        _el(dropdown, "w:listItem", {"w:displayText": _xml_safe(option.label), "w:value": _xml_safe(option.value)})
+        _el(dropdown, "w:listItem", {"w:displayText": xml_safe(option.label), "w:value": xml_safe(option.value)})
     if chosen:
         w.run(content, chosen.label)
 
@@ -855,7 +839,7 @@ def _longtext_control(w: _Writer, p: etree._Element, field: Field, value: Any, c
         if ppr is not None:
             para.insert(0, copy.deepcopy(ppr))
         if line:
-            t = _el(_el(para, "w:r"), "w:t", None, _xml_safe(line))
+            t = _el(_el(para, "w:r"), "w:t", None, xml_safe(line))
             t.set(_q("xml:space"), "preserve")
     p.getparent().replace(p, sdt)
 
@@ -1167,11 +1151,11 @@ def _load_logo(w: _Writer, blob: bytes) -> None:
 
 def _core_xml(form: Form, theme: Theme, manifest: Mapping[str, Any], language: str) -> bytes:
     root = etree.Element(_q("cp:coreProperties"), nsmap={k: _NS[k] for k in ("cp", "dc", "dcterms", "xsi")})
-    _el(root, "dc:title", None, _xml_safe(form.title))
+    _el(root, "dc:title", None, xml_safe(form.title))
     if form.subtitle:
-        _el(root, "dc:subject", None, _xml_safe(form.subtitle))
-    _el(root, "dc:creator", None, _xml_safe(theme.organisation))
-    _el(root, "cp:lastModifiedBy", None, _xml_safe(theme.organisation))
+        _el(root, "dc:subject", None, xml_safe(form.subtitle))
+    _el(root, "dc:creator", None, xml_safe(theme.organisation))
+    _el(root, "cp:lastModifiedBy", None, xml_safe(theme.organisation))
     _el(root, "cp:revision", None, "1")
     created = str(manifest.get("created") or "")
     try:

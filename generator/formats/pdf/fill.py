@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from typing import Any, Mapping
 
+from generator.kinds import BUTTON_KINDS
 from generator.model.values import check_fill_values, to_document
 
 
@@ -34,7 +35,7 @@ def fill_pdf(data: bytes, values: Mapping[str, Any], name: str = "pack.pdf") -> 
         definition = definitions[fid]
         raw = to_document(definition, value)
         fld = fields[fid]
-        if definition["kind"] in ("checkbox", "yesno", "choice"):
+        if definition["kind"] in BUTTON_KINDS:
             state = "/Off"
             for widget in field_widgets(fld):
                 on = on_state(widget)

@@ -31,6 +31,7 @@ from generator.formats.pdf.access import (
     open_pdf,
     terminal_fields,
 )
+from generator.kinds import BUTTON_KINDS
 from generator.model.document import RawDocument
 
 EDITORS = (  # substring of /Producer or /Creator -> editor
@@ -165,7 +166,7 @@ def _read_pdf_raw(data: bytes, name: str) -> RawDocument:
                 if text not in (None, ""):
                     unmapped[fid] = text
             continue
-        if definition["kind"] in ("checkbox", "yesno", "choice") and ftype == "/Btn":
+        if definition["kind"] in BUTTON_KINDS and ftype == "/Btn":
             values[fid] = _button_value(fld, definition)
         else:
             values[fid] = _text_value(fld)

@@ -1,0 +1,115 @@
+"""The package's shape: stages stacked one way, no private names across modules, kinds in one table,
+no pack field id in the code."""
+
+from __future__ import annotations
+
+import ast
+import io
+import tokenize
+from pathlib import Path
+
+from generator.formats.docx.write import CONTROL_WRITERS, PLACEHOLDERS
+from generator.kinds import BUTTON_KINDS, FIELD_KINDS, FREE_TEXT_KINDS, KINDS
+from generator.model.values import COERCE
+from generator.records.export import FHIR_ITEM_TYPES
+from tests.conftest import ROOT
+
+PACKAGE = ROOT / "generator"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports() -> dict[str, set[tuple[str, tuple[str, ...]]]]:
+    """Module -> {(imported generator module, names imported from it)}, function-level imports included."""
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    out: dict[str, set[tuple[str, tuple[str, ...]]]] = {}
+    for name, path in modules.items():
+        found: set[tuple[str, tuple[str, ...]]] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("generator"):
+                names = tuple(a.name for a in node.names)
+                if node.module in modules:
+                    found.add((node.module, names))
+                for n in names:  # "from generator.cli import pack" imports a module
+                    if f"{node.module}.{n}" in modules:
+                        found.add((f"{node.module}.{n}", ()))
+            elif isinstance(node, ast.Import):
+                found |= {(a.name, ()) for a in node.names if a.name in modules}
+        out[name] = {(m, n) for m, n in found if m != name}
+    return out
+
+
+def floors(graph: dict[str, set[str]]) -> dict[str, int]:
+    """Each module's floor: 0 when it imports no generator module, else one above its highest import."""
+    done: dict[str, int] = {}
+    visiting: list[str] = []
+
+    def floor(m: str) -> int:
+        if m in done:
+            return done[m]
+        assert m not in visiting, f"import loop: {' -> '.join(visiting[visiting.index(m):] + [m])}"
+        visiting.append(m)
+        done[m] = 1 + max((floor(d) for d in graph[m] if not m.startswith(d + ".")), default=-1)
+        visiting.pop()
+        return done[m]
+
+    for m in graph:
+        floor(m)
+    return done
+
+
+def test_no_import_loops_and_stages_only_import_downwards():
+    graph = {m: {d for d, _ in deps} for m, deps in imports().items()}
+    level = floors(graph)
+    stages = {"generator.content": 1, "generator.model": 2, "generator.formats": 3, "generator.reading": 4,
+              "generator.records": 5, "generator.issuing": 6, "generator.api": 7, "generator.cli": 8,
+              "generator.web": 8, "generator.__main__": 9}  # anything else (errors, files, kinds, dates): 0
+
+    def stage(m: str) -> int:
+        return max((n for s, n in stages.items() if m == s or m.startswith(s + ".")), default=0)
+
+    upward = sorted(f"{m} imports {d}" for m, deps in graph.items() for d in deps if stage(d) > stage(m))
+    assert upward == []
+    assert level["generator.errors"] == 0 and level["generator.kinds"] == 0 and level["generator.dates"] == 0
+    assert level["generator.cli"] > level["generator.api"] > level["generator.issuing.issue"] > level["generator.content.loader"]
+
+
+def test_no_module_imports_a_private_name_of_another():
+    private = sorted(f"{m} imports {n} from {d}" for m, deps in imports().items() for d, names in deps
+                     for n in names if n.startswith("_") and not n.startswith("__"))
+    assert private == []
+
+
+def test_every_kind_table_covers_exactly_the_field_kinds():
+    kinds = set(FIELD_KINDS)
+    assert kinds == {"text", "longtext", "date", "checkbox", "yesno", "choice", "signature"}
+    assert set(COERCE) == kinds and set(CONTROL_WRITERS) == kinds and set(FHIR_ITEM_TYPES) == kinds
+    assert set(PLACEHOLDERS) == kinds - {"checkbox"}
+    assert FREE_TEXT_KINDS == {"text", "longtext", "signature"}
+    assert BUTTON_KINDS == {"checkbox", "yesno", "choice"}
+    assert KINDS["longtext"].multiline and not KINDS["text"].multiline
+
+
+def strings_in(path: Path) -> list[str]:
+    tokens = tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline)
+    return [t.string for t in tokens if t.type == tokenize.STRING]
+
+
+def test_no_pack_field_id_appears_in_the_code(form, full_form):
+    ids = {f.id for f in full_form.fields}
+    found = sorted({f"{p.relative_to(ROOT)}: {fid}" for p in PACKAGE.rglob("*.py") for s in strings_in(p)
+                    for fid in ids if fid in s})
+    assert found == []
+
+
+def test_each_helper_exists_once():
+    sources = {p: p.read_text(encoding="utf-8") for p in PACKAGE.rglob("*.py")}
+    for needle, home in (("was not generated by this tool", "errors.py"), ('"September"', "dates.py"),
+                         ("\\x0b\\x0c", "formats/docx/access.py"), ("%d/%m/%Y", None), ("{d}/{m}/{y}", None)):
+        where = sorted(str(p.relative_to(PACKAGE)) for p, text in sources.items() if needle in text)
+        assert where == ([home] if home else []), needle
