@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: build test audit bench bench-issue bench-ingest clean
+.PHONY: build test audit bench bench-issue bench-ingest mutate clean
 
 build: $(STAMP)
 	$(BIN)/portfolio build --out build
@@ -27,6 +27,11 @@ bench-issue: $(STAMP)
 
 bench-ingest: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/bench_ingest.py
+
+# Mutation testing (slow, outside `make test`): `make mutate MODULES="identifiers values"` for some.
+mutate: $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[mutate]'
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/mutate.py $(MODULES)
 
 $(STAMP): pyproject.toml scripts/system-deps.sh
 	scripts/system-deps.sh build

@@ -66,17 +66,29 @@ def manifest(form):
     return make_manifest(form, instance_id="00000000-0000-4000-8000-000000000001")
 
 
+def _blank_pack(path: Path, make) -> Path:
+    """Write the blank pack to ``path``. Under ``make mutate`` only (PORTFOLIO_MUTATE_PACKS names a
+    folder), the pack built by the first run is reused: the writers are not mutated there, and each
+    mutant's test run would otherwise spend most of its time rendering the same pack again."""
+    cache = os.environ.get("PORTFOLIO_MUTATE_PACKS")
+    kept = Path(cache) / path.name if cache else None
+    if kept is not None and kept.exists():
+        path.write_bytes(kept.read_bytes())
+        return path
+    path.write_bytes(make())
+    if kept is not None:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_bytes(path.read_bytes())
+    return path
+
+
 @pytest.fixture(scope="session")
 def pdf_path(tmp_path_factory, form, theme, manifest) -> Path:
     from generator.formats.pdf.write import write_pdf
-    path = tmp_path_factory.mktemp("pack") / "pack.pdf"
-    path.write_bytes(write_pdf(form, theme, manifest))
-    return path
+    return _blank_pack(tmp_path_factory.mktemp("pack") / "pack.pdf", lambda: write_pdf(form, theme, manifest))
 
 
 @pytest.fixture(scope="session")
 def docx_path(tmp_path_factory, form, theme, manifest) -> Path:
     from generator.formats.docx.write import write_docx
-    path = tmp_path_factory.mktemp("pack") / "pack.docx"
-    path.write_bytes(write_docx(form, theme, manifest))
-    return path
+    return _blank_pack(tmp_path_factory.mktemp("pack") / "pack.docx", lambda: write_docx(form, theme, manifest))

@@ -147,6 +147,16 @@ def test_coerce_gives_the_typed_value_and_warning(definition, raw, expected):
     assert coerce(definition, raw) == expected
 
 
+@pytest.mark.parametrize("raw", ["yes", "Y", "TRUE", "1", "On", "x", "✓", "✔", "☒", "checked", "/Yes", " yes "])
+def test_every_tick_word_reads_as_ticked(raw):
+    assert coerce({"kind": "checkbox"}, raw) == (True, None)
+
+
+@pytest.mark.parametrize("raw", ["no", "N", "False", "0", "OFF", "", "☐", "unchecked", "/Off", " "])
+def test_every_untick_word_reads_as_not_ticked(raw):
+    assert coerce({"kind": "checkbox"}, raw) == (False, None)
+
+
 def test_normalise_text_blank_is_none():
     assert normalise_text(None) is None
     assert normalise_text(" \r\n ") is None
@@ -156,6 +166,8 @@ def test_normalise_text_blank_is_none():
 @pytest.mark.parametrize("kind, value, written", [
     ("text", "Zoë", "Zoë"),
     ("date", "2026-09-04", "04/09/2026"),
+    ("date", "2026-09-04T10:30:00", "04/09/2026"),
+    ("date", "2026-9-4", "4/9/2026"),  # unpadded ISO: still day first
     ("date", "sometime in May", "sometime in May"),  # kept as written
     ("checkbox", True, True),
     ("checkbox", False, False),
@@ -223,6 +235,13 @@ def test_fill_check_names_unknown_ids_five_at_most():
     with pytest.raises(FillError) as caught:
         check_fill_values(MANIFEST, {f"x{i}": "v" for i in range(7)} | {"a": "fine"}, "pack.docx")
     assert str(caught.value) == ("pack.docx: the pack has no field(s) x0, x1, x2, x3, x4 and 2 more "
+                                 "(check the ids with 'portfolio fields')")
+
+
+def test_fill_check_names_five_unknown_ids_without_more():
+    with pytest.raises(FillError) as caught:
+        check_fill_values(MANIFEST, {f"x{i}": "v" for i in range(5)}, "pack.pdf")
+    assert str(caught.value) == ("pack.pdf: the pack has no field(s) x0, x1, x2, x3, x4 "
                                  "(check the ids with 'portfolio fields')")
 
 

@@ -1,0 +1,139 @@
+"""Mutation testing of the core modules with mutmut, one module at a time (``make mutate``).
+
+Each module is mutated in its own copy of the project under build/mutation/NAME/, with only the tests
+that exercise it, so a run costs minutes per module rather than the whole suite per mutant. mutmut runs
+at the lowest CPU priority. Results: build/mutation/NAME.json (counts and the surviving mutants), and a
+table printed at the end; docs/testing.md keeps the latest scores and explains each survivor.
+
+    python scripts/mutate.py                  # every module below
+    python scripts/mutate.py identifiers csv  # some of them
+    python scripts/mutate.py --list           # the modules and their tests
+    MUTATE_JOBS=2 python scripts/mutate.py values   # more mutants at once (default 1)
+
+A mutant is a small change to the code (a flipped comparison, a changed constant, a dropped call);
+"killed" means some selected test failed with it in place. mutmut caches results in the copy, so a
+rerun after adding tests checks only what changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "build" / "mutation"
+COPY = ("generator", "tests", "content", "templates", "pyproject.toml", "README.md")
+
+#: name -> (module file, the tests that exercise it in-process, extra pytest arguments)
+MODULES: dict[str, tuple[str, list[str], list[str]]] = {
+    "identifiers": ("generator/reading/identifiers.py", ["tests/reading/test_identifiers.py"], []),
+    "values": ("generator/model/values.py", ["tests/model/test_values.py"], []),
+    "csv-fhir-export": ("generator/records/export.py", ["tests/records/test_export.py"], []),
+    "store": ("generator/records/sqlite.py",
+              ["tests/records/test_store.py", "tests/records/test_store_guarantees.py"], []),
+    "pdf-reader": ("generator/formats/pdf/read.py",
+                   ["tests/formats/pdf/test_read.py", "tests/formats/pdf/test_read_radio.py"], []),
+    "word-reader": ("generator/formats/docx/read.py",
+                    ["tests/formats/docx/test_read.py", "tests/formats/docx/test_read_paths.py"],
+                    ["-k", "not libreoffice"]),
+    "ingest": ("generator/records/ingest.py", ["tests/records/test_ingest.py"], []),
+}
+
+STATUSES = ("killed", "survived", "timeout", "suspicious", "no tests", "skipped", "segfault", "not checked",
+            "check was interrupted by user")
+
+
+def config(module: str, tests: list[str], extra: list[str]) -> str:
+    def toml_list(items: list[str]) -> str:
+        return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+    return (
+        "\n\n[tool.mutmut]\n"
+        'source_paths = ["generator"]\n'
+        f"only_mutate = {toml_list([module])}\n"
+        'also_copy = ["content", "templates", "README.md"]\n'
+        f"pytest_add_cli_args_test_selection = {toml_list(tests)}\n"
+        f"pytest_add_cli_args = {toml_list(['-p', 'no:cacheprovider', '-q', '-x', *extra])}\n"
+        # a mutant is "timeout" only when it hangs: a busy shared machine must not make slow tests look so
+        "timeout_constant = 120.0\n"
+    )
+
+
+def prepare(name: str) -> Path:
+    module, tests, extra = MODULES[name]
+    work = OUT / name
+    work.mkdir(parents=True, exist_ok=True)
+    for item in COPY:
+        source, target = ROOT / item, work / item
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("__pycache__", ".hypothesis", "*.pyc"))
+        else:
+            shutil.copy2(source, target)
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    (work / "pyproject.toml").write_text(pyproject + config(module, tests, extra), encoding="utf-8")
+    return work
+
+
+def run(name: str, jobs: int) -> dict:
+    work = prepare(name)
+    env = dict(os.environ, CI="true", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               PORTFOLIO_MUTATE_PACKS=str(work / "packs"))  # blank packs rendered once (tests/conftest.py)
+    mutmut = [sys.executable, "-m", "mutmut"]
+    log = OUT / f"{name}.log"
+    with log.open("w", encoding="utf-8") as handle:
+        subprocess.run(["nice", "-n", "19", *mutmut, "run", "--max-children", str(jobs)], cwd=work, env=env,
+                       stdout=handle, stderr=subprocess.STDOUT, check=False)
+    listing = subprocess.run([*mutmut, "results", "--all", "true"], cwd=work, env=env, capture_output=True,
+                             text=True, check=True).stdout
+    results = {}
+    for line in listing.splitlines():
+        if m := re.match(r"^\s*(\S+): (.+)$", line):
+            results[m[1]] = m[2].strip()
+    counts = {s: sum(1 for v in results.values() if v == s) for s in STATUSES}
+    counts = {s: n for s, n in counts.items() if n}
+    checked = counts.get("killed", 0) + counts.get("survived", 0) + counts.get("timeout", 0) \
+        + counts.get("no tests", 0) + counts.get("suspicious", 0)
+    killed = counts.get("killed", 0) + counts.get("timeout", 0)  # a mutant that hangs the tests is caught
+    summary = {"module": MODULES[name][0], "tests": MODULES[name][1], "mutants": len(results), "counts": counts,
+               "score": round(100 * killed / checked, 1) if checked else None,
+               "survivors": sorted(k for k, v in results.items() if v in ("survived", "no tests", "suspicious"))}
+    (OUT / f"{name}.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help=f"any of: {', '.join(MODULES)} (default: all)")
+    parser.add_argument("--list", action="store_true", help="list the modules and their tests")
+    args = parser.parse_args(argv)
+    if args.list:
+        for name, (module, tests, extra) in MODULES.items():
+            print(f"{name:16} {module}  <- {' '.join(tests)} {' '.join(extra)}")
+        return 0
+    unknown = [m for m in args.modules if m not in MODULES]
+    if unknown:
+        parser.error(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
+    jobs = int(os.environ.get("MUTATE_JOBS", "1"))
+    rows = []
+    for name in args.modules or list(MODULES):
+        print(f"mutating {name} ({MODULES[name][0]}) ...", flush=True)
+        summary = run(name, jobs)
+        rows.append((name, summary))
+        print(f"  {summary['score']}% killed of {summary['mutants']} mutants: {summary['counts']}", flush=True)
+    print(f"\n{'module':16} {'mutants':>7} {'killed':>7} {'survived':>8} {'score':>6}")
+    for name, s in rows:
+        c = s["counts"]
+        print(f"{name:16} {s['mutants']:>7} {c.get('killed', 0) + c.get('timeout', 0):>7} "
+              f"{c.get('survived', 0) + c.get('no tests', 0) + c.get('suspicious', 0):>8} {s['score']:>5}%")
+    print(f"\nsurvivors listed in {OUT.relative_to(ROOT)}/NAME.json; see docs/testing.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
