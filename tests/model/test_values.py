@@ -238,6 +238,18 @@ def test_fill_check_names_unknown_ids_five_at_most():
                                  "(check the ids with 'portfolio fields')")
 
 
+def test_fill_check_counts_the_sixth_unknown_id():
+    with pytest.raises(FillError) as caught:
+        check_fill_values(MANIFEST, {f"x{i}": "v" for i in range(6)}, "pack.pdf")
+    assert str(caught.value) == ("pack.pdf: the pack has no field(s) x0, x1, x2, x3, x4 and 1 more "
+                                 "(check the ids with 'portfolio fields')")
+
+
+def test_a_choice_without_options_accepts_nothing():
+    assert value_problem({"kind": "choice"}, "happy") == "expected one of: "
+    assert coerce({"kind": "choice"}, "happy") == (None, "unknown option 'happy' (expected one of: ): left empty")
+
+
 def test_fill_check_names_five_unknown_ids_without_more():
     with pytest.raises(FillError) as caught:
         check_fill_values(MANIFEST, {f"x{i}": "v" for i in range(5)}, "pack.pdf")
