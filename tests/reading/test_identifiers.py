@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from generator.reading.identifiers import Flag, nhs_number_valid, scan_fields, scan_record_values, scan_text
+from generator.reading.identifiers import Flag, nhs_number_valid, scan_record_values, scan_text
 
 VALID = {
     # NHS Digital's published test number: 9*10 + 4*9 + 3*8 + 4*7 + 7*6 + 6*5 + 5*4 + 9*3 + 1*2
@@ -104,17 +104,17 @@ def test_scan_text_finds_each_kind(text, kinds):
     assert scan_text(text) == kinds
 
 
-def test_only_text_fields_are_scanned_and_blank_ones_skipped():
-    values = {"a": "NHS 943 476 5919", "b": "943 476 5919", "c": "943 476 5919", "d": "   ", "e": True,
-              "f": "SW1A 1AA", "g": "born on 1/2/1960"}
-    kinds = {"a": "text", "b": "date", "c": "choice", "d": "text", "e": "checkbox", "f": "longtext", "g": "signature"}
-    assert scan_fields(values, kinds) == [Flag("a", "nhs_number"), Flag("f", "postcode"),
-                                          Flag("g", "date_of_birth")]
+def test_each_field_is_flagged_for_what_it_holds_and_blank_ones_skipped():
+    definitions = [{"id": "a", "kind": "text"}, {"id": "d", "kind": "text"}, {"id": "e", "kind": "checkbox"},
+                   {"id": "f", "kind": "longtext"}, {"id": "g", "kind": "signature"}]
+    values = {"a": "NHS 943 476 5919", "d": "   ", "e": True, "f": "SW1A 1AA", "g": "born on 1/2/1960"}
+    assert scan_record_values(definitions, values) == [Flag("a", "nhs_number"), Flag("f", "postcode"),
+                                                       Flag("g", "date_of_birth")]
 
 
 def test_unmapped_values_are_scanned_as_text():
     definitions = [{"id": "notes", "kind": "longtext"}, {"id": "when", "kind": "date"}]
-    flags = scan_record_values(definitions, {"notes": "fine", "when": "SW1A 1AA"},
+    flags = scan_record_values(definitions, {"notes": "fine", "when": "2026-09-14"},
                                extra={"old.field": "NHS 9434765919", "old.tick": True})
     assert flags == [Flag("old.field", "nhs_number")]
 

@@ -17,7 +17,7 @@ from generator.records.store import Definition, FieldValue, NewSubmission
 CASES = {  # field id -> (stored value, the cell a spreadsheet gets)
     "f.equals": ("=1+1", "'=1+1"),
     "f.plus": ("+44 7700 900123", "'+44 7700 900123"),
-    "f.minus": ("-5", "'-5"),
+    "f.minus": ("-2+3", "'-2+3"),
     "f.at": ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
     "f.tab": ("\t=cmd", "'\t=cmd"),
     "f.hyperlink": ('=HYPERLINK("http://x","y")', '\'=HYPERLINK("http://x","y")'),
