@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, s in rows:
         c = s["counts"]
         print(f"{name:16} {s['mutants']:>7} {c.get('killed', 0) + c.get('timeout', 0):>7} "
-              f"{c.get('survived', 0) + c.get('no tests', 0) + c.get('suspicious', 0):>8} {s['score']:>5}%")
+              f"{c.get('survived', 0) + c.get('no tests', 0) + c.get('suspicious', 0):>8} "
+              f"{'-' if s['score'] is None else s['score']:>5}%")
     print(f"\nsurvivors listed in {OUT.relative_to(ROOT)}/NAME.json; see docs/testing.md")
     return 0
 

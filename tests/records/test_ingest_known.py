@@ -5,9 +5,14 @@ from __future__ import annotations
 import hashlib
 
 from generator.formats.pdf.fill import fill_pdf
+from generator.reading.sandbox import Limits
 from generator.records import ingest as ingest_module
 from generator.records.connect import open_store
 from generator.records.ingest import ingest
+
+
+#: Reading limits for this test: the same caps, with time for a busy machine (a hang is still bounded).
+SLOW_MACHINE = Limits(seconds=600)
 
 
 def _no_reading(data: bytes, name: str, *args):
@@ -21,7 +26,7 @@ def test_a_stored_file_is_recognised_by_its_hash_without_being_read(tmp_path, pd
     again.parent.mkdir()
     again.write_bytes(copy.read_bytes())
     with open_store(tmp_path / "records.sqlite") as store:
-        [first] = ingest([copy], store, jobs=1).files
+        [first] = ingest([copy], store, jobs=1, limits=SLOW_MACHINE).files
         assert first.status == "new" and first.sha256 == hashlib.sha256(copy.read_bytes()).hexdigest()
         monkeypatch.setattr(ingest_module, "read_copy", _no_reading)
         for jobs in (1, 2):

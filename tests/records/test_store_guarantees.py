@@ -14,11 +14,14 @@ from pathlib import Path
 import pytest
 
 from generator.formats.pdf.fill import fill_pdf
+from generator.reading.sandbox import Limits
 from generator.records.connect import open_store
 from generator.records.ingest import ingest
 from tests.hostile import VALID_NHS_NUMBER
 
 NOTES = "final_review.review.self_assessment"
+#: Reading limits for these tests: the same caps, with time for a busy machine (a hang is still bounded).
+SLOW_MACHINE = Limits(seconds=600)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,8 @@ def filled(tmp_path_factory, pdf_path) -> dict:
     (folder / "junk.txt").write_text("not a pack")  # a rejection in the audit log
     store_file = folder / "records.sqlite"
     with open_store(store_file) as store:
-        result = ingest([copy, folder / "junk.txt"], store, jobs=1, registers=[register])
+        result = ingest([copy, folder / "junk.txt"], store, jobs=1, registers=[register],
+                        limits=SLOW_MACHINE)
     assert sorted(o.status for o in result.files) == ["new", "rejected"]
     return {"store": store_file, "copy": copy}
 
