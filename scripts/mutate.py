@@ -34,6 +34,7 @@ COPY = ("generator", "tests", "content", "templates", "pyproject.toml", "README.
 MODULES: dict[str, tuple[str, list[str], list[str]]] = {
     "identifiers": ("generator/reading/identifiers.py", ["tests/reading/test_identifiers.py"], []),
     "values": ("generator/model/values.py", ["tests/model/test_values.py"], []),
+    "dates": ("generator/dates.py", ["tests/model/test_values.py", "tests/test_dates.py"], []),
     "csv-fhir-export": ("generator/records/export.py", ["tests/records/test_export.py"], []),
     "store": ("generator/records/sqlite.py",
               ["tests/records/test_store.py", "tests/records/test_store_guarantees.py"], []),

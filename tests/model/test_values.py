@@ -178,7 +178,7 @@ def test_normalise_text_blank_is_none():
     ("text", "Zoë", "Zoë"),
     ("date", "2026-09-04", "04/09/2026"),
     ("date", "2026-09-04T10:30:00", "04/09/2026"),
-    ("date", "2026-9-4", "4/9/2026"),  # unpadded ISO: still day first
+    ("date", "2026-9-4", "04/09/2026"),  # unpadded ISO: written padded, day first
     ("date", "sometime in May", "sometime in May"),  # kept as written
     ("checkbox", True, True),
     ("checkbox", False, False),
