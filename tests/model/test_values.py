@@ -88,6 +88,14 @@ MONTHS = ["January", "February", "March", "April", "May", "June", "July", "Augus
           "November", "December"]
 
 
+@pytest.mark.parametrize("month", range(1, 13))
+def test_every_month_name_in_full_and_short(month):
+    name = MONTHS[month - 1]
+    iso = f"2026-{month:02d}-01"
+    assert (parse_date(f"1 {name} 2026"), parse_date(f"1st {name[:3]} 2026"),
+            parse_date(f"1 {name.upper()} 2026")) == (iso, iso, iso)
+
+
 @given(st.dates(min_value=date(1900, 1, 1), max_value=date(2199, 12, 31)), st.booleans(), st.booleans())
 def test_month_names_in_full_or_short_read_the_same_date(day, short, ordinal):
     name = MONTHS[day.month - 1]
