@@ -138,6 +138,7 @@ FEELINGS = {"kind": "choice", "options": [{"value": "happy"}, {"value": "unsure"
     ({"kind": "yesno"}, "true", (True, None)),
     ({"kind": "yesno"}, "/no", (False, None)),
     ({"kind": "yesno"}, "N", (False, None)),
+    ({"kind": "yesno"}, "false", (False, None)),
     ({"kind": "yesno"}, False, (False, None)),
     ({"kind": "yesno"}, "/Off", (None, None)),
     ({"kind": "yesno"}, "", (None, None)),
@@ -159,6 +160,8 @@ def test_coerce_gives_the_typed_value_and_warning(definition, raw, expected):
     ({"kind": "yesno"}, "maybe", None, "unexpected yes/no value ", ": left empty"),
     (FEELINGS, "Happy", None, "", "expected one of: happy, unsure): left empty"),
     ({"kind": "choice"}, "happy", None, "", "expected one of: ): left empty"),
+    ({"kind": "yesno"}, "X", None, "unexpected yes/no value ", ": left empty"),  # only a leading / is dropped
+    (FEELINGS, "Xhappy", None, "", "expected one of: happy, unsure): left empty"),
 ])
 def test_an_odd_value_gives_a_warning(definition, raw, value, start, end):
     typed, warning = coerce(definition, raw)
