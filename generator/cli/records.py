@@ -202,18 +202,20 @@ def export(store_file: Path, fmt: str, long_csv: bool, all_versions: bool, fhir_
 @main.command()
 @STORE_OPTION
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("build"),
-              show_default=True, help="Folder to write cohort-progress.html and .pdf to.")
-@click.option("--format", "formats", type=click.Choice(["html", "pdf", "all"]), default="all", show_default=True,
-              help="Which files to write.")
+              show_default=True, help="Folder to write cohort-progress.html, .pdf and .csv to.")
+@click.option("--format", "formats", type=click.Choice(["html", "pdf", "csv", "all"]), default="all",
+              show_default=True, help="Which files to write.")
 @click.option("--title", default="Cohort progress", show_default=True, help="The report's title.")
 @click.option("--pcn", "pcns", multiple=True, metavar="SLUG", help="Only learners of this PCN; repeat for more.")
 def report(store_file: Path, out_dir: Path, formats: str, title: str, pcns: Sequence[str]) -> None:
-    """Write a cohort progress report (an HTML page and the same as PDF).
+    """Write a cohort progress report (an HTML page, a PDF and a CSV).
 
-    A summary, an overview table, and per learner a table of competency
-    domains with bar charts, sign-offs, values worksheet, case studies,
-    initial and final review, and patient feedback means. No free-text
-    answers appear in it.
+    The HTML has a summary, an overview table, and per learner a table of
+    competency domains with bar charts, sign-offs, values worksheet, case
+    studies, initial and final review, and patient feedback means. The PDF
+    prints the cohort's figures with charts and one line per learner; the
+    CSV has a row per learner with every figure. No free-text answers
+    appear in any of them.
 
     Example: portfolio report --out reports/ --title "2026 autumn cohort"
     """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from datetime import datetime, timezone
@@ -210,12 +211,37 @@ def test_report_html_has_a_table_and_charts_per_learner_and_escapes_names():
 
 def test_report_is_written_as_html_and_pdf(tmp_path):
     result = write_report(learners(), tmp_path / "out", title="Autumn cohort")
-    assert set(result.outputs) == {"html", "pdf"} and result.learners == 2
+    assert set(result.outputs) == {"html", "pdf", "csv"} and result.learners == 2
     pdf = PdfReader(io.BytesIO(result.outputs["pdf"].read_bytes()))
     text = "".join(page.extract_text() for page in pdf.pages)
     assert "Autumn cohort" in text and "Alpha Skills" in text and "Aled Jones" in text
+    assert "areas 3/4 (75%)" in text and "sign-offs 1/2" in text  # Zoë's line
+    assert "1.5" in text  # the cohort's mean answer: happy (2) and very happy (1)
     html_only = write_report(learners(), tmp_path / "html", formats=("html",))
     assert list(html_only.outputs) == ["html"] and not (tmp_path / "html" / "cohort-progress.pdf").exists()
+
+
+def test_report_csv_has_every_figure_per_learner(tmp_path):
+    result = write_report(learners(), tmp_path / "out", formats=("csv",))
+    rows = list(csv.DictReader(io.StringIO(result.outputs["csv"].read_text(encoding="utf-8"))))
+    zoe, aled = sorted(rows, key=lambda r: r["learner"], reverse=True)
+    assert zoe["learner"] == "Zoë <b>Ł</b>" and zoe["submissions"] == "2"
+    assert (zoe["areas_achieved"], zoe["areas"], zoe["signoffs"], zoe["domains"]) == ("3", "4", "1", "2")
+    assert (zoe["Alpha Skills: areas achieved"], zoe["Alpha Skills: areas"]) == ("2", "3")
+    assert (zoe["Alpha Skills: signed off"], zoe["Beta: signed off"]) == ("yes", "no")
+    assert zoe["feedback_forms"] == "2" and zoe["feedback: Was kind?: mean"] == "1.50"
+    assert zoe["final_signed"] == "no" and zoe["final_waiting_for"] == "care_coordinator facilitator"
+    assert aled["learner"] == "Aled Jones" and aled["submissions"] == "0" and aled["final_signed"] == ""
+
+
+def test_cohort_figures_sum_the_learners():
+    from generator.records.report import cohort
+    figures = cohort(learners())
+    assert [(d.title, d.achieved, d.total, d.signed_off, d.learners) for d in figures.domains] == [
+        ("Alpha Skills", 2, 3, 1, 1), ("Beta", 1, 1, 0, 1)]
+    assert [q.counts for q in figures.questions] == [[1, 1, 0, 0, 0]] and figures.questions[0].mean == 1.5
+    assert [b["learners"] for b in figures.bands] == [0, 1, 0, 0, 0]  # 3 of 4 areas: 75% or more
+    assert figures.with_pack == 1 and [lp.name for lp in figures.waiting] == ["Aled Jones"]
 
 
 # ---------------------------------------------------------------- commands on a real store

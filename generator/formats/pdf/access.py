@@ -1,18 +1,19 @@
-"""Low-level access to a PDF form with pypdf: limits, opening, the manifest, the field tree.
+"""Low-level access to a pack's form with pypdf, for the writers' side (``fill``, ``stamp``).
 
-In: PDF bytes or a parsed catalog. Out: a reader opened within our limits, the
-embedded manifest (checked), terminal fields by their fully qualified names,
-a field's widgets and a widget's on-state. Shared by the PDF reader, filler and
-stamper.
+In: a pypdf reader or catalog of a pack this tool generated. Out: the embedded
+manifest (checked), terminal fields by their fully qualified names, a field's
+widgets and a widget's on-state. Walks keep a visited set and a depth bound.
+Returned copies are read with pikepdf instead (``objects``): faster, and it
+repairs damaged files; pypdf stays here because its writer edits the objects it
+parsed in place.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
-from pypdf import PdfReader, apply_configuration
+from pypdf import PdfReader
 from pypdf.errors import LimitReachedError
 from pypdf.generic import ArrayObject, DictionaryObject
 
@@ -20,48 +21,8 @@ from generator.errors import ReadError
 from generator.model.document import check_manifest
 from generator.model.manifest import PDF_ATTACHMENT_NAME
 
-#: Limits well below pypdf's defaults: a portfolio pack is a few hundred kB, its
-#: largest stream (a font) well under 1 MB uncompressed.
-LIMITS = dict(
-    maximum_declared_stream_length=20_000_000,
-    zlib_maximum_output_length=10_000_000,
-    lzw_maximum_output_length=10_000_000,
-    run_length_maximum_output_length=10_000_000,
-    brotli_maximum_output_length=10_000_000,
-    array_based_stream_maximum_output_length=10_000_000,
-    jbig2_maximum_output_length=10_000_000,
-    image_maximum_buffer_size=10_000_000,
-    stream_decoding_work_maximum_length=50_000_000,
-    array_maximum_element_count=20_000,
-    dictionary_maximum_element_count=5_000,
-    page_tree_maximum_entries=2_000,
-    page_tree_maximum_depth=16,
-    form_fields_maximum_entries=10_000,
-    form_fields_maximum_depth=16,
-    outline_maximum_entries=2_000,
-    named_destinations_maximum_entries=2_000,
-    xmp_maximum_input_length=1_000_000,
-    disable_legacy_handling=True,
-)
-
-
-def limited():
-    """pypdf's configuration with our limits, for a ``with`` block."""
-    return apply_configuration(**LIMITS)
-
-
-def open_pdf(data: bytes, name: str) -> PdfReader:
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            raise ReadError(name, "is encrypted; return an unprotected copy (remove the password before sending)")
-        _ = reader.trailer["/Root"]
-        _ = len(reader.pages)
-    except (ReadError, LimitReachedError):
-        raise
-    except Exception:  # pypdf raises many kinds on damaged files
-        raise ReadError(name, "is damaged or truncated and cannot be read as a PDF") from None
-    return reader
+#: How deep a field tree may nest and how long a /Parent chain may be (the default pack's is 5).
+MAX_DEPTH = 16
 
 
 def find_manifest(reader: PdfReader, name: str) -> dict[str, Any]:
@@ -81,12 +42,15 @@ def find_manifest(reader: PdfReader, name: str) -> dict[str, Any]:
 
 
 def inherited(node: DictionaryObject, key: str) -> Any:
-    while node is not None:
+    """``key`` of a field or of its nearest ancestor that has it; ValueError for a /Parent chain that loops."""
+    for _ in range(MAX_DEPTH + 1):
+        if node is None:
+            return None
         if key in node:
             return node[key]
         parent = node.get("/Parent")
         node = parent.get_object() if parent is not None else None
-    return None
+    raise ValueError("a /Parent chain loops or is nested too deeply")
 
 
 def terminal_fields(root: DictionaryObject) -> dict[str, DictionaryObject]:
@@ -98,10 +62,10 @@ def terminal_fields(root: DictionaryObject) -> dict[str, DictionaryObject]:
     acroform = acroform.get_object()
     seen: set[int] = set()
 
-    def walk(ref: Any, prefix: str) -> None:
+    def walk(ref: Any, prefix: str, depth: int = 0) -> None:
         node = ref.get_object()
         key = id(node) if ref.indirect_reference is None else ref.indirect_reference.idnum
-        if key in seen:  # a cycle in a damaged file
+        if key in seen or depth > MAX_DEPTH:  # a cycle, or nesting no editor writes
             return
         seen.add(key)
         partial = node.get("/T")
@@ -110,7 +74,7 @@ def terminal_fields(root: DictionaryObject) -> dict[str, DictionaryObject]:
         named_kids = [k for k in kids if "/T" in k.get_object()]
         if named_kids:
             for kid in named_kids:
-                walk(kid, name)
+                walk(kid, name, depth + 1)
         elif name:
             out.setdefault(name, node)
 

@@ -1,34 +1,33 @@
-"""Find the manifest and raw field values in a returned PDF.
+"""Find the manifest and raw field values in a returned PDF, with pikepdf (qpdf).
 
 In: PDF bytes. Out: a ``RawDocument`` (raw values keyed by field id). Copes with
 what real editors do to a form: values kept only in a widget, radio on-states
 renamed or turned into indexes (mapped through /Opt or the widget's position),
-any non-/Off checkbox state, NeedAppearances set or not, UTF-16 and
-PDFDocEncoding strings (pypdf decodes both).
+any non-/Off checkbox state, NeedAppearances set or not, UTF-16, PDFDocEncoding
+and raw UTF-8 strings. qpdf repairs damaged cross-reference tables; a copy it had
+to repair that then lacks its form or manifest is reported as damaged. Loops in
+the field tree or /Parent chains are refused (see ``objects``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pypdf import PdfReader
-from pypdf.errors import LimitReachedError, PdfReadError
-from pypdf.generic import (
-    ArrayObject,
-    ByteStringObject,
-    DictionaryObject,
-    NameObject,
-    TextStringObject,
-)
+import pikepdf
+from pikepdf import Array, Name, String
 
 from generator.errors import ReadError
-from generator.formats.pdf.access import (
+from generator.formats.pdf.objects import (
+    Damaged,
+    LimitReached,
+    decode_text,
+    editor_info,
     field_widgets,
     find_manifest,
     inherited,
-    limited,
     on_state,
     open_pdf,
+    repaired,
     terminal_fields,
 )
 from generator.kinds import BUTTON_KINDS
@@ -41,58 +40,54 @@ EDITORS = (  # substring of /Producer or /Creator -> editor
     ("WeasyPrint", "unchanged or unknown"),
 )
 
+LIMIT_MESSAGE = ("goes beyond the reading limits (a stream that unpacks to more than 10 MB, or "
+                 "too many objects); refused as a possible decompression bomb")
+DAMAGED = "is damaged or truncated and cannot be read as a PDF"
 
-def _editor(reader: PdfReader) -> str:
-    try:
-        info = reader.metadata or {}
-    except PdfReadError:
-        return "unknown"
-    text = f"{info.get('/Producer', '')} {info.get('/Creator', '')}"
+
+def _editor(pdf: pikepdf.Pdf) -> str:
+    text = editor_info(pdf)
     return next((name for key, name in EDITORS if key in text), "unknown")
 
 
+def _state(value: Any) -> str | None:
+    """A name, string or number as text ('/Off', '/0', 'Off'), None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, Name):
+        return str(value)
+    if isinstance(value, String):
+        return decode_text(value)
+    if isinstance(value, Array):
+        return _state(value[0]) if len(value) else None
+    return str(value)
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-def _button_value(fld: DictionaryObject, definition: dict[str, Any]) -> Any:
+def _button_value(fld: Any, definition: dict[str, Any]) -> Any:
     """A radio group's option value or a checkbox's state, however the editor named its states."""
     widgets = field_widgets(fld)
-    value = inherited(fld, "/V")
+    value = _state(inherited(fld, "/V"))
     options = [o["value"] for o in definition.get("options", ())]
     if definition["kind"] == "checkbox":
-        states = [w.get("/AS") for w in widgets] + [value]
-        return any(s is not None and str(s) not in ("/Off", "", "Off") for s in states)
+        states = [_state(w.get("/AS")) for w in widgets] + [value]
+        return any(s is not None and s not in ("/Off", "", "Off") for s in states)
     # Radio group: which widget is on, by its appearance state, else by /V.
     opt = inherited(fld, "/Opt")
-    opt_values = [str(o[0] if isinstance(o, ArrayObject) else o) for o in opt] if opt is not None else None
+    opt_values = [_state(o) or "" for o in opt] if isinstance(opt, Array) else None
     chosen: str | None = None
     for index, widget in enumerate(widgets):
-        state = widget.get("/AS")
-        if state is not None and str(state) != "/Off":
-            chosen = _map_state(str(state)[1:], index, opt_values, options, widget)
+        state = _state(widget.get("/AS"))
+        if state is not None and state != "/Off":
+            chosen = _map_state(state[1:] if state.startswith("/") else state, index, opt_values, options)
             break
-    if chosen is None and value is not None and str(value) not in ("/Off", ""):
-        name = str(value).lstrip("/")
+    if chosen is None and value is not None and value not in ("/Off", ""):
+        name = value.lstrip("/")
         index = next((i for i, w in enumerate(widgets) if on_state(w) == f"/{name}"), None)
-        chosen = _map_state(name, index, opt_values, options, widgets[index] if index is not None else None)
+        chosen = _map_state(name, index, opt_values, options)
     return chosen
 
 
-def _map_state(state: str, index: int | None, opt_values: list[str] | None, options: list[str],
-               widget: DictionaryObject | None) -> str:
+def _map_state(state: str, index: int | None, opt_values: list[str] | None, options: list[str]) -> str:
     if state in options:
         return state
     if opt_values is not None and state.isdigit() and int(state) < len(opt_values):
@@ -104,62 +99,64 @@ def _map_state(state: str, index: int | None, opt_values: list[str] | None, opti
     return state
 
 
-def _text_value(fld: DictionaryObject) -> Any:
-    value = inherited(fld, "/V")
-    if value is None or value == "":
+def _text(value: Any) -> str | None:
+    """A text field's value as text: strings decoded, a name without its slash, an array's first item."""
+    if isinstance(value, Array):
+        value = value[0] if len(value) else None
+    if value is None:
+        return None
+    if isinstance(value, Name):
+        return str(value)[1:]
+    if isinstance(value, String):
+        return decode_text(value)
+    return str(value)
+
+
+def _text_value(fld: Any) -> str | None:
+    value = _text(inherited(fld, "/V"))
+    if value in (None, ""):
         for widget in field_widgets(fld):  # some editors leave the value only in the widget
-            if widget.get("/V") not in (None, ""):
-                value = widget["/V"]
-                break
-    if isinstance(value, ArrayObject):
-        value = value[0] if value else None
-    if isinstance(value, NameObject):
-        value = str(value)[1:]
-    if isinstance(value, ByteStringObject):  # neither PDFDocEncoding nor UTF-16
-        return _utf8_or(bytes(value), bytes(value).decode("latin-1"))
-    if isinstance(value, TextStringObject) and getattr(value, "autodetect_pdfdocencoding", False):
-        # Some tools write raw UTF-8 where PDFDocEncoding belongs; multi-byte UTF-8 sequences
-        # are next to impossible in real PDFDocEncoding text, so valid UTF-8 wins.
-        raw = value.original_bytes
-        if any(b >= 0x80 for b in raw):
-            return _utf8_or(raw, str(value))
-    return None if value is None else str(value)
-
-
-def _utf8_or(raw: bytes, fallback: str) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return fallback
+            own = _text(widget.get("/V"))
+            if own not in (None, ""):
+                return own
+    return value
 
 
 def read_pdf_raw(data: bytes, name: str) -> RawDocument:
+    """The raw values of a returned PDF; ReadError naming ``name`` when it cannot be read."""
+    pdf = open_pdf(data, name)
     try:
-        with limited():
-            return _read_pdf_raw(data, name)
-    except LimitReachedError:
-        raise ReadError(name, "goes beyond the reading limits (a stream that unpacks to more than 10 MB, or "
-                              "too many objects); refused as a possible decompression bomb") from None
+        return _read_pdf_raw(pdf, name)
+    except LimitReached:
+        raise ReadError(name, LIMIT_MESSAGE) from None
+    except (Damaged, pikepdf.PdfError, RecursionError):
+        raise ReadError(name, DAMAGED if repaired(pdf) else "its form is damaged and cannot be read") from None
+    finally:
+        pdf.close()
 
 
-def _read_pdf_raw(data: bytes, name: str) -> RawDocument:
-    reader = open_pdf(data, name)
+def _read_pdf_raw(pdf: pikepdf.Pdf, name: str) -> RawDocument:
     try:
-        found = terminal_fields(reader.trailer["/Root"])
-    except LimitReachedError:
-        raise
-    except Exception:
+        found = terminal_fields(pdf)
+    except (Damaged, pikepdf.PdfError, RecursionError, ValueError, TypeError, AttributeError):
         raise ReadError(name, "its form is damaged and cannot be read") from None
     if not found:
+        if repaired(pdf):  # a truncated copy whose form qpdf could not recover
+            raise ReadError(name, DAMAGED)
         raise ReadError(name, "has no form fields: it was probably printed to PDF or flattened. "
                               "Return the fillable copy that was issued, filled in")
-    manifest = find_manifest(reader, name)
+    try:
+        manifest = find_manifest(pdf, name)
+    except ReadError:
+        if repaired(pdf):
+            raise ReadError(name, DAMAGED) from None
+        raise
     definitions = {d["id"]: d for d in manifest["fields"]}
     values: dict[str, Any] = {}
     unmapped: dict[str, Any] = {}
     for fid, fld in found.items():
         definition = definitions.get(fid)
-        ftype = inherited(fld, "/FT")
+        ftype = _state(inherited(fld, "/FT"))
         if definition is None:
             if ftype != "/Btn":
                 text = _text_value(fld)
@@ -175,4 +172,4 @@ def _read_pdf_raw(data: bytes, name: str) -> RawDocument:
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         warnings.append(f"{len(missing)} field(s) of the pack are missing from the copy: {shown}")
-    return RawDocument("pdf", manifest, values, unmapped, _editor(reader), warnings)
+    return RawDocument("pdf", manifest, values, unmapped, _editor(pdf), warnings)
