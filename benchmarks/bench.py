@@ -1,18 +1,34 @@
-"""Benchmark: build the default pack (PDF and DOCX separately) and read filled copies back, warm.
+"""Benchmark: build the default pack and read filled copies back, each beside an anchor run in the same go.
 
-Not a test. Prints a Markdown table to paste into docs/performance.md, with the
-machine it ran on. Usage: python benchmarks/bench.py [--runs N] [--profile FILE]
+Not a test. Prints Markdown tables to paste into docs/performance.md, with the
+machine it ran on and its load. Each of our steps is timed next to a well-known
+tool doing comparable work on the same file in the same run, and the ratio is
+printed, so that figures from a busy machine still compare:
+
+- reading a filled PDF in process, against pypdf alone listing its fields
+  (``PdfReader(...).get_fields()``);
+- ``portfolio read`` as a whole process, against ``pdftk dump_data_fields_utf8``;
+- building the PDF pack, against LibreOffice exporting our own DOCX to a flat PDF.
+
+In-process rows give the median wall time and the median CPU time of warm runs;
+whole-process rows the median wall time of fresh processes.
+
+Usage: python benchmarks/bench.py [--runs N] [--profile FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import io
 import os
 import platform
 import pstats
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,52 +52,123 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
-def timed(fn, runs: int) -> list[float]:
-    fn()  # warm: imports, fonts, templates
-    out = []
+def timed(fn, runs: int) -> tuple[float, float]:
+    """Median wall and CPU seconds of ``runs`` warm calls (one call first to warm imports, fonts, templates)."""
+    fn()
+    wall, cpu = [], []
+    for _ in range(runs):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def process(args: list[str], runs: int, cwd: Path | None = None) -> float | None:
+    """Median wall seconds of ``runs`` fresh processes (None when the program is missing or fails)."""
+    if shutil.which(args[0]) is None:
+        return None
+    times = []
     for _ in range(runs):
         start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
+        done = subprocess.run(args, cwd=cwd, capture_output=True)
+        times.append(time.perf_counter() - start)
+        if done.returncode != 0:
+            print(f"(failed: {' '.join(args)}: {done.stderr.decode(errors='replace')[-300:]})", file=sys.stderr)
+            return None
+    return statistics.median(times)
+
+
+def imports_weasyprint(*command: str) -> bool:
+    """Whether ``portfolio COMMAND`` loads WeasyPrint (from Python's -X importtime listing)."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "generator", *command],
+                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return any(line.rstrip().endswith("| weasyprint") for line in done.stderr.splitlines())
+
+
+def ms(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{seconds * 1000:,.0f} ms"
+
+
+def ratio(ours: float | None, anchor: float | None) -> str:
+    return "–" if not ours or not anchor else f"{ours / anchor:.2f}"
+
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--profile", type=Path, help="write a cProfile listing of one PDF build here")
     args = parser.parse_args()
 
-    from generator.formats.docx.write import write_docx
-    from generator.formats.pdf.write import write_pdf
+    from pypdf import PdfReader
 
+    from generator.formats.docx.fill import fill_docx
+    from generator.formats.docx.write import write_docx
+    from generator.formats.pdf.fill import fill_pdf
+    from generator.formats.pdf.write import write_pdf
+    from generator.reading.read import read_bytes
+    sys.path.insert(0, str(ROOT / "tests"))
+    from samples import sample_values
+
+    load = os.getloadavg()[0]
     content = load_content()
     form = build_form(content)
     theme = load_theme()
     manifest = make_manifest(form)
-    from generator.formats.docx.fill import fill_docx
-    from generator.formats.pdf.fill import fill_pdf
-    from generator.reading.read import read_bytes
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from samples import sample_values
-
     values = sample_values(form)
-    filled_pdf = fill_pdf(write_pdf(form, theme, manifest), values)
-    filled_docx = fill_docx(write_docx(form, theme, manifest), values)
-    rows = {
-        "content load + model": timed(lambda: build_form(load_content()), args.runs),
-        "build PDF pack": timed(lambda: write_pdf(form, theme, manifest), args.runs),
-        "build DOCX pack": timed(lambda: write_docx(form, theme, manifest), args.runs),
-        "read filled PDF pack": timed(lambda: read_bytes(filled_pdf, "pack.pdf"), args.runs),
-        "read filled DOCX pack": timed(lambda: read_bytes(filled_docx, "pack.docx"), args.runs),
+    blank_pdf = write_pdf(form, theme, manifest)
+    blank_docx = write_docx(form, theme, manifest)
+    filled_pdf = fill_pdf(blank_pdf, values)
+    filled_docx = fill_docx(blank_docx, values)
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    (work / "filled.pdf").write_bytes(filled_pdf)
+    (work / "pack.docx").write_bytes(blank_docx)
+    python = [sys.executable, "-m", "generator"]
+
+    inproc = {
+        "load and validate content, build the form model": (timed(lambda: build_form(load_content()), args.runs),
+                                                             None, ""),
+        "read a filled PDF pack (pikepdf), record typed and checked": (
+            timed(lambda: read_bytes(filled_pdf, "pack.pdf"), args.runs),
+            timed(lambda: PdfReader(io.BytesIO(filled_pdf)).get_fields(), args.runs),
+            "pypdf alone: `PdfReader(...).get_fields()`"),
+        "read a filled DOCX pack": (timed(lambda: read_bytes(filled_docx, "pack.docx"), args.runs), None, ""),
+        "build the DOCX pack": (timed(lambda: write_docx(form, theme, manifest), args.runs), None, ""),
+        "build the PDF pack (WeasyPrint)": (timed(lambda: write_pdf(form, theme, manifest), max(1, args.runs // 2)),
+                                            None, ""),
     }
-    print(f"Machine: {machine()}")
+    env_runs = max(3, args.runs)
+    os.environ["PYTHONPATH"] = str(ROOT)
+    lo = ["soffice", f"-env:UserInstallation={(work / 'lo').as_uri()}", "--headless", "--convert-to", "pdf",
+          "--outdir", str(work / "lo-out"), str(work / "pack.docx")]
+    process(lo, 1)  # first start makes LibreOffice's profile
+    whole = {
+        "`portfolio --help`": (process([*python, "--help"], env_runs), None, ""),
+        "`portfolio read filled.pdf`": (process([*python, "read", str(work / "filled.pdf")], env_runs),
+                                       process(["pdftk", str(work / "filled.pdf"), "dump_data_fields_utf8"], env_runs),
+                                       "`pdftk filled.pdf dump_data_fields_utf8`"),
+        "`portfolio build --format pdf`": (process([*python, "build", "--format", "pdf", "--out", str(work / "b")],
+                                                   max(1, env_runs // 2)),
+                                           process(lo, max(1, env_runs // 2)),
+                                           "LibreOffice exporting our DOCX to a flat PDF"),
+    }
+    print(f"Machine: {machine()}; load average {load:.2f} when the timings began")
     print(f"Default pack: {len(form.sections)} sections, {len(form.fields)} fields; {args.runs} warm runs each\n")
-    print("| step | median | min | max |")
-    print("|---|---|---|---|")
-    for name, times in rows.items():
-        print(f"| {name} | {statistics.median(times) * 1000:.0f} ms | {min(times) * 1000:.0f} ms "
-              f"| {max(times) * 1000:.0f} ms |")
+    print("| step, in process | median wall | median CPU | anchor in the same run | anchor wall | ratio |")
+    print("|---|---|---|---|---|---|")
+    for name, ((wall, cpu), anchor, what) in inproc.items():
+        anchor_wall = anchor[0] if anchor else None
+        print(f"| {name} | {ms(wall)} | {ms(cpu)} | {what or '–'} | {ms(anchor_wall)} | {ratio(wall, anchor_wall)} |")
+    print("\n| whole process | median wall | anchor in the same run | anchor wall | ratio |")
+    print("|---|---|---|---|---|")
+    for name, (wall, anchor, what) in whole.items():
+        print(f"| {name} | {ms(wall)} | {what or '–'} | {ms(anchor)} | {ratio(wall, anchor)} |")
+    print(f"\nWeasyPrint imported by `portfolio --help`: {imports_weasyprint('--help')}; "
+          f"by `portfolio read`: {imports_weasyprint('read', str(work / 'filled.pdf'))}")
+    shutil.rmtree(work, ignore_errors=True)
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()

@@ -414,8 +414,9 @@ def export(store: Path | str | None = None, fmt: str = "csv", *, all_versions: b
 
 
 def report(store: Path | str | None = None, out_dir: Path | str = "build", *,
-           formats: Iterable[str] = ("html", "pdf"), title: str = "Cohort progress", pcns: Sequence[str] = ()):
-    """Write the cohort progress report (HTML and/or PDF) to ``out_dir``.
+           formats: Iterable[str] = ("html", "pdf", "csv"), title: str = "Cohort progress",
+           pcns: Sequence[str] = ()):
+    """Write the cohort progress report (HTML, PDF and/or CSV) to ``out_dir``.
 
     ``pcns`` keeps only learners of those PCN slugs. Returns
     ``generator.records.report.ReportResult`` (``outputs``: format -> path).

@@ -219,7 +219,7 @@ def report(store_file: Path, out_dir: Path, formats: str, title: str, pcns: Sequ
 
     Example: portfolio report --out reports/ --title "2026 autumn cohort"
     """
-    wanted = ("html", "pdf") if formats == "all" else (formats,)
+    wanted = ("html", "pdf", "csv") if formats == "all" else (formats,)
     try:
         result = api.report(store_file, out_dir, formats=wanted, title=title, pcns=pcns)
     except PortfolioError as exc:
