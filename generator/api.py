@@ -109,7 +109,7 @@ def _layout(content: Content, profile: str | None, include: Sequence[str], check
 
 
 def build(out_dir: Path | str = "build", *, content_dir: Path | str | None = None, profile: str | None = None,
-          formats: Iterable[str] = PACK_FORMATS, include: Sequence[str] = ()):
+          formats: Iterable[str] = PACK_FORMATS, include: Sequence[str] = (), cache: bool = True):
     """Build the blank fillable pack; returns ``generator.issuing.build.BuildResult``.
 
     Without ``profile`` the provider's default pack is written to
@@ -117,14 +117,15 @@ def build(out_dir: Path | str = "build", *, content_dir: Path | str | None = Non
     ``out_dir/<slug>/``. ``include`` switches on optional forms (OptionError
     names an unknown one). ``result.outputs`` maps format to path,
     ``result.timings`` format to seconds, ``result.warnings`` lists what to tell
-    the user.
+    the user. With ``cache``, files already built from the same inputs are kept
+    and listed in ``result.unchanged`` instead of being rendered again.
     """
     from generator.issuing.build import build_pack
     wanted = _formats(formats, PACK_FORMATS)
     content = load_content(content_dir)
     layout, theme = _layout(content, profile, include)
     out = Path(out_dir) / profile if profile else Path(out_dir)
-    return build_pack(out, content=content, layout=layout, theme=theme, formats=wanted)
+    return build_pack(out, content=content, layout=layout, theme=theme, formats=wanted, cache=cache)
 
 
 def fields(*, content_dir: Path | str | None = None, profile: str | None = None,

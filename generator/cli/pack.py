@@ -28,25 +28,30 @@ from generator.errors import ContentError, PortfolioError, RosterError
               show_default=True, help="Which documents to build.")
 @click.option("--include", "optional", multiple=True, metavar="SECTION",
               help="Switch on an optional form (mdt_review, pcsp); repeat for more.")
+@click.option("--rebuild", is_flag=True, help="Render again even when nothing changed since the last build.")
 def build(content_dir: Path | None, profile_slug: str | None, out_dir: Path, formats: str,
-          optional: Sequence[str]) -> None:
+          optional: Sequence[str], rebuild: bool) -> None:
     """Build the fillable PDF and Word pack.
 
     Without --profile, the provider's default pack is written to
     OUT/care-coordination-portfolio.pdf and .docx; with --profile SLUG, to
-    OUT/SLUG/.
+    OUT/SLUG/. When the files there were built from the same content,
+    profile, theme, templates and tool version, nothing is rendered again.
 
     Example: portfolio build --profile riverside-pcn --include pcsp
     """
     wanted = api.PACK_FORMATS if formats == "all" else (formats,)
     try:
         result = api.build(out_dir, content_dir=content_dir, profile=profile_slug, formats=wanted,
-                           include=optional)
+                           include=optional, cache=not rebuild)
     except PortfolioError as exc:
         fail(exc)
     fields = len(result.form.fields)
     for fmt, path in result.outputs.items():
-        click.echo(f"wrote {path} ({fields} fields, {result.timings[fmt]:.2f} s)")
+        if fmt in result.unchanged:
+            click.echo(f"unchanged {path} (nothing changed since it was built; not rendered again)")
+        else:
+            click.echo(f"wrote {path} ({fields} fields, {result.timings[fmt]:.2f} s)")
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
 

@@ -3,7 +3,10 @@
 In: where the content is, the PCN layout and theme, which formats, and who the
 copy is for. Out: a ``BuildResult`` with the form model, the manifest, the files
 written and how long each stage took. Files appear whole or not at all (each is
-written to a temporary name and renamed).
+written to a temporary name and renamed). When every requested file is already
+on disk and was rendered from the same inputs (``cache.render_key``: content,
+profile, theme, templates, generator version), nothing is rendered and
+``BuildResult.unchanged`` lists those formats.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class BuildResult:
     outputs: dict[str, Path] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # formats not rendered: the file on disk is current
 
 
 
@@ -57,8 +61,11 @@ def build_pack(out_dir: Path | str, *, content: Content | None = None, content_d
                layout: Layout | None = None, theme: Theme | None = None,
                formats: tuple[str, ...] = FORMATS, basename: str | None = None,
                values: Mapping[str, Any] | None = None, learner: dict[str, str] | None = None,
-               instance_id: str | None = None) -> BuildResult:
-    """Build the pack into ``out_dir``; returns what was written and the timings."""
+               instance_id: str | None = None, cache: bool = True) -> BuildResult:
+    """Build the pack into ``out_dir``; returns what was written and the timings.
+    With ``cache`` (the default), files already rendered from the same inputs are kept as they are."""
+    from generator.issuing.cache import is_current, remember, render_key
+
     timings: dict[str, float] = {}
     start = time.perf_counter()
     content = content or load_content(content_dir)
@@ -69,14 +76,21 @@ def build_pack(out_dir: Path | str, *, content: Content | None = None, content_d
     pcn = {"name": layout.pcn} if layout.pcn else {}
     manifest = make_manifest(form, instance_id=instance_id, learner=learner, pcn=pcn)
     result = BuildResult(form, manifest, timings=timings)
+    name = basename or content.id
+    paths = {fmt: Path(out_dir) / f"{name}.{fmt}" for fmt in formats}
+    keys = {fmt: render_key(fmt, manifest, layout, theme, values, layout.pcn) for fmt in formats}
+    if cache and all(is_current(paths[fmt], keys[fmt]) for fmt in formats):
+        # All or nothing: the PDF and Word files of one build share one manifest (instance id).
+        result.unchanged = list(formats)
+        result.outputs = dict(paths)
+        return result
     rendered: dict[str, bytes] = {}
     for fmt in formats:
         start = time.perf_counter()
         rendered[fmt] = render_pack(form, theme, manifest, fmt, values, layout.pcn)
         timings[fmt] = time.perf_counter() - start
-    name = basename or content.id
     for fmt, data in rendered.items():  # written only once every format has rendered
-        path = Path(out_dir) / f"{name}.{fmt}"
-        write_atomic(path, data)
-        result.outputs[fmt] = path
+        write_atomic(paths[fmt], data)
+        remember(paths[fmt], keys[fmt])
+        result.outputs[fmt] = paths[fmt]
     return result
