@@ -154,6 +154,18 @@ def profile_list(content_dir: Path | str | None = None) -> list[str]:
     return list_profiles(Path(content_dir) if content_dir else None)
 
 
+def profile_preview(slug: str | None = None, content_dir: Path | str | None = None, *, width: int = 600) -> bytes:
+    """The cover page of SLUG's pack (or, with None, the provider's default pack) as PNG bytes.
+
+    For a profile editor: shows the PCN's logo, colours and names as learners will see
+    them. ContentError lists the profile's problems.
+    """
+    from generator.issuing.preview import cover_png
+    content = load_content(content_dir)
+    layout, theme = _layout(content, slug, ())
+    return cover_png(content, layout, theme, width=width)
+
+
 def profile_check(slug: str | None = None, content_dir: Path | str | None = None) -> list[Problem]:
     """Problems in one PCN profile (or, with None, in every profile); an empty list when valid."""
     from generator.content.profile import check_all_profiles, load_profile
@@ -433,6 +445,6 @@ def report(store: Path | str | None = None, out_dir: Path | str = "build", *,
 __all__ = [
     "CheckResult", "EXPORT_FORMATS", "ExportResult", "FillResult", "IssueOutcome", "IssuePlan", "PACK_FORMATS",
     "PortfolioError", "Progress", "ReadResult", "build", "check", "export", "fields", "fill", "ingest", "issue",
-    "plan_issue", "profile_check", "profile_list", "profile_new", "read", "record_values", "records", "report",
+    "plan_issue", "profile_check", "profile_list", "profile_new", "profile_preview", "read", "record_values", "records", "report",
     "store_exists",
 ]
