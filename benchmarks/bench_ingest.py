@@ -33,9 +33,10 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench import machine  # noqa: E402
 from generator.content.loader import load_content  # noqa: E402
 from generator.content.theme import load_theme  # noqa: E402
-from generator.issuing.issue import COVER_IDS  # noqa: E402
 from generator.model.form import build_form  # noqa: E402
 from generator.model.manifest import make_manifest  # noqa: E402
+
+COVER_IDS = load_content().roles.cover_ids  # the fields issuing stamps (pack.yaml roles.cover)
 
 VARIANTS = 4  # different fillings per format; each copy is a stamp of one of them
 FIRST = ["Zoë", "Siobhán", "Ngozi", "Åsa", "Dafydd", "Priya", "Tomasz", "Aoife", "Kwame", "Mei"]

@@ -2,7 +2,8 @@
 
 In: the content, a PCN layout and theme (a loaded profile, or the defaults), a
 width in pixels. Out: the PNG bytes of the pack's first page as that PCN's
-learners will see it (logo, colours, names). Only the cover section is laid out,
+learners will see it (logo, colours, names). Only the pack's first section (its
+cover) is laid out,
 without form fields, PDF/UA tagging or the manifest, so a preview costs a small
 fraction of a full build; PDFium (pypdfium2) rasterises the page in process.
 """
@@ -17,10 +18,6 @@ from generator.content.loader import Content
 from generator.content.theme import TEMPLATES_DIR, Theme
 from generator.model.form import build_form
 
-#: The section the preview shows.
-COVER_SECTION = "cover"
-
-
 def cover_png(content: Content, layout: Layout, theme: Theme, *, width: int = 600) -> bytes:
     """The cover page of the pack for ``layout`` and ``theme`` as PNG, ``width`` pixels wide."""
     import pypdfium2
@@ -28,8 +25,8 @@ def cover_png(content: Content, layout: Layout, theme: Theme, *, width: int = 60
 
     from generator.formats.pdf.write import render_html
 
-    sections = [s for s in content.pack["sections"] if s == COVER_SECTION] or list(content.pack["sections"][:1])
-    form = build_form(content, replace(layout, only_sections=tuple(sections)))
+    first_section = content.pack["sections"][0]  # the cover: a pack opens with it
+    form = build_form(content, replace(layout, only_sections=(first_section,)))
     document = HTML(string=render_html(form, theme, pcn=layout.pcn), base_url=str(TEMPLATES_DIR / "pdf")).render()
     first = document.copy(document.pages[:1])
     pdf = pypdfium2.PdfDocument(first.write_pdf())

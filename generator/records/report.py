@@ -164,7 +164,8 @@ def render_summary(learners: list[LearnerProgress], *, title: str = "Cohort prog
     generated = generated or datetime.now(timezone.utc)
     return _ENV.get_template("summary.html.j2").render(
         title=title, theme=theme, summary=_summary(learners), cohort=cohort(learners), source=source, name=name,
-        generated=generated.strftime("%d/%m/%Y %H:%M UTC"), percent=_percent, SCALE_COLOURS=SCALE_COLOURS,
+        generated=f"{format_date(generated.date())} {generated:%H:%M} UTC", percent=_percent,
+        SCALE_COLOURS=SCALE_COLOURS,
     )
 
 
