@@ -21,8 +21,10 @@ from generator.records.store import (
     FieldValue,
     IssuedPack,
     NewSubmission,
+    ReturnToken,
     StoreError,
     SubmissionRow,
+    User,
     now,
 )
 
@@ -135,6 +137,31 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             kind TEXT NOT NULL,
             PRIMARY KEY (submission_id, field_id, kind)) WITHOUT ROWID""",
         *_no_change_triggers("identifier_flags"),
+    ),
+    3: (
+        # Web app accounts. Not evidence, so their state (disabled, failed sign-ins, lock)
+        # changes in place; every change is in the audit log. Accounts are never deleted.
+        """CREATE TABLE users (
+            email TEXT PRIMARY KEY COLLATE NOCASE,
+            role TEXT NOT NULL CHECK (role IN ('provider', 'pcn')),
+            pcn TEXT,
+            password_hash TEXT NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+            failed_logins INTEGER NOT NULL DEFAULT 0,
+            locked_until TEXT,
+            created_at TEXT NOT NULL,
+            CHECK ((role = 'pcn') = (pcn IS NOT NULL)))""",
+        "CREATE TRIGGER users_no_delete BEFORE DELETE ON users "
+        "BEGIN SELECT RAISE(ABORT, 'users are never deleted: disable the account instead'); END",
+        # A learner's return link: only the token's hash is kept.
+        """CREATE TABLE return_tokens (
+            token_sha256 TEXT PRIMARY KEY,
+            instance_id TEXT NOT NULL,
+            expires TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL)""",
+        "CREATE INDEX return_tokens_instance ON return_tokens (instance_id)",
+        *_no_change_triggers("return_tokens"),
     ),
 }
 
@@ -389,6 +416,49 @@ class SQLiteStore:
         rows = self._db.execute("SELECT id, at, action, actor, filename, sha256, instance_id, submission_id, detail "
                                 "FROM audit_log ORDER BY id")
         return [AuditEntry(*r) for r in rows]
+
+    # -- web app accounts and return links
+
+    _USER_COLUMNS = "email, role, pcn, password_hash, disabled, failed_logins, locked_until, created_at"
+
+    @staticmethod
+    def _user(row: tuple) -> User:
+        email, role, pcn, password_hash, disabled, failed, locked, created = row
+        return User(email, role, pcn, password_hash, bool(disabled), failed, locked, created)
+
+    def add_user(self, user: User) -> None:
+        self._writing()
+        try:
+            self._db.execute(f"INSERT INTO users ({self._USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             (user.email, user.role, user.pcn, user.password_hash, int(user.disabled),
+                              user.failed_logins, user.locked_until, user.created_at or now()))
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" in str(exc):
+                raise StoreError(f"a user {user.email} exists already") from None
+            raise
+
+    def set_user_state(self, email: str, *, disabled: bool, failed_logins: int, locked_until: str | None) -> None:
+        self._writing()
+        self._db.execute("UPDATE users SET disabled = ?, failed_logins = ?, locked_until = ? WHERE email = ?",
+                         (int(disabled), failed_logins, locked_until, email))
+
+    def user(self, email: str) -> User | None:
+        row = self._db.execute(f"SELECT {self._USER_COLUMNS} FROM users WHERE email = ?", (email,)).fetchone()
+        return self._user(row) if row else None
+
+    def users(self) -> list[User]:
+        rows = self._db.execute(f"SELECT {self._USER_COLUMNS} FROM users ORDER BY email").fetchall()
+        return [self._user(r) for r in rows]
+
+    def add_return_token(self, token: ReturnToken) -> None:
+        self._writing()
+        self._db.execute("INSERT INTO return_tokens VALUES (?, ?, ?, ?, ?)",
+                         (token.token_sha256, token.instance_id, token.expires, token.created_by, token.created_at))
+
+    def return_token(self, token_sha256: str) -> ReturnToken | None:
+        row = self._db.execute("SELECT token_sha256, instance_id, expires, created_by, created_at FROM return_tokens "
+                               "WHERE token_sha256 = ?", (token_sha256,)).fetchone()
+        return ReturnToken(*row) if row else None
 
     def counts(self) -> dict[str, int]:
         """Rows per table of the schema, every one but schema_version (for summaries and tests)."""

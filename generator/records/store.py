@@ -160,6 +160,36 @@ class IssuedPack:
 
 
 @dataclass(frozen=True)
+class User:
+    """A web app account. ``role`` is 'provider' (every PCN) or 'pcn' (the one PCN ``pcn``).
+
+    ``password_hash`` is an argon2 hash, never the password; ``failed_logins`` counts
+    failures since the last success; ``locked_until`` is an ISO time or None.
+    """
+
+    email: str
+    role: str
+    pcn: str | None
+    password_hash: str
+    disabled: bool = False
+    failed_logins: int = 0
+    locked_until: str | None = None
+    created_at: str = ""
+
+
+@dataclass(frozen=True)
+class ReturnToken:
+    """A learner's return link: the SHA-256 of its token (never the token), the one copy it
+    accepts, and when it stops working (ISO time)."""
+
+    token_sha256: str
+    instance_id: str
+    expires: str
+    created_by: str
+    created_at: str
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     id: int
     at: str
@@ -178,6 +208,7 @@ class Store(Protocol):
     """What the rest of the package needs from a records store."""
 
     path: str
+    actor: str  # who the audit log names for this connection's changes
 
     def close(self) -> None: ...
     def transaction(self) -> Any: ...  # context manager; writes happen only inside one
@@ -197,6 +228,13 @@ class Store(Protocol):
     def definitions(self) -> dict[str, Definition]: ...
     def issued(self) -> list[IssuedPack]: ...
     def audit(self) -> list[AuditEntry]: ...
+    # -- web app accounts and return links (writes inside a transaction)
+    def add_user(self, user: User) -> None: ...
+    def set_user_state(self, email: str, *, disabled: bool, failed_logins: int, locked_until: str | None) -> None: ...
+    def user(self, email: str) -> User | None: ...
+    def users(self) -> list[User]: ...
+    def add_return_token(self, token: ReturnToken) -> None: ...
+    def return_token(self, token_sha256: str) -> ReturnToken | None: ...
 
 
 # ---------------------------------------------------------------- schema

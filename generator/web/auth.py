@@ -1,0 +1,146 @@
+"""Who is asking: the store per request, sign in and out, role and PCN scope checks.
+
+Every page but sign-in (and static files) needs a signed-in, enabled account;
+``provider_only`` pages answer 403 to PCN managers, and ``in_scope`` turns
+another PCN's learner or copy into a 404, so a PCN manager cannot even tell
+that it exists.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+from flask import Flask, abort, g, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError
+
+from generator.records.connect import open_store
+from generator.records.store import User
+from generator.records.users import sign_in
+
+#: Endpoints reachable without signing in.
+PUBLIC = {"static", "auth.signin"}
+
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
+
+
+def current_user() -> User | None:
+    return g.get("user")
+
+
+def provider_only(view: Callable[..., Any]) -> Callable[..., Any]:
+    """The page is for training providers; PCN managers get 403."""
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if g.user.role != "provider":
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def in_scope(pcn: str | None) -> bool:
+    """Whether the signed-in user may see a learner or copy of PCN ``pcn``."""
+    user = g.user
+    return user.role == "provider" or (pcn is not None and pcn == user.pcn)
+
+
+def require_scope(pcn: str | None) -> None:
+    if not in_scope(pcn):
+        abort(404)
+
+
+def _open() -> None:
+    if request.endpoint == "static":
+        return
+    g.store = open_store(g_store_url())
+    g.user = None
+    email = session.get("user")
+    if email:
+        user = g.store.user(email)
+        if user is None or user.disabled:
+            session.clear()
+        else:
+            g.user = user
+            g.store.actor = f"web:{user.email}"
+    if g.user is None:
+        g.store.actor = "web"
+        if request.endpoint not in PUBLIC:
+            if request.headers.get("HX-Request"):
+                return ("", 401, {"HX-Redirect": url_for("auth.signin")})
+            return redirect(url_for("auth.signin", next=request.full_path if request.method == "GET" else None))
+    return None
+
+
+def g_store_url() -> str:
+    from flask import current_app
+    return current_app.config["STORE"]
+
+
+def _close(_exc: BaseException | None) -> None:
+    store = g.pop("store", None)
+    if store is not None:
+        store.close()
+
+
+def _headers(response):
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site (never another host) is followed after signing in."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("views.learners")
+
+
+def signin():
+    error = ""
+    if request.method == "POST":
+        result = sign_in(g.store, request.form.get("email", ""), request.form.get("password", ""))
+        if result.user is not None:
+            session.clear()
+            session["user"] = result.user.email
+            session.permanent = True
+            return redirect(_safe_next(request.args.get("next")))
+        error = result.reason
+    return render_template("signin.html", error=error), (401 if error else 200)
+
+
+def signout():
+    if g.user is not None:
+        with g.store.transaction():
+            g.store.add_audit("signed out", detail=g.user.email)
+    session.clear()
+    return redirect(url_for("auth.signin"))
+
+
+def _error(code: int, title: str, message: str):
+    return render_template("error.html", title=title, message=message, code=code), code
+
+
+def init(app: Flask) -> None:
+    from flask import Blueprint
+    bp = Blueprint("auth", __name__)
+    bp.add_url_rule("/signin", "signin", signin, methods=["GET", "POST"])
+    bp.add_url_rule("/signout", "signout", signout, methods=["POST"])
+    app.register_blueprint(bp)
+    app.before_request(_open)
+    app.teardown_request(_close)
+    app.after_request(_headers)
+    app.context_processor(lambda: {"user": g.get("user")})
+    app.register_error_handler(CSRFError, lambda e: _error(
+        400, "Form expired", "The form was out of date or not sent by this site. Go back, reload the page and "
+                             "try again."))
+    app.register_error_handler(403, lambda e: _error(403, "Not allowed", "This page is for training providers."))
+    app.register_error_handler(404, lambda e: _error(404, "Not found", "There is nothing here, or it is not "
+                                                                      "in your PCN."))
+    app.register_error_handler(413, lambda e: _error(
+        413, "Too large", "The upload is larger than the limit (200 MB in one go, 25 MB a file). "
+                          "Upload fewer files at a time."))

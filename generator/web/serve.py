@@ -1,0 +1,51 @@
+"""Run the web app under gunicorn (``portfolio serve``).
+
+In: host, port, number of workers, the store, whether a reverse proxy sits in
+front. Out: a running server until Ctrl-C (SIGINT) or SIGTERM stops it.
+
+The access log names the method, the path without its query, the status,
+the size and the time: learner pages are addressed by hashes, so no name or
+other identifier reaches the log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: What gunicorn logs per request: no query strings, no referrers, no user agents.
+ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+
+
+def serve(app: Any, host: str, port: int, workers: int, *, behind_proxy: bool = False,
+          on_ready: Any = None) -> None:
+    """Serve ``app`` with ``workers`` gunicorn sync workers until interrupted."""
+    from gunicorn.app.base import BaseApplication
+
+    if behind_proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            settings = {
+                "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+                "workers": workers,
+                "worker_class": "sync",
+                "timeout": 300,  # a batch of 100 returned copies is read within one request
+                "graceful_timeout": 10,
+                "accesslog": "-",
+                "errorlog": "-",
+                "loglevel": "warning",
+                "access_log_format": ACCESS_LOG_FORMAT,
+                "forwarded_allow_ips": "127.0.0.1,::1" if behind_proxy else "",
+                "when_ready": (lambda _server: on_ready()) if on_ready else None,
+                "proc_name": "portfolio-web",
+            }
+            for key, value in settings.items():
+                if value is not None:
+                    self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return app
+
+    Server().run()

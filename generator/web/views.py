@@ -1,0 +1,343 @@
+"""The pages: Learners (dashboard), a learner, Returned copies, Exports, Audit log.
+
+Each view checks the role and the PCN scope (``auth``), calls the library
+(progress, ingest, export, report) and renders a template. Uploaded files are
+sniffed, written under names the server makes (never the uploader's), and read
+by ``ingest`` with its limits and child-process isolation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app, g, render_template, request, url_for
+
+from generator.records.progress import LearnerProgress, cohort_progress
+from generator.web.auth import in_scope, provider_only, require_scope
+from generator.web.charts import feedback_chart, progress_chart
+
+bp = Blueprint("views", __name__)
+
+#: How an upload's first bytes are told apart: PDF, or a zip (a Word .docx).
+SNIFF = ((b"%PDF-", "pdf"), (b"PK\x03\x04", "docx"))
+#: Largest single returned copy accepted through the page (the reader's own limit).
+MAX_FILE_BYTES = 25_000_000
+#: A held copy's name: made by the server, checked on the way back.
+HELD = re.compile(r"^[0-9a-f]{32}\.(pdf|docx)$")
+#: Columns the dashboard sorts by.
+SORTS = {
+    "name": lambda lp: (lp.name.casefold(), lp.pcn),
+    "pcn": lambda lp: (lp.pcn.casefold(), lp.name.casefold()),
+    "competencies": lambda lp: (lp.competencies[0], lp.name.casefold()),
+    "signoffs": lambda lp: (lp.signoffs[0], lp.name.casefold()),
+    "feedback": lambda lp: (lp.feedback.forms, lp.name.casefold()),
+    "returned": lambda lp: (lp.last_ingested, lp.name.casefold()),
+}
+
+
+def learner_id(key: str) -> str:
+    """A learner's id in URLs: a hash of the learner key, so no name ever appears in a URL or a log line."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
+
+
+def _scoped(learners: list[LearnerProgress]) -> list[LearnerProgress]:
+    return [lp for lp in learners if in_scope(lp.pcn)]
+
+
+# ---------------------------------------------------------------- Learners
+
+@bp.route("/")
+def learners():
+    everyone = _scoped(cohort_progress(g.store))
+    pcns = sorted({lp.pcn for lp in everyone})
+    pcn = request.args.get("pcn", "")
+    shown = [lp for lp in everyone if not pcn or lp.pcn == pcn]
+    status = request.args.get("status", "")
+    if status == "returned":
+        shown = [lp for lp in shown if lp.returned]
+    elif status == "waiting":
+        shown = [lp for lp in shown if not lp.returned]
+    elif status == "review":
+        shown = [lp for lp in shown if lp.review]
+    sort = request.args.get("sort", "name")
+    if sort not in SORTS:
+        sort = "name"
+    descending = request.args.get("order") == "desc"
+    shown.sort(key=SORTS[sort], reverse=descending)
+    args = {"pcn": pcn, "status": status}
+    return render_template("learners.html", learners=shown, ids={lp.key: learner_id(lp.key) for lp in shown},
+                           pcns=pcns, pcn=pcn, status=status, sort=sort, descending=descending, args=args,
+                           charts=[progress_chart(shown), feedback_chart(shown)])
+
+
+@dataclass
+class Answer:
+    field_id: str
+    label: str
+    value: Any
+    state: str
+    flagged: str = ""  # the kind of identifier it may hold; its value is hidden until shown
+
+
+@dataclass
+class Copy:
+    row: Any
+    answers: list[Answer] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    history: list[Any] = field(default_factory=list)
+
+
+def _find_learner(lid: str) -> LearnerProgress:
+    if not re.fullmatch(r"[0-9a-f]{20}", lid):
+        abort(404)
+    for lp in cohort_progress(g.store):
+        if learner_id(lp.key) == lid:
+            require_scope(lp.pcn)
+            return lp
+    abort(404)
+
+
+def _copies(lp: LearnerProgress) -> list[Copy]:
+    every = [s for s in g.store.submissions(current_only=False) if s.learner_key == lp.key]
+    current = [s for s in every if s.current]
+    ids = [s.id for s in current]
+    values, warnings, flags = g.store.values(ids), g.store.warnings(ids), g.store.flags(ids)
+    definitions = g.store.definitions()
+    copies = []
+    for sub in current:
+        labels = {d["id"]: d.get("label") or d["id"] for d in definitions[sub.definition_id].fields}
+        flagged = {fid: kind for fid, kind in flags.get(sub.id, [])}
+        answers = [Answer(v.field_id, labels.get(v.field_id, v.field_id), v.value, v.state,
+                          flagged.get(v.field_id, "").replace("_", " "))
+                   for v in values.get(sub.id, []) if v.state != "read" or v.value not in (None, "", False, [])]
+        history = sorted((s for s in every if s.instance_id == sub.instance_id), key=lambda s: s.version)
+        copies.append(Copy(sub, answers, warnings.get(sub.id, []), history))
+    return copies
+
+
+@bp.route("/learners/<lid>")
+def learner(lid: str):
+    lp = _find_learner(lid)
+    return render_template("learner.html", lp=lp, lid=lid, copies=_copies(lp), shown={})
+
+
+@bp.route("/learners/<lid>/show", methods=["POST"])
+@provider_only
+def show_flagged(lid: str):
+    """Show one flagged value to a provider, and write who saw it to the audit log."""
+    lp = _find_learner(lid)
+    try:
+        sid = int(request.form.get("submission", ""))
+    except ValueError:
+        abort(404)
+    fid = request.form.get("field", "")
+    if sid not in lp.submissions:
+        abort(404)
+    flagged = {f for f, _ in g.store.flags([sid]).get(sid, [])}
+    if fid not in flagged:
+        abort(404)
+    value = next((v.value for v in g.store.values([sid]).get(sid, []) if v.field_id == fid), None)
+    sub = next(s for s in g.store.submissions() if s.id == sid)
+    with g.store.transaction():
+        g.store.add_audit("flag shown", instance_id=sub.instance_id, submission_id=sid, detail=f"field {fid}")
+    if request.headers.get("HX-Request"):
+        return render_template("_shown.html", value=value)
+    return render_template("learner.html", lp=lp, lid=lid, copies=_copies(lp), shown={(sid, fid): value})
+
+
+# ---------------------------------------------------------------- Returned copies
+
+@dataclass
+class UploadResult:
+    name: str  # as the uploader named it (shown, never used as a path)
+    status: str
+    reason: str = ""
+    differing: list[str] = field(default_factory=list)
+    held: str = ""  # a conflicting copy kept for "Store as new version"
+    missing: int = 0
+    unmapped: int = 0
+    warnings: list[str] = field(default_factory=list)
+    learner: str = ""  # learner id, when the copy is in the user's scope
+
+
+def sniff(data: bytes) -> str | None:
+    for magic, kind in SNIFF:
+        if data.startswith(magic):
+            return kind
+    return None
+
+
+def _held_dir() -> Path:
+    folder = Path(current_app.config["WORK_DIR"]) / "held"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def _differing(path: Path, previous_id: int) -> list[str]:
+    """Field ids whose answers differ between a conflicting copy and the stored one (read in isolation)."""
+    from generator.reading.sandbox import call_isolated
+    from generator.records.ingest import new_submission, read_copy
+    outcome = call_isolated(read_copy, (path.read_bytes(), path.name))
+    read = outcome.value if outcome.status == "ok" else None
+    if read is None or read.record is None:
+        return []
+    new = new_submission(path, "", 0, read)
+    stored = {v.field_id: (v.state, v.value) for v in g.store.values([previous_id]).get(previous_id, [])}
+    fresh = {v.field_id: (v.state, v.value) for v in new.values}
+    return sorted(fid for fid in stored.keys() | fresh.keys() if stored.get(fid) != fresh.get(fid))
+
+
+def _pcn_of(submission_id: int | None) -> tuple[str | None, str | None]:
+    if submission_id is None:
+        return None, None
+    for sub in g.store.submissions(current_only=False):
+        if sub.id == submission_id:
+            return sub.pcn, sub.learner_key
+    return None, None
+
+
+def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[UploadResult]:
+    """Sniff, write under server-made names, ingest, and describe each file's outcome."""
+    from generator.records.ingest import ingest
+
+    results: list[UploadResult | None] = [None] * len(files)
+    with tempfile.TemporaryDirectory(prefix="upload-") as tmp:
+        paths: list[Path] = []
+        where: list[int] = []
+        for index, (name, data) in enumerate(files):
+            kind = sniff(data)
+            if len(data) > MAX_FILE_BYTES:
+                results[index] = UploadResult(name, "rejected", f"is {len(data) / 1e6:.0f} MB; the limit is "
+                                                                 f"{MAX_FILE_BYTES / 1e6:.0f} MB")
+            elif kind is None:
+                results[index] = UploadResult(name, "rejected", "is not a PDF or Word (.docx) file")
+            else:
+                path = Path(tmp) / f"copy-{index + 1:04d}.{kind}"
+                path.write_bytes(data)
+                paths.append(path)
+                where.append(index)
+        for index, result in enumerate(results):
+            if result is not None:
+                with g.store.transaction():
+                    g.store.add_audit("upload rejected", filename=_display(files[index][0]), detail=result.reason)
+        outcome = ingest(paths, g.store, supersede=supersede, jobs=current_app.config["INGEST_JOBS"])
+        by_path = {Path(o.path).name: o for o in outcome.files}
+        for index, path in zip(where, paths):
+            o = by_path[path.name]
+            name = files[index][0]
+            result = UploadResult(name, o.status, o.reason, missing=len(o.missing), unmapped=len(o.unmapped),
+                                  warnings=o.warnings)
+            pcn, key = _pcn_of(o.submission_id or o.previous_id)
+            if pcn is not None and not in_scope(pcn):
+                result = UploadResult(name, o.status, "this copy belongs to another PCN's learner")
+            elif key is not None:
+                result.learner = learner_id(key)
+            if o.status == "conflict" and o.previous_id is not None and in_scope(pcn):
+                result.differing = _differing(path, o.previous_id)
+                held = f"{secrets.token_hex(16)}{path.suffix}"
+                shutil.copyfile(path, _held_dir() / held)
+                result.held = held
+            with g.store.transaction():
+                g.store.add_audit("uploaded", filename=_display(name), sha256=o.sha256, instance_id=o.instance_id,
+                                  submission_id=o.submission_id, detail=f"{o.status} through the web app")
+            results[index] = result
+    return [r for r in results if r is not None]
+
+
+def _display(name: str) -> str:
+    """An uploader's file name as text for the audit log and the page (no folders, bounded)."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(c for c in name if c.isprintable())[:200] or "(no name)"
+
+
+@bp.route("/returned", methods=["GET", "POST"])
+def returned():
+    results: list[UploadResult] = []
+    if request.method == "POST":
+        uploads = [(_display(f.filename or ""), f.read(MAX_FILE_BYTES + 1)) for f in request.files.getlist("copies")
+                   if f.filename]
+        if uploads:
+            results = _ingest(uploads)
+    template = "_results.html" if request.headers.get("HX-Request") else "returned.html"
+    return render_template(template, results=results, posted=request.method == "POST")
+
+
+@bp.route("/returned/new-version", methods=["POST"])
+@provider_only
+def store_new_version():
+    """Store a held conflicting copy as the next version of its form (the old one is kept)."""
+    held = request.form.get("held", "")
+    if not HELD.fullmatch(held):
+        abort(404)
+    path = _held_dir() / held
+    if not path.is_file():
+        abort(404)
+    name = _display(request.form.get("name", held))
+    results = _ingest([(name, path.read_bytes())], supersede=True)
+    path.unlink(missing_ok=True)
+    template = "_results.html" if request.headers.get("HX-Request") else "returned.html"
+    return render_template(template, results=results, posted=True)
+
+
+# ---------------------------------------------------------------- Exports and audit log
+
+EXPORTS = {
+    "csv": ("records.csv", "text/csv", "CSV, a row per submission"),
+    "csv-long": ("records-long.csv", "text/csv", "CSV long, a row per submission and field"),
+    "json": ("records.json", "application/json", "JSON records"),
+    "fhir": ("records.fhir.json", "application/fhir+json", "FHIR R4 Bundle"),
+}
+
+
+@bp.route("/exports")
+@provider_only
+def exports():
+    return render_template("exports.html", exports=EXPORTS)
+
+
+@bp.route("/exports/<fmt>")
+@provider_only
+def export_file(fmt: str):
+    from generator.records.export import export
+    if fmt not in EXPORTS:
+        abort(404)
+    filename, mimetype, _ = EXPORTS[fmt]
+    text = export(g.store, fmt)
+    with g.store.transaction():
+        g.store.add_audit("exported", detail=f"{fmt} through the web app")
+    return Response(text, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.route("/exports/report.<fmt>")
+@provider_only
+def export_report(fmt: str):
+    from generator.records.report import html_to_pdf, render_report
+    if fmt not in ("html", "pdf"):
+        abort(404)
+    html = render_report(cohort_progress(g.store), title=request.args.get("title", "Cohort progress")[:120],
+                         source="web app")
+    with g.store.transaction():
+        g.store.add_audit("exported", detail=f"report {fmt} through the web app")
+    if fmt == "html":
+        return Response(html, mimetype="text/html", headers={
+            "Content-Disposition": 'attachment; filename="cohort-progress.html"'})
+    return Response(html_to_pdf(html), mimetype="application/pdf",
+                    headers={"Content-Disposition": 'attachment; filename="cohort-progress.pdf"'})
+
+
+@bp.route("/audit")
+@provider_only
+def audit():
+    entries = list(reversed(g.store.audit()))
+    return render_template("audit.html", entries=entries[:1000], total=len(entries))
+
+
+def init(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,336 @@
+"""The web app through Flask's test client: every route for every role, scope, CSRF, cookies, uploads."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+
+import pytest
+
+from generator.records.connect import open_store
+from tests.web.conftest import (
+    DAFYDD,
+    HILLTOP,
+    HILLTOP_PCN,
+    PASSWORD,
+    PROVIDER,
+    RIVERSIDE,
+    csrf,
+    iid,
+    post,
+    sign_in,
+)
+
+NHS = "NHS 943 476 5919"  # a test-range number that passes the Modulus 11 check
+FLAGGED = "case_studies.studies.case_1.overview"
+ACHIEVED = "competencies.personalised_care.focus_on_what_matters.achieved"
+
+PAGES = ["/", "/returned", "/exports", "/exports/csv", "/exports/report.html", "/audit"]
+PROVIDER_ONLY = ["/exports", "/exports/csv", "/exports/csv-long", "/exports/json", "/exports/fhir",
+                 "/exports/report.html", "/audit"]
+
+
+def upload(client, *files: tuple[str, bytes], url: str = "/returned", headers: dict | None = None):
+    payload = {"copies": [(io.BytesIO(blob), name) for name, blob in files]}
+    return post(client, url, payload, page="/returned", content_type="multipart/form-data", headers=headers)
+
+
+@pytest.fixture
+def stored(store_file, make_copy):
+    """Zoë (Riverside, with a flagged answer) and Dafydd (Hilltop), ingested."""
+    from generator.records.ingest import ingest
+    folder = store_file.parent / "in"
+    folder.mkdir()
+    (folder / "zoe.docx").write_bytes(make_copy(iid(1), {ACHIEVED: True, FLAGGED: f"Met the patient ({NHS})"}))
+    (folder / "dafydd.docx").write_bytes(make_copy(iid(2), {}, DAFYDD, HILLTOP_PCN))
+    with open_store(store_file) as store:
+        result = ingest([folder], store, jobs=1)
+    assert [f.status for f in result.files] == ["new", "new"]
+    return store_file
+
+
+def learner_link(client, name: str) -> str:
+    page = client.get("/").get_data(as_text=True)
+    before = page.split(f">{name}</a>")[0]
+    return before[before.rindex('href="') + 6:].split('"')[0]
+
+
+# ---------------------------------------------------------------- signing in
+
+@pytest.mark.parametrize("path", PAGES + ["/learners/0123456789abcdef0123"])
+def test_every_page_needs_signing_in(app, path):
+    response = app.test_client().get(path)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/signin")
+
+
+def test_sign_in_page_has_the_labelled_fields(app):
+    page = app.test_client().get("/signin").get_data(as_text=True)
+    for text in ('<label for="email">Email</label>', '<label for="password">Password</label>',
+                 '<button type="submit">Sign in</button>'):
+        assert text in page
+
+
+def test_a_wrong_password_is_refused_and_five_lock_the_account(app):
+    client = app.test_client()
+    for _ in range(4):
+        response = sign_in(client, PROVIDER, "wrong password here")
+        assert response.status_code == 401 and "The email or password is not right." in response.get_data(True)
+    assert "locked" in sign_in(client, PROVIDER, "wrong password here").get_data(True)
+    response = sign_in(client, PROVIDER)
+    assert response.status_code == 401 and "locked" in response.get_data(True)
+    assert client.get("/").status_code == 302
+
+
+def test_sign_out_ends_the_session(as_user):
+    client = as_user(PROVIDER)
+    assert client.get("/").status_code == 200
+    assert post(client, "/signout").status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_a_disabled_account_is_signed_out_at_its_next_request(as_user, store_file):
+    from generator.records.users import set_disabled
+    client = as_user(RIVERSIDE)
+    with open_store(store_file) as store:
+        set_disabled(store, RIVERSIDE)
+    assert client.get("/").status_code == 302
+
+
+def test_next_never_leaves_the_site(app):
+    client = app.test_client()
+    page = client.get("/signin")
+    response = client.post("/signin?next=//evil.example/x", data={"email": PROVIDER, "password": PASSWORD,
+                                                                  "csrf_token": csrf(page)})
+    assert response.headers["Location"] == "/"
+
+
+# ---------------------------------------------------------------- CSRF, cookies, headers
+
+def test_every_form_needs_its_csrf_token(as_user, app):
+    client = as_user(PROVIDER)
+    for url in ("/signout", "/returned", "/returned/new-version", "/learners/0123456789abcdef0123/show"):
+        response = client.post(url, data={})
+        assert response.status_code == 400 and "Form expired" in response.get_data(True), url
+    anonymous = app.test_client()
+    assert anonymous.post("/signin", data={"email": PROVIDER, "password": PASSWORD}).status_code == 400
+
+
+def test_session_cookie_is_httponly_lax_and_secure_over_https(app):
+    plain = app.test_client()
+    cookie = sign_in(plain, PROVIDER).headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    secure = app.test_client()
+    page = secure.get("/signin", base_url="https://localhost")
+    response = secure.post("/signin", base_url="https://localhost", headers={"Referer": "https://localhost/signin"},
+                           data={"email": PROVIDER, "password": PASSWORD, "csrf_token": csrf(page)})
+    cookie = response.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_pages_forbid_framing_and_foreign_scripts(as_user):
+    response = as_user(PROVIDER).get("/")
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY" and response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_htmx_is_served_from_the_app_pinned(as_user):
+    client = as_user(PROVIDER)
+    page = client.get("/").get_data(True)
+    assert '<script src="/static/htmx-2.0.11.min.js"' in page and "unpkg" not in page and "cdn" not in page
+    with client.get("/static/htmx-2.0.11.min.js") as response:
+        assert response.get_data().startswith(b"var htmx=function()")
+
+
+# ---------------------------------------------------------------- roles and scope
+
+@pytest.mark.parametrize("path", PROVIDER_ONLY)
+def test_pcn_managers_cannot_reach_provider_pages(as_user, path):
+    assert as_user(RIVERSIDE).get(path).status_code == 403
+
+
+def test_navigation_names_the_pages(as_user):
+    provider = as_user(PROVIDER).get("/").get_data(True)
+    manager = as_user(RIVERSIDE).get("/").get_data(True)
+    for page in (provider, manager):
+        assert ">Learners</a>" in page and ">Returned copies</a>" in page
+    assert ">Exports</a>" in provider and ">Exports</a>" not in manager
+
+
+def test_a_pcn_manager_sees_only_their_pcn(as_user, stored):
+    provider, riverside, hilltop = as_user(PROVIDER), as_user(RIVERSIDE), as_user(HILLTOP)
+    everyone = provider.get("/").get_data(True)
+    assert "Zoë Łukasiewicz" in everyone and "Dafydd ap Gruffudd" in everyone
+    mine = riverside.get("/").get_data(True)
+    assert "Zoë Łukasiewicz" in mine and "Dafydd ap Gruffudd" not in mine and "hilltop-pcn" not in mine
+    dafydd = learner_link(provider, "Dafydd ap Gruffudd")
+    assert provider.get(dafydd).status_code == 200 and hilltop.get(dafydd).status_code == 200
+    response = riverside.get(dafydd)
+    assert response.status_code == 404 and "Dafydd" not in response.get_data(True)
+    assert riverside.get("/?pcn=hilltop-pcn").get_data(True).count("/learners/") == 0
+    assert riverside.get("/learners/not-a-learner-id").status_code == 404
+
+
+def test_the_dashboard_shows_progress_as_records_does(as_user, stored):
+    page = as_user(PROVIDER).get("/?pcn=riverside-pcn").get_data(True)
+    row = page[page.index(">Zoë Łukasiewicz</a>"):]
+    row = row[:row.index("</tr>")]
+    assert "<td>1/31</td>" in row and "<td>0/5</td>" in row and "review" in row
+    assert "<svg role=\"img\"" in page and "Competency areas 3% (1/31)" in page
+
+
+def test_the_dashboard_filters_and_sorts(as_user, stored):
+    client = as_user(PROVIDER)
+    by_name = client.get("/?sort=name").get_data(True)
+    assert by_name.index("Dafydd ap Gruffudd") < by_name.index("Zoë Łukasiewicz")
+    reverse = client.get("/?sort=name&order=desc").get_data(True)
+    assert reverse.index("Zoë Łukasiewicz") < reverse.index("Dafydd ap Gruffudd")
+    assert 'aria-sort="descending"' in reverse
+    review = client.get("/?status=review").get_data(True)
+    assert "Zoë Łukasiewicz" in review and "Dafydd ap Gruffudd" not in review
+    hilltop = client.get("/?pcn=hilltop-pcn").get_data(True)
+    assert "Dafydd ap Gruffudd" in hilltop and ">Zoë Łukasiewicz<" not in hilltop
+
+
+# ---------------------------------------------------------------- learner page and flagged values
+
+def test_the_learner_page_hides_flagged_values_until_a_provider_shows_one(as_user, stored, store_file):
+    provider = as_user(PROVIDER)
+    link = learner_link(provider, "Zoë Łukasiewicz")
+    page = provider.get(link).get_data(True)
+    assert "Met the patient" not in page and "may hold a patient identifier (nhs number): hidden" in page
+    assert "History" in page and "Warnings" in page and ACHIEVED in page
+    sid = int(page.split('name="submission" value="')[1].split('"')[0])
+    shown = post(provider, f"{link}/show", {"submission": sid, "field": FLAGGED}, page=link,
+                 headers={"HX-Request": "true"})
+    assert shown.status_code == 200 and f"Met the patient ({NHS})" in shown.get_data(True)
+    with open_store(store_file) as store:
+        entry = store.audit()[-1]
+    assert (entry.action, entry.actor, entry.submission_id, entry.detail) == (
+        "flag shown", f"web:{PROVIDER}", sid, f"field {FLAGGED}")
+    # not a flagged field, or not this learner's submission: nothing is shown
+    assert post(provider, f"{link}/show", {"submission": sid, "field": ACHIEVED}, page=link).status_code == 404
+    assert post(provider, f"{link}/show", {"submission": sid + 1, "field": FLAGGED}, page=link).status_code == 404
+
+
+def test_a_pcn_manager_cannot_show_flagged_values(as_user, stored):
+    manager = as_user(RIVERSIDE)
+    link = learner_link(manager, "Zoë Łukasiewicz")
+    page = manager.get(link).get_data(True)
+    assert "hidden" in page and ">Show</button>" not in page and "Met the patient" not in page
+    response = post(manager, f"{link}/show", {"submission": 1, "field": FLAGGED}, page=link)
+    assert response.status_code == 403 and "Met the patient" not in response.get_data(True)
+
+
+# ---------------------------------------------------------------- returned copies
+
+def test_upload_gives_each_files_result_as_ingest_does(as_user, make_copy, store_file):
+    client = as_user(PROVIDER)
+    page = client.get("/returned").get_data(True)
+    assert '<label for="copies">Returned copies</label>' in page and 'multiple' in page and ">Upload</button>" in page
+    first = make_copy(iid(3), {ACHIEVED: True})
+    response = upload(client, ("first.docx", first), ("notes.pdf", b"just some text"),
+                      headers={"HX-Request": "true"})
+    body = response.get_data(True)
+    assert body.count('<tr class="status-') == 2 and "<html" not in body  # the partial only
+    assert 'status-new' in body and "first.docx" in body and "is not a PDF or Word (.docx) file" in body
+    again = upload(client, ("first-again.docx", first)).get_data(True)
+    assert "status-unchanged" in again and "already ingested" in again
+    changed = make_copy(iid(3), {ACHIEVED: False, "case_studies.studies.case_1.outcomes": "Better"})
+    conflict = upload(client, ("changed.docx", changed)).get_data(True)
+    assert "status-conflict" in conflict
+    assert f"<code>case_studies.studies.case_1.outcomes</code>, <code>{ACHIEVED}</code>" in conflict
+    held = conflict.split('name="held" value="')[1].split('"')[0]
+    with open_store(store_file) as store:
+        assert len(store.submissions(current_only=False)) == 1  # never silently stored
+    stored = post(client, "/returned/new-version", {"held": held, "name": "changed.docx"}, page="/returned")
+    assert "status-superseded" in stored.get_data(True) and "stored as a new version" in stored.get_data(True)
+    with open_store(store_file) as store:
+        versions = [(s.version, s.supersedes) for s in store.submissions(current_only=False)]
+        actions = [(e.action, e.actor, e.filename) for e in store.audit()]
+    assert versions == [(1, None), (2, 1)]
+    assert ("uploaded", f"web:{PROVIDER}", "first.docx") in actions
+    assert ("upload rejected", f"web:{PROVIDER}", "notes.pdf") in actions
+    assert ("superseded", f"web:{PROVIDER}", "copy-0001.docx") in actions
+    # the held copy is gone once stored
+    assert post(client, "/returned/new-version", {"held": held}, page="/returned").status_code == 404
+
+
+def test_only_a_provider_stores_a_conflict_as_a_new_version(as_user, make_copy, store_file):
+    manager = as_user(RIVERSIDE)
+    upload(manager, ("one.docx", make_copy(iid(4), {ACHIEVED: True})))
+    body = upload(manager, ("two.docx", make_copy(iid(4), {}))).get_data(True)
+    assert "status-conflict" in body and "Store as new version" not in body
+    assert "A training provider can store it as a new version." in body
+    assert post(manager, "/returned/new-version", {"held": "0" * 32 + ".docx"}, page="/returned").status_code == 403
+
+
+def test_a_pcn_manager_learns_nothing_of_another_pcns_copy(as_user, make_copy):
+    body = upload(as_user(RIVERSIDE), ("d.docx", make_copy(iid(5), {}, DAFYDD, HILLTOP_PCN))).get_data(True)
+    assert "belongs to another PCN" in body and "learner's page" not in body and "Dafydd" not in body
+
+
+@pytest.mark.parametrize("held", ["../records.sqlite", "../../etc/passwd", "x" * 32 + ".pdf", "0" * 32 + ".exe"])
+def test_held_copies_are_named_by_the_server_only(as_user, held):
+    assert post(as_user(PROVIDER), "/returned/new-version", {"held": held}, page="/returned").status_code == 404
+
+
+def test_an_uploaded_name_never_becomes_a_path(as_user, make_copy, store_file, tmp_path):
+    body = upload(as_user(PROVIDER), ("../../escape.docx", make_copy(iid(6), {}))).get_data(True)
+    assert "status-new" in body and "escape.docx" in body
+    assert not (tmp_path.parent / "escape.docx").exists() and not (tmp_path / "escape.docx").exists()
+    with open_store(store_file) as store:
+        assert [s.filename for s in store.submissions()] == ["copy-0001.docx"]
+
+
+def test_too_large_an_upload_is_refused_before_it_is_read(app, as_user, make_copy):
+    app.config["MAX_CONTENT_LENGTH"] = 50_000
+    response = upload(as_user(PROVIDER), ("big.pdf", b"%PDF-1.7\n" + b"0" * 60_000))
+    assert response.status_code == 413 and "Too large" in response.get_data(True)
+
+
+def test_a_damaged_copy_is_rejected_with_the_readers_reason(as_user):
+    body = upload(as_user(PROVIDER), ("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog")).get_data(True)
+    assert "status-rejected" in body
+
+
+# ---------------------------------------------------------------- exports and audit log
+
+def test_exports_download_every_format(as_user, stored):
+    client = as_user(PROVIDER)
+    assert ">CSV, a row per submission</a>" in client.get("/exports").get_data(True)
+    wide = list(csv.DictReader(io.StringIO(client.get("/exports/csv").get_data(True))))
+    assert sorted(r["learner"] for r in wide) == ["Dafydd ap Gruffudd", "Zoë Łukasiewicz"]
+    long_rows = list(csv.DictReader(io.StringIO(client.get("/exports/csv-long").get_data(True))))
+    assert {r["field_id"] for r in long_rows} >= {ACHIEVED}
+    records = json.loads(client.get("/exports/json").get_data(True))
+    assert len(records["records"] if isinstance(records, dict) else records) == 2
+    bundle = json.loads(client.get("/exports/fhir").get_data(True))
+    assert bundle["resourceType"] == "Bundle"
+    html = client.get("/exports/report.html")
+    assert html.headers["Content-Disposition"] == 'attachment; filename="cohort-progress.html"'
+    assert "Zoë Łukasiewicz" in html.get_data(True)
+    assert client.get("/exports/report.pdf").get_data().startswith(b"%PDF-")
+    assert client.get("/exports/xml").status_code == 404
+
+
+def test_the_audit_log_page_lists_who_did_what(as_user, stored):
+    client = as_user(PROVIDER)
+    client.get("/exports/csv")
+    page = client.get("/audit").get_data(True)
+    assert "<td>exported</td><td>web:provider@training.example</td>" in page
+    assert "<td>user added</td>" in page and "<td>ingested</td>" in page
+
+
+def test_identifiers_never_reach_the_logs(as_user, stored, caplog):
+    caplog.set_level(logging.DEBUG)
+    client = as_user(PROVIDER)
+    link = learner_link(client, "Zoë Łukasiewicz")
+    client.get(link)
+    client.get("/?pcn=riverside-pcn&sort=competencies")
+    assert "Zoë" not in link and "Łukasiewicz" not in link
+    text = caplog.text
+    for secret in ("Zoë", "Łukasiewicz", "Dafydd", "943 476 5919", PASSWORD):
+        assert secret not in text

@@ -1,0 +1,100 @@
+"""'portfolio user' and 'portfolio serve': accounts in the store, a real gunicorn server, a clean stop."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from generator.cli.common import main
+from generator.records.connect import open_store
+from tests.web.conftest import PASSWORD
+
+
+def run(*args: str, input: str | None = None, env: dict | None = None):
+    return CliRunner().invoke(main, list(args), input=input, env=env, catch_exceptions=False)
+
+
+def test_user_add_list_disable(tmp_path):
+    store = str(tmp_path / "r.sqlite")
+    added = run("user", "add", "Lead@Riverside.Example", "--role", "pcn", "--pcn", "riverside-pcn",
+                "--password-stdin", "--store", store, input=PASSWORD + "\n")
+    assert added.exit_code == 0 and added.output == "added lead@riverside.example (pcn of riverside-pcn)\n"
+    provider = run("user", "add", "p@training.example", "--role", "provider", "--password-stdin",
+                   env={"PORTFOLIO_STORE": store}, input=PASSWORD + "\n")
+    assert provider.exit_code == 0
+    listed = run("user", "list", "--store", store)
+    assert listed.stdout == ("lead@riverside.example\tpcn\triverside-pcn\tactive\n"
+                             "p@training.example\tprovider\t-\tactive\n")
+    assert run("user", "disable", "LEAD@riverside.example", "--store", store).exit_code == 0
+    assert "lead@riverside.example\tpcn\triverside-pcn\tdisabled" in run("user", "list", "--store", store).stdout
+    with open_store(store) as s:
+        assert [e.action for e in s.audit()] == ["user added", "user added", "user disabled"]
+        assert all(PASSWORD not in e.detail for e in s.audit())
+
+
+def test_user_add_explains_what_is_wrong(tmp_path):
+    store = str(tmp_path / "r.sqlite")
+    short = run("user", "add", "a@b.example", "--role", "provider", "--password-stdin", "--store", store,
+                input="short\n")
+    assert short.exit_code == 1 and "Error: the password is too short: use at least 12 characters" in short.output
+    no_pcn = run("user", "add", "a@b.example", "--role", "pcn", "--password-stdin", "--store", store,
+                 input=PASSWORD + "\n")
+    assert no_pcn.exit_code == 1 and "needs --pcn SLUG" in no_pcn.output
+    missing = run("user", "disable", "nobody@b.example", "--store", store)
+    assert missing.exit_code == 1 and "no user nobody@b.example" in missing.output
+    assert run("user", "list", "--store", str(tmp_path / "none.sqlite")).exit_code == 1
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_prints_the_address_serves_and_stops_cleanly_on_ctrl_c(tmp_path):
+    store = tmp_path / "r.sqlite"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PORTFOLIO_SECRET_KEY"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "generator", "serve", "--port", str(port), "--workers", "1", "--store", str(store)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        line = process.stdout.readline()
+        assert re.fullmatch(rf"Serving on http://127\.0\.0\.1:{port}/ \(1 worker\(s\), store .*\); Ctrl-C stops\n",
+                            line), line
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/signin", timeout=30) as response:
+            page = response.read().decode()
+            assert response.status == 200 and '<label for="email">Email</label>' in page
+            cookie = response.headers["Set-Cookie"] or ""
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    assert '"GET /signin" 200' in out  # the access log: method, path without query, status
+    assert out.endswith("stopped\n")
+    key = tmp_path / "r.sqlite.web" / "secret_key"
+    assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_text().strip()) == 64
+    assert "HttpOnly" in cookie or cookie == ""
+
+
+def test_the_secret_key_is_made_once_or_taken_from_the_environment(tmp_path, monkeypatch):
+    from generator.web import secret_key
+    monkeypatch.delenv("PORTFOLIO_SECRET_KEY", raising=False)
+    store = tmp_path / "r.sqlite"
+    first = secret_key(store)
+    assert secret_key(store) == first and len(first) == 64
+    monkeypatch.setenv("PORTFOLIO_SECRET_KEY", "from-the-environment-" * 3)
+    assert secret_key(store) == "from-the-environment-" * 3
+    assert Path(tmp_path / "r.sqlite.web" / "secret_key").read_text().strip() == first
