@@ -26,6 +26,7 @@ class Chart:
     maximum: float
     bars: list[Bar] = field(default_factory=list)
     unit: str = ""
+    empty: str = "Nothing returned yet."  # shown instead of bars when there are none
 
     @property
     def height(self) -> int:
@@ -77,4 +78,5 @@ def feedback_chart(learners: list[LearnerProgress]) -> Chart:
     bars = [Bar(texts[qid], s / n, f"{s / n:.1f} ({int(n)} answers)") for qid, (s, n) in sums.items() if n]
     maximum = float(len(scale) or 5)
     where = f"; 1 = {scale[0]} … {len(scale)} = {scale[-1]}" if scale else ""
-    return Chart(f"Patient feedback: mean answer over {forms} form(s){where}", maximum, bars)
+    return Chart(f"Patient feedback: mean answer over {forms} form(s){where}", maximum, bars,
+                 empty="No patient feedback returned yet.")

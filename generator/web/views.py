@@ -92,6 +92,7 @@ class Copy:
     answers: list[Answer] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     history: list[Any] = field(default_factory=list)
+    names: dict[int, str] = field(default_factory=dict)  # submission id -> file name as uploaded
 
 
 def _find_learner(lid: str) -> LearnerProgress:
@@ -110,6 +111,7 @@ def _copies(lp: LearnerProgress) -> list[Copy]:
     ids = [s.id for s in current]
     values, warnings, flags = g.store.values(ids), g.store.warnings(ids), g.store.flags(ids)
     definitions = g.store.definitions()
+    uploaded = {e.sha256: e.filename for e in g.store.audit() if e.action == "uploaded" and e.sha256}
     copies = []
     for sub in current:
         labels = {d["id"]: d.get("label") or d["id"] for d in definitions[sub.definition_id].fields}
@@ -118,7 +120,8 @@ def _copies(lp: LearnerProgress) -> list[Copy]:
                           flagged.get(v.field_id, "").replace("_", " "))
                    for v in values.get(sub.id, []) if v.state != "read" or v.value not in (None, "", False, [])]
         history = sorted((s for s in every if s.instance_id == sub.instance_id), key=lambda s: s.version)
-        copies.append(Copy(sub, answers, warnings.get(sub.id, []), history))
+        copies.append(Copy(sub, answers, warnings.get(sub.id, []), history,
+                           {s.id: uploaded.get(s.sha256, s.filename) for s in history}))
     return copies
 
 

@@ -95,3 +95,18 @@ def post(client, url: str, data: dict | None = None, page: str = "/", **kwargs):
     data = dict(data or {})
     data["csrf_token"] = csrf(client.get(page))
     return client.post(url, data=data, **kwargs)
+
+
+# ---------------------------------------------------------------- the browser (Debian's Chromium)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright launches Debian's Chromium (Playwright's own browser download is not used)."""
+    from tests.conftest import need_tool
+    need_tool(CHROMIUM)
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS, "timeout": 60_000}

@@ -278,8 +278,11 @@ def test_held_copies_are_named_by_the_server_only(as_user, held):
 
 
 def test_an_uploaded_name_never_becomes_a_path(as_user, make_copy, store_file, tmp_path):
-    body = upload(as_user(PROVIDER), ("../../escape.docx", make_copy(iid(6), {}))).get_data(True)
-    assert "status-new" in body and "escape.docx" in body
+    client = as_user(PROVIDER)
+    body = upload(client, ("../../escape.docx", make_copy(iid(6), {}))).get_data(True)
+    assert "status-new" in body and "escape.docx" in body and "../" not in body
+    link = body.split("\">learner's page</a>")[0].rsplit('href="', 1)[1]
+    assert "<td>escape.docx</td>" in client.get(link).get_data(True)  # the name as uploaded, from the audit log
     assert not (tmp_path.parent / "escape.docx").exists() and not (tmp_path / "escape.docx").exists()
     with open_store(store_file) as store:
         assert [s.filename for s in store.submissions()] == ["copy-0001.docx"]

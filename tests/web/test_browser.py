@@ -1,0 +1,211 @@
+"""End to end in a real headless Chromium (Debian's), against 'portfolio serve' under gunicorn.
+
+A provider signs in, uploads two returned copies (one filled by pdftk, one re-saved by
+LibreOffice) and sees the learner's progress change; a flagged value stays hidden until
+"Show"; a PCN manager cannot reach another PCN's learner. axe-core runs on every page:
+no serious or critical violation. Screenshots go to $PORTFOLIO_SCREENSHOTS when set (the
+README's pictures are made so).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from datetime import datetime
+from html import escape
+from pathlib import Path
+
+import pytest
+
+from generator.formats.pdf.write import write_pdf
+from generator.model.manifest import make_manifest
+from generator.records.connect import open_store
+from generator.records.register import learner_key
+from generator.records.store import IssuedPack
+from generator.records.users import add_user
+from tests.conftest import need_tool
+from tests.web.conftest import DAFYDD, HILLTOP, HILLTOP_PCN, PASSWORD, PROVIDER, RIVERSIDE_PCN, ZOE, iid
+
+AXE = Path(__file__).with_name("axe-4.14.1.min.js")
+ACHIEVED = "competencies.personalised_care.focus_on_what_matters.achieved"
+ALSO = "competencies.personalised_care.care_planning_discussions.achieved"
+FLAGGED = "case_studies.studies.case_1.overview"
+NHS = "NHS 943 476 5919"
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A store with a provider, a Hilltop manager and two issued learners, served by 'portfolio serve'."""
+    folder = tmp_path_factory.mktemp("served")
+    store = folder / "records.sqlite"
+    with open_store(store) as s:
+        add_user(s, PROVIDER, "provider", None, PASSWORD)
+        add_user(s, HILLTOP, "pcn", "hilltop-pcn", PASSWORD)
+        with s.transaction():
+            s.add_issued([IssuedPack(iid(i), "pack", who["name"], who["practice"], pcn["slug"], "", "", "01/09/2026",
+                                     "", f"{who['name']}.pdf", "care-coordination-portfolio", "1.0.0",
+                                     "2026-09-01T10:00:00+00:00",
+                                     learner_key(pcn["slug"], who["practice"], who["name"]))
+                          for i, who, pcn in ((11, ZOE, RIVERSIDE_PCN), (12, DAFYDD, HILLTOP_PCN))], "issued.csv")
+    port = _free_port()
+    env = {**os.environ, "PORTFOLIO_SECRET_KEY": "e2e-" + "k" * 60}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "generator", "serve", "--port", str(port), "--workers", "2", "--store", str(store)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=folder)
+    line = process.stdout.readline()
+    assert line.startswith(f"Serving on http://127.0.0.1:{port}/"), line
+    yield f"http://127.0.0.1:{port}"
+    process.send_signal(signal.SIGINT)
+    log, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, log
+    for secret in ("Zoë", "Łukasiewicz", "Dafydd", "943 476 5919", PASSWORD):
+        assert secret not in log  # identifiers never in the server's log
+
+
+@pytest.fixture(scope="module")
+def copies(tmp_path_factory, form, theme, make_copy):
+    """Zoë's pack as a PDF filled by pdftk, and her patient feedback... as a Word copy re-saved by LibreOffice."""
+    need_tool("pdftk")
+    need_tool("soffice")
+    work = tmp_path_factory.mktemp("copies")
+    manifest = make_manifest(form, instance_id=iid(11), learner=ZOE, pcn=RIVERSIDE_PCN,
+                             created=datetime.fromisoformat("2026-09-01T10:00:00+00:00"))
+    (work / "blank.pdf").write_bytes(write_pdf(form, theme, manifest))
+    fields = {ACHIEVED: "Yes", ALSO: "Yes", FLAGGED: f"Met the patient ({NHS}) at home"}
+    (work / "v.xfdf").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><xfdf xmlns="http://ns.adobe.com/xfdf/"><fields>'
+        + "".join(f'<field name="{k}"><value>{escape(v)}</value></field>' for k, v in fields.items())
+        + "</fields></xfdf>", encoding="utf-8")
+    subprocess.run(["pdftk", str(work / "blank.pdf"), "fill_form", str(work / "v.xfdf"), "output",
+                    str(work / "zoe-pdftk.pdf")], check=True, capture_output=True, timeout=120)
+    (work / "in").mkdir()
+    (work / "in" / "dafydd.docx").write_bytes(make_copy(iid(12), {ACHIEVED: True}, DAFYDD, HILLTOP_PCN))
+    subprocess.run(["soffice", f"-env:UserInstallation={(work / 'lo').as_uri()}", "--headless", "--convert-to",
+                    "docx", "--outdir", str(work / "out"), str(work / "in" / "dafydd.docx")],
+                   check=True, capture_output=True, timeout=300)
+    resaved = work / "dafydd-libreoffice.docx"
+    shutil.move(work / "out" / "dafydd.docx", resaved)
+    return [work / "zoe-pdftk.pdf", resaved]
+
+
+def check_page(page, name: str) -> None:
+    """axe-core on the page as it is: no serious or critical violation. Then a screenshot."""
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
+           if v["impact"] in ("serious", "critical")]
+    assert bad == [], f"{name}: {bad}"
+    folder = os.environ.get("PORTFOLIO_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=str(Path(folder) / f"web-{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def watched(page):
+    """The page, failing the test on any console error (a CSP violation, a script error); the 4xx
+    answers the tests ask for (a refused sign-in, another PCN's learner) are expected."""
+    errors: list[str] = []
+    expected = "Failed to load resource: the server responded with a status of 40"
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and not m.text.startswith(expected)
+            else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    assert errors == []
+
+
+def sign_in(page, server: str, email: str) -> None:
+    page.goto(server + "/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Learners").wait_for()
+
+
+def row_of(page, name: str):
+    return page.get_by_role("row").filter(has=page.get_by_role("link", name=name))
+
+
+def test_sign_in_page(watched, server):
+    page = watched
+    page.goto(server + "/signin")
+    check_page(page, "signin")
+    page.get_by_label("Email").fill(PROVIDER)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("alert").inner_text() == "The email or password is not right."
+
+
+def test_upload_returned_copies_and_see_progress_change(watched, server, copies):
+    page = watched
+    sign_in(page, server, PROVIDER)
+    zoe = row_of(page, "Zoë Łukasiewicz")
+    assert "nothing returned yet (1 issued)" in zoe.inner_text()
+    check_page(page, "learners-before")
+
+    page.get_by_role("link", name="Returned copies").click()
+    page.get_by_role("heading", name="Returned copies").wait_for()
+    check_page(page, "returned-empty")
+    page.get_by_label("Returned copies").set_input_files([str(p) for p in copies])
+    page.get_by_role("button", name="Upload").click()
+    results = page.locator("#results table")
+    results.wait_for(timeout=120_000)
+    rows = results.locator("tbody tr")
+    assert rows.count() == 2
+    assert re.search(r"zoe-pdftk\.pdf.*\s+new", rows.nth(0).inner_text(), re.S)
+    assert re.search(r"dafydd-libreoffice\.docx.*\s+new", rows.nth(1).inner_text(), re.S)
+    check_page(page, "upload-results")
+
+    page.get_by_role("link", name="Learners").click()
+    zoe = row_of(page, "Zoë Łukasiewicz")
+    cells = zoe.get_by_role("cell").all_inner_texts()
+    assert cells[1:3] == ["2/31", "0/5"], cells  # two competency areas achieved, no sign-off yet
+    assert "review" in zoe.inner_text()
+    assert row_of(page, "Dafydd ap Gruffudd").get_by_role("cell").all_inner_texts()[1] == "1/31"
+    check_page(page, "learners")
+
+    page.get_by_role("link", name="Zoë Łukasiewicz").click()
+    page.get_by_role("heading", name="Zoë Łukasiewicz").wait_for()
+    assert "Met the patient" not in page.content()
+    check_page(page, "learner")
+    page.get_by_role("button", name=re.compile(r"^Show ")).first.click()
+    page.get_by_text(f"Met the patient ({NHS}) at home").wait_for()
+
+    page.get_by_role("link", name="Exports").click()
+    check_page(page, "exports")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="CSV, a row per submission").click()
+    assert download.value.suggested_filename == "records.csv"
+    page.get_by_role("link", name="Audit log", exact=True).first.click()
+    page.get_by_role("heading", name="Audit log").wait_for()
+    assert "flag shown" in page.locator("table.audit").inner_text()
+    check_page(page, "audit")
+
+
+def test_another_pcns_learner_is_unreachable(watched, browser, server):
+    provider = browser.new_page()
+    sign_in(provider, server, PROVIDER)
+    zoe_url = provider.get_by_role("link", name="Zoë Łukasiewicz").get_attribute("href")
+    provider.close()
+
+    page = watched
+    sign_in(page, server, HILLTOP)
+    assert page.get_by_role("link", name="Zoë Łukasiewicz").count() == 0
+    assert page.get_by_role("link", name="Dafydd ap Gruffudd").count() == 1
+    check_page(page, "learners-pcn")
+    response = page.goto(server + zoe_url)
+    assert response.status == 404
+    page.get_by_role("heading", name="Not found").wait_for()
+    assert "Zoë" not in page.content()
+    check_page(page, "not-found")
+    assert page.goto(server + "/exports").status == 403
