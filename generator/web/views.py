@@ -343,4 +343,6 @@ def audit():
 
 
 def init(app: Flask) -> None:
+    from generator.web import cohorts
     app.register_blueprint(bp)
+    app.register_blueprint(cohorts.bp)

@@ -1,0 +1,76 @@
+"""Issue a cohort through the web app: roster checks, the background job, the zip and each file."""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+
+import pytest
+
+from generator.records.connect import open_store
+from tests.web.conftest import PROVIDER, RIVERSIDE, csrf, post
+
+ROSTER = ("name,practice,pcn,supervisor,facilitator,start_date,email\n"
+          "Zoë Łukasiewicz,Riverside Surgery,riverside-pcn,Dr Ada Jones,Sam Patel,01/09/2026,\n"
+          "Åsa Øberg,Riverside Surgery,riverside-pcn,Dr Ada Jones,Sam Patel,01/09/2026,asa@example.org\n")
+
+
+def check(client, roster: bytes, cohort: str = "2026 autumn", name: str = "roster.csv"):
+    return post(client, "/cohorts", {"cohort": cohort, "roster": (io.BytesIO(roster), name)}, page="/cohorts",
+                content_type="multipart/form-data")
+
+
+def test_roster_problems_are_listed_and_nothing_is_issued(as_user, store_file):
+    client = as_user(PROVIDER)
+    bad = ROSTER.replace("01/09/2026,\n", "31/02/2026,\n", 1).replace("riverside-pcn,Dr Ada Jones,Sam Patel,01/09",
+                                                                       "nowhere-pcn,Dr Ada Jones,Sam Patel,01/09")
+    page = check(client, bad.encode()).get_data(True)
+    assert "2 problem(s) in the roster; nothing was issued" in page
+    assert "roster.csv: line 2: start date &#39;31/02/2026&#39; is not a date (use DD/MM/YYYY)" in page
+    assert "line 3: unknown PCN &#39;nowhere-pcn&#39;" in page
+    assert ">Issue</button>" not in page
+    spreadsheet = check(client, b"PK\x03\x04rest", name="roster.xlsx").get_data(True)
+    assert "save it as &#39;CSV UTF-8&#39;" in spreadsheet
+
+
+def test_a_cohort_is_issued_in_the_background_and_downloaded(as_user, store_file):
+    client = as_user(PROVIDER)
+    page = check(client, ROSTER.encode()).get_data(True)
+    assert "2 learner(s) ready to issue" in page and "Åsa Øberg" in page
+    start = page.split('action="/cohorts/')[1].split('"')[0]
+    job = "/cohorts/" + start.rsplit("/issue", 1)[0]
+    first = client.post(f"/cohorts/{start}", data={"csrf_token": csrf(client.get("/cohorts"))})
+    assert first.status_code == 200 and "<progress" in first.get_data(True)
+    deadline = time.monotonic() + 600  # bounds a hang; not a speed check
+    while True:
+        fragment = client.get(job, headers={"HX-Request": "true"}).get_data(True)
+        if "Done:" in fragment or "stopped" in fragment or time.monotonic() > deadline:
+            break
+        assert 'hx-trigger="every 1s"' in fragment  # the page keeps polling while the job runs
+        time.sleep(1)
+    assert "Done: 4 files." in fragment and 'hx-trigger' not in fragment, fragment
+    with client.get(f"{job}/cohort.zip") as response:
+        names = sorted(zipfile.ZipFile(io.BytesIO(response.get_data())).namelist())
+    assert names == ["2026-autumn/issued.csv", "2026-autumn/riverside-pcn/asa-oberg.docx",
+                     "2026-autumn/riverside-pcn/asa-oberg.pdf", "2026-autumn/riverside-pcn/zoe-lukasiewicz.docx",
+                     "2026-autumn/riverside-pcn/zoe-lukasiewicz.pdf"]
+    with client.get(f"{job}/files/0") as response:
+        assert response.status_code == 200 and response.get_data()[:4] in (b"%PDF", b"PK\x03\x04")
+    assert client.get(f"{job}/files/99").status_code == 404
+    with open_store(store_file) as store:
+        assert len(store.issued()) == 4
+        entry = [e for e in store.audit() if e.action == "cohort issued"][0]
+    assert entry.actor == f"web:{PROVIDER}" and entry.detail.startswith("2026 autumn: 2 learners, 4 files")
+    # the Learners page now lists them as issued
+    assert "nothing returned yet (2 issued)" in client.get("/").get_data(True)
+
+
+@pytest.mark.parametrize("path", ["/cohorts", "/cohorts/" + "0" * 32, "/cohorts/" + "0" * 32 + "/cohort.zip"])
+def test_pcn_managers_cannot_issue(as_user, path):
+    assert as_user(RIVERSIDE).get(path).status_code == 403
+
+
+@pytest.mark.parametrize("job", ["0" * 32, "../../records", "x" * 32])
+def test_unknown_or_bad_job_ids_are_not_found(as_user, job):
+    assert as_user(PROVIDER).get(f"/cohorts/{job}").status_code == 404
