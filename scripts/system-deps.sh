@@ -4,7 +4,7 @@
 #   scripts/system-deps.sh test    also the real clients the tests fill and check forms with
 set -euo pipefail
 
-build=(fonts-liberation2 libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0)
+build=(fonts-liberation2 libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 poppler-utils)  # pdftoppm: the web app's profile preview
 test=(poppler-utils qpdf pdftk-java libreoffice-writer-nogui chromium)
 
 case "${1:-build}" in

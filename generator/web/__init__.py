@@ -90,6 +90,7 @@ def create_app(store: str | Path | None = None, *, key: str | None = None, confi
         PERMANENT_SESSION_LIFETIME=8 * 3600,
         WTF_CSRF_TIME_LIMIT=8 * 3600,
         INGEST_JOBS=None,
+        CONTENT_DIR=None,  # the content whose PCN profiles the editor changes (None: the shipped content)
         HTMX_FILE=HTMX_FILE,
     )
     if config:

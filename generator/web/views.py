@@ -343,6 +343,7 @@ def audit():
 
 
 def init(app: Flask) -> None:
-    from generator.web import cohorts
+    from generator.web import cohorts, profiles
     app.register_blueprint(bp)
     app.register_blueprint(cohorts.bp)
+    app.register_blueprint(profiles.bp)

@@ -1,0 +1,225 @@
+"""The PCN profile editor: name, practices, logo, colours, schedule, optional forms; a live
+preview of the cover and the schedule page; Save through the checks of ``portfolio check``.
+
+In: the form a provider (any PCN) or a PCN manager (their own) sends. Out: the
+profile's ``profile.yaml`` (and ``logo.png``) in the content folder, written
+only when ``load_profile`` finds no problem; otherwise every problem is shown
+beside its field. The candidate profile is checked in a scratch copy of the
+folder, so nothing half-checked is ever written.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+
+from generator.web.auth import require_scope
+
+bp = Blueprint("profiles", __name__)
+
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December"]
+#: Blank workshop rows offered below the profile's own.
+SPARE_ROWS = 3
+MAX_LOGO_BYTES = 2_000_000
+#: Preview resolution (dots per inch) of the cover and schedule images.
+PREVIEW_DPI = 50
+
+
+def _content():
+    from generator.content.loader import load_content
+    return load_content(current_app.config.get("CONTENT_DIR"))
+
+
+def _folder(content, slug: str) -> Path:
+    from generator.content.profile import list_profiles, profiles_dir
+    if slug not in list_profiles(content.directory):
+        abort(404)
+    require_scope(slug)
+    return profiles_dir(content.directory) / slug
+
+
+def _read(folder: Path) -> dict[str, Any]:
+    return yaml.safe_load((folder / "profile.yaml").read_text(encoding="utf-8")) or {}
+
+
+def _from_form(form, existing: dict[str, Any]) -> dict[str, Any]:
+    """The profile as the editor's fields give it (keys the editor does not show are kept)."""
+    data = dict(existing)
+    for key in ("name", "short_name", "contact", "footer"):
+        value = form.get(key, "").strip()
+        if value:
+            data[key] = value
+        else:
+            data.pop(key, None)
+    data["practices"] = [line.strip() for line in form.get("practices", "").splitlines() if line.strip()]
+    before = existing.get("colours") or {}
+    colours = {k: form.get(f"colours.{k}", "").strip() for k in ("primary", "accent")}
+    # a colour picker answers in lower case: the same colour keeps the profile's own spelling
+    data["colours"] = {k: before[k] if str(before.get(k, "")).lower() == v.lower() else v for k, v in colours.items()}
+    schedule: dict[str, Any] = {}
+    if form.get("schedule.start_month"):
+        schedule["start_month"] = form["schedule.start_month"]
+    months = form.get("schedule.months", "").strip()
+    if months:
+        schedule["months"] = int(months) if months.isdigit() else months
+    workshops = []
+    for n in range(int(form.get("workshop_rows", "0") or 0)):
+        row = {k: form.get(f"workshop-{n}-{k}", "").strip() for k in ("id", "label", "date")}
+        if any(row.values()):
+            workshops.append({k: v for k, v in row.items() if v or k != "date"})
+    if workshops:
+        schedule["workshops"] = workshops
+    if schedule:
+        data["schedule"] = schedule
+    else:
+        data.pop("schedule", None)
+    data["optional_forms"] = form.getlist("optional_forms")
+    return data
+
+
+def _stage(content, slug: str, folder: Path, data: dict[str, Any], logo: bytes | None, scratch: Path):
+    """A scratch content folder holding the candidate profile; returns (content, problems)."""
+    from generator.content.profile import load_profile
+    from generator.errors import ContentError
+    staged = scratch / "pcns" / slug
+    staged.mkdir(parents=True)
+    if (folder / "logo.png").is_file():
+        shutil.copyfile(folder / "logo.png", staged / "logo.png")
+    if data.get("logo") and data["logo"] != "logo.png" and re.fullmatch(r"[\w.-]+", data["logo"]) \
+            and (folder / data["logo"]).is_file():
+        shutil.copyfile(folder / data["logo"], staged / data["logo"])
+    if logo is not None:
+        (staged / "logo.png").write_bytes(logo)
+        data["logo"] = "logo.png"
+    (staged / "profile.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
+                                         encoding="utf-8")
+    candidate = dataclasses.replace(content, directory=scratch)
+    try:
+        return load_profile(slug, candidate), []
+    except ContentError as exc:
+        return None, list(exc.problems)
+
+
+def _logo_upload() -> tuple[bytes | None, str]:
+    """The uploaded logo, checked and re-encoded as the CLI does (PNG or JPEG only), or the problem."""
+    from generator.content.logo import LogoError, clean_logo, sniff_image
+    upload = request.files.get("logo")
+    if upload is None or not upload.filename:
+        return None, ""
+    data = upload.read(MAX_LOGO_BYTES + 1)
+    if len(data) > MAX_LOGO_BYTES:
+        return None, f"the logo is larger than {MAX_LOGO_BYTES // 1_000_000} MB"
+    if sniff_image(data) is None:
+        return None, "the logo must be a PNG or JPEG image"
+    try:
+        return clean_logo(data), ""
+    except LogoError as exc:
+        return None, f"the logo {exc}"
+
+
+def _by_field(problems) -> dict[str, list[str]]:
+    """Problems keyed by the editor field they belong to (the path in profile.yaml)."""
+    out: dict[str, list[str]] = {}
+    for p in problems:
+        path = p.path or "profile"
+        match = re.match(r"schedule\.workshops\[(\d+)\]", path)
+        key = f"workshop-{match.group(1)}" if match else re.sub(r"\[\d+\]$", "", path)
+        out.setdefault(key, []).append(p.message)
+    return out
+
+
+def _editor(slug: str, data: dict[str, Any], problems: dict[str, list[str]], saved: bool = False, status: int = 200):
+    content = _content()
+    schedule = data.get("schedule") or {}
+    workshops = list(schedule.get("workshops") or []) + [{}] * SPARE_ROWS
+    from generator.content.colours import BODY_TEXT, WHITE, contrast
+    colours = data.get("colours") or {}
+    ratios = {}
+    for key, other in (("primary", WHITE), ("accent", BODY_TEXT)):
+        try:
+            ratios[key] = f"{contrast(colours.get(key, ''), other):.2f}:1"
+        except (ValueError, TypeError, IndexError):
+            ratios[key] = "not a colour"
+    return render_template("profile.html", slug=slug, data=data, workshops=workshops, months=MONTHS,
+                           optional=sorted(content.pack.get("optional_sections") or []), problems=problems,
+                           saved=saved, ratios=ratios, white=WHITE, body=BODY_TEXT), status
+
+
+@bp.route("/pcns")
+def profiles():
+    from generator.content.profile import list_profiles
+    if g.user.role == "pcn":
+        return redirect(url_for("profiles.edit", slug=g.user.pcn))
+    return render_template("profiles.html", slugs=list_profiles(_content().directory))
+
+
+@bp.route("/pcns/<slug>", methods=["GET", "POST"])
+def edit(slug: str):
+    content = _content()
+    folder = _folder(content, slug)
+    existing = _read(folder)
+    if request.method == "GET":
+        return _editor(slug, existing, {})
+    data = _from_form(request.form, existing)
+    logo, logo_problem = _logo_upload()
+    with tempfile.TemporaryDirectory(prefix="profile-") as scratch:
+        profile, problems = _stage(content, slug, folder, dict(data), logo, Path(scratch))
+        by_field = _by_field(problems)
+        if logo_problem:
+            by_field.setdefault("logo", []).append(logo_problem)
+        if by_field:
+            return _editor(slug, data, by_field, status=422)
+        from generator.files import write_atomic
+        staged = Path(scratch) / "pcns" / slug
+        if logo is not None:
+            write_atomic(folder / "logo.png", logo)
+        write_atomic(folder / "profile.yaml", (staged / "profile.yaml").read_bytes())
+    changed = sorted(k for k in set(existing) | set(data) if existing.get(k) != data.get(k))
+    if logo is not None:
+        changed.append("logo (uploaded)")
+    with g.store.transaction():
+        g.store.add_audit("profile saved", filename=f"pcns/{slug}/profile.yaml",
+                          detail=f"{slug}: " + (", ".join(changed) or "no change"))
+    return _editor(slug, _read(folder), {}, saved=True)
+
+
+def preview_images(profile, content) -> list[str]:
+    """The cover and the schedule page of a profile's pack as PNG data URIs."""
+    from generator.formats.pdf.write import write_pdf
+    from generator.model.form import build_form
+    from generator.model.manifest import make_manifest
+    if shutil.which("pdftoppm") is None:
+        return []
+    layout = dataclasses.replace(profile.layout, only_sections=("cover", "schedule"))
+    form = build_form(content, layout)
+    pdf = write_pdf(form, profile.theme, make_manifest(form))
+    with tempfile.TemporaryDirectory(prefix="preview-") as tmp:
+        (Path(tmp) / "p.pdf").write_bytes(pdf)
+        subprocess.run(["pdftoppm", "-png", "-r", str(PREVIEW_DPI), "-f", "1", "-l", "2", str(Path(tmp) / "p.pdf"),
+                        str(Path(tmp) / "page")], check=True, capture_output=True, timeout=60)
+        return ["data:image/png;base64," + base64.b64encode(p.read_bytes()).decode("ascii")
+                for p in sorted(Path(tmp).glob("page-*.png"))]
+
+
+@bp.route("/pcns/<slug>/preview", methods=["POST"])
+def preview(slug: str):
+    """The preview of the profile as the editor has it now (not saved)."""
+    content = _content()
+    folder = _folder(content, slug)
+    data = _from_form(request.form, _read(folder))
+    logo, logo_problem = _logo_upload()
+    with tempfile.TemporaryDirectory(prefix="profile-") as scratch:
+        profile, problems = _stage(content, slug, folder, data, logo, Path(scratch))
+        images = preview_images(profile, dataclasses.replace(content, directory=Path(scratch))) if profile else []
+    messages = [str(p) for p in problems] + ([logo_problem] if logo_problem else [])
+    return render_template("_preview.html", images=images, problems=messages)
