@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from generator.cli.common import fail, main
+from generator.cli.common import CONTENT_OPTION, fail, main
 from generator.errors import PortfolioError
 from generator.records.store import DEFAULT_STORE, STORE_ENV
 
@@ -30,7 +30,8 @@ STORE_OPTION = click.option(
 @click.option("--behind-proxy", is_flag=True,
               help="Trust X-Forwarded-Proto/-For/-Host from a reverse proxy on this machine (HTTPS in front).")
 @STORE_OPTION
-def serve(host: str, port: int, workers: int, behind_proxy: bool, store_file: Path) -> None:
+@CONTENT_OPTION
+def serve(host: str, port: int, workers: int, behind_proxy: bool, store_file: Path, content_dir: Path | None) -> None:
     """Run the web app (under gunicorn) until Ctrl-C.
 
     The session key is $PORTFOLIO_SECRET_KEY, or one made once and kept beside
@@ -45,7 +46,7 @@ def serve(host: str, port: int, workers: int, behind_proxy: bool, store_file: Pa
     try:
         with open_store(store_file) as store:
             accounts = len(store.users())
-        app = create_app(store_file)
+        app = create_app(store_file, config={"CONTENT_DIR": content_dir})
     except PortfolioError as exc:
         fail(exc)
     address = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"

@@ -57,20 +57,20 @@ def read_progress(folder: Path) -> dict[str, Any]:
         return {"state": "starting", "done": 0, "total": 0}
 
 
-def _check(roster: Path):
+def _check(roster: Path, content_dir: str | None):
     """The roster's learners, or (None, problems) with every problem as the CLI lists them."""
     from generator.content.loader import load_content
     from generator.content.profile import list_profiles
     from generator.errors import ContentError
     from generator.issuing.roster import read_roster
-    content = load_content()
+    content = load_content(content_dir)
     try:
         return read_roster(roster, set(list_profiles(content.directory))), []
     except ContentError as exc:
         return None, [str(p) for p in exc.problems]
 
 
-def run_job(folder: str, store: str, actor: str) -> None:
+def run_job(folder: str, store: str, actor: str, content_dir: str | None = None) -> None:
     """The background job (in a process of its own): issue, zip, record in the store."""
     from generator.content.loader import load_content
     from generator.errors import PortfolioError
@@ -82,7 +82,7 @@ def run_job(folder: str, store: str, actor: str) -> None:
     job = json.loads((path / "job.json").read_text(encoding="utf-8"))
     state = {"state": "running", "done": 0, "total": 0}
     try:
-        learners, problems = _check(path / "roster.csv")
+        learners, problems = _check(path / "roster.csv", content_dir)
         if learners is None:
             raise PortfolioError("; ".join(problems))
         state["total"] = len(learners)
@@ -92,7 +92,7 @@ def run_job(folder: str, store: str, actor: str) -> None:
             state["done"] += n
             _write_json(path / "progress.json", state)
 
-        result = issue_cohort(learners, job["cohort"], path / "out", load_content(), ("pdf", "docx"),
+        result = issue_cohort(learners, job["cohort"], path / "out", load_content(content_dir), ("pdf", "docx"),
                               int(job.get("feedback_forms", 0)), None, progress)
         with zipfile.ZipFile(path / "cohort.zip.tmp", "w", zipfile.ZIP_DEFLATED) as archive:
             for file in sorted(result.cohort_dir.rglob("*")):
@@ -114,8 +114,9 @@ def run_job(folder: str, store: str, actor: str) -> None:
 
 def _start(folder: Path) -> None:
     context = multiprocessing.get_context("spawn")  # a clean interpreter: no request state, no open store
-    process = context.Process(target=run_job, args=(str(folder), current_app.config["STORE"], g.store.actor),
-                              daemon=False)
+    content_dir = current_app.config.get("CONTENT_DIR")
+    process = context.Process(target=run_job, args=(str(folder), current_app.config["STORE"], g.store.actor,
+                                                    str(content_dir) if content_dir else None), daemon=False)
     process.start()
     (folder / "pid").write_text(str(process.pid), encoding="ascii")
     multiprocessing.active_children()  # reaps jobs that have finished
@@ -144,7 +145,7 @@ def issue():
             folder = _jobs_dir() / job_id
             folder.mkdir(mode=0o700)
             (folder / "roster.csv").write_bytes(data)
-            learners, problems = _check(folder / "roster.csv")
+            learners, problems = _check(folder / "roster.csv", current_app.config.get("CONTENT_DIR"))
             if learners is None:
                 job_id = ""
             else:

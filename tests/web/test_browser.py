@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import zipfile
 from datetime import datetime
 from html import escape
 from pathlib import Path
@@ -27,7 +28,7 @@ from generator.records.connect import open_store
 from generator.records.register import learner_key
 from generator.records.store import IssuedPack
 from generator.records.users import add_user
-from tests.conftest import need_tool
+from tests.conftest import ROOT, need_tool
 from tests.web.conftest import DAFYDD, HILLTOP, HILLTOP_PCN, PASSWORD, PROVIDER, RIVERSIDE_PCN, ZOE, iid
 
 AXE = Path(__file__).with_name("axe-4.14.1.min.js")
@@ -48,6 +49,7 @@ def _free_port() -> int:
 def server(tmp_path_factory):
     """A store with a provider, a Hilltop manager and two issued learners, served by 'portfolio serve'."""
     folder = tmp_path_factory.mktemp("served")
+    shutil.copytree(ROOT / "content", folder / "content")  # the profile editor writes here
     store = folder / "records.sqlite"
     with open_store(store) as s:
         add_user(s, PROVIDER, "provider", None, PASSWORD)
@@ -61,7 +63,8 @@ def server(tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "PORTFOLIO_SECRET_KEY": "e2e-" + "k" * 60}
     process = subprocess.Popen(
-        [sys.executable, "-m", "generator", "serve", "--port", str(port), "--workers", "2", "--store", str(store)],
+        [sys.executable, "-m", "generator", "serve", "--port", str(port), "--workers", "2", "--store", str(store),
+         "--content", str(folder / "content")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=folder)
     line = process.stdout.readline()
     assert line.startswith(f"Serving on http://127.0.0.1:{port}/"), line
@@ -209,3 +212,51 @@ def test_another_pcns_learner_is_unreachable(watched, browser, server):
     assert "Zoë" not in page.content()
     check_page(page, "not-found")
     assert page.goto(server + "/exports").status == 403
+
+
+def test_upload_a_logo_and_see_the_preview_change(watched, server, tmp_path):
+    from PIL import Image
+    need_tool("pdftoppm")
+    page = watched
+    sign_in(page, server, PROVIDER)
+    page.get_by_role("link", name="PCN profile").click()
+    page.get_by_role("link", name="riverside-pcn").click()
+    page.get_by_role("heading", name="PCN profile").wait_for()
+    cover = page.get_by_role("img", name="Preview of the cover")
+    cover.wait_for(timeout=180_000)
+    before = cover.get_attribute("src")
+    check_page(page, "profile")
+    Image.new("RGB", (240, 80), "#d5281b").save(tmp_path / "red-logo.png")
+    page.get_by_label("Logo (PNG or JPEG, up to 2 MB)").set_input_files(str(tmp_path / "red-logo.png"))
+    page.wait_for_function("(before) => { const i = document.querySelector('img[alt=\"Preview of the cover\"]');"
+                           " return i && i.src !== before; }", arg=before, timeout=180_000)
+    check_page(page, "profile-new-logo")
+    primary = page.get_by_label("Primary (white text on it)")
+    primary.fill("#ffee00")
+    assert "below the WCAG AA minimum of 4.5:1" in page.locator("#primary-contrast").inner_text()
+    primary.fill("#00614e")
+    assert page.locator("#primary-contrast").inner_text() == "contrast with white 7.45:1 (passes WCAG AA)"
+
+
+def test_upload_a_roster_and_download_the_zip(watched, server, tmp_path):
+    page = watched
+    sign_in(page, server, PROVIDER)
+    page.get_by_role("link", name="Issue a cohort").click()
+    (tmp_path / "roster.csv").write_text(
+        "name,practice,pcn,supervisor,facilitator,start_date\n"
+        "Ngozi Okonkwo-Smith,Riverside Surgery,riverside-pcn,Dr Ada Jones,Sam Patel,01/09/2026\n", encoding="utf-8")
+    page.get_by_label("Cohort name").fill("2027 spring")
+    page.get_by_label("Roster").set_input_files(str(tmp_path / "roster.csv"))
+    page.get_by_role("button", name="Check roster").click()
+    page.get_by_role("heading", name="1 learner(s) ready to issue").wait_for()
+    check_page(page, "cohort-checked")
+    page.get_by_role("button", name="Issue").click()
+    link = page.get_by_role("link", name="Download the cohort's packs (zip)")
+    link.wait_for(timeout=300_000)
+    check_page(page, "cohort-done")
+    with page.expect_download() as download:
+        link.click()
+    download.value.save_as(tmp_path / "cohort.zip")
+    assert sorted(zipfile.ZipFile(tmp_path / "cohort.zip").namelist()) == [
+        "2027-spring/issued.csv", "2027-spring/riverside-pcn/ngozi-okonkwo-smith.docx",
+        "2027-spring/riverside-pcn/ngozi-okonkwo-smith.pdf"]
