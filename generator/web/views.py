@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, render_template, request, url_for
+from markupsafe import Markup
 
 from generator.records.progress import LearnerProgress, cohort_progress
 from generator.web.auth import in_scope, provider_only, require_scope
@@ -51,11 +52,30 @@ def _scoped(learners: list[LearnerProgress]) -> list[LearnerProgress]:
     return [lp for lp in learners if in_scope(lp.pcn)]
 
 
+#: The last cohort progress this worker computed, by store and what the store held then.
+_PROGRESS: dict[str, tuple[tuple[int, int, int], list[LearnerProgress]]] = {}
+
+
+def progress() -> list[LearnerProgress]:
+    """Every learner's progress, as ``cohort_progress`` gives it, computed again only when the store changed.
+
+    Records are never updated or deleted, so the number of stored files, the highest
+    submission id and the number of issued packs tell whether anything was added.
+    """
+    hashes = g.store.known_hashes()
+    state = (len(hashes), max(hashes.values(), default=0), len(g.store.issued()))
+    cached = _PROGRESS.get(g.store.path)
+    if cached is None or cached[0] != state:
+        cached = (state, cohort_progress(g.store))
+        _PROGRESS[g.store.path] = cached
+    return cached[1]
+
+
 # ---------------------------------------------------------------- Learners
 
 @bp.route("/")
 def learners():
-    everyone = _scoped(cohort_progress(g.store))
+    everyone = _scoped(progress())
     pcns = sorted({lp.pcn for lp in everyone})
     pcn = request.args.get("pcn", "")
     shown = [lp for lp in everyone if not pcn or lp.pcn == pcn]
@@ -70,11 +90,52 @@ def learners():
     if sort not in SORTS:
         sort = "name"
     descending = request.args.get("order") == "desc"
-    shown.sort(key=SORTS[sort], reverse=descending)
+    shown = sorted(shown, key=SORTS[sort], reverse=descending)
     args = {"pcn": pcn, "status": status}
-    return render_template("learners.html", learners=shown, ids={lp.key: learner_id(lp.key) for lp in shown},
+    learner_url = url_for("views.learners") + "learners/"
+    rows = [_row(lp, learner_url) for lp in shown]
+    charts = _charts(shown, (pcn, status, g.user.role, g.user.pcn))
+    return render_template("learners.html", learners=shown, rows=rows,
                            pcns=pcns, pcn=pcn, status=status, sort=sort, descending=descending, args=args,
-                           charts=[progress_chart(shown), feedback_chart(shown)])
+                           charts=charts)
+
+
+#: A learner's row of the dashboard, worked out once per learner and kept with the cached progress.
+_ROWS: dict[int, tuple[LearnerProgress, Any]] = {}
+
+
+_CHARTS: dict[tuple, tuple[list[LearnerProgress], list]] = {}
+
+
+def _charts(shown: list[LearnerProgress], key: tuple):
+    """The two charts of the learners shown, worked out again only when the progress was."""
+    cached = _CHARTS.get(key)
+    if cached is None or len(cached[0]) != len(shown) or any(a is not b for a, b in zip(cached[0], shown)):
+        if len(_CHARTS) > 100:
+            _CHARTS.clear()
+        cached = (list(shown), [progress_chart(shown), feedback_chart(shown)])
+        _CHARTS[key] = cached
+    return cached[1]
+
+
+def _row(lp: LearnerProgress, learner_url: str):
+    """The learner's table row as HTML, rendered once per computed progress (``_learner_row.html``)."""
+    cached = _ROWS.get(id(lp))
+    if cached is not None and cached[0] is lp:
+        return cached[1]
+    pack = lp.pack_submission is not None
+    row = {"id": learner_id(lp.key), "name": lp.name, "pcn": lp.pcn, "practice": lp.practice, "pack": pack,
+           "review": bool(lp.review), "returned": lp.returned, "issued": lp.issued,
+           "competencies": "%d/%d" % lp.competencies if pack else "", "signoffs": "%d/%d" % lp.signoffs if pack else "",
+           "values": f"{lp.values.done}/{lp.values.total}", "cases": f"{lp.case_studies.done}/{lp.case_studies.total}",
+           "initial": "signed" if lp.initial.signed else "not signed",
+           "final": "signed" if lp.final.signed else "not signed",
+           "forms": lp.feedback.forms, "last": lp.last_ingested[:10]}
+    row = Markup(render_template("_learner_row.html", r=row, learner_url=learner_url))
+    if len(_ROWS) > 50_000:
+        _ROWS.clear()
+    _ROWS[id(lp)] = (lp, row)
+    return row
 
 
 @dataclass
@@ -98,7 +159,7 @@ class Copy:
 def _find_learner(lid: str) -> LearnerProgress:
     if not re.fullmatch(r"[0-9a-f]{20}", lid):
         abort(404)
-    for lp in cohort_progress(g.store):
+    for lp in progress():
         if learner_id(lp.key) == lid:
             require_scope(lp.pcn)
             return lp
