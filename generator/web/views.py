@@ -258,13 +258,6 @@ def _differing(path: Path, previous_id: int) -> list[str]:
     return sorted(fid for fid in stored.keys() | fresh.keys() if stored.get(fid) != fresh.get(fid))
 
 
-def _pcn_of(submission_id: int | None) -> tuple[str | None, str | None]:
-    if submission_id is None:
-        return None, None
-    for sub in g.store.submissions(current_only=False):
-        if sub.id == submission_id:
-            return sub.pcn, sub.learner_key
-    return None, None
 
 
 def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[UploadResult]:
@@ -293,12 +286,13 @@ def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[Upl
                     g.store.add_audit("upload rejected", filename=_display(files[index][0]), detail=result.reason)
         outcome = ingest(paths, g.store, supersede=supersede, jobs=current_app.config["INGEST_JOBS"])
         by_path = {Path(o.path).name: o for o in outcome.files}
+        owners = {s.id: (s.pcn, s.learner_key) for s in g.store.submissions(current_only=False)}
         for index, path in zip(where, paths):
             o = by_path[path.name]
             name = files[index][0]
             result = UploadResult(name, o.status, o.reason, missing=len(o.missing), unmapped=len(o.unmapped),
                                   warnings=o.warnings)
-            pcn, key = _pcn_of(o.submission_id or o.previous_id)
+            pcn, key = owners.get(o.submission_id or o.previous_id or 0, (None, None))
             if pcn is not None and not in_scope(pcn):
                 result = UploadResult(name, o.status, "this copy belongs to another PCN's learner")
             elif key is not None:
