@@ -19,7 +19,7 @@ from generator.records.store import User
 from generator.records.users import sign_in
 
 #: Endpoints reachable without signing in.
-PUBLIC = {"static", "auth.signin"}
+PUBLIC = {"static", "auth.signin", "returns.return_copy"}
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")

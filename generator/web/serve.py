@@ -10,16 +10,29 @@ other identifier reaches the log.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 #: What gunicorn logs per request: no query strings, no referrers, no user agents.
 ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 
 
+def redact_path(path: str) -> str:
+    """A request path as logged: a learner's return-link token is a credential, so it is never written."""
+    return re.sub(r"^/return/[^/?]+", "/return/(token)", path)
+
+
 def serve(app: Any, host: str, port: int, workers: int, *, behind_proxy: bool = False,
           on_ready: Any = None) -> None:
     """Serve ``app`` with ``workers`` gunicorn sync workers until interrupted."""
     from gunicorn.app.base import BaseApplication
+    from gunicorn.glogging import Logger
+
+    class RedactingLogger(Logger):
+        def atoms(self, resp, req, environ, request_time):  # noqa: ANN001 (gunicorn's signature)
+            atoms = super().atoms(resp, req, environ, request_time)
+            atoms["U"] = redact_path(atoms.get("U", ""))
+            return atoms
 
     if behind_proxy:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -40,6 +53,7 @@ def serve(app: Any, host: str, port: int, workers: int, *, behind_proxy: bool = 
                 "forwarded_allow_ips": "127.0.0.1,::1" if behind_proxy else "",
                 "when_ready": (lambda _server: on_ready()) if on_ready else None,
                 "proc_name": "portfolio-web",
+                "logger_class": RedactingLogger,
             }
             for key, value in settings.items():
                 if value is not None:

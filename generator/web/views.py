@@ -189,7 +189,8 @@ def _copies(lp: LearnerProgress) -> list[Copy]:
 @bp.route("/learners/<lid>")
 def learner(lid: str):
     lp = _find_learner(lid)
-    return render_template("learner.html", lp=lp, lid=lid, copies=_copies(lp), shown={})
+    return render_template("learner.html", lp=lp, lid=lid, copies=_copies(lp), shown={}, link="", link_error="",
+                           issued=sorted({p.instance_id for p in g.store.issued() if p.learner_key == lp.key}))
 
 
 @bp.route("/learners/<lid>/show", methods=["POST"])
@@ -213,7 +214,8 @@ def show_flagged(lid: str):
         g.store.add_audit("flag shown", instance_id=sub.instance_id, submission_id=sid, detail=f"field {fid}")
     if request.headers.get("HX-Request"):
         return render_template("_shown.html", value=value)
-    return render_template("learner.html", lp=lp, lid=lid, copies=_copies(lp), shown={(sid, fid): value})
+    return render_template("learner.html", lp=lp, lid=lid, copies=_copies(lp), shown={(sid, fid): value}, link="",
+                           link_error="", issued=[])
 
 
 # ---------------------------------------------------------------- Returned copies
@@ -398,7 +400,8 @@ def audit():
 
 
 def init(app: Flask) -> None:
-    from generator.web import cohorts, profiles
+    from generator.web import cohorts, profiles, returns
+    app.register_blueprint(returns.bp)
     app.register_blueprint(bp)
     app.register_blueprint(cohorts.bp)
     app.register_blueprint(profiles.bp)

@@ -1,0 +1,88 @@
+"""Learners' return links: made by a provider, tied to one issued copy, expiring, showing nothing of any record."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from generator.records.connect import open_store
+from generator.records.register import learner_key
+from generator.records.store import IssuedPack
+from generator.records.users import new_return_token
+from generator.web.serve import redact_path
+from tests.web.conftest import PROVIDER, RIVERSIDE, ZOE, csrf, iid, post
+
+ACHIEVED = "competencies.personalised_care.focus_on_what_matters.achieved"
+SECRET = "Distinctive answer 4F"
+
+
+@pytest.fixture
+def issued(store_file):
+    with open_store(store_file) as store, store.transaction():
+        store.add_issued([IssuedPack(iid(21), "pack", ZOE["name"], ZOE["practice"], "riverside-pcn", "", "", "",
+                                     "", "zoe.pdf", "care-coordination-portfolio", "1.0.0", "2026-09-01T10:00:00",
+                                     learner_key("riverside-pcn", ZOE["practice"], ZOE["name"]))], "issued.csv")
+    return store_file
+
+
+def learner_page(client) -> str:
+    page = client.get("/").get_data(True)
+    return page.split('">Zoë Łukasiewicz</a>')[0].rsplit('href="', 1)[1]
+
+
+def make_link(client, expires: str):
+    page = learner_page(client)
+    return post(client, f"{page}/return-link", {"instance": iid(21), "expires": expires}, page=page)
+
+
+def test_a_provider_makes_a_link_and_the_learner_returns_their_copy(as_user, issued, app, make_copy):
+    provider = as_user(PROVIDER)
+    future = (datetime.now(timezone.utc) + timedelta(days=30)).date().isoformat()
+    body = make_link(provider, future).get_data(True)
+    link = body.split("send it to the learner): <code>")[1].split("</code>")[0]
+    assert link.startswith("http://localhost/return/")
+    learner = app.test_client()  # not signed in
+    page = learner.get(link)
+    assert page.status_code == 200 and '<label for="copy">Your filled copy (PDF or Word)</label>' in page.get_data(True)
+    other = post(learner, link, {"copy": (io.BytesIO(make_copy(iid(22), {ACHIEVED: True})), "mine.docx")},
+                 page=link, content_type="multipart/form-data").get_data(True)
+    assert "This is not the copy this link is for" in other
+    with open_store(issued) as store:
+        assert store.submissions() == []
+    right = post(learner, link, {"copy": (io.BytesIO(make_copy(iid(21), {"case_studies.studies.case_1.outcomes": SECRET})),
+                                          "mine.docx")}, page=link, content_type="multipart/form-data").get_data(True)
+    assert "Received: thank you." in right
+    assert "Zoë" not in right and SECRET not in right and "Riverside" not in right
+    with open_store(issued) as store:
+        assert [s.instance_id for s in store.submissions()] == [iid(21)]
+        actions = [e.action for e in store.audit()]
+    assert "return link made" in actions and "return refused" in actions and "returned by link" in actions
+    assert learner.get("/").status_code == 302
+
+
+def test_an_expired_or_unknown_link_is_not_found(issued, app):
+    with open_store(issued) as store:
+        token = new_return_token(store, iid(21), datetime.now(timezone.utc) - timedelta(minutes=1))
+    client = app.test_client()
+    assert client.get(f"/return/{token}").status_code == 404
+    assert client.get("/return/not-a-token").status_code == 404
+
+
+def test_only_providers_make_links_for_issued_copies_with_a_future_expiry(as_user, issued):
+    provider = as_user(PROVIDER)
+    assert "The expiry day is in the past." in make_link(provider, "2020-01-01").get_data(True)
+    page = learner_page(provider)
+    assert post(provider, f"{page}/return-link", {"instance": iid(99), "expires": "2099-01-01"},
+                page=page).status_code == 404
+    manager = as_user(RIVERSIDE)
+    page = learner_page(manager)
+    assert "Make a return link" not in manager.get(page).get_data(True)
+    assert post(manager, f"{page}/return-link", {"instance": iid(21), "expires": "2099-01-01"},
+                page=page).status_code == 403
+
+
+def test_return_link_tokens_are_never_logged():
+    assert redact_path("/return/AbC-123_x") == "/return/(token)"
+    assert redact_path("/learners/0123") == "/learners/0123"
