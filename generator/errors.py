@@ -152,6 +152,18 @@ class LogoError(PortfolioError):
     code = "E-LOGO"
 
 
+class UserError(PortfolioError):
+    """A web app account cannot be added or changed as asked; the message says why."""
+
+    code = "E-USER"
+
+
+class WebError(PortfolioError):
+    """The web app cannot start as asked; the message says why and what to do."""
+
+    code = "E-WEB"
+
+
 #: Every error code, with what it means. Codes are stable: add new ones, never rename.
 CODES: dict[str, str] = {
     "E-PORTFOLIO": "an error of this tool without a more specific code",
@@ -177,4 +189,6 @@ CODES: dict[str, str] = {
     "E-ISSUE": "a cohort cannot be issued as asked",
     "E-STORE": "the records store cannot be opened or written",
     "E-LOGO": "a PCN logo cannot be used",
+    "E-USER": "a web app account cannot be added or changed as asked",
+    "E-WEB": "the web app cannot start as asked (its secret key, its folder)",
 }

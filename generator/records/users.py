@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from generator.errors import PortfolioError
+from generator.errors import UserError
 from generator.records.store import ReturnToken, Store, User, now
 
 ROLES = ("provider", "pcn")
@@ -30,10 +30,6 @@ LOCK_MINUTES = 15
 MIN_PASSWORD = 12
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HASHER = PasswordHasher()
-
-
-class UserError(PortfolioError):
-    """An account cannot be added or changed as asked; the message says why."""
 
 
 def _utc(text: str) -> datetime:

@@ -16,7 +16,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from generator.errors import PortfolioError
+from generator.errors import WebError
 from generator.records.store import store_path
 
 #: Environment variable holding the secret key that signs session cookies.
@@ -25,10 +25,6 @@ SECRET_ENV = "PORTFOLIO_SECRET_KEY"
 MAX_UPLOAD_BYTES = 200_000_000
 #: The pinned htmx file served from static/.
 HTMX_FILE = "htmx-2.0.11.min.js"
-
-
-class WebError(PortfolioError):
-    """The web app cannot start as asked; the message says why and what to do."""
 
 
 def work_dir(store: str | Path) -> Path:
@@ -72,7 +68,7 @@ def create_app(store: str | Path | None = None, *, key: str | None = None, confi
     from jinja2 import StrictUndefined
 
     from generator.content.theme import TEMPLATES_DIR, css_string
-    from generator.web import auth, views
+    from generator.web import auth, cohorts, profiles, returns, views
     from generator.web.sessions import SessionInterface
 
     store = str(store_path(store))
@@ -102,4 +98,6 @@ def create_app(store: str | Path | None = None, *, key: str | None = None, confi
     CSRFProtect(app)
     auth.init(app)
     views.init(app)
+    for blueprint in (cohorts.bp, profiles.bp, returns.bp):
+        app.register_blueprint(blueprint)
     return app

@@ -22,12 +22,11 @@ from typing import Any
 import yaml
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 
+from generator.dates import MONTHS
 from generator.web.auth import require_scope
 
 bp = Blueprint("profiles", __name__)
 
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December"]
 #: Blank workshop rows offered below the profile's own.
 SPARE_ROWS = 3
 MAX_LOGO_BYTES = 2_000_000
@@ -112,7 +111,8 @@ def _stage(content, slug: str, folder: Path, data: dict[str, Any], logo: bytes |
 
 def _logo_upload() -> tuple[bytes | None, str]:
     """The uploaded logo, checked and re-encoded as the CLI does (PNG or JPEG only), or the problem."""
-    from generator.content.logo import LogoError, clean_logo, sniff_image
+    from generator.content.logo import clean_logo, sniff_image
+    from generator.errors import LogoError
     upload = request.files.get("logo")
     if upload is None or not upload.filename:
         return None, ""

@@ -82,8 +82,8 @@ def return_copy(token: str):
 def make_link(lid: str):
     """A new return link for one of the learner's issued copies, expiring at the end of the chosen day (UTC)."""
     from generator.records.users import new_return_token
-    from generator.web.views import _copies, _find_learner
-    lp = _find_learner(lid)
+    from generator.web.views import copies_of, find_learner
+    lp = find_learner(lid)
     instance = request.form.get("instance", "")
     issued = {p.instance_id for p in g.store.issued() if p.learner_key == lp.key}
     if instance not in issued:
@@ -101,5 +101,5 @@ def make_link(lid: str):
     if not error:
         token = new_return_token(g.store, instance, datetime.combine(day, time(23, 59, 59), timezone.utc))
         link = url_for("returns.return_copy", token=token, _external=True)
-    return render_template("learner.html", lp=lp, lid=lid, copies=_copies(lp), shown={}, link=link,
+    return render_template("learner.html", lp=lp, lid=lid, copies=copies_of(lp), shown={}, link=link,
                            link_error=error, issued=sorted(issued)), (422 if error else 200)

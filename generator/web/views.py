@@ -156,7 +156,7 @@ class Copy:
     names: dict[int, str] = field(default_factory=dict)  # submission id -> file name as uploaded
 
 
-def _find_learner(lid: str) -> LearnerProgress:
+def find_learner(lid: str) -> LearnerProgress:
     if not re.fullmatch(r"[0-9a-f]{20}", lid):
         abort(404)
     for lp in progress():
@@ -166,7 +166,7 @@ def _find_learner(lid: str) -> LearnerProgress:
     abort(404)
 
 
-def _copies(lp: LearnerProgress) -> list[Copy]:
+def copies_of(lp: LearnerProgress) -> list[Copy]:
     every = [s for s in g.store.submissions(current_only=False) if s.learner_key == lp.key]
     current = [s for s in every if s.current]
     ids = [s.id for s in current]
@@ -188,8 +188,8 @@ def _copies(lp: LearnerProgress) -> list[Copy]:
 
 @bp.route("/learners/<lid>")
 def learner(lid: str):
-    lp = _find_learner(lid)
-    return render_template("learner.html", lp=lp, lid=lid, copies=_copies(lp), shown={}, link="", link_error="",
+    lp = find_learner(lid)
+    return render_template("learner.html", lp=lp, lid=lid, copies=copies_of(lp), shown={}, link="", link_error="",
                            issued=sorted({p.instance_id for p in g.store.issued() if p.learner_key == lp.key}))
 
 
@@ -197,7 +197,7 @@ def learner(lid: str):
 @provider_only
 def show_flagged(lid: str):
     """Show one flagged value to a provider, and write who saw it to the audit log."""
-    lp = _find_learner(lid)
+    lp = find_learner(lid)
     try:
         sid = int(request.form.get("submission", ""))
     except ValueError:
@@ -214,7 +214,7 @@ def show_flagged(lid: str):
         g.store.add_audit("flag shown", instance_id=sub.instance_id, submission_id=sid, detail=f"field {fid}")
     if request.headers.get("HX-Request"):
         return render_template("_shown.html", value=value)
-    return render_template("learner.html", lp=lp, lid=lid, copies=_copies(lp), shown={(sid, fid): value}, link="",
+    return render_template("learner.html", lp=lp, lid=lid, copies=copies_of(lp), shown={(sid, fid): value}, link="",
                            link_error="", issued=[])
 
 
@@ -400,8 +400,4 @@ def audit():
 
 
 def init(app: Flask) -> None:
-    from generator.web import cohorts, profiles, returns
-    app.register_blueprint(returns.bp)
     app.register_blueprint(bp)
-    app.register_blueprint(cohorts.bp)
-    app.register_blueprint(profiles.bp)
