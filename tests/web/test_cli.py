@@ -74,8 +74,10 @@ def test_serve_prints_the_address_serves_and_stops_cleanly_on_ctrl_c(tmp_path):
             page = response.read().decode()
             assert response.status == 200 and '<label for="email">Email</label>' in page
             cookie = response.headers["Set-Cookie"] or ""
+        access = process.stdout.readline()  # the request is over once its access-log line is written
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
+        out = access + out
     finally:
         if process.poll() is None:
             process.kill()
