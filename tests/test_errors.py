@@ -72,7 +72,8 @@ def test_content_problems_carry_the_code_of_what_is_wrong(tmp_path):
     pack.write_text(pack.read_text(encoding="utf-8") + "\ncolour_scheme: blue\n", encoding="utf-8")
     with pytest.raises(ContentError) as caught:
         load_content(content)
-    assert [(p.file, p.path, p.code) for p in caught.value.problems] == [("pack.yaml", "colour_scheme", "E-CONTENT-KEY")]
+    assert [(p.file, p.path, p.code) for p in caught.value.problems] == [
+        ("pack.yaml", "colour_scheme", "E-CONTENT-KEY")]
     assert caught.value.code == "E-CONTENT"
     pack.write_text("id: [unclosed\n", encoding="utf-8")
     with pytest.raises(ContentError) as caught:

@@ -76,7 +76,8 @@ def test_no_import_loops_and_stages_only_import_downwards():
     upward = sorted(f"{m} imports {d}" for m, deps in graph.items() for d in deps if stage(d) > stage(m))
     assert upward == []
     assert level["generator.errors"] == 0 and level["generator.kinds"] == 0 and level["generator.dates"] == 0
-    assert level["generator.cli"] > level["generator.api"] > level["generator.issuing.issue"] > level["generator.content.loader"]
+    assert (level["generator.cli"] > level["generator.api"] > level["generator.issuing.issue"]
+            > level["generator.content.loader"])
 
 
 def test_no_module_imports_a_private_name_of_another():

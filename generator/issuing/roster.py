@@ -16,8 +16,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.errors import Problem, RosterError
 from generator.dates import format_date, parse_date
+from generator.errors import Problem, RosterError
 
 
 def roster_problem(file: str, path: str, message: str) -> Problem:
@@ -73,7 +73,8 @@ def read_roster(path: Path, known_pcns: set[str]) -> list[Learner]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise RosterError([roster_problem(name, "", "is not UTF-8 text; save the spreadsheet as 'CSV UTF-8'")]) from None
+        raise RosterError([roster_problem(name, "", "is not UTF-8 text; save the spreadsheet as 'CSV UTF-8'")]) \
+            from None
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     problems: list[Problem] = []
@@ -81,7 +82,7 @@ def read_roster(path: Path, known_pcns: set[str]) -> list[Learner]:
     unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
     if missing:
         problems.append(roster_problem(name, "line 1", f"missing column(s): {', '.join(missing)} "
-                                                f"(the header needs: {', '.join(REQUIRED)}; optional: email)"))
+                                                       f"(the header needs: {', '.join(REQUIRED)}; optional: email)"))
     if unknown:
         problems.append(roster_problem(name, "line 1", f"unknown column(s): {', '.join(unknown)}"))
     if problems:
@@ -106,17 +107,17 @@ def read_roster(path: Path, known_pcns: set[str]) -> list[Learner]:
                 problems.append(roster_problem(name, where, f"missing {column.replace('_', ' ')}"))
         if cells.get("pcn") and cells["pcn"] not in known_pcns:
             problems.append(roster_problem(name, where, f"unknown PCN '{cells['pcn']}' (profiles: "
-                                                 f"{', '.join(sorted(known_pcns)) or 'none'}; "
-                                                 "create one with 'portfolio profile new')"))
+                                                        f"{', '.join(sorted(known_pcns)) or 'none'}; "
+                                                        "create one with 'portfolio profile new')"))
         start = parse_date(cells["start_date"]) if cells.get("start_date") else None
         if cells.get("start_date") and start is None:
             problems.append(roster_problem(name, where, f"start date '{cells['start_date']}' is not a date "
-                                                 "(use DD/MM/YYYY)"))
+                                                        "(use DD/MM/YYYY)"))
         key = (cells.get("name", "").casefold(), cells.get("pcn", ""))
         if cells.get("name"):
             if key in seen:
                 problems.append(roster_problem(name, where, f"duplicate learner '{cells['name']}' in {cells['pcn']} "
-                                                     f"(first on line {seen[key]})"))
+                                                            f"(first on line {seen[key]})"))
             else:
                 seen[key] = line
         if cells.get("email") and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", cells["email"]):

@@ -94,7 +94,8 @@ def _read_path(path: str, memory: int) -> tuple[str, Any]:
         return "error", (name, f"needs more than {memory // 2**20} MB to read; refused (a possible decompression bomb)",
                          "E-READ-LIMIT")
     except RecursionError:
-        return "error", (name, "is nested too deeply to read (a cyclic or damaged structure); refused", "E-READ-DAMAGED")
+        return "error", (name, "is nested too deeply to read (a cyclic or damaged structure); refused",
+                         "E-READ-DAMAGED")
     except Exception as exc:  # any other parser failure is a damaged file, not a crash of the batch
         return "error", (name, f"could not be read ({type(exc).__name__}); it may be damaged", "E-READ-DAMAGED")
 

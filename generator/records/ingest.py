@@ -95,6 +95,7 @@ class FileOutcome:
     missing: list[str] = field(default_factory=list)  # field ids in the manifest, absent from the copy
     unmapped: list[str] = field(default_factory=list)  # field ids in the copy, unknown to the manifest
     warnings: list[str] = field(default_factory=list)  # printable (quoted values blanked)
+    code: str = ""  # for a rejected or failed file, its error code (``generator.errors.CODES``)
 
     @property
     def name(self) -> str:
@@ -167,6 +168,7 @@ class ReadOutcome:
     definitions: list[dict[str, Any]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     error: str | None = None
+    code: str = "E-READ"  # the error's code, when there is an error
 
 
 def read_copy(data: bytes, name: str, memory: int = DEFAULT_LIMITS.memory) -> ReadOutcome:
@@ -175,15 +177,16 @@ def read_copy(data: bytes, name: str, memory: int = DEFAULT_LIMITS.memory) -> Re
     try:
         record = read_bytes(data, name)
     except ReadError as exc:
-        return ReadOutcome(error=exc.reason)
+        return ReadOutcome(error=exc.reason, code=exc.code)
     except MemoryError:
         return ReadOutcome(error=f"needs more than {memory // 2**20} MB to read; refused "
-                                 "(a possible decompression bomb)")
+                                 "(a possible decompression bomb)", code="E-READ-LIMIT")
     except RecursionError:
-        return ReadOutcome(error="is nested too deeply to read (a cyclic or damaged structure); refused")
+        return ReadOutcome(error="is nested too deeply to read (a cyclic or damaged structure); refused",
+                           code="E-READ-DAMAGED")
     except Exception as exc:  # a reader bug must cost one file, not the batch
         return ReadOutcome(error=f"could not be read ({type(exc).__name__}); it may be damaged: keep the file "
-                                 "and report it")
+                                 "and report it", code="E-READ-DAMAGED")
     part = record.pack.get("part")
     return ReadOutcome(record, part if isinstance(part, str) and part != "pack" else None,
                        record.definitions, record.missing)
@@ -203,10 +206,11 @@ def _read_isolated(item: _Item, seconds: float, memory: int) -> ReadOutcome:
     outcome = call_isolated(read_copy, (item.data or b"", item.path.name, memory),
                             replace(DEFAULT_LIMITS, seconds=seconds, memory=memory))
     if outcome.status == "timeout":
-        return ReadOutcome(error=f"took longer than {seconds:g} s to read; refused (other files are not affected)")
+        return ReadOutcome(error=f"took longer than {seconds:g} s to read; refused (other files are not affected)",
+                           code="E-READ-LIMIT")
     if outcome.status == "crash":
         return ReadOutcome(error=f"made the reader crash (exit {outcome.exitcode}), so it was not stored; "
-                                 "keep the file and report it (other files are not affected)")
+                                 "keep the file and report it (other files are not affected)", code="E-READ-DAMAGED")
     return outcome.value
 
 
@@ -387,7 +391,7 @@ def _reject(store: Store, outcome: FileOutcome) -> None:
 def _outcome(store: Store, item: _Item, read: ReadOutcome, supersede: bool) -> FileOutcome:
     outcome = FileOutcome(str(item.path), "rejected", sha256=item.sha256)
     if read.error is not None:
-        outcome.reason = read.error
+        outcome.reason, outcome.code = read.error, read.code
         _reject(store, outcome)
         return outcome
     record = read.record
@@ -395,6 +399,7 @@ def _outcome(store: Store, item: _Item, read: ReadOutcome, supersede: bool) -> F
     outcome.instance_id = str(record.pack.get("instance_id") or "")
     if not outcome.instance_id:
         outcome.reason = "its portfolio manifest has no instance id; ask for the copy that was issued"
+        outcome.code = "E-READ"
         _reject(store, outcome)
         return outcome
     new = new_submission(item.path, item.sha256, item.size, read)
@@ -405,6 +410,7 @@ def _outcome(store: Store, item: _Item, read: ReadOutcome, supersede: bool) -> F
             outcome.reason = ("is a generic pack with no learner name on its cover, so it cannot be told apart "
                               "from other learners' copies; ask the learner to add their name, or issue "
                               "personalised packs with 'portfolio issue'")
+            outcome.code = "E-INGEST"
             _reject(store, outcome)
             return outcome
         new.instance_id = f"{new.instance_id}#{new.learner_key}"
@@ -418,6 +424,7 @@ def _outcome(store: Store, item: _Item, read: ReadOutcome, supersede: bool) -> F
     except PortfolioError as exc:
         outcome.status = "failed"
         outcome.reason = f"could not be stored ({redact(str(exc))}); nothing of it was kept"
+        outcome.code = exc.code
         try:
             with store.transaction():
                 store.add_audit("failed", filename=outcome.name, sha256=item.sha256,
@@ -471,13 +478,14 @@ def ingest(paths: Iterable[str | Path], store: Store, *, supersede: bool = False
                 if size > limits.max_bytes:
                     reason = (f"is {size / 1e6:.0f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB "
                               "(a filled portfolio is under 2 MB)")
-                    outcome = FileOutcome(str(path), "rejected", reason=reason)
+                    outcome = FileOutcome(str(path), "rejected", reason=reason, code="E-READ-LIMIT")
                     _reject(store, outcome)
                     done(index, outcome)
                     continue
                 data = path.read_bytes()
             except OSError as exc:
-                outcome = FileOutcome(str(path), "rejected", reason=f"cannot be opened ({exc.strerror})")
+                outcome = FileOutcome(str(path), "rejected", reason=f"cannot be opened ({exc.strerror})",
+                                      code="E-READ")
                 _reject(store, outcome)
                 done(index, outcome)
                 continue
