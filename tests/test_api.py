@@ -106,6 +106,7 @@ def test_fill_then_read_gives_the_values_back_and_progress_counts_up(tmp_path, p
     result = api.read(filled.output, tmp_path / "record.json")
     assert result.record.fields["cover.details.name"] == "Dafydd ap Gruffudd"
     assert result.record.fields["cover.details.start_date"] == "2026-09-01"
+    assert result.record.warnings == []  # the shipped content's own version
     assert (tmp_path / "record.json").read_text(encoding="utf-8") == result.json
 
     store = tmp_path / "records.sqlite"

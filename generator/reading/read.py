@@ -10,6 +10,7 @@ The format readers only find raw values; typing happens here, once.
 
 from __future__ import annotations
 
+import functools
 import json
 import zipfile
 import zlib
@@ -17,13 +18,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import yaml
+
+from generator.content.loader import DEFAULT_CONTENT_DIR
 from generator.errors import ReadError
 from generator.model.document import RawDocument, check_manifest, sniff
 from generator.model.values import coerce
 from generator.reading.identifiers import Flag, scan_record_values
 
-#: Content versions this generator knows; others are read from their embedded definitions.
-KNOWN_CONTENT_VERSIONS = {("care-coordination-portfolio", "1.0.0")}
+
+
+@functools.cache
+def known_content_versions() -> frozenset[tuple[str, str]]:
+    """(pack id, version) of the content shipped with the tool; copies of any other content are read
+    from the definitions embedded in them, with a warning saying so."""
+    try:
+        pack = yaml.safe_load((DEFAULT_CONTENT_DIR / "pack.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return frozenset()
+    if not isinstance(pack, dict):
+        return frozenset()
+    return frozenset({(str(pack.get("id")), str(pack.get("version")))})
 
 
 
@@ -93,7 +108,7 @@ def make_record(raw: RawDocument, name: str) -> Record:
     manifest = check_manifest(raw.manifest, name)
     warnings = list(raw.warnings)
     content = manifest.get("content", {})
-    if (manifest.get("pack_id"), content.get("version")) not in KNOWN_CONTENT_VERSIONS:
+    if (manifest.get("pack_id"), content.get("version")) not in known_content_versions():
         warnings.append(f"content version {content.get('version')!r} of pack {manifest.get('pack_id')!r} "
                         "is not known to this version of the tool; read from the definitions embedded in the copy")
     fields: dict[str, Any] = {}
