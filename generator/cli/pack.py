@@ -37,6 +37,8 @@ def build(content_dir: Path | None, profile_slug: str | None, out_dir: Path, for
     OUT/care-coordination-portfolio.pdf and .docx; with --profile SLUG, to
     OUT/SLUG/. When the files there were built from the same content,
     profile, theme, templates and tool version, nothing is rendered again.
+    Optional forms switched on (by --include or the profile) are named in
+    the file name: care-coordination-portfolio+mdt_review+pcsp.pdf.
 
     Example: portfolio build --profile riverside-pcn --include pcsp
     """

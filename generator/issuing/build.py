@@ -45,10 +45,11 @@ class BuildResult:
     unchanged: list[str] = field(default_factory=list)  # formats not rendered: the file on disk is current
 
 
-
-
-
-
+def pack_basename(pack_id: str, layout: Layout) -> str:
+    """The file name (without extension) of a pack built with ``layout``: the pack id, then
+    ``+form`` for each optional form switched on, so a fuller pack never takes the default's name.
+    ``care-coordination-portfolio+mdt_review+pcsp`` for example."""
+    return pack_id + "".join(f"+{name}" for name in sorted(layout.optional_sections))
 
 
 def render_pack(form: Form, theme: Theme, manifest: Mapping[str, Any], fmt: str,
@@ -76,7 +77,7 @@ def build_pack(out_dir: Path | str, *, content: Content | None = None, content_d
     pcn = {"name": layout.pcn} if layout.pcn else {}
     manifest = make_manifest(form, instance_id=instance_id, learner=learner, pcn=pcn)
     result = BuildResult(form, manifest, timings=timings)
-    name = basename or content.id
+    name = basename or pack_basename(content.id, layout)
     paths = {fmt: Path(out_dir) / f"{name}.{fmt}" for fmt in formats}
     keys = {fmt: render_key(fmt, manifest, layout, theme, values, layout.pcn) for fmt in formats}
     if cache and all(is_current(paths[fmt], keys[fmt]) for fmt in formats):

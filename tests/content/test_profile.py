@@ -246,6 +246,7 @@ def test_build_with_profile_writes_a_branded_pack(tmp_path):
     result = CliRunner().invoke(main, ["build", "--profile", "riverside-pcn", "--format", "pdf",
                                        "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    pdf = tmp_path / "riverside-pcn" / "care-coordination-portfolio.pdf"
+    # the profile switches the MDT review on, and the file name says so
+    pdf = tmp_path / "riverside-pcn" / "care-coordination-portfolio+mdt_review.pdf"
     text = PdfReader(pdf).pages[0].extract_text()
     assert "Riverside PCN" in text and "Issued by Person Centred Academy" in text

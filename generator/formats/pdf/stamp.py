@@ -6,7 +6,8 @@ instance id), made without rendering again.
 
 PDF: the blank pack is parsed once; each copy is the blank bytes plus a PDF
 incremental update (ISO 32000-1, 7.5.6) that replaces the stamped fields'
-dictionaries and the manifest's embedded file stream, with its own
+dictionaries (each with an appearance stream drawn by ``appearance``, wrapped
+when the field is multi-line) and the manifest's embedded file stream, with its own
 cross-reference stream and file identifier. Readers see the updated objects;
 the rendered pages are shared byte for byte.
 """
@@ -25,64 +26,10 @@ from pypdf import PdfReader
 from pypdf.generic import DictionaryObject, IndirectObject, NameObject, TextStringObject
 
 from generator.errors import BuildError
+from generator.formats.pdf.appearance import text_appearance
 from generator.model.manifest import PDF_ATTACHMENT_NAME, dumps
 
 _STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
-
-
-#: Font size of stamped text; the pack's text fields ask for Helvetica at 9 pt.
-STAMP_FONT_SIZE = 9.0
-
-
-def _encode(text: str) -> tuple[bytes, list[tuple[int, str]]]:
-    """``text`` as single-byte codes for Helvetica: WinAnsi where it can, and codes
-    re-mapped by an /Encoding /Differences array for other Latin letters (Ł, ś, ő …)."""
-    from fontTools.agl import UV2AGL
-
-    out = bytearray()
-    differences: dict[str, int] = {}
-    used = set(text.encode("cp1252", "ignore"))
-    spare = (c for c in range(0xFF, 0x7F, -1) if c not in used)
-    for ch in text:
-        try:
-            out += ch.encode("cp1252")
-            continue
-        except UnicodeEncodeError:
-            pass
-        glyph = UV2AGL.get(ord(ch))
-        if glyph is None:
-            out += b"?"
-            continue
-        if glyph not in differences:
-            code = next(spare, None)
-            if code is None:
-                out += b"?"
-                continue
-            differences[glyph] = code
-        out += bytes([differences[glyph]])
-    return bytes(out), sorted((code, glyph) for glyph, code in differences.items())
-
-
-def _pdf_string(data: bytes) -> bytes:
-    return b"(" + data.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") \
-        .replace(b"\r", b"\\r").replace(b"\n", b"\\n") + b")"
-
-
-def text_appearance(value: str, rect: list[float]) -> bytes:
-    """A normal appearance stream showing ``value`` in a single-line text field, so that
-    viewers which do not build appearances themselves still show stamped values."""
-    width, height = abs(rect[2] - rect[0]), abs(rect[3] - rect[1])
-    encoded, differences = _encode(" ".join(value.split()))
-    baseline = max(1.0, (height - STAMP_FONT_SIZE * 0.72) / 2)
-    content = (b"/Tx BMC q 1 1 %.2f %.2f re W n BT /Helv %.1f Tf 0 g 2 %.2f Td %s Tj ET Q EMC"
-               % (width - 2, height - 2, STAMP_FONT_SIZE, baseline, _pdf_string(encoded)))
-    encoding = b"/WinAnsiEncoding"
-    if differences:
-        entries = b" ".join(b"%d /%s" % (code, glyph.encode()) for code, glyph in differences)
-        encoding = b"<< /Type /Encoding /BaseEncoding /WinAnsiEncoding /Differences [%s] >>" % entries
-    font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding %s >>" % encoding
-    return (b"<< /Type /XObject /Subtype /Form /BBox [0 0 %.2f %.2f] /Resources << /Font << /Helv %s >> >> "
-            b"/Length %d >>\nstream\n%s\nendstream" % (width, height, font, len(content), content))
 
 
 def _serialise(obj: Any) -> bytes:
@@ -158,7 +105,9 @@ class PdfStamp:
             fld[NameObject("/AP")] = DictionaryObject(
                 {NameObject("/N"): IndirectObject(appearance, 0, None)})  # type: ignore[arg-type]
             put(number, _serialise(fld))
-            put(appearance, text_appearance(value, [float(x) for x in original["/Rect"]]))
+            x1, y1, x2, y2 = (float(x) for x in original["/Rect"])
+            multiline = bool(int(original.get("/Ff", 0)) & (1 << 12))
+            put(appearance, text_appearance(value, abs(x2 - x1), abs(y2 - y1), multiline).xobject())
         raw = dumps(dict(manifest)).encode("utf-8")
         packed = zlib.compress(raw, 6)
         header = (b"<< /Type /EmbeddedFile /Subtype /application#2Fjson /Filter /FlateDecode /Length %d "

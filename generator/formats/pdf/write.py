@@ -9,7 +9,14 @@ reshapes the AcroForm in memory before it is written:
 - each radio group is one field whose widgets carry no names of their own, and
   whose on-states are the options' own values (not indexes into /Opt);
 - checkboxes use the conventional ``/Yes`` on-state;
-- text fields point at Helvetica in the AcroForm /DR, not at a subset font.
+- every button widget covers the whole box drawn for it (its border included),
+  and draws its own tick or round dot (``appearance``), so the click target is
+  the box a user sees and a chosen radio is a dot, not the glyph-shaped oval
+  WeasyPrint draws;
+- text fields point at Helvetica in the AcroForm /DR, not at a subset font, and
+  a pre-filled value gets an appearance stream wrapped to its box, so that
+  ``NeedAppearances`` stays false and every viewer shows the same;
+- table header cells get ``/Scope`` (Column in a table head, Row elsewhere).
 """
 
 from __future__ import annotations
@@ -24,13 +31,20 @@ from weasyprint.text.fonts import FontConfiguration
 
 from generator import __version__
 from generator.content.theme import TEMPLATES_DIR, Theme, template_env
+from generator.formats.pdf import appearance
 from generator.model.form import Form
 from generator.model.manifest import PDF_ATTACHMENT_NAME, dumps
 
 #: Font and size text fields are filled with by viewers that build appearances.
-FIELD_FONT = "Helv"
-FIELD_DA = f"/{FIELD_FONT} 9 Tf 0 g"
+FIELD_FONT = appearance.FONT
+FIELD_DA = f"/{FIELD_FONT} {appearance.FONT_SIZE:g} Tf 0 g"
 CHECKBOX_ON = "Yes"
+#: Border width of checkboxes and radio buttons in the template's CSS (points):
+#: WeasyPrint's widget is the content box, so the finisher grows it by this much
+#: on every side to cover the whole drawn box.
+BUTTON_BORDER_PT = 0.75
+#: Size of the drawn box of a checkbox or radio button (points, border included).
+BUTTON_SIZE_PT = 13.0
 
 
 _ENV = template_env("pdf")
@@ -45,7 +59,8 @@ def render_html(form: Form, theme: Theme, values: Mapping[str, Any] | None = Non
                 pcn: str = "") -> str:
     """The pack as one HTML string (CSS inlined), ready for WeasyPrint."""
     header = f"{pcn} · {theme.organisation}" if pcn else theme.organisation
-    css = _ENV.get_template("pack.css.j2").render(theme=theme, footer=theme.footer or form.title, header=header)
+    css = _ENV.get_template("pack.css.j2").render(theme=theme, footer=theme.footer or form.title, header=header,
+                                                  button_size=BUTTON_SIZE_PT, button_border=BUTTON_BORDER_PT)
     return _ENV.get_template("pack.html.j2").render(
         form=form, theme=theme, css=css, values=dict(values or {}), pcn=pcn,
         logo_uri=_data_uri(theme.logo) if theme.logo else "", generator_version=__version__,
@@ -81,26 +96,23 @@ def _text(value: Any) -> str:
 
 def finish_forms(document: Any, pdf: pydyf.PDF) -> None:
     """Reshape WeasyPrint's AcroForm (see the module docstring); idempotent per document."""
+    _scope_table_headers(pdf)
     acroform = pdf.catalog.get("AcroForm")
     if not acroform:
         return
-    # One empty appearance for every button's off state, so that every viewer
-    # (and pdftk's list of states) knows /Off as well as the on state.
-    off = pydyf.Stream(extra={"Type": "/XObject", "Subtype": "/Form", "BBox": pydyf.Array((0, 0, 1, 1))})
-    pdf.add_object(off)
     terminals: list[pydyf.Dictionary] = []
     for ref in acroform["Fields"]:
         obj = _obj(pdf, ref)
         if "Kids" in obj:  # a radio group: the field; its kids are widgets
-            _finish_radio(pdf, obj, off.reference)
+            _finish_radio(pdf, obj)
             terminals.append(obj)
         elif "Parent" in obj:  # a radio widget also listed at top level
             continue
         else:
             if obj.get("FT") == "/Btn":
-                _finish_checkbox(obj, off.reference)
+                _finish_checkbox(pdf, obj)
             else:
-                obj["DA"] = pydyf.String(FIELD_DA)
+                _finish_text(pdf, obj)
             terminals.append(obj)
 
     roots = pydyf.Array()
@@ -128,12 +140,10 @@ def finish_forms(document: Any, pdf: pydyf.PDF) -> None:
             field["Parent"] = parent.reference
             parent["Kids"].append(field.reference)
     acroform["Fields"] = roots
-    # Empty text fields need no appearance, and buttons carry theirs; a viewer told
-    # that appearances are needed would redraw every field (poppler then loses
-    # radio states and non-Latin-1 letters). Keep the flag only when WeasyPrint
-    # wrote text values without appearances (a pack rendered pre-filled).
-    prefilled = any(t.get("FT") == "/Tx" and _text(t.get("V", "")) for t in terminals)
-    acroform["NeedAppearances"] = "true" if prefilled else "false"
+    # Every field carries the appearance of its value (buttons their states,
+    # pre-filled text its wrapped value), so no viewer needs to redraw: poppler,
+    # told to, loses radio states and non-Latin-1 letters.
+    acroform["NeedAppearances"] = "false"
 
     # The form gets its own resources: WeasyPrint points /DR at the page
     # resources, and a font added there would show up as a page font.
@@ -146,28 +156,82 @@ def finish_forms(document: Any, pdf: pydyf.PDF) -> None:
     acroform["DA"] = pydyf.String(FIELD_DA)
 
 
-def _finish_checkbox(widget: pydyf.Dictionary, off: bytes) -> None:
-    normal = widget["AP"]["N"]
-    if "on" in normal:
-        normal[CHECKBOX_ON] = normal.pop("on")
-    normal["Off"] = off
+def _rect(widget: pydyf.Dictionary, grow: float = 0.0) -> tuple[float, float, float, float]:
+    """The widget's rectangle normalised (WeasyPrint writes y from top to bottom), grown by ``grow``."""
+    x1, y1, x2, y2 = (float(v) for v in widget["Rect"])
+    box = (min(x1, x2) - grow, min(y1, y2) - grow, max(x1, x2) + grow, max(y1, y2) + grow)
+    widget["Rect"] = pydyf.Array(round(v, 3) for v in box)
+    return box
+
+
+def _form_xobject(pdf: pydyf.PDF, content: bytes, width: float, height: float,
+                  resources: Any = None) -> bytes:
+    extra = {"Type": "/XObject", "Subtype": "/Form", "BBox": pydyf.Array((0, 0, round(width, 3), round(height, 3)))}
+    if resources is not None:
+        extra["Resources"] = resources
+    stream = pydyf.Stream([content] if content else [], extra=extra)
+    pdf.add_object(stream)
+    return stream.reference
+
+
+def _button_states(pdf: pydyf.PDF, widget: pydyf.Dictionary, on: str, mark: Any) -> None:
+    """Give a button widget the drawn box as its rectangle and its own on/off appearances."""
+    x1, y1, x2, y2 = _rect(widget, BUTTON_BORDER_PT)
+    width, height = x2 - x1, y2 - y1
+    widget["AP"] = pydyf.Dictionary({"N": pydyf.Dictionary({
+        on: _form_xobject(pdf, mark(width, height), width, height),
+        "Off": _form_xobject(pdf, b"", width, height),
+    })})
+    widget.pop("D", None)
+
+
+def _finish_checkbox(pdf: pydyf.PDF, widget: pydyf.Dictionary) -> None:
     checked = widget.get("AS") not in (None, "/Off")
+    _button_states(pdf, widget, CHECKBOX_ON, appearance.check_mark)
     widget["AS"] = widget["V"] = f"/{CHECKBOX_ON}" if checked else "/Off"
-    widget["MK"]["CA"] = pydyf.String("4")  # ZapfDingbats check for viewers that redraw
+    widget["MK"] = pydyf.Dictionary({"CA": pydyf.String("4")})  # ZapfDingbats tick for viewers that redraw
 
 
-def _finish_radio(pdf: pydyf.PDF, group: pydyf.Dictionary, off: bytes) -> None:
+def _finish_radio(pdf: pydyf.PDF, group: pydyf.Dictionary) -> None:
     values = [_text(v) for v in group.pop("Opt", [])]
     group["V"] = "/Off"
     for index, ref in enumerate(group["Kids"]):
         widget = _obj(pdf, ref)
         widget.pop("T", None)  # a widget of a field has no name of its own
         widget.pop("FT", None)
-        normal = widget["AP"]["N"]
         state = values[index]
-        normal[state] = normal.pop(index) if index in normal else normal.pop(str(index))
-        normal["Off"] = off
-        if widget.get("AS") not in (None, "/Off"):
+        checked = widget.get("AS") not in (None, "/Off")
+        _button_states(pdf, widget, state, appearance.radio_dot)
+        widget["MK"] = pydyf.Dictionary({"CA": pydyf.String("l")})  # ZapfDingbats dot for viewers that redraw
+        if checked:
             widget["AS"] = group["V"] = f"/{state}"
         else:
             widget["AS"] = "/Off"
+
+
+def _finish_text(pdf: pydyf.PDF, widget: pydyf.Dictionary) -> None:
+    widget["DA"] = pydyf.String(FIELD_DA)
+    x1, y1, x2, y2 = _rect(widget)
+    value = _text(widget.get("V", ""))
+    if not value:
+        return
+    multiline = bool(int(widget.get("Ff", 0)) & (1 << 12))
+    drawn = appearance.text_appearance(value, x2 - x1, y2 - y1, multiline)
+    resources = b"<< /Font << /%s %s >> >>" % (FIELD_FONT.encode(), appearance.font_dictionary(drawn.differences))
+    widget["AP"] = pydyf.Dictionary({"N": _form_xobject(pdf, drawn.content, drawn.width, drawn.height,
+                                                         resources)})
+
+
+def _scope_table_headers(pdf: pydyf.PDF) -> None:
+    """Give every TH structure element a /Scope: Column in a table head, Row elsewhere."""
+    for obj in pdf.objects:
+        if not isinstance(obj, pydyf.Dictionary) or obj.get("S") != "/TH":
+            continue
+        row = _obj(pdf, obj["P"]) if "P" in obj else None
+        section = _obj(pdf, row["P"]) if row is not None and "P" in row else None
+        scope = "/Column" if section is not None and section.get("S") == "/THead" else "/Row"
+        attributes = obj.get("A")
+        if not isinstance(attributes, pydyf.Dictionary):
+            attributes = pydyf.Dictionary({"O": "/Table"})
+            obj["A"] = attributes
+        attributes["Scope"] = scope
