@@ -45,6 +45,29 @@ QW14 = f"{{{W14}}}"
 MANIFEST_TAG = f"{{{DOCX_NAMESPACE}}}manifest"
 
 
+#: A scale (Likert) question is a grid row in Word: one checkbox per answer, each
+#: tagged ``<field id>=<option value>`` (a field id and a value hold no '=').
+GRID_SEPARATOR = "="
+
+
+def grid_tag(field_id: str, option_value: str) -> str:
+    """The tag of the checkbox for ``option_value`` in the grid row of ``field_id``."""
+    return f"{field_id}{GRID_SEPARATOR}{option_value}"
+
+
+def split_grid_tag(tag: str | None) -> tuple[str, str] | None:
+    """(field id, option value) of a grid checkbox's tag; None for any other tag."""
+    if not tag or GRID_SEPARATOR not in tag:
+        return None
+    field_id, _, value = tag.partition(GRID_SEPARATOR)
+    return field_id, value
+
+
+def grid_title(label: str, option_label: str) -> str:
+    """The title (alias) of a grid checkbox: the question's label and the answer's."""
+    return f"{label}: {option_label}"
+
+
 MACRO_TYPES = ("macroEnabled", "vbaProject", "vbaData")
 
 

@@ -25,6 +25,7 @@ from generator.formats.docx.access import (
     open_package,
     parse_part,
     xml_safe,
+    split_grid_tag,
 )
 from generator.formats.docx.write import PLACEHOLDERS
 from generator.dates import iso_date
@@ -79,6 +80,16 @@ def _run_props(content: etree._Element) -> etree._Element | None:
     if style is not None and style.get(f"{QW}val") == "PlaceholderText":
         rpr.remove(style)
     return rpr if len(rpr) else None
+
+
+def _tick(sdt: etree._Element, checked: bool) -> None:
+    """Tick or clear a checkbox control as Word does."""
+    box = sdt.find(f"{QW}sdtPr/{QW14}checkbox/{QW14}checked")
+    if box is None:
+        return
+    box.set(f"{QW14}val", "1" if checked else "0")
+    for t in sdt.find(f"{QW}sdtContent").iter(f"{QW}t"):
+        t.text = CHECKED if checked else UNCHECKED
 
 
 def _fill_control(sdt: etree._Element, definition: dict[str, Any], value: Any) -> None:
@@ -140,7 +151,11 @@ def fill_docx(data: bytes, values: Mapping[str, Any], name: str = "pack.docx") -
     for sdt in root.iter(f"{QW}sdt"):
         tag = sdt.find(f"{QW}sdtPr/{QW}tag")
         fid = tag.get(f"{QW}val") if tag is not None else None
-        if fid in values:
+        grid = split_grid_tag(fid)
+        if grid is not None and grid[0] in values:  # a scale's cell: ticked when its answer is the value
+            fid, option = grid
+            _tick(sdt, to_document(definitions[fid], values[fid]) == option)
+        elif fid in values:
             _fill_control(sdt, definitions[fid], values[fid])
     document = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
     out = io.BytesIO()

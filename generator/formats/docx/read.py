@@ -10,6 +10,10 @@ control (insertions kept, deletions ignored), LibreOffice 7.4 dropping tags
 one that matches no field keeps its value under ``unmapped``), checkboxes
 wrapped in an extra control, long answers split out of their control, and
 placeholder text handed back as content.
+
+A scale question is a grid row of checkboxes (``access.grid_tag``): the ticked
+column is the answer; two or more ticks in a row store nothing and warn. Copies
+made before the grid, with one drop-down per question, are read as before.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from generator.formats.docx.access import (
     QW,
     QW14,
     find_manifest,
+    grid_title,
     open_package,
     parse_part,
+    split_grid_tag,
 )
 from generator.model.document import RawDocument
 from generator.dates import parse_date
@@ -187,25 +193,59 @@ def _editor(archive: zipfile.ZipFile) -> str:
     return "unknown"
 
 
+def _by_position(controls: list[tuple[etree._Element, etree._Element]],
+                 fields: list[dict[str, Any]]) -> list[tuple[dict[str, Any], list[int]]] | None:
+    """Each field with the positions of its controls, when the copy's controls line up with the
+    fields in order (one control a field; a scale question's grid row is as many checkboxes as
+    it has answers); None when they do not."""
+    out = []
+    cursor = 0
+    for definition in fields:
+        if cursor >= len(controls):
+            return None
+        width = len(definition.get("options", ()))
+        is_box = controls[cursor][1].find(f"{QW}sdtPr/{QW14}checkbox") is not None
+        if definition["kind"] == "choice" and is_box and width:
+            out.append((definition, list(range(cursor, cursor + width))))
+            cursor += width
+        else:
+            out.append((definition, [cursor]))
+            cursor += 1
+    return out if cursor == len(controls) else None
+
+
 def _match_untagged(untagged: list[tuple[etree._Element, etree._Element]],
                     controls: list[tuple[etree._Element, etree._Element]],
-                    fields: list[dict[str, Any]], values: dict[str, Any], unmapped: dict[str, Any]) -> str:
+                    fields: list[dict[str, Any]], values: dict[str, Any], unmapped: dict[str, Any],
+                    warnings: list[str]) -> str:
     """Map controls whose tags an editor dropped; returns the warning saying how.
 
-    When the copy has exactly one control per field, control n is field n (the
-    writer emits them in manifest order) and a control's title, where kept,
-    must agree. Otherwise a control is matched by its title alone. A control
-    that matches no field keeps its value under ``unmapped`` (named by its
-    position among the controls and its title).
+    When the copy's controls line up with the fields (``_by_position``: the
+    writer emits them in manifest order), control n is field n and a control's
+    title, where kept, must agree. Otherwise a control is matched by its title
+    alone. A control that matches no field keeps its value under ``unmapped``
+    (named by its position among the controls and its title).
     """
     by_label = {d["label"]: d for d in fields}
     by_title = by_order = 0
-    aligned = len(controls) == len(fields)
+    lined_up = _by_position(controls, fields)
+    aligned = lined_up is not None
+    owner: dict[int, tuple[dict[str, Any], list[int]]] = {}
+    for definition, positions in lined_up or ():
+        for position in positions:
+            owner[position] = (definition, positions)
+    grid_rows: dict[str, list[int]] = {}
     for outer, holder in untagged:
+        position = controls.index((outer, holder))
         title = _attr(outer, "alias") or _attr(holder, "alias")
         definition = None
         if aligned:
-            candidate = fields[controls.index((outer, holder))]
+            candidate, positions = owner[position]
+            if len(positions) > 1:  # a cell of a scale's grid row, placed by position
+                grid_rows.setdefault(candidate["id"], positions)
+                by_order += title is None
+                by_title += title is not None
+                continue
             if title is None or title == candidate["label"]:
                 definition = candidate
                 by_order += title is None
@@ -218,12 +258,56 @@ def _match_untagged(untagged: list[tuple[etree._Element, etree._Element]],
         elif definition is None:
             value = _control_value(holder, None)
             if value not in (None, "", False):
-                position = controls.index((outer, holder)) + 1
-                unmapped[f"untagged control {position}" + (f" ({title})" if title else "")] = value
+                unmapped[f"untagged control {position + 1}" + (f" ({title})" if title else "")] = value
+    if grid_rows:
+        definitions = {d["id"]: d for d in fields}
+        cells = {position: (fid, definitions[fid]["options"][i]["value"])
+                 for fid, positions in grid_rows.items() for i, position in enumerate(positions)}
+        _grid_answers(cells, controls, fields, values, warnings)
     unmatched = len(untagged) - by_title - by_order
     how = f"{by_title} by title and position, {by_order} by position alone" if aligned else f"{by_title} by title"
     return (f"{len(untagged)} control(s) had lost their field ids (the editor dropped the tags); matched {how}"
             + (f"; {unmatched} could not be matched" if unmatched else ""))
+
+
+def _grid_cells(controls: list[tuple[etree._Element, etree._Element]], fields: list[dict[str, Any]]
+                ) -> dict[int, tuple[str, str]]:
+    """Position in ``controls`` -> (field id, option value) for each scale grid checkbox,
+    known by its tag or, where an editor dropped the tag, by its title."""
+    definitions = {d["id"]: d for d in fields}
+    by_title = {grid_title(d["label"], o["label"]): (d["id"], o["value"])
+                for d in fields if d["kind"] == "choice" for o in d.get("options", ())}
+    cells = {}
+    for position, (outer, holder) in enumerate(controls):
+        if holder.find(f"{QW}sdtPr/{QW14}checkbox") is None:
+            continue
+        grid = split_grid_tag(_attr(outer, "tag") or _attr(holder, "tag"))
+        if grid is not None and grid[0] in definitions:
+            cells[position] = grid
+            continue
+        title = _attr(outer, "alias") or _attr(holder, "alias")
+        if grid is None and title in by_title and not (_attr(outer, "tag") or _attr(holder, "tag")):
+            cells[position] = by_title[title]
+    return cells
+
+
+def _grid_answers(cells: dict[int, tuple[str, str]], controls: list[tuple[etree._Element, etree._Element]],
+                  fields: list[dict[str, Any]], values: dict[str, Any], warnings: list[str]) -> None:
+    """Each grid row's answer: the one ticked column; two or more ticks store nothing and warn."""
+    labels = {d["id"]: {o["value"]: o["label"] for o in d.get("options", ())} for d in fields}
+    ticked: dict[str, list[str]] = {}
+    for position, (fid, option) in cells.items():
+        ticked.setdefault(fid, [])
+        if _control_value(controls[position][1], None) is True:
+            ticked[fid].append(option)
+    for fid, options in ticked.items():
+        if len(options) > 1:
+            shown = ", ".join(labels[fid].get(o, o) for o in options)
+            warnings.append(f"{fid}: {len(options)} answers ticked ({shown}); none stored, "
+                            "ask which one was meant")
+            values[fid] = None
+        else:
+            values[fid] = options[0] if options else None
 
 
 def read_docx_raw(data: bytes, name: str) -> RawDocument:
@@ -237,6 +321,13 @@ def read_docx_raw(data: bytes, name: str) -> RawDocument:
     unmapped: dict[str, Any] = {}
     warnings: list[str] = []
     untagged: list[tuple[etree._Element, etree._Element]] = []
+    cells = _grid_cells(controls, manifest["fields"])
+    _grid_answers(cells, controls, manifest["fields"], values, warnings)
+    if cells:  # the rest is one control per remaining field, as before the grid
+        controls = [c for position, c in enumerate(controls) if position not in cells]
+        fields = [d for d in manifest["fields"] if d["id"] not in values]
+    else:
+        fields = manifest["fields"]
     for outer, holder in controls:
         tag = _attr(outer, "tag") or _attr(holder, "tag")
         if tag and tag in definitions:
@@ -248,7 +339,9 @@ def read_docx_raw(data: bytes, name: str) -> RawDocument:
         else:
             untagged.append((outer, holder))
     if untagged:
-        warnings.append(_match_untagged(untagged, controls, manifest["fields"], values, unmapped))
+        grid_warnings: list[str] = []
+        warnings.insert(0, _match_untagged(untagged, controls, fields, values, unmapped, grid_warnings))
+        warnings.extend(grid_warnings)
     missing = [fid for fid in definitions if fid not in values]
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")

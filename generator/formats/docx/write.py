@@ -33,8 +33,11 @@ unique number, and ``w:lock`` ``sdtLocked`` so it cannot be deleted.
 
 An empty control has ``w:showingPlcHdr`` and shows ``PLACEHOLDERS[kind]`` (or,
 in a narrow grid cell, ``COMPACT_PLACEHOLDER``: no-break spaces) in the
-"Placeholder Text" style. Word has no radio groups, so each Likert item is a
-dropdown of the scale's options.
+"Placeholder Text" style. Word has no radio groups, so a Likert scale is a grid
+as in the PDF and the source form: one row per question, one column per answer
+(the answers are the column headings, on screen and on paper), and a checkbox
+in each cell tagged ``<field id>=<option value>`` (``access.grid_tag``) and
+titled "<question label>: <answer label>". The reader takes the ticked column.
 
 Re-saved by LibreOffice 7.4, a copy loses every ``w:tag`` and placeholder flag
 (the placeholder text comes back as content), keeps ``w:alias`` on text controls
@@ -74,7 +77,7 @@ from generator.content.prose import BulletList, Paragraph, Run
 from generator.content.theme import TEMPLATES_DIR, Theme
 from generator.dates import format_date, iso_date, parse_date
 from generator.errors import BuildError, ContentError, Problem
-from generator.formats.docx.access import xml_safe
+from generator.formats.docx.access import grid_tag, grid_title, xml_safe
 from generator.kinds import KINDS
 from generator.model.form import (
     Entry,
@@ -196,7 +199,7 @@ _REQUIRED = {
     "page": ("width_mm", "height_mm", "margins_mm", "header_mm", "footer_mm"),
     "tables": ("border", "padding_mm", "header_fill", "stripe", "label_fill", "keep_border", "field_height_mm",
                "cover_field_height_mm", "line_height_mm", "band", "standalone_band", "note"),
-    "widths": ("grid_by_id", "grid_by_kind", "likert_answer", "entries", "cover_entries", "two_column_label",
+    "widths": ("grid_by_id", "grid_by_kind", "likert_option", "entries", "cover_entries", "two_column_label",
                "logo_mm"),
 }
 
@@ -672,12 +675,14 @@ class _Writer:
         writer(self, p, field, self.values.get(field.id), compact)
 
     def sdt(self, p: etree._Element, field: Field, *, placeholder: bool,
-            compact: bool = False) -> tuple[etree._Element, etree._Element]:
-        """A run-level content control; returns its properties and its content."""
+            compact: bool = False, tag: str | None = None,
+            title: str | None = None) -> tuple[etree._Element, etree._Element]:
+        """A run-level content control; returns its properties and its content.
+        ``tag`` and ``title`` default to the field's id and label."""
         sdt = _el(p, "w:sdt")
         pr = _el(sdt, "w:sdtPr")
-        _el(pr, "w:alias", {"w:val": xml_safe(field.label)})
-        _el(pr, "w:tag", {"w:val": field.id})
+        _el(pr, "w:alias", {"w:val": xml_safe(title or field.label)})
+        _el(pr, "w:tag", {"w:val": tag or field.id})
         _el(pr, "w:id", {"w:val": self.next_control_id})
         self.next_control_id += 1
         _el(pr, "w:lock", {"w:val": "sdtLocked"})
@@ -777,9 +782,10 @@ def _date_control(w: _Writer, p: etree._Element, field: Field, value: Any, compa
         w.run(content, text)
 
 
-def _checkbox_control(w: _Writer, p: etree._Element, field: Field, value: Any, compact: bool) -> None:
-    checked = _as_bool(field, value)
-    pr, content = w.sdt(p, field, placeholder=False)
+def _checkbox_control(w: _Writer, p: etree._Element, field: Field, value: Any, compact: bool,
+                      tag: str | None = None, title: str | None = None) -> None:
+    checked = _as_bool(field, value) if tag is None else bool(value)
+    pr, content = w.sdt(p, field, placeholder=False, tag=tag, title=title)
     font = w.look.data.get("fonts", {}).get("symbol", "MS Gothic")
     box = _el(pr, "w14:checkbox")
     _el(box, "w14:checked", {"w14:val": int(checked)})
@@ -1018,19 +1024,27 @@ def _write_table(w: _Writer, block: TableBlock) -> None:
 
 
 def _write_likert(w: _Writer, block: LikertBlock) -> None:
+    """The scale as a grid: a row per question, a column per answer, a checkbox per cell."""
     look = w.look
     if block.heading:
         w.para(w.body, "Heading3", block.heading)
-    answer = look.width(look.widths["likert_answer"])
-    widths = [look.text_width - answer, answer]
+    answer = look.width(look.widths["likert_option"])
+    widths = [look.text_width - answer * len(block.options)] + [answer] * len(block.options)
     tbl = w.table(widths, border=look.tables["border"])
-    _grid_header(w, tbl, widths, [(block.stem, None), ("Your answer", None)])
+    _grid_header(w, tbl, widths, [(block.stem, None)] + [(o.label, "center") for o in block.options])
     stripe = look.colour(look.tables["stripe"])
     for index, item in enumerate(block.items):
         tr = w.row(tbl, height_mm=look.tables["field_height_mm"])
         fill = stripe if index % 2 else None
         w.para(w.cell(tr, widths[0], fill=fill, valign="center"), "RowHeading", item.label.split(": ")[-1])
-        w.control(w.para(w.cell(tr, widths[1], fill=fill, valign="center"), "TableText"), item)
+        chosen = w.values.get(item.id)
+        if chosen not in (None, "") and chosen not in {o.value for o in item.options}:
+            raise BuildError(f"values: {item.id}: {chosen!r} is not an option of this field "
+                             f"(expected one of: {', '.join(o.value for o in item.options)})")
+        for option, width in zip(item.options, widths[1:]):
+            p = w.para(w.cell(tr, width, fill=fill, valign="center"), "TableText", align="center")
+            _checkbox_control(w, p, item, chosen == option.value, False,
+                              tag=grid_tag(item.id, option.value), title=grid_title(item.label, option.label))
     w.end_table(tbl, keep=True)
 
 

@@ -32,6 +32,7 @@ from generator.formats.docx.fill import fill_docx
 from generator.formats.docx.write import PLACEHOLDERS
 from generator.reading.read import read_bytes
 from tests.conftest import need_tool, skip_or_fail
+from tests.formats.docx.scale import expected_controls, old_dropdown_copy, scale_ids
 from tests.samples import LONG, expected_record, sample_values
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -47,7 +48,8 @@ DATE = "cover.details.start_date"
 NOTES = "final_review.review.self_assessment"  # long text: a block of paragraphs in a table cell
 TICK = "competencies.personalised_care.focus_on_what_matters.achieved"
 SIGNOFF = "competencies.personalised_care_signoff.achieved"  # yes/no dropdown
-RATING = "patient_feedback.ratings.respect"  # 5-point scale dropdown
+RATING = "patient_feedback.ratings.respect"  # 5-point scale: a grid row of checkboxes (a dropdown in old copies)
+RESPONDENT = "patient_feedback.respondent.respondent"  # a choice shown as a dropdown
 DROPDOWN_KINDS = ("yesno", "choice")
 
 
@@ -165,6 +167,12 @@ def values_with_options(form, shift: int) -> dict[str, Any]:
 SHIFTS = range(5)
 
 
+def single(form) -> list:
+    """The fields with one control each (all but the scale questions, which are grid rows)."""
+    scale = scale_ids(form)
+    return [f for f in form.fields if f.id not in scale]
+
+
 def tag_lost_warning(controls: int, *, by_title: int, by_position: int) -> str:
     return (f"{controls} control(s) had lost their field ids (the editor dropped the tags); "
             f"matched {by_title} by title and position, {by_position} by position alone")
@@ -244,7 +252,8 @@ def test_refilling_a_copy_replaces_every_value_and_empties_show_placeholders_aga
 def test_an_empty_value_leaves_an_empty_control_as_issued(blank, form):
     before = by_tag(document_of(blank))
     after = by_tag(document_of(fill_docx(blank, {f.id: None for f in form.fields})))
-    assert after.keys() == before.keys() == {f.id for f in form.fields}
+    assert after.keys() == before.keys() == {f.id if o is None else f"{f.id}={o.value}"
+                                             for f, o in expected_controls(form)}
     for fid, sdt in after.items():
         assert etree.tostring(sdt) == etree.tostring(before[fid]), fid
 
@@ -264,12 +273,15 @@ def fill_with_python_docx(blank: bytes, form, values: dict[str, Any]) -> bytes:
     document = docx.Document(io.BytesIO(blank))
     for sdt in list(document.element.body.iter(qn("w:sdt"))):
         tag = sdt.find(f"{qn('w:sdtPr')}/{qn('w:tag')}")
-        fld = fields.get(tag.get(qn("w:val")) if tag is not None else None)
+        fid, _, option = (tag.get(qn("w:val")) if tag is not None else "").partition("=")
+        fld = fields.get(fid)
         if fld is None or values.get(fld.id) is None:
             continue
         value = values[fld.id]
         pr, content = sdt.find(qn("w:sdtPr")), sdt.find(qn("w:sdtContent"))
-        if fld.kind == "checkbox":
+        if option:  # a scale question's grid cell: tick the one whose answer is the value
+            value = value == option
+        if fld.kind == "checkbox" or option:
             pr.find(f"{qn('w14:checkbox')}/{qn('w14:checked')}").set(qn("w14:val"), "1" if value else "0")
             for t in content.iter(qn("w:t")):
                 t.text = "\u2612" if value else "\u2610"
@@ -368,8 +380,10 @@ def _expected_libreoffice_warnings(data: bytes, form) -> list[str]:
     """None when tags survive (LibreOffice 25.x); else 7.4's: titles kept except on dates and dropdowns."""
     if _kept_tags(data):
         return []
-    untitled = sum(f.kind in ("date", *DROPDOWN_KINDS) for f in form.fields)
-    return [tag_lost_warning(len(form.fields), by_title=len(form.fields) - untitled, by_position=untitled)]
+    # the scale's grid cells are checkboxes, whose titles 7.4 keeps: found by title, not counted here
+    fields = single(form)
+    untitled = sum(f.kind in ("date", *DROPDOWN_KINDS) for f in fields)
+    return [tag_lost_warning(len(fields), by_title=len(fields) - untitled, by_position=untitled)]
 
 
 @pytest.mark.parametrize("shift", SHIFTS)
@@ -389,20 +403,21 @@ def test_libreoffice_resave_changes_the_controls_as_documented(libreoffice, form
     if _kept_tags(libreoffice["filled"]):
         skip_or_fail("this LibreOffice keeps tags: the test documents what 7.4 does without them")
     outer = outer_controls(root)
-    assert len(outer) == len(form.fields)
-    for sdt, fld in zip(outer, form.fields):
+    expected = expected_controls(form)
+    assert len(outer) == len(expected)
+    for sdt, (fld, option) in zip(outer, expected):
         pr = sdt.find("w:sdtPr", NS)
         title = pr.find("w:alias", NS)
-        if fld.kind in ("date", *DROPDOWN_KINDS):
+        if option is None and fld.kind in ("date", *DROPDOWN_KINDS):
             assert title is None, fld.id
         else:
-            assert title.get(wq("val")) == fld.label, fld.id
-        if fld.kind == "checkbox":  # the box sits in an untitled control inside the titled wrapper
+            assert title.get(wq("val")) == (fld.label if option is None else f"{fld.label}: {option.label}"), fld.id
+        if fld.kind == "checkbox" or option:  # the box sits in an untitled control inside the titled wrapper
             [inner] = sdt.findall(".//w:sdt", NS)
             assert inner.find("w:sdtPr/w14:checkbox", NS) is not None
             assert inner.find("w:sdtPr/w:alias", NS) is None
     long_answer = next(f for f in form.fields if f.kind == "longtext")
-    spilled = outer[form.fields.index(long_answer)]
+    spilled = outer[expected.index((long_answer, None))]
     assert spilled.getparent().tag == wq("p")  # no longer a block: later lines follow in the cell
 
 
@@ -433,11 +448,11 @@ def test_libreoffice_copy_missing_a_control_loses_no_value(libreoffice, form, va
     gone = next(f for f in form.fields if f.kind == "text" and values[f.id] is None)
 
     def change(root):
-        victim = outer_controls(root)[form.fields.index(gone)]
+        victim = outer_controls(root)[expected_controls(form).index((gone, None))]
         victim.getparent().remove(victim)
     record = read_bytes(mutate(libreoffice["filled"], change), "short.docx")
-    untitled = [f for f in form.fields if f.kind in ("date", *DROPDOWN_KINDS)]
-    n = len(form.fields) - 1
+    untitled = [f for f in single(form) if f.kind in ("date", *DROPDOWN_KINDS)]
+    n = len(single(form)) - 1
     assert record.warnings[0] == (f"{n} control(s) had lost their field ids (the editor dropped the tags); "
                                   f"matched {n - len(untitled)} by title; {len(untitled)} could not be matched")
     expected = expected_record(form, values)
@@ -485,6 +500,40 @@ def test_libreoffice_docx_to_odt_to_docx_loses_the_manifest_and_is_refused(libre
 def quirk_base(blank) -> bytes:
     return fill_docx(blank, {NAME: "Zoë Łukasiewicz", DATE: "2026-03-04", NOTES: "one\ntwo", TICK: True,
                              SIGNOFF: False, RATING: "unsure"})
+
+
+@pytest.fixture(scope="module")
+def old_base(blank, form) -> bytes:
+    """A copy made before the scale grid: one drop-down per scale question."""
+    return fill_docx(old_dropdown_copy(blank, form), {NAME: "Zoë Łukasiewicz", SIGNOFF: False, RATING: "unsure"})
+
+
+def test_old_copies_with_a_dropdown_per_scale_question_still_read(blank, form, values):
+    old = fill_docx(old_dropdown_copy(blank, form), values)
+    assert b'w:val="patient_feedback.ratings.respect=' not in parts_of(old)["word/document.xml"]
+    record = read_bytes(old, "old.docx")
+    assert record.fields == expected_record(form, values)
+    assert record.warnings == []
+
+
+def _tick(root, tag: str) -> None:
+    sdt = control(root, tag)
+    sdt.find("w:sdtPr/w14:checkbox/w14:checked", NS).set(f"{{{W14}}}val", "1")
+    for t in sdt.iter(wq("t")):
+        t.text = "\u2612"
+
+
+def test_a_scale_row_with_two_ticks_stores_neither_and_warns(quirk_base):
+    record = read_bytes(mutate(quirk_base, lambda root: _tick(root, f"{RATING}=very_happy")), "two.docx")
+    assert record.fields[RATING] is None
+    assert record.warnings == [f"{RATING}: 2 answers ticked (Very happy, I am unsure); none stored, "
+                               "ask which one was meant"]
+
+
+def test_a_scale_row_is_read_from_its_ticked_column(quirk_base):
+    record = read_bytes(quirk_base, "one.docx")
+    assert record.fields[RATING] == "unsure" and record.positions[RATING] == 3
+    assert record.warnings == []
 
 
 def test_quirk_tracked_changes_inside_a_control(quirk_base):
@@ -560,7 +609,7 @@ PLACEHOLDER_CASES = {
     "dropdown": (SIGNOFF, PLACEHOLDERS["yesno"]),
     "word's text": (NAME, "Click or tap here to enter text."),
     "word's date": (DATE, "Click or tap to enter a date."),
-    "word's dropdown": (RATING, "Choose an item."),
+    "word's dropdown": (RESPONDENT, "Choose an item."),
     "narrow cell": ("schedule.plan.ws1.m1", "\u00a0\u00a0\u00a0"),
 }
 
@@ -586,7 +635,7 @@ def test_quirk_tags_dropped_titles_kept(filled, form, values):
             drop(sdt, "tag")
     record = read_bytes(mutate(filled, change), "untagged.docx")
     assert record.fields == expected_record(form, values)
-    n = len(form.fields)
+    n = len(single(form))  # the scale's grid cells are found by their titles first
     assert record.warnings == [tag_lost_warning(n, by_title=n, by_position=0)]
 
 
@@ -596,7 +645,9 @@ def test_quirk_tags_and_titles_dropped_matched_by_position(filled, form, values)
             drop(sdt, "tag", "alias")
     record = read_bytes(mutate(filled, change), "bare.docx")
     assert record.fields == expected_record(form, values)
-    assert record.warnings == [tag_lost_warning(len(form.fields), by_title=0, by_position=len(form.fields))]
+    n = len(expected_controls(form))  # grid rows placed by position too: five boxes a question
+    assert n == len(form.fields) + 4 * len(scale_ids(form))
+    assert record.warnings == [tag_lost_warning(n, by_title=0, by_position=n)]
 
 
 def test_quirk_tags_dropped_and_a_control_deleted_matches_by_title_alone(filled, form, values):
@@ -609,7 +660,7 @@ def test_quirk_tags_dropped_and_a_control_deleted_matches_by_title_alone(filled,
             drop(sdt, "tag")
     record = read_bytes(mutate(filled, change), "short.docx")
     assert record.fields == expected_record(form, values)
-    n = len(form.fields) - 1
+    n = len(single(form)) - 1
     assert record.warnings == [
         f"{n} control(s) had lost their field ids (the editor dropped the tags); matched {n} by title",
         f"1 field(s) of the pack are missing from the copy: {gone.id}"]
@@ -623,13 +674,15 @@ def test_quirk_controls_that_match_no_field_keep_their_values_under_unmapped(qui
         for sdt in root.iter(wq("sdt")):
             drop(sdt, "tag", "alias")
     record = read_bytes(mutate(quirk_base, change), "lost.docx")
-    n = len(form.fields) - 1
+    n = len(expected_controls(form)) - 1
+    fields = len(form.fields)
     assert record.warnings[:2] == [
         f"{n} control(s) had lost their field ids (the editor dropped the tags); matched 0 by title; "
         f"{n} could not be matched",
-        f"{n + 1} field(s) of the pack are missing from the copy: " + ", ".join(f.id for f in form.fields[:5])
-        + f" and {n + 1 - 5} more"]
-    assert set(record.unmapped.values()) == {"Zoë Łukasiewicz", "2026-03-04", "one\ntwo", True, "no", "unsure"}
+        f"{fields} field(s) of the pack are missing from the copy: " + ", ".join(f.id for f in form.fields[:5])
+        + f" and {fields - 5} more"]
+    # the rating is a ticked box of the grid now: True, like the ticked competency
+    assert set(record.unmapped.values()) == {"Zoë Łukasiewicz", "2026-03-04", "one\ntwo", True, "no"}
     assert all(key.startswith("untagged control ") for key in record.unmapped)
     assert len(record.warnings) == 2 + len(record.unmapped)
     assert all(v in (None, False) for v in record.fields.values())
@@ -677,20 +730,20 @@ def test_quirk_long_answer_split_out_of_its_control_into_the_cell(quirk_base, an
 
 @pytest.mark.parametrize("fid, shown, expected", [(RATING, "Very happy", "very_happy"), (RATING, "unhappy", "unhappy"),
                                                   (SIGNOFF, "Yes", True)])
-def test_quirk_dropdown_without_list_items_showing_an_option_label(quirk_base, fid, shown, expected):
+def test_quirk_dropdown_without_list_items_showing_an_option_label(old_base, fid, shown, expected):
     def change(root):
         sdt = control(root, fid)
         listing = sdt.find("w:sdtPr/w:dropDownList", NS)
         for item in listing.findall("w:listItem", NS):
             listing.remove(item)
         set_content(sdt, run(shown))
-    record = read_bytes(mutate(quirk_base, change), "list.docx")
+    record = read_bytes(mutate(old_base, change), "list.docx")
     assert record.fields[fid] == expected
     assert record.warnings == []
 
 
-def test_quirk_dropdown_showing_text_that_is_no_option_is_left_empty_with_a_warning(quirk_base):
-    record = read_bytes(mutate(quirk_base, lambda root: set_content(control(root, RATING), run("Brilliant"))), "x.docx")
+def test_quirk_dropdown_showing_text_that_is_no_option_is_left_empty_with_a_warning(old_base):
+    record = read_bytes(mutate(old_base, lambda root: set_content(control(root, RATING), run("Brilliant"))), "x.docx")
     assert record.fields[RATING] is None
     assert record.warnings == [f"{RATING}: unknown option 'Brilliant' (expected one of: very_happy, happy, unsure, "
                                "unhappy, very_unhappy): left empty"]

@@ -33,6 +33,7 @@ from generator.model.form import (
 from generator.model.manifest import DOCX_NAMESPACE, make_manifest
 from tests.conftest import need_tool
 from tests.fieldlist import DOCX_CLASS, model_listing, reduce
+from tests.formats.docx.scale import expected_controls, scale_ids
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 NS = {"w": W, "w14": "http://schemas.microsoft.com/office/word/2010/wordml",
@@ -82,13 +83,26 @@ def control_class(pr: etree._Element) -> str:
 
 
 def docx_listing(document: etree._Element) -> list[tuple]:
-    """Fields as Word sees them: tag, control class, title, dropdown values (golden-file shape)."""
+    """Fields as Word sees them: tag, control class, title, dropdown values (golden-file shape);
+    a scale question's grid row of checkboxes (tags ``id=value``) is one entry of class 'grid'."""
     out = []
+    grid: dict[str, list[str]] = {}
     for sdt in sdts(document):
         pr = sdt.find("w:sdtPr", NS)
+        fid, _, option = tag(sdt).partition("=")
+        if option:
+            assert control_class(pr) == "checkbox"
+            grid.setdefault(fid, []).append(option)
+            continue
         options = tuple(i.get(wq("value")) for i in pr.findall("w:dropDownList/w:listItem", NS))
-        out.append((tag(sdt), control_class(pr), pr.find("w:alias", NS).get(wq("val")), options))
-    return sorted(out)
+        out.append((fid, control_class(pr), pr.find("w:alias", NS).get(wq("val")), options))
+    return sorted(out + [(fid, "grid", None, tuple(options)) for fid, options in grid.items()])
+
+
+def expected_listing(form) -> list[tuple]:
+    scale = scale_ids(form)
+    return sorted((fid, "grid", None, options) if fid in scale else (fid, kind, label, options)
+                  for fid, kind, label, options in reduce(model_listing(form), DOCX_CLASS))
 
 
 def styled(document: etree._Element, style: str) -> list[str]:
@@ -113,19 +127,23 @@ def built():
 
 def test_fields_match_the_model(built):
     form, *_, document = built
-    assert docx_listing(document) == reduce(model_listing(form), DOCX_CLASS)
+    assert docx_listing(document) == expected_listing(form)
 
 
 def test_one_control_per_field_in_document_order(built):
+    """One control per field; a scale question has one checkbox per answer, tagged id=value."""
     form, *_, document = built
     tags = [tag(s) for s in sdts(document)]
-    assert tags == [f.id for f in form.fields]
+    assert tags == [f.id if o is None else f"{f.id}={o.value}" for f, o in expected_controls(form)]
     assert len(set(tags)) == len(tags)
 
 
 def test_title_is_the_label_and_controls_cannot_be_deleted(built):
     form, *_, document = built
-    labels = {f.id: f.label for f in form.fields}
+    labels = {(f.id if o is None else f"{f.id}={o.value}"): (f.label if o is None else f"{f.label}: {o.label}")
+              for f, o in expected_controls(form)}
+    assert labels["patient_feedback.ratings.respect=very_happy"] == \
+        "Patient feedback: How happy were you with the way the care coordinator: Showed you respect?: Very happy"
     ids = []
     for sdt in sdts(document):
         pr = sdt.find("w:sdtPr", NS)
@@ -139,7 +157,10 @@ def test_kinds_map_to_word_controls(built):
     form, *_, document = built
     controls = {tag(s): s.find("w:sdtPr", NS) for s in sdts(document)}
     seen = set()
+    scale = scale_ids(form)
     for field in form.fields:
+        if field.id in scale:
+            continue  # test_likert_items_are_a_grid_of_checkboxes
         pr = controls[field.id]
         seen.add(field.kind)
         if field.kind == "checkbox":
@@ -168,7 +189,7 @@ def test_empty_controls_show_a_placeholder(built):
     form, *_, document = built
     kinds = {f.id: f.kind for f in form.fields}
     for sdt in sdts(document):
-        kind = kinds[tag(sdt)]
+        kind = kinds.get(tag(sdt), "checkbox")  # a scale's grid cell (id=value) is a checkbox
         shown = text_of(sdt.find("w:sdtContent", NS))
         if kind == "checkbox":
             assert shown == "\u2610"
@@ -324,13 +345,26 @@ def test_grids_repeat_a_branded_header_row_and_rows_do_not_split(built):
     assert all(tr.find("w:trPr/w:cantSplit", NS) is not None for tr in document.iter(wq("tr")))
 
 
-def test_likert_items_are_dropdowns_of_the_scale(built):
+def test_likert_items_are_a_grid_of_checkboxes(built):
+    """As in the source form: a row per question, the answers as column headings, a box per cell."""
     form, *_, document = built
     likert = next(b for s in form.sections for b in s.blocks if isinstance(b, LikertBlock))
-    controls = {tag(s): s.find("w:sdtPr", NS) for s in sdts(document)}
-    for item in likert.items:
-        values = [i.get(wq("value")) for i in controls[item.id].findall("w:dropDownList/w:listItem", NS)]
-        assert values == [o.value for o in likert.options]
+    controls = {tag(s): s for s in sdts(document)}
+    first = controls[f"{likert.items[0].id}={likert.options[0].value}"]
+    table = next(a for a in first.iterancestors() if a.tag == wq("tbl"))
+    rows = table.findall("w:tr", NS)
+    assert [text_of(c) for c in rows[0].findall("w:tc", NS)] == \
+        ["How happy were you with the way the care coordinator…", "Very happy", "Happy", "I am unsure",
+         "Unhappy", "Very unhappy"]
+    assert len(rows) == 1 + len(likert.items) == 6
+    for row, item in zip(rows[1:], likert.items):
+        cells = row.findall("w:tc", NS)
+        assert text_of(cells[0]) == item.label.split(": ")[-1]
+        tags = [tag(c.find(".//w:sdt", NS)) for c in cells[1:]]
+        assert tags == [f"{item.id}={o.value}" for o in likert.options]
+        for cell in cells[1:]:
+            box = cell.find(".//w:sdt/w:sdtPr/w14:checkbox", NS)
+            assert box.find("w14:checked", NS).get(f"{{{NS['w14']}}}val") == "0"
 
 
 def test_theme_drives_the_look(built):
@@ -363,7 +397,7 @@ def test_a_part_issued_on_its_own_starts_with_a_band_and_its_title(theme):
     assert styled(document, "Title") == []
     assert styled(document, "BandName") == [theme.organisation]
     assert styled(document, "Heading1") == [form.sections[0].title]
-    assert docx_listing(document) == reduce(model_listing(form), DOCX_CLASS)
+    assert docx_listing(document) == expected_listing(form)
 
 
 def test_logo_goes_on_the_cover_and_in_every_header(built, tmp_path):
@@ -422,14 +456,15 @@ def test_libreoffice_round_trip_keeps_text_fields_and_manifest(built, tmp_path):
     # titles of dates and dropdowns, and wraps checkboxes in a titled control) but keeps
     # the controls in document order, so the manifest's field order identifies them.
     outer = [s for s in document.iter(wq("sdt")) if not any(a.tag == wq("sdt") for a in s.iterancestors())]
-    assert len(outer) == len(form.fields)
-    for sdt, field in zip(outer, form.fields):
+    expected = expected_controls(form)
+    assert len(outer) == len(expected)
+    for sdt, (field, option) in zip(outer, expected):
         pr = sdt.find("w:sdtPr", NS)
         tag_el, alias = pr.find("w:tag", NS), pr.find("w:alias", NS)
         if tag_el is not None:
-            assert tag_el.get(wq("val")) == field.id
+            assert tag_el.get(wq("val")) == (field.id if option is None else f"{field.id}={option.value}")
         elif alias is not None:
-            assert alias.get(wq("val")) == field.label
+            assert alias.get(wq("val")) == (field.label if option is None else f"{field.label}: {option.label}")
 
     manifests = [etree.fromstring(b) for n, b in files.items() if n.startswith("customXml/item")
                  and not n.startswith("customXml/itemProps")]
