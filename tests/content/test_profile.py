@@ -124,7 +124,8 @@ def test_every_profile_problem_is_reported_with_its_path(content_dir):
     assert found == [
         "pcns/bad-pcn/profile.yaml: optional_forms[0]: unknown optional form 'newsletter' (choose from: mdt_review, pcsp)",
         "pcns/bad-pcn/profile.yaml: log_rows.action_plan.notes: unknown log 'action_plan.notes' (logs are: "
-        "action_plan.tasks, feedback_key_people.entries, feedback_staff.entries, interprofessional.entries)",
+        "action_plan.tasks, feedback_key_people.entries, feedback_staff.entries, interprofessional.entries, "
+        "interprofessional.more_entries)",
         "pcns/bad-pcn/profile.yaml: schedule.start_month: unknown month 'Smarch' (e.g. September)",
     ]
 
