@@ -479,7 +479,8 @@ def test_libreoffice_renders_it(built, tmp_path):
     pdf = _soffice(tmp_path, source, "pdf")
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
                           check=True).stdout
-    flat = " ".join(text.split())
+    flat = " ".join(text.split()).replace("- ", "-")  # a title may wrap after a hyphen
+
     for section in form.sections[1:]:
         assert " ".join(section.title.split()) in flat
     assert "Page 1 of" in flat
