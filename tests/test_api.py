@@ -18,8 +18,8 @@ def test_check_reports_the_shipped_content_and_profiles():
     result = api.check()
     assert (result.content_id, result.version, result.sections) == ("care-coordination-portfolio", "1.0.0", 17)
     assert result.profiles == ["riverside-pcn"]
-    assert result.fields == 349  # optional forms included; the default pack has 319
-    assert len(api.fields()) == 319
+    assert result.fields == 352  # optional forms included; the default pack has 322
+    assert len(api.fields()) == 322
 
 
 def test_check_raises_every_content_problem(tmp_path):

@@ -100,7 +100,7 @@ def test_manifest_is_attached(reader, manifest):
 
 def test_text_is_selectable_and_every_section_is_present(reader, form):
     text = "\n".join(page.extract_text() for page in reader.pages)
-    flat = " ".join(text.split())
+    flat = " ".join(text.split()).replace("- ", "-")  # a title may wrap after a hyphen
     for section in form.sections:
         assert " ".join(section.title.split()) in flat, section.title
     assert "Page 3 of" in flat
