@@ -51,3 +51,27 @@ def test_readme_names_the_two_setup_commands_and_ci_runs_the_test_one():
     assert "make build" in README and "make test" in README
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+def _outputs_in_docs() -> set[str]:
+    """Every file or folder the README and docs/ tell a user to write (``-o X``, ``--out X``)."""
+    text = README + "".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "docs").glob("*.md")))
+    files = set(re.findall(r"(?:-o|--output) ([A-Za-z0-9_./-]+)", text))
+    folders = {f.rstrip("/") + "/" for f in re.findall(r"--out ([A-Za-z0-9_./-]+)", text)}
+    return {f for f in files | folders if f.rstrip("/") not in {"OUT", "FILE"}}
+
+
+def test_what_the_docs_write_is_git_ignored():
+    import shutil
+    import subprocess
+
+    from .conftest import need_tool
+    need_tool("git")
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    outputs = _outputs_in_docs() | {"build/", "returned/x.pdf", "records.sqlite", "records.sqlite-wal"}
+    assert {"dist/", "records.fhir.json", "reports/"} <= outputs
+    result = subprocess.run([shutil.which("git"), "check-ignore", "--no-index", "-v", *sorted(outputs)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    ignored = {line.split("\t", 1)[1] for line in result.stdout.splitlines()}
+    assert ignored == outputs, f"not in .gitignore: {sorted(outputs - ignored)}"

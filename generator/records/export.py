@@ -14,6 +14,10 @@ Out: text, from the writer named in ``EXPORTERS``:
   submission as a ``QuestionnaireResponse`` referring to it by canonical
   ``url|version``.
 
+A value flagged as a likely patient identifier leaves the store only as a
+marker (``[withheld: possible NHS number]``) unless its copy was cleared by a
+reviewer or ``include_flagged`` is given (see ``generator.records.review``).
+
 CSV cells that a spreadsheet would run as a formula (starting with ``=``,
 ``+``, ``-``, ``@``, tab or carriage return) are prefixed with ``'``.
 """
@@ -40,7 +44,7 @@ EXT_REVIEW = "urn:portfolio:fhir:identifier-review"
 
 SUBMISSION_COLUMNS = ["submission_id", "instance_id", "version", "supersedes", "current", "learner", "practice",
                       "pcn", "part", "pack_id", "content_version", "format", "editor", "filename", "sha256",
-                      "ingested_at", "missing_fields", "warnings", "review_flags"]
+                      "ingested_at", "missing_fields", "warnings", "review_flags", "withheld_fields"]
 LONG_COLUMNS = ["submission_id", "instance_id", "learner", "pcn", "part", "field_id", "kind", "state", "value",
                 "position"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -52,10 +56,15 @@ class StoredRecord:
     values: list[FieldValue]
     warnings: list[str] = field(default_factory=list)
     flags: list[tuple[str, str]] = field(default_factory=list)  # likely patient identifiers: (field id, kind)
+    withheld: list[str] = field(default_factory=list)  # field ids whose values were replaced by a marker
 
 
 def load_records(store: Store, all_versions: bool = False) -> tuple[list[StoredRecord], dict[str, Definition]]:
-    """Current submissions (or every version) with their values, and the definitions they use."""
+    """Current submissions (or every version) with their values, and the definitions they use.
+
+    The values are as stored, flagged ones included: pass the records through
+    ``generator.records.review.withhold`` before they leave the store.
+    """
     subs = store.submissions(current_only=not all_versions)
     ids = [s.id for s in subs]
     values, warnings, flags = store.values(ids), store.warnings(ids), store.flags(ids)
@@ -102,16 +111,22 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+def _part(sub: SubmissionRow) -> str:
+    """The part a submission is of, named as ``portfolio read`` names it ("pack" for the whole pack)."""
+    return sub.part or "pack"
+
+
 def _facts(sub: SubmissionRow, values: list[FieldValue], warnings: list[str],
-           flags: list[tuple[str, str]] = ()) -> dict[str, Any]:
+           flags: list[tuple[str, str]] = (), withheld: list[str] = ()) -> dict[str, Any]:
     return {"submission_id": sub.id, "instance_id": sub.instance_id, "version": sub.version,
             "supersedes": sub.supersedes, "current": sub.current, "learner": sub.learner_name,
-            "practice": sub.practice, "pcn": sub.pcn, "part": sub.part or "", "pack_id": sub.pack_id,
+            "practice": sub.practice, "pcn": sub.pcn, "part": _part(sub), "pack_id": sub.pack_id,
             "content_version": sub.content_version, "format": sub.format, "editor": sub.editor,
             "filename": sub.filename, "sha256": sub.sha256, "ingested_at": sub.ingested_at,
             "missing_fields": " ".join(v.field_id for v in values if v.state == "missing"),
             "warnings": len(warnings),
-            "review_flags": " ".join(f"{fid}:{kind}" for fid, kind in flags)}
+            "review_flags": " ".join(f"{fid}:{kind}" for fid, kind in flags),
+            "withheld_fields": " ".join(withheld)}
 
 
 def to_csv(records: list[StoredRecord], definitions: dict[str, Definition], **_: Any) -> str:
@@ -123,7 +138,7 @@ def to_csv(records: list[StoredRecord], definitions: dict[str, Definition], **_:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(SUBMISSION_COLUMNS + columns + [f"unmapped:{u}" for u in unmapped])
     for record in records:
-        facts = _facts(record.submission, record.values, record.warnings, record.flags)
+        facts = _facts(record.submission, record.values, record.warnings, record.flags, record.withheld)
         by_id = {v.field_id: v for v in record.values}
         row = [_cell(facts[c]) for c in SUBMISSION_COLUMNS]
         row += [_cell(by_id[c].value) if c in by_id and by_id[c].state == "read" else "" for c in columns]
@@ -141,7 +156,7 @@ def to_csv_long(records: list[StoredRecord], definitions: dict[str, Definition],
         sub = record.submission
         kinds = {d["id"]: d["kind"] for d in definitions[sub.definition_id].fields}
         for v in record.values:
-            writer.writerow([sub.id, sub.instance_id, _cell(sub.learner_name), _cell(sub.pcn), sub.part or "",
+            writer.writerow([sub.id, sub.instance_id, _cell(sub.learner_name), _cell(sub.pcn), _part(sub),
                              v.field_id, kinds.get(v.field_id, ""), v.state, _cell(v.value),
                              "" if v.position is None else v.position])
     return out.getvalue()
@@ -153,10 +168,10 @@ def record_json(record: StoredRecord) -> dict[str, Any]:
     """One record, shaped as ``portfolio read`` prints it, plus the submission's facts."""
     sub = record.submission
     facts = _facts(sub, record.values, record.warnings)
-    del facts["missing_fields"], facts["warnings"], facts["review_flags"]
+    del facts["missing_fields"], facts["warnings"], facts["review_flags"], facts["withheld_fields"]
     return {
         "submission": facts,
-        "pack": {"pack_id": sub.pack_id, "part": sub.part, "instance_id": sub.instance_id,
+        "pack": {"pack_id": sub.pack_id, "part": _part(sub), "instance_id": sub.instance_id,
                  "content_id": sub.content_id, "content_version": sub.content_version,
                  "content_hash": sub.content_hash, "generator_version": sub.generator_version,
                  "learner": sub.learner, "pcn": sub.pcn_facts, "format": sub.format, "editor": sub.editor},
@@ -165,6 +180,7 @@ def record_json(record: StoredRecord) -> dict[str, Any]:
         "missing": [v.field_id for v in record.values if v.state == "missing"],
         "unmapped": {v.field_id: v.value for v in record.values if v.state == "unmapped"},
         "flags": [{"field": fid, "kind": kind} for fid, kind in record.flags],
+        "withheld": list(record.withheld),
         "warnings": record.warnings,
     }
 
@@ -197,6 +213,25 @@ FHIR_ANSWERS: dict[str, Callable[[Any, dict[str, Any]], dict[str, Any] | None]] 
 }
 EXT_AS_WRITTEN = "urn:portfolio:fhir:answer-as-written"
 EXT_UNMAPPED = "urn:portfolio:fhir:unmapped-value"
+#: Where ``authored`` comes from: the sign-off date field's id, or "ingested" (no sign-off dated).
+EXT_AUTHORED_FROM = "urn:portfolio:fhir:authored-from"
+
+
+def signoff_dates(definition: list[dict[str, Any]]) -> list[str]:
+    """Ids of the sign-off dates: a date field ``….date`` beside a signature field ``….name``."""
+    kinds = {d["id"]: d["kind"] for d in definition}
+    return [fid for fid, kind in kinds.items()
+            if kind == "date" and fid.endswith(".date") and kinds.get(fid[:-len("date")] + "name") == "signature"]
+
+
+def authored(record: StoredRecord, definition: list[dict[str, Any]]) -> tuple[str, str]:
+    """(when, from where): the latest date among the copy's sign-offs, else the time it was ingested."""
+    by_id = {v.field_id: v for v in record.values if v.state == "read"}
+    dated = [(by_id[fid].value, fid) for fid in signoff_dates(definition)
+             if fid in by_id and isinstance(by_id[fid].value, str) and _ISO_DATE.match(by_id[fid].value)]
+    if dated:
+        return max(dated)
+    return record.submission.ingested_at, "ingested"
 
 
 def questionnaire_id(pack_id: str, part: str | None) -> str:
@@ -255,6 +290,7 @@ def questionnaire_response(record: StoredRecord, q: dict[str, Any], definition: 
     sub = record.submission
     by_id = {v.field_id: v for v in record.values}
     kinds = {d["id"]: d for d in definition}
+    when, source = authored(record, definition)
     groups = []
     for group in q["item"]:
         answered = []
@@ -276,6 +312,8 @@ def questionnaire_response(record: StoredRecord, q: dict[str, Any], definition: 
         "identifier": {"system": "urn:portfolio:instance-id", "value": sub.instance_id},
         "questionnaire": f"{q['url']}|{q['version']}",
         "status": "amended" if sub.supersedes is not None else "completed",
+        "authored": when,
+        "_authored": {"extension": [{"url": EXT_AUTHORED_FROM, "valueString": source}]},
         "author": {"display": sub.learner_name},
         "item": groups,
     }
@@ -331,7 +369,34 @@ EXPORTERS: dict[str, Callable[..., str]] = {
 }
 
 
-def export(store: Store, fmt: str, *, all_versions: bool = False, fhir_base: str = DEFAULT_FHIR_BASE) -> str:
-    """The store's records in ``fmt`` (a key of ``EXPORTERS``)."""
+@dataclass(frozen=True)
+class Exported:
+    """An export's text, and what happened to flagged values on the way."""
+
+    text: str
+    records: int
+    withheld: int  # flagged values replaced by a marker
+    included: int  # flagged values written in full (include_flagged)
+    cleared: int  # flagged submissions a reviewer cleared, exported in full
+
+
+def export_records(store: Store, fmt: str, *, all_versions: bool = False, fhir_base: str = DEFAULT_FHIR_BASE,
+                   include_flagged: bool = False) -> Exported:
+    """The store's records in ``fmt`` (a key of ``EXPORTERS``).
+
+    A value flagged as a possible patient identifier is withheld (replaced by a
+    marker naming the kind; the field id and flag are kept) unless a reviewer
+    cleared its copy (``portfolio review clear``) or ``include_flagged`` is set.
+    """
+    from generator.records.review import clearances, withhold
     records, definitions = load_records(store, all_versions)
-    return EXPORTERS[fmt](records, definitions, fhir_base=fhir_base)
+    result = withhold(records, clearances(store), include_flagged)
+    text = EXPORTERS[fmt](result.records, definitions, fhir_base=fhir_base)
+    return Exported(text, len(records), result.withheld, result.included, result.cleared)
+
+
+def export(store: Store, fmt: str, *, all_versions: bool = False, fhir_base: str = DEFAULT_FHIR_BASE,
+           include_flagged: bool = False) -> str:
+    """The text of ``export_records``."""
+    return export_records(store, fmt, all_versions=all_versions, fhir_base=fhir_base,
+                          include_flagged=include_flagged).text

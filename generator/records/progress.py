@@ -18,6 +18,7 @@ any rating on it is answered.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -107,10 +108,22 @@ class LearnerProgress:
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
+        out["key"] = key_parts(self.key)
         out["returned"] = self.returned
         out["signoffs"] = dict(zip(("done", "total"), self.signoffs))
         out["competencies"] = dict(zip(("achieved", "total"), self.competencies))
         return out
+
+
+def key_parts(key: str) -> dict[str, str] | str:
+    """A learner key (JSON text, see ``register.learner_key``) as {pcn, practice, name}; other keys as they are."""
+    try:
+        parts = json.loads(key)
+    except ValueError:
+        return key
+    if isinstance(parts, list) and len(parts) == 3 and all(isinstance(p, str) for p in parts):
+        return dict(zip(("pcn", "practice", "name"), parts))
+    return key
 
 
 def filled(value: Any) -> bool:

@@ -129,6 +129,7 @@ def test_wide_csv_has_a_row_per_submission_and_a_column_per_field_id(stored):
     assert dafydd["missing_fields"] == "cover.details.practice" and dafydd["cover.details.practice"] == ""
     feedback = table[1]
     assert feedback["part"] == "patient_feedback" and feedback["patient_feedback.ratings.respect"] == "very_happy"
+    assert zoe["part"] == dafydd["part"] == "pack"  # as 'portfolio read' says
     assert feedback["cover.details.name"] == ""  # not a field of the feedback form
 
 
@@ -148,8 +149,10 @@ def test_long_csv_has_a_row_per_submission_and_field_with_its_state(stored):
     assert len(table) == sum(len(v) for v in values.values())
     states = {(r["field_id"], r["state"]) for r in table if r["learner"] == "Dafydd ap Gruffudd"}
     assert ("cover.details.extra_note", "unmapped") in states and ("cover.details.practice", "missing") in states
-    rating = next(r for r in table if r["field_id"] == "patient_feedback.ratings.respect" and r["part"])
+    rating = next(r for r in table if r["field_id"] == "patient_feedback.ratings.respect"
+                  and r["part"] == "patient_feedback")
     assert rating["kind"] == "choice" and rating["position"] in {"1", "2", "3"}
+    assert {r["part"] for r in table} == {"pack", "patient_feedback"}  # named as 'portfolio read' names them
 
 
 # ---------------------------------------------------------------- JSON
@@ -164,6 +167,7 @@ def test_json_records_match_what_read_gives(stored):
     assert zoe["positions"] == record.positions
     assert zoe["pack"]["instance_id"] == iid(1) and zoe["pack"]["learner"] == ZOE
     assert zoe["submission"]["supersedes"] is not None and zoe["missing"] == [] and zoe["unmapped"] == {}
+    assert zoe["pack"]["part"] == record.pack["part"] == "pack"
     dafydd = next(r for r in data["records"] if r["submission"]["learner"] == "Dafydd ap Gruffudd")
     assert dafydd["unmapped"] == {"cover.details.extra_note": "Hill Practice"}
     assert dafydd["missing"] == ["cover.details.practice"] and dafydd["warnings"]
@@ -240,7 +244,28 @@ def check_response(r: dict, questionnaires: dict[str, dict], items_by_url: dict[
         walk(item, None)
 
 
+def check_r4_schema(bundle: dict) -> None:
+    """Every resource, and the Bundle, parse as FHIR R4 (4.0.1) models: types, required elements, no
+    unknown elements, primitive formats (ids, dates, dateTimes)."""
+    import fhir.resources
+    from fhir.resources import construct_fhir_element
+    assert fhir.resources.__fhir_version__ == "4.0.1"
+    construct_fhir_element("Bundle", bundle)
+    for entry in bundle["entry"]:
+        construct_fhir_element(entry["resource"]["resourceType"], entry["resource"])
+
+
+def test_the_r4_schema_check_refuses_what_r4_does_not_allow():
+    response = {"resourceType": "QuestionnaireResponse", "status": "completed", "item": [{"linkId": "a"}]}
+    check_r4_schema({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": response}]})
+    for bad in ({**response, "authored": "21/11/2026"}, {**response, "reviewFlags": []},
+                {**response, "item": [{"answer": [{"valueString": "x"}]}]}):
+        with pytest.raises(ValueError):
+            check_r4_schema({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": bad}]})
+
+
 def check_bundle(bundle: dict) -> tuple[list[dict], list[dict]]:
+    check_r4_schema(bundle)
     assert bundle["resourceType"] == "Bundle" and bundle["type"] == "collection"
     resources = []
     for entry in bundle["entry"]:
@@ -305,6 +330,48 @@ def test_fhir_with_an_https_base_and_all_versions(stored):
     assert questionnaires[0]["url"] == "https://fhir.example.org/r4/Questionnaire/care-coordination-portfolio"
     assert bundle["entry"][0]["fullUrl"] == questionnaires[0]["url"]
     assert sorted(r["status"] for r in responses) == ["amended"] + ["completed"] * 5
+
+
+def _record(fields: list[dict], values: list[FieldValue], ingested_at="2026-12-01T09:30:00.000000+00:00"):
+    definition = Definition("d" * 64, "pack", None, "pack", "2.0.0", "h", fields)
+    sub = SubmissionRow(
+        id=7, sha256="s" * 64, filename="a.pdf", size=1, format="pdf", editor="x", ingested_at=ingested_at,
+        instance_id=iid(7), version=1, supersedes=None, superseded_by=None, pack_id="pack", part=None,
+        content_id="pack", content_version="2.0.0", content_hash="h", generator_version="0.1.0",
+        definition_id=definition.id, learner_key="k", learner_name="Zoë", practice="", pcn="", pcn_name="",
+        learner={}, pcn_facts={})
+    return StoredRecord(sub, values), definition
+
+
+SIGNED = [{"id": "review.signatures.assessor.name", "kind": "signature", "label": "Review: Assessor", "options": []},
+          {"id": "review.signatures.assessor.date", "kind": "date", "label": "Review: Date", "options": []},
+          {"id": "review.signatures.learner.name", "kind": "signature", "label": "Review: Learner", "options": []},
+          {"id": "review.signatures.learner.date", "kind": "date", "label": "Review: Date", "options": []},
+          {"id": "plan.tasks.row1.target", "kind": "date", "label": "Plan: Target date", "options": []}]
+
+
+def test_fhir_authored_is_the_latest_sign_off_date_and_says_so():
+    record, definition = _record(SIGNED, [
+        FieldValue("review.signatures.assessor.name", "read", "Jo Bennett"),
+        FieldValue("review.signatures.assessor.date", "read", "2026-11-20"),
+        FieldValue("review.signatures.learner.date", "read", "2026-10-02"),
+        FieldValue("plan.tasks.row1.target", "read", "2027-03-31")])  # a target date is not a sign-off
+    bundle = json.loads(to_fhir([record], {definition.id: definition}))
+    check_bundle(bundle)
+    response = bundle["entry"][1]["resource"]
+    assert response["authored"] == "2026-11-20"
+    assert response["_authored"] == {"extension": [{"url": "urn:portfolio:fhir:authored-from",
+                                                    "valueString": "review.signatures.assessor.date"}]}
+
+
+def test_fhir_authored_is_the_ingest_time_when_no_sign_off_is_dated():
+    record, definition = _record(SIGNED, [FieldValue("review.signatures.assessor.date", "read", "late November"),
+                                          FieldValue("plan.tasks.row1.target", "read", "2027-03-31")])
+    bundle = json.loads(to_fhir([record], {definition.id: definition}))
+    check_bundle(bundle)
+    response = bundle["entry"][1]["resource"]
+    assert response["authored"] == "2026-12-01T09:30:00.000000+00:00"
+    assert response["_authored"]["extension"][0]["valueString"] == "ingested"
 
 
 def test_a_date_written_as_text_is_kept_as_written_not_as_a_wrong_type():

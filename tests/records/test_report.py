@@ -282,6 +282,18 @@ def test_records_command_json_and_pcn_filter(store_file):
     assert learner["name"] == "Ngozi Okonkwo" and learner["competencies"] == {"achieved": 4, "total": 31}
     assert learner["domains"][0] == {"id": "personalised_care", "title": "Personalised Care", "achieved": 4,
                                      "total": 4, "signed_off": False, "assessor_achieved": None}
+    assert learner["key"] == {"pcn": "lakeside-pcn", "practice": "surgery", "name": "ngozi okonkwo"}
+
+    def strings(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                yield from strings(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from strings(v)
+        elif isinstance(value, str):
+            yield value
+    assert not [s for s in strings(learner) if s[:1] in "[{"]  # plain JSON values, no JSON inside strings
 
 
 def test_report_command_writes_html_and_pdf(store_file, tmp_path):

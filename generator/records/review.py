@@ -1,0 +1,161 @@
+"""Identifier review: flagged values withheld from what leaves the store, and a reviewer's clearance.
+
+In: stored records (``StoredRecord``: a submission, its values, warnings and
+identifier flags) and the store's audit log. Out: the same records with every
+flagged value replaced by a marker such as ``[withheld: possible NHS number]``
+(``withhold``), unless the submission's flags were cleared by a reviewer; and
+``clear``, which records a clearance.
+
+A clearance is an appended audit-log entry (action ``review_cleared``, the
+submission id, who, when and the reviewer's reason); nothing in the store is
+ever changed. A later version of the same copy is a new submission with flags
+of its own, so a clearance never covers answers the reviewer has not seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from generator.errors import PortfolioError
+from generator.records.store import AuditEntry, FieldValue, Store
+
+if TYPE_CHECKING:
+    from generator.records.export import StoredRecord
+
+#: The audit-log action recording a reviewer's clearance of a submission's flags.
+CLEARED = "review_cleared"
+#: How each kind of identifier is named in a marker.
+KIND_NAMES = {"nhs_number": "NHS number", "postcode": "postcode", "date_of_birth": "date of birth",
+              "phone_number": "phone number"}
+
+
+class ReviewError(PortfolioError):
+    """A copy cannot be cleared: unknown, not flagged, or no reason given."""
+
+
+def marker(kinds: list[str]) -> str:
+    """What stands in for a withheld value: ``[withheld: possible NHS number]``."""
+    names = ", ".join(dict.fromkeys(KIND_NAMES.get(k, k.replace("_", " ")) for k in kinds))
+    return f"[withheld: possible {names}]"
+
+
+def clearances(store: Store) -> dict[int, AuditEntry]:
+    """Submission id -> the audit entry that cleared its flags (the first, if cleared twice)."""
+    out: dict[int, AuditEntry] = {}
+    for entry in store.audit():
+        if entry.action == CLEARED and entry.submission_id is not None:
+            out.setdefault(entry.submission_id, entry)
+    return out
+
+
+@dataclass
+class Withheld:
+    """What ``withhold`` did: the records to export, and how many values it withheld or let through."""
+
+    records: list["StoredRecord"]
+    withheld: int = 0  # values replaced by a marker
+    included: int = 0  # flagged values left in (include_flagged)
+    cleared: int = 0  # flagged submissions a reviewer cleared (their values export normally)
+    fields: dict[int, list[str]] = field(default_factory=dict)  # submission id -> field ids withheld
+
+
+def _redact(message: str) -> str:
+    from generator.records.ingest import redact
+    return redact(message)
+
+
+def withhold(records: list["StoredRecord"], cleared: set[int] | dict[int, AuditEntry],
+             include_flagged: bool = False) -> Withheld:
+    """The records with each flagged value of an uncleared submission replaced by its marker.
+
+    The field id, its state and the flag (field and kind) are kept; warnings of such a
+    submission have their quoted text blanked, as ingest prints them. With
+    ``include_flagged`` the values are left in and only counted.
+    """
+    out = Withheld([])
+    for record in records:
+        sid = record.submission.id
+        if not record.flags:
+            out.records.append(record)
+            continue
+        if sid in cleared:
+            out.cleared += 1
+            out.records.append(record)
+            continue
+        kinds: dict[str, list[str]] = {}
+        for fid, kind in record.flags:
+            kinds.setdefault(fid, []).append(kind)
+        flagged = [v for v in record.values if v.field_id in kinds and v.value is not None]
+        if include_flagged:
+            out.included += len(flagged)
+            out.records.append(record)
+            continue
+        values = [FieldValue(v.field_id, v.state, marker(kinds[v.field_id]), v.position)
+                  if v.field_id in kinds and v.value is not None else v for v in record.values]
+        out.withheld += len(flagged)
+        out.fields[sid] = [v.field_id for v in flagged]
+        out.records.append(replace(record, values=values, warnings=[_redact(w) for w in record.warnings],
+                                   withheld=[v.field_id for v in flagged]))
+    return out
+
+
+# ---------------------------------------------------------------- clearing
+
+@dataclass(frozen=True)
+class Clearance:
+    submission_id: int
+    filename: str
+    flags: list[tuple[str, str]]
+    reason: str
+    already: AuditEntry | None = None  # set when the copy had been cleared before (nothing new written)
+
+
+def find_submission(store: Store, target: str | Path) -> int:
+    """The submission a reviewer means: a returned file (found by its SHA-256) or a submission id."""
+    path = Path(target)
+    if path.is_file():
+        try:
+            sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise ReviewError(f"{path}: cannot be read ({exc.strerror})") from None
+        sid = store.known_hashes().get(sha)
+        if sid is None:
+            raise ReviewError(f"{path}: this file is not in the records store {store.path} "
+                              "(ingest it first, or give the submission id 'portfolio export' lists)")
+        return sid
+    text = str(target).strip()
+    if text.isdigit():
+        sid = int(text)
+        if sid not in {s.id for s in store.submissions(current_only=False)}:
+            raise ReviewError(f"submission {sid}: not in the records store {store.path} "
+                              "(the ids are in the submission_id column of 'portfolio export')")
+        return sid
+    raise ReviewError(f"{target}: no such file, and not a submission id (give the returned file or the "
+                      "submission_id that 'portfolio export' lists)")
+
+
+def clear(store: Store, target: str | Path, reason: str) -> Clearance:
+    """Record that a reviewer checked ``target``'s flagged answers and found no patient identifier.
+
+    Appends one ``review_cleared`` audit entry; clearing a cleared copy again writes
+    nothing and returns the earlier clearance in ``already``.
+    """
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise ReviewError("give the reason with --reason (e.g. --reason 'the number is a course code')")
+    sid = find_submission(store, target)
+    sub = next(s for s in store.submissions(current_only=False) if s.id == sid)
+    flags = store.flags([sid]).get(sid, [])
+    if not flags:
+        raise ReviewError(f"{sub.filename} (submission {sid}): has no identifier flags; nothing to clear")
+    earlier = clearances(store).get(sid)
+    if earlier is not None:
+        return Clearance(sid, sub.filename, flags, reason, already=earlier)
+    with store.transaction():
+        store.add_audit(CLEARED, filename=sub.filename, sha256=sub.sha256, instance_id=sub.instance_id,
+                        submission_id=sid,
+                        detail=f"flags cleared ({', '.join(f'{f}:{k}' for f, k in flags)}); reason: {reason}")
+    return Clearance(sid, sub.filename, flags, reason)
