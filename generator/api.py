@@ -224,16 +224,16 @@ def plan_issue(roster: Path | str, cohort: str, *, out_dir: Path | str = "build"
     or IssueError when the cohort name is unusable or copies handed out would
     be overwritten (unless ``replace``).
     """
-    from generator.content.profile import list_profiles, load_profile
+    from generator.content.profile import load_profile, profile_names
     from generator.issuing.issue import check_cohort
-    from generator.issuing.roster import read_roster
+    from generator.issuing.roster import cover_labels, read_roster
     roster = Path(roster)
     wanted = _formats(formats, PACK_FORMATS)
     if not 0 <= feedback_forms <= 50:
         raise OptionError("feedback_forms", f"{feedback_forms} is not between 0 and 50")
     try:
         content = load_content(content_dir)
-        learners = read_roster(roster, set(list_profiles(content.directory)))
+        learners = read_roster(roster, profile_names(content.directory), cover_labels(content))
     except RosterError:
         raise
     except ContentError as exc:

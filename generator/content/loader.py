@@ -69,16 +69,20 @@ class Checker:
 
     def mapping(self, value: Any, path: str, required: dict[str, type | tuple[type, ...]],
                 optional: dict[str, type | tuple[type, ...]]) -> bool:
-        """Check ``value`` is a mapping with these keys of these types."""
+        """Check ``value`` is a mapping with these keys of these types.
+
+        True when every required key is there with its type and every optional key given
+        has its type, so that callers may use them; unknown keys are reported but do not
+        make it False.
+        """
         if not isinstance(value, dict):
             self.add(path, f"expected a mapping, found {_kind(value)}", "E-CONTENT-TYPE")
             return False
         ok = True
-        for key in value:
+        for key in value:  # reported, but the known keys are still checked (every problem in one run)
             if key not in required and key not in optional:
                 allowed = ", ".join(sorted({*required, *optional}))
                 self.add(_join(path, str(key)), f"unknown key '{key}' (allowed here: {allowed})", "E-CONTENT-KEY")
-                ok = False
         for key, types in required.items():
             if key not in value or value[key] is None or value[key] == "":
                 self.add(_join(path, key), f"missing '{key}' (add it)", "E-CONTENT-MISSING")
@@ -173,17 +177,20 @@ _FIELD_KEYS = {"options": (str, list), "hint": str, "lines": int}
 
 def _check_field(c: Checker, fld: Any, path: str, option_lists: dict[str, Any],
                  kinds: tuple[str, ...] = FIELD_KINDS) -> None:
-    if not c.mapping(fld, path, {"id": str, "label": str, "kind": str}, _FIELD_KEYS):
+    if not c.mapping(fld, path, {"id": str, "label": str, "kind": str}, _FIELD_KEYS) and not isinstance(fld, dict):
         return
-    c.ident(fld["id"], f"{path}.id")
-    kind = fld["kind"]
-    if kind not in kinds:
+    # Each key is checked on its own, so that a field with several mistakes shows them all at once.
+    if isinstance(fld.get("id"), str):
+        c.ident(fld["id"], f"{path}.id")
+    kind = fld.get("kind")
+    if isinstance(kind, str) and kind and kind not in kinds:
         c.add(f"{path}.kind", f"unknown kind '{kind}' (use one of: {', '.join(kinds)})")
     if kind == "choice":
-        _check_option_ref(c, fld.get("options"), f"{path}.options", option_lists)
-    elif "options" in fld:
+        if isinstance(fld.get("options"), (str, list)) or fld.get("options") is None:
+            _check_option_ref(c, fld.get("options"), f"{path}.options", option_lists)
+    elif "options" in fld and isinstance(kind, str) and kind:
         c.add(f"{path}.options", f"only a 'choice' field has options (this one is '{kind}')")
-    if "lines" in fld and not 1 <= fld["lines"] <= 40:
+    if isinstance(fld.get("lines"), int) and not 1 <= fld["lines"] <= 40:
         c.add(f"{path}.lines", "lines must be between 1 and 40")
 
 
@@ -213,19 +220,21 @@ def _check_prose(c: Checker, block: dict[str, Any], path: str, opts: dict[str, A
 
 
 def _check_fields_block(c: Checker, block: dict[str, Any], path: str, opts: dict[str, Any]) -> None:
-    if not c.mapping(block, path, {"type": str, "id": str, "fields": list},
-                     {"heading": str, "columns": int, "copies": int, "copy_id": str,
-                      "copy_heading": str, "keep_together": bool}):
-        return
-    _check_fields_list(c, block["fields"], f"{path}.fields", opts)
-    if block.get("columns", 1) not in (1, 2):
+    c.mapping(block, path, {"type": str, "id": str, "fields": list},
+              {"heading": str, "columns": int, "copies": int, "copy_id": str,
+               "copy_heading": str, "keep_together": bool})
+    if isinstance(block.get("fields"), list):
+        _check_fields_list(c, block["fields"], f"{path}.fields", opts)
+    if isinstance(block.get("columns", 1), int) and block.get("columns", 1) not in (1, 2):
         c.add(f"{path}.columns", "columns must be 1 or 2")
     copies = block.get("copies")
-    if copies is not None:
+    if copies is not None and isinstance(copies, int):
         if not 1 <= copies <= 50:
             c.add(f"{path}.copies", "copies must be between 1 and 50")
-        if "copy_id" in block:
+        if isinstance(block.get("copy_id"), str):
             c.ident(block["copy_id"], f"{path}.copy_id")
+        elif "copy_id" in block:
+            pass  # its type is reported already
         else:
             c.add(f"{path}.copy_id", "a block with copies needs 'copy_id' (e.g. case -> case_1, case_2)")
     elif "copy_id" in block or "copy_heading" in block:
@@ -233,8 +242,8 @@ def _check_fields_block(c: Checker, block: dict[str, Any], path: str, opts: dict
 
 
 def _check_table(c: Checker, block: dict[str, Any], path: str, opts: dict[str, Any]) -> None:
-    if not c.mapping(block, path, {"type": str, "id": str, "columns": list, "rows": list},
-                     {"heading": str}):
+    c.mapping(block, path, {"type": str, "id": str, "columns": list, "rows": list}, {"heading": str})
+    if not isinstance(block.get("columns"), list):
         return
     columns = block["columns"]
     static: list[str] = []
@@ -253,6 +262,8 @@ def _check_table(c: Checker, block: dict[str, Any], path: str, opts: dict[str, A
         c.add(f"{path}.columns", "a table needs at least one static column (no 'kind') to label its rows")
     if not any(isinstance(col, dict) and "kind" in col for col in columns):
         c.add(f"{path}.columns", "a table needs at least one field column (with 'kind'); use prose for text")
+    if not isinstance(block.get("rows"), list):
+        return
     if not block["rows"]:
         c.add(f"{path}.rows", "a table needs at least one row")
     for i, row in enumerate(block["rows"]):
@@ -263,11 +274,11 @@ def _check_table(c: Checker, block: dict[str, Any], path: str, opts: dict[str, A
 
 
 def _check_log(c: Checker, block: dict[str, Any], path: str, opts: dict[str, Any]) -> None:
-    if not c.mapping(block, path, {"type": str, "id": str, "columns": list, "rows": int}, {"heading": str}):
-        return
-    _check_fields_list(c, block["columns"], f"{path}.columns", opts,
-                       tuple(k for k in FIELD_KINDS if k != "signature"))
-    if not 1 <= block["rows"] <= 100:
+    c.mapping(block, path, {"type": str, "id": str, "columns": list, "rows": int}, {"heading": str})
+    if isinstance(block.get("columns"), list):
+        _check_fields_list(c, block["columns"], f"{path}.columns", opts,
+                           tuple(k for k in FIELD_KINDS if k != "signature"))
+    if isinstance(block.get("rows"), int) and not 1 <= block["rows"] <= 100:
         c.add(f"{path}.rows", "rows must be a count between 1 and 100")
 
 
@@ -282,25 +293,26 @@ def _check_labelled_rows(c: Checker, rows: list[Any], path: str, empty: str) -> 
 
 
 def _check_likert(c: Checker, block: dict[str, Any], path: str, opts: dict[str, Any]) -> None:
-    if not c.mapping(block, path, {"type": str, "id": str, "options": (str, list), "items": list},
-                     {"heading": str, "stem": str}):
-        return
-    _check_option_ref(c, block["options"], f"{path}.options", opts)
-    _check_labelled_rows(c, block["items"], f"{path}.items", "a likert block needs at least one item")
+    c.mapping(block, path, {"type": str, "id": str, "options": (str, list), "items": list},
+              {"heading": str, "stem": str})
+    if isinstance(block.get("options"), (str, list)):
+        _check_option_ref(c, block["options"], f"{path}.options", opts)
+    if isinstance(block.get("items"), list):
+        _check_labelled_rows(c, block["items"], f"{path}.items", "a likert block needs at least one item")
 
 
 def _check_schedule(c: Checker, block: dict[str, Any], path: str, opts: dict[str, Any]) -> None:
-    if not c.mapping(block, path, {"type": str, "id": str, "rows": list},
-                     {"heading": str, "months": int, "start_month": str, "kind": str}):
-        return
-    if not 1 <= block.get("months", 6) <= 24:
+    c.mapping(block, path, {"type": str, "id": str, "rows": list},
+              {"heading": str, "months": int, "start_month": str, "kind": str})
+    if isinstance(block.get("months", 6), int) and not 1 <= block.get("months", 6) <= 24:
         c.add(f"{path}.months", "months must be between 1 and 24")
     start = block.get("start_month", "January")
-    if month_index(start) is None:
+    if isinstance(start, str) and month_index(start) is None:
         c.add(f"{path}.start_month", f"unknown month '{start}' (use a month name such as January)")
-    if block.get("kind", "text") not in ("text", "checkbox", "date"):
+    if isinstance(block.get("kind", "text"), str) and block.get("kind", "text") not in ("text", "checkbox", "date"):
         c.add(f"{path}.kind", "a schedule cell kind must be text, checkbox or date")
-    _check_labelled_rows(c, block["rows"], f"{path}.rows", "a schedule needs at least one row")
+    if isinstance(block.get("rows"), list):
+        _check_labelled_rows(c, block["rows"], f"{path}.rows", "a schedule needs at least one row")
 
 
 BLOCK_CHECKS: dict[str, Callable[[Checker, dict[str, Any], str, dict[str, Any]], None]] = {
@@ -315,11 +327,14 @@ BLOCK_CHECKS: dict[str, Callable[[Checker, dict[str, Any], str, dict[str, Any]],
 
 def _check_section(c: Checker, section: Any, expected_id: str, option_lists: dict[str, Any]) -> None:
     if not c.mapping(section, "", {"id": str, "title": str, "blocks": list},
-                     {"short_title": str, "new_page": bool, "cover": bool}):
+                     {"short_title": str, "new_page": bool, "cover": bool}) and not isinstance(section, dict):
         return
-    if section["id"] != expected_id:
-        c.add("id", f"section id '{section['id']}' must match the file name '{expected_id}'")
-    c.ident(section["id"], "id")
+    if isinstance(section.get("id"), str):
+        if section["id"] != expected_id:
+            c.add("id", f"section id '{section['id']}' must match the file name '{expected_id}'")
+        c.ident(section["id"], "id")
+    if not isinstance(section.get("blocks"), list):
+        return
     for i, block in enumerate(section["blocks"]):
         path = f"blocks[{i}]"
         if not isinstance(block, dict):
@@ -342,9 +357,17 @@ MAX_YAML_ALIASES = 50  # shipped content uses none; each alias can multiply what
 
 
 class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing alias bombs ("billion laughs")."""
+    """PyYAML's safe loader, refusing alias bombs ("billion laughs") and noting keys given twice.
+
+    PyYAML keeps the last of two equal keys without a word; ``duplicates`` lists
+    (key, line, first line) for each, so that the loader can report both lines.
+    """
 
     aliases = 0
+
+    def __init__(self, stream: Any):
+        super().__init__(stream)
+        self.duplicates: list[tuple[str, int, int]] = []
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
@@ -352,6 +375,20 @@ class _Loader(yaml.SafeLoader):
             if self.aliases > MAX_YAML_ALIASES:
                 raise yaml.YAMLError(f"more than {MAX_YAML_ALIASES} aliases (*name); refused")
         return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], int] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = (key_node.tag, key_node.value)
+                line = key_node.start_mark.line + 1
+                if key in first:
+                    self.duplicates.append((key_node.value, line, first[key]))
+                else:
+                    first[key] = line
+        return super().construct_mapping(node, deep)
 
 
 def read_yaml(path: Path, problems: list[Problem], name: str | None = None) -> Any:
@@ -368,14 +405,21 @@ def read_yaml(path: Path, problems: list[Problem], name: str | None = None) -> A
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(Problem(name, "", f"cannot read: {exc}"))
         return None
+    loader = _Loader(text)
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+        data = loader.get_single_data()
+        for key, line, first in loader.duplicates:
+            problems.append(Problem(name, f"line {line}", f"duplicate key '{key}' (first on line {first}); "
+                                                          "keep one of them"))
+        return data
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         problems.append(Problem(name, where, f"YAML syntax error: {problem}", "E-CONTENT-YAML"))
         return None
+    finally:
+        loader.dispose()
 
 
 def load_content(directory: Path | str | None = None) -> Content:
@@ -387,12 +431,16 @@ def load_content(directory: Path | str | None = None) -> Content:
     pack = read_yaml(directory / "pack.yaml", problems)
     if pack is not None:
         _check_pack(Checker("pack.yaml", problems), pack)
-    if problems:
+    # The sections are checked even when pack.yaml has problems, as long as it lists them,
+    # so that one run shows every problem of every file.
+    if not (isinstance(pack, dict) and isinstance(pack.get("sections"), list)):
         raise ContentError(problems)
-    option_lists = pack.get("option_lists") or {}
+    option_lists = pack.get("option_lists") if isinstance(pack.get("option_lists"), dict) else {}
+    optional = pack.get("optional_sections") if isinstance(pack.get("optional_sections"), list) else []
     sections: dict[str, dict[str, Any]] = {}
     files: dict[str, str] = {}
-    for ident in [*pack["sections"], *(pack.get("optional_sections") or [])]:
+    listed_ids = [i for i in dict.fromkeys([*pack["sections"], *optional]) if isinstance(i, str) and ID_RE.match(i)]
+    for ident in listed_ids:
         name = f"{ident}.yaml"
         section = read_yaml(directory / name, problems)
         if section is None:
@@ -404,7 +452,7 @@ def load_content(directory: Path | str | None = None) -> Content:
         if len(problems) == before:
             sections[ident] = section
             files[ident] = name
-    listed = {f"{s}.yaml" for s in (*pack["sections"], *(pack.get("optional_sections") or []))}
+    listed = {f"{s}.yaml" for s in listed_ids}
     for stray in sorted(p.name for p in directory.glob("*.yaml")):
         if stray != "pack.yaml" and stray not in listed:
             problems.append(Problem(stray, "", "section file is not listed in pack.yaml sections or "

@@ -55,6 +55,17 @@ def list_profiles(content_dir: Path | None = None) -> list[str]:
     return sorted(p.parent.name for p in folder.glob("*/profile.yaml")) if folder.is_dir() else []
 
 
+def profile_names(content_dir: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """Slug -> the PCN's full and short name, as its profile.yaml gives them (none for a profile that
+    cannot be read: ``load_profile`` reports why)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for slug in list_profiles(content_dir):
+        data = read_yaml(profiles_dir(content_dir) / slug / "profile.yaml", [], f"pcns/{slug}/profile.yaml")
+        names = [data.get(k) for k in ("name", "short_name")] if isinstance(data, dict) else []
+        out[slug] = tuple(n for n in names if isinstance(n, str) and n.strip())
+    return out
+
+
 def _log_blocks(content: Content) -> dict[str, int]:
     return {f"{sid}.{b['id']}": b["rows"] for sid, s in content.sections.items()
             for b in s["blocks"] if b["type"] == "log"}
@@ -73,7 +84,7 @@ def load_profile(slug: str, content: Content, base_theme: Theme | None = None) -
         raise ContentError([Problem(name, "", f"no such profile (known: {known}); "
                                               f"create one with 'portfolio profile new {slug}'")])
     data = read_yaml(folder / "profile.yaml", problems, name)
-    if problems:
+    if data is None:  # unreadable; a key given twice is reported with the rest below
         raise ContentError(problems)
     c = Checker(name, problems)
     if not c.mapping(data, "", {"name": str}, {k: v for k, v in PROFILE_KEYS.items() if k != "name"}):

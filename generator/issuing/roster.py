@@ -1,20 +1,32 @@
 """Cohort rosters: who gets a personalised pack.
 
-In: a CSV file, one row per learner (name, practice, pcn, supervisor,
-facilitator, start_date, optional email). Out: ``Learner``s, checked as a whole:
-every bad row (missing name, unknown PCN, duplicate learner, unreadable date,
-unknown column) is reported together with its line number before anything is
-written.
+In: a CSV file (comma, semicolon or tab separated, as spreadsheets in
+different locales save it) or an Excel ``.xlsx`` workbook (its first sheet),
+one row per learner (name, practice, pcn, supervisor, facilitator, start_date,
+optional email). Out: ``Learner``s, checked as a whole: every bad row (missing
+name, unknown PCN, duplicate learner, unreadable date, unknown column) is
+reported together with its line number before anything is written.
+
+Rosters are forgiving the way people make them: a header is matched whatever
+its case, spaces, underscores and punctuation ("Start date", "START_DATE"),
+and by the labels on the pack's own cover ("Learning Facilitator (LF)",
+"Workplace supervisor/mentor"); dates may be DD/MM/YYYY or YYYY-MM-DD (or an
+Excel date); a PCN may be given by its profile slug in any case or by its full
+or short name. What is still unknown is answered with the closest match.
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import re
 import unicodedata
+import zipfile
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any, Iterable, Mapping
 
 from generator.dates import format_date, parse_date
 from generator.errors import Problem, RosterError
@@ -28,6 +40,24 @@ def roster_problem(file: str, path: str, message: str) -> Problem:
 REQUIRED = ("name", "practice", "pcn", "supervisor", "facilitator", "start_date")
 OPTIONAL = ("email",)
 MAX_ROWS = 10_000
+#: Other names people give the columns (compared after ``header_key``).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "name": ("learner", "learner name", "full name", "care coordinator", "care coordinator name"),
+    "practice": ("practice name", "surgery"),
+    "pcn": ("primary care network", "pcn slug", "pcn name"),
+    "supervisor": ("workplace supervisor", "mentor", "supervisor mentor"),
+    "facilitator": ("learning facilitator", "lf"),
+    "start_date": ("start", "starting date", "date started"),
+    "email": ("email address", "e mail", "mail"),
+}
+#: The largest roster file read (a roster of 10,000 learners is well under 5 MB).
+MAX_BYTES = 20_000_000
+#: Limits on an .xlsx workbook, checked before it is opened (a zip bomb costs nothing).
+XLSX_MAX_ENTRIES = 500
+XLSX_MAX_UNCOMPRESSED = 100_000_000
+XLSX_MAX_RATIO = 200
+#: Separators a CSV roster may use: comma, semicolon (Excel in many locales), tab.
+DELIMITERS = ",;\t"
 
 
 @dataclass(frozen=True)
@@ -63,67 +93,220 @@ def safe_name(text: str) -> str:
     return slug[:60] or "learner"
 
 
-def read_roster(path: Path, known_pcns: set[str]) -> list[Learner]:
-    """Parse and check a roster; RosterError (a ContentError) lists every problem with its line."""
+def header_key(text: str) -> str:
+    """A header cell reduced to lower-case letters and digits: "Start date", "START_DATE" -> "startdate"."""
+    plain = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode().casefold()
+    return re.sub(r"[^a-z0-9]+", "", plain)
+
+
+def cover_labels(content: Any) -> dict[str, str]:
+    """Roster column -> the label the pack's cover gives that field ("Learning Facilitator (LF)"), found
+    through the cover roles pack.yaml declares (``generator.content.roles``)."""
+    from generator.content.roles import roles_of
+    by_id: dict[str, str] = {}
+    for sid, section in content.sections.items():
+        for block in section.get("blocks", ()):
+            if block.get("type") == "fields":
+                for fld in block.get("fields", ()):
+                    if isinstance(fld, dict) and fld.get("label"):
+                        by_id[f"{sid}.{block.get('id')}.{fld.get('id')}"] = str(fld["label"])
+    cover = roles_of(content.pack).cover
+    return {role: by_id[fid] for role, fid in cover.items() if role in REQUIRED + OPTIONAL and fid in by_id}
+
+
+def column_names(labels: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Every accepted header (as ``header_key``) -> the roster column it names."""
+    out: dict[str, str] = {}
+    for column in REQUIRED + OPTIONAL:
+        names = [column, *ALIASES.get(column, ())]
+        label = (labels or {}).get(column)
+        if label:
+            names += [label, re.sub(r"\([^)]*\)", "", label)]  # "Learning Facilitator (LF)" and without "(LF)"
+        for name in names:
+            out.setdefault(header_key(name), column)
+    return out
+
+
+def closest(given: str, choices: Iterable[str], key=lambda s: s.casefold()) -> str | None:
+    """The choice most like ``given`` (difflib's ratio of at least 0.6), or None."""
+    options = {key(c): c for c in choices}
+    match = difflib.get_close_matches(key(given), list(options), n=1, cutoff=0.6)
+    return options[match[0]] if match else None
+
+
+def _mean(suggestion: str | None) -> str:
+    return f" — did you mean {suggestion}?" if suggestion else ""
+
+
+def pcn_lookup(known_pcns: Iterable[str] | Mapping[str, Iterable[str]]) -> dict[str, str]:
+    """What a roster may write for a PCN (slug in any case, full or short name, casefolded) -> the slug."""
+    names = known_pcns if isinstance(known_pcns, Mapping) else {slug: () for slug in known_pcns}
+    out: dict[str, str] = {}
+    for slug, aliases in names.items():
+        out.setdefault(slug.casefold(), slug)
+        for alias in aliases:
+            if alias:
+                out.setdefault(" ".join(str(alias).split()).casefold(), slug)
+    return out
+
+
+def _cell_text(value: Any) -> str:
+    """A spreadsheet cell as text: dates as ISO, whole numbers without '.0'."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _xlsx_rows(path: Path, raw: bytes) -> list[tuple[int, list[str]]]:
+    """The first sheet's rows as (row number, cells), after checking the package's sizes."""
     name = path.name
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise RosterError([roster_problem(name, "", f"cannot be read ({exc.strerror})")]) from None
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            infos = archive.infolist()
+    except zipfile.BadZipFile:
+        raise RosterError([roster_problem(name, "", "is not an Excel .xlsx workbook (save it as .xlsx or CSV UTF-8)")]) \
+            from None
+    total = sum(i.file_size for i in infos)
+    if (len(infos) > XLSX_MAX_ENTRIES or total > XLSX_MAX_UNCOMPRESSED
+            or any(i.file_size > XLSX_MAX_RATIO * max(i.compress_size, 1) for i in infos if i.file_size > 1_000_000)):
+        raise RosterError([roster_problem(name, "", "is too large or too compressed to be a roster; save it as CSV UTF-8")])
+    import openpyxl
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged package
+        raise RosterError([roster_problem(name, "", f"cannot be read as an Excel workbook ({type(exc).__name__}); "
+                                              "save it again as .xlsx or as CSV UTF-8")]) from None
+    try:
+        sheet = book.worksheets[0]
+        rows = []
+        for number, row in enumerate(sheet.iter_rows(values_only=True), 1):
+            if number > MAX_ROWS + 1:
+                rows.append((number, ["…"]))
+                break
+            rows.append((number, [_cell_text(v) for v in row]))
+    finally:
+        book.close()
+    while rows and rows[0][1] and not any(c.strip() for c in rows[0][1]):
+        rows.pop(0)  # blank rows above the header
+    return rows
+
+
+def _csv_rows(path: Path, raw: bytes) -> list[tuple[int, list[str]]]:
+    """The rows of a CSV roster as (line number, cells), its separator detected from the header line."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise RosterError([roster_problem(name, "", "is not UTF-8 text; save the spreadsheet as 'CSV UTF-8'")]) \
+        raise RosterError([roster_problem(path.name, "", "is not UTF-8 text; save the spreadsheet as 'CSV UTF-8'")]) \
             from None
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    first = text.split("\n", 1)[0]
+    delimiter = max(DELIMITERS, key=lambda d: (first.count(d), d == ","))
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    rows = []
+    try:
+        for cells in reader:
+            rows.append((reader.line_num, cells))
+            if len(rows) > MAX_ROWS + 1:
+                break
+    except csv.Error as exc:
+        raise RosterError([roster_problem(path.name, f"line {reader.line_num}", f"is not valid CSV ({exc})")]) from None
+    return rows
+
+
+def read_roster(path: Path, known_pcns: Iterable[str] | Mapping[str, Iterable[str]],
+                labels: Mapping[str, str] | None = None) -> list[Learner]:
+    """Parse and check a roster (CSV or .xlsx); RosterError (a ContentError) lists every problem with its line.
+
+    ``known_pcns`` are the profile slugs, or slug -> other names (full and short name)
+    a roster may use for it; ``labels`` are the cover's labels of the roster's columns
+    (``cover_labels``), accepted as headers too.
+    """
+    name = path.name
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise RosterError([roster_problem(name, "", f"is over {MAX_BYTES // 1_000_000} MB; a roster is far smaller")])
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RosterError([roster_problem(name, "", f"cannot be read ({exc.strerror})")]) from None
+    xlsx = raw[:4] == b"PK\x03\x04" or path.suffix.lower() == ".xlsx"
+    rows = _xlsx_rows(path, raw) if xlsx else _csv_rows(path, raw)
+    where_word = "row" if xlsx else "line"
+    if not rows:
+        raise RosterError([roster_problem(name, "", "has no learners")])
+    header_line, header = rows[0]
+    names = column_names(labels)
     problems: list[Problem] = []
-    missing = [c for c in REQUIRED if c not in header]
-    unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
+    columns: list[str | None] = []
+    unknown: list[str] = []
+    for cell in header:
+        column = names.get(header_key(cell))
+        if column is None and cell.strip():
+            unknown.append(cell.strip())
+        columns.append(column)
+    at = f"{where_word} {header_line}"
+    present = [c for c in columns if c]
+    doubled = sorted({c for c in present if present.count(c) > 1}, key=(REQUIRED + OPTIONAL).index)
+    missing = [c for c in REQUIRED if c not in present]
     if missing:
-        problems.append(roster_problem(name, "line 1", f"missing column(s): {', '.join(missing)} "
-                                                       f"(the header needs: {', '.join(REQUIRED)}; optional: email)"))
-    if unknown:
-        problems.append(roster_problem(name, "line 1", f"unknown column(s): {', '.join(unknown)}"))
+        problems.append(roster_problem(name, at, f"missing column(s): {', '.join(missing)} "
+                                          f"(the header needs: {', '.join(REQUIRED)}; optional: email)"))
+    for cell in unknown:
+        suggestion = closest(header_key(cell), names, key=lambda s: s)
+        problems.append(roster_problem(name, at, f"unknown column '{cell}'"
+                                          + _mean(names[suggestion] if suggestion else None)))
+    for column in doubled:
+        problems.append(roster_problem(name, at, f"two columns are {column} (keep one)"))
     if problems:
         raise RosterError(problems)
-    reader.fieldnames = header
+    lookup = pcn_lookup(known_pcns)
+    slugs = sorted(set(lookup.values()))
     learners: list[Learner] = []
     seen: dict[tuple[str, str], int] = {}
-    for row in reader:
-        line = reader.line_num
+    for line, row in rows[1:]:
+        where = f"{where_word} {line}"
         if len(learners) >= MAX_ROWS:
-            problems.append(roster_problem(name, f"line {line}", f"more than {MAX_ROWS} learners; split the roster"))
+            problems.append(roster_problem(name, where, f"more than {MAX_ROWS} learners; split the roster"))
             break
-        if None in row:
-            problems.append(roster_problem(name, f"line {line}", "has more cells than the header"))
+        extra = [v for v in row[len(columns):] if v.strip()]
+        if extra:
+            problems.append(roster_problem(name, where, "has more cells than the header"))
             continue
-        cells = {k: (v or "").strip() for k, v in row.items()}
+        cells = {c: (v or "").strip() for c, v in zip(columns, row) if c}
         if not any(cells.values()):
             continue  # blank line
-        where = f"line {line}"
+        before = len(problems)
         for column in REQUIRED:
             if not cells.get(column):
                 problems.append(roster_problem(name, where, f"missing {column.replace('_', ' ')}"))
-        if cells.get("pcn") and cells["pcn"] not in known_pcns:
-            problems.append(roster_problem(name, where, f"unknown PCN '{cells['pcn']}' (profiles: "
-                                                        f"{', '.join(sorted(known_pcns)) or 'none'}; "
-                                                        "create one with 'portfolio profile new')"))
+        pcn = ""
+        if cells.get("pcn"):
+            pcn = lookup.get(" ".join(cells["pcn"].split()).casefold(), "")
+            if not pcn:
+                suggestion = closest(cells["pcn"], list(lookup), key=lambda s: s.casefold())
+                problems.append(roster_problem(name, where, f"unknown PCN '{cells['pcn']}'"
+                                        + (_mean(lookup[suggestion]) if suggestion else
+                                           f" (profiles: {', '.join(slugs) or 'none'}; "
+                                           "create one with 'portfolio profile new')")))
         start = parse_date(cells["start_date"]) if cells.get("start_date") else None
         if cells.get("start_date") and start is None:
             problems.append(roster_problem(name, where, f"start date '{cells['start_date']}' is not a date "
-                                                        "(use DD/MM/YYYY)"))
-        key = (cells.get("name", "").casefold(), cells.get("pcn", ""))
+                                                 "(use DD/MM/YYYY or YYYY-MM-DD)"))
+        key = (cells.get("name", "").casefold(), pcn or cells.get("pcn", ""))
         if cells.get("name"):
             if key in seen:
-                problems.append(roster_problem(name, where, f"duplicate learner '{cells['name']}' in {cells['pcn']} "
-                                                            f"(first on line {seen[key]})"))
+                problems.append(roster_problem(name, where, f"duplicate learner '{cells['name']}' in "
+                                                     f"{pcn or cells['pcn']} (first on {where_word} {seen[key]})"))
             else:
                 seen[key] = line
         if cells.get("email") and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", cells["email"]):
             problems.append(roster_problem(name, where, f"email '{cells['email']}' is not an email address"))
-        if not problems or problems[-1].path != where:
-            learners.append(Learner(line, cells["name"], cells["practice"], cells["pcn"], cells["supervisor"],
+        if len(problems) == before:
+            learners.append(Learner(line, cells["name"], cells["practice"], pcn, cells["supervisor"],
                                     cells["facilitator"], start or "", cells.get("email", "")))
     if problems:
         raise RosterError(problems)

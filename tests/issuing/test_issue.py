@@ -136,7 +136,7 @@ def test_bad_rows_are_all_reported_with_line_numbers_before_anything_is_written(
         "roster.csv: line 5: missing name",
         "roster.csv: line 5: unknown PCN 'nowhere-pcn' (profiles: riverside-pcn; create one with "
         "'portfolio profile new')",
-        "roster.csv: line 5: start date '31/02/2026' is not a date (use DD/MM/YYYY)",
+        "roster.csv: line 5: start date '31/02/2026' is not a date (use DD/MM/YYYY or YYYY-MM-DD)",
         "roster.csv: line 5: email 'not-an-email' is not an email address",
         "Error: 6 problems in roster.csv; nothing was issued",
     ]
@@ -151,7 +151,7 @@ def test_roster_header_and_encoding_problems(tmp_path):
     assert [str(p) for p in info.value.problems] == [
         "bad.csv: line 1: missing column(s): pcn, supervisor, facilitator, start_date (the header needs: name, "
         "practice, pcn, supervisor, facilitator, start_date; optional: email)",
-        "bad.csv: line 1: unknown column(s): team"]
+        "bad.csv: line 1: unknown column 'team'"]
     latin1 = tmp_path / "latin1.csv"
     latin1.write_bytes((HEADER + ROWS[1]).encode("latin-1"))
     with pytest.raises(ContentError, match="is not UTF-8 text; save the spreadsheet as 'CSV UTF-8'"):
