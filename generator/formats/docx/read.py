@@ -179,18 +179,13 @@ def _attr(sdt: etree._Element, child: str) -> str | None:
 
 
 def _editor(archive: zipfile.ZipFile) -> str:
+    """The editor named in docProps/app.xml (``generator.formats.editors``)."""
+    from generator.formats.editors import docx_editor
     try:
-        app = archive.read("docProps/app.xml")
+        info = archive.getinfo("docProps/app.xml")
     except KeyError:
-        return "unknown"
-    for key, editor in ((b"LibreOffice", "LibreOffice"), (b"Microsoft", "Microsoft Word"),
-                        (b"portfolio", "unchanged or unknown")):
-        if key in app:
-            if key == b"LibreOffice":
-                start = app.find(b"LibreOffice")
-                return app[start:start + 40].split(b"<")[0].split(b"$")[0].decode("utf-8", "replace").strip()
-            return editor
-    return "unknown"
+        return docx_editor(None)
+    return docx_editor(archive.read(info) if info.file_size <= 1_000_000 else None)
 
 
 def _by_position(controls: list[tuple[etree._Element, etree._Element]],

@@ -33,21 +33,27 @@ from generator.formats.pdf.objects import (
 from generator.kinds import BUTTON_KINDS
 from generator.model.document import RawDocument
 
-EDITORS = (  # substring of /Producer or /Creator -> editor
-    ("pdftk", "pdftk"), ("Acrobat", "Adobe Acrobat"), ("Adobe PDF Library", "Adobe Acrobat"),
-    ("Skia/PDF", "Chrome/Edge"), ("PDFium", "Chrome/Edge"), ("pdf.js", "Firefox"), ("PDF.js", "Firefox"),
-    ("Quartz PDFContext", "macOS Preview"), ("pypdf", "pypdf"), ("LibreOffice", "LibreOffice"),
-    ("WeasyPrint", "unchanged or unknown"),
-)
-
 LIMIT_MESSAGE = ("goes beyond the reading limits (a stream that unpacks to more than 10 MB, or "
                  "too many objects); refused as a possible decompression bomb")
 DAMAGED = "is damaged or truncated and cannot be read as a PDF"
 
 
-def _editor(pdf: pikepdf.Pdf) -> str:
-    text = editor_info(pdf)
-    return next((name for key, name in EDITORS if key in text), "unknown")
+def _xmp(pdf: pikepdf.Pdf) -> str:
+    """The XMP packet's text when it is stored unfiltered and small (it is a hint only), else ''."""
+    try:
+        stream = pdf.Root.get("/Metadata")
+        if isinstance(stream, pikepdf.Stream) and "/Filter" not in stream:
+            raw = stream.read_raw_bytes()
+            return raw.decode("utf-8", "replace") if len(raw) <= 1_000_000 else ""
+    except (pikepdf.PdfError, ValueError, TypeError, AttributeError):
+        pass
+    return ""
+
+
+def _editor(pdf: pikepdf.Pdf, data: bytes) -> str:
+    """The editor that last saved the copy (``generator.formats.editors``)."""
+    from generator.formats.editors import pdf_editor
+    return pdf_editor(editor_info(pdf), data, _xmp(pdf))
 
 
 def _state(value: Any) -> str | None:
@@ -126,7 +132,7 @@ def read_pdf_raw(data: bytes, name: str) -> RawDocument:
     """The raw values of a returned PDF; ReadError naming ``name`` when it cannot be read."""
     pdf = open_pdf(data, name)
     try:
-        return _read_pdf_raw(pdf, name)
+        return _read_pdf_raw(pdf, name, data)
     except LimitReached:
         raise ReadError(name, LIMIT_MESSAGE) from None
     except (Damaged, pikepdf.PdfError, RecursionError):
@@ -135,7 +141,7 @@ def read_pdf_raw(data: bytes, name: str) -> RawDocument:
         pdf.close()
 
 
-def _read_pdf_raw(pdf: pikepdf.Pdf, name: str) -> RawDocument:
+def _read_pdf_raw(pdf: pikepdf.Pdf, name: str, data: bytes) -> RawDocument:
     try:
         found = terminal_fields(pdf)
     except (Damaged, pikepdf.PdfError, RecursionError, ValueError, TypeError, AttributeError):
@@ -172,4 +178,4 @@ def _read_pdf_raw(pdf: pikepdf.Pdf, name: str) -> RawDocument:
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         warnings.append(f"{len(missing)} field(s) of the pack are missing from the copy: {shown}")
-    return RawDocument("pdf", manifest, values, unmapped, _editor(pdf), warnings)
+    return RawDocument("pdf", manifest, values, unmapped, _editor(pdf, data), warnings)
