@@ -73,6 +73,8 @@ from generator.records.store import (
 STATUSES = ("new", "unchanged", "superseded", "conflict", "rejected", "failed")
 #: Names in a folder that are never returned copies (editor lock files, hidden files).
 _SKIP_NAME = re.compile(r"^(\.|~\$|\.~lock\.|Thumbs\.db$|desktop\.ini$)", re.IGNORECASE)
+#: What returned copies are called; a path holding none of these is a mistake.
+COPY_SUFFIXES = (".pdf", ".docx")
 #: Added to a likely patient identifier's flag when it is reported.
 FLAG_ADVICE = "portfolios must not hold patient identifiers: ask the learner to remove it and return the copy again"
 
@@ -124,14 +126,102 @@ class IngestResult:
         return not (counts["conflict"] or counts["rejected"] or counts["failed"])
 
 
+# ---------------------------------------------------------------- summaries a person can read
+
+#: Kind of warning -> what the text of such a warning says (first match wins).
+WARNING_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("possible patient identifier", re.compile(r": possible [a-z ]+ \(value not shown\)")),
+    ("date not understood", re.compile(r"date not understood")),
+    ("unexpected answer", re.compile(r"unexpected (tick state|yes/no value)|unknown option")),
+    ("field ids lost by the editor", re.compile(r"had lost their field ids")),
+    ("fields missing from the copy", re.compile(r"field\(s\) of the pack are missing")),
+    ("value for an unknown field", re.compile(r"not in the pack's field definitions")),
+    ("unknown content version", re.compile(r"is not known to this version of the tool")),
+    ("generic pack", re.compile(r"a generic pack")),
+)
+#: Warnings shown per file before "and N more".
+SHOWN_PER_FILE = 3
+
+
+def warning_kind(message: str) -> str:
+    """The kind of an ingest warning ("possible patient identifier", …; "other" when none fits)."""
+    return next((kind for kind, pattern in WARNING_KINDS if pattern.search(message)), "other")
+
+
+@dataclass
+class FileWarnings:
+    """A file's warnings as a summary shows them: the first few, and how many more."""
+
+    path: str
+    shown: list[str]
+    more: int
+
+
+@dataclass
+class IngestSummary:
+    """What ``summarise`` makes of an ``IngestResult`` for people and for scripts."""
+
+    counts: dict[str, int]  # status -> files
+    kinds: dict[str, tuple[int, int]]  # kind of warning -> (warnings, files), most frequent first
+    files: list[FileWarnings]  # files with warnings, in the order they were read
+    listed: list[FileOutcome]  # outcomes always listed one by one (superseded, conflict, rejected, failed)
+
+
+def summarise(result: IngestResult, shown: int = SHOWN_PER_FILE, always: Iterable[str] = (
+        "superseded", "conflict", "rejected", "failed")) -> IngestSummary:
+    """Group ``result``'s warnings per file (the first ``shown`` of each) and count them per kind."""
+    always = tuple(always)
+    kinds: dict[str, list[int]] = {}
+    files: list[FileWarnings] = []
+    for outcome in result.files:
+        messages = list(outcome.warnings)
+        if outcome.status in ("new", "superseded"):
+            if outcome.missing:
+                messages.append(f"{len(outcome.missing)} field(s) of the pack are missing from the copy "
+                                f"(stored as missing): {_some(outcome.missing)}")
+            if outcome.unmapped:
+                messages.append(f"{len(outcome.unmapped)} value(s) not in the pack's field definitions "
+                                f"(stored as unmapped): {_some(outcome.unmapped)}")
+        seen_kinds: set[str] = set()
+        for message in messages:
+            kind = warning_kind(message)
+            counts = kinds.setdefault(kind, [0, 0])
+            counts[0] += 1
+            if kind not in seen_kinds:
+                counts[1] += 1
+                seen_kinds.add(kind)
+        if messages:
+            files.append(FileWarnings(outcome.path, messages[:shown], max(0, len(messages) - shown)))
+    ordered = dict(sorted(((k, (n, f)) for k, (n, f) in kinds.items()), key=lambda item: (-item[1][0], item[0])))
+    return IngestSummary(result.counts, ordered, files, [o for o in result.files if o.status in always])
+
+
+def result_json(result: IngestResult) -> dict[str, Any]:
+    """An ``IngestResult`` as plain JSON values (no field values: ids, counts and reasons only)."""
+    summary = summarise(result)
+    return {
+        "store": str(Path(result.store).resolve()),
+        "seconds": round(result.seconds, 3),
+        "readers": result.jobs,
+        "ok": result.ok,
+        "counts": result.counts,
+        "warning_kinds": {k: {"warnings": n, "files": f} for k, (n, f) in summary.kinds.items()},
+        "registers": {str(Path(k).resolve()): {"rows": rows, "new": new}
+                      for k, (rows, new) in result.registers.items()},
+        "files": [{"path": o.path, "status": o.status, "reason": o.reason, "sha256": o.sha256,
+                   "instance_id": o.instance_id, "submission_id": o.submission_id, "previous_id": o.previous_id,
+                   "missing": o.missing, "unmapped": o.unmapped, "warnings": o.warnings} for o in result.files],
+    }
+
+
 # ---------------------------------------------------------------- finding files
 
 def find_files(paths: Iterable[str | Path]) -> list[Path]:
     """Every file named, and every file under every folder named (recursively, sorted).
 
     Inside folders, hidden files and editor lock files (``~$…``, ``.~lock…``) are
-    left out; a file named explicitly is always taken. A path that does not exist
-    raises ``IngestError``.
+    left out; a file named explicitly is always taken. A path that does not exist,
+    or paths holding no .pdf or .docx file at all (an empty folder), raise ``IngestError``.
     """
     out: list[Path] = []
     seen: set[Path] = set()
@@ -154,6 +244,12 @@ def find_files(paths: Iterable[str | Path]) -> list[Path]:
             add(path)
         else:
             raise IngestError(f"{path}: no such file or folder")
+    paths = [Path(p) for p in paths]
+    if paths and not any(f.suffix.lower() in COPY_SUFFIXES for f in out):
+        where = ", ".join(str(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        others = f" ({len(out)} other file(s), e.g. {out[0].name})" if out else ""
+        raise IngestError(f"{where}: no PDF or Word (.docx) file here{others}; nothing was ingested "
+                          "(name the folder the returned copies are in)")
     return out
 
 
@@ -345,6 +441,17 @@ def _answers(values: Iterable[FieldValue]) -> dict[str, tuple[str, Any]]:
     return {v.field_id: (v.state, v.value) for v in values}
 
 
+def differing_fields(stored: Iterable[FieldValue], new: Iterable[FieldValue]) -> list[str]:
+    """Ids of the fields whose value or state differs between two copies (ids only, never values), in the
+    new copy's order, then those only the stored copy has."""
+    old, now = _answers(stored), _answers(new)
+    return [fid for fid in dict.fromkeys([*now, *old]) if old.get(fid) != now.get(fid)]
+
+
+def _some(ids: list[str], limit: int = 5) -> str:
+    return ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
 def store_submission(store: Store, new: NewSubmission, supersede: bool) -> tuple[str, str, int | None, int | None]:
     """Decide and store one read copy in one transaction: (status, reason, stored id, previous id)."""
     with store.transaction():
@@ -365,14 +472,17 @@ def store_submission(store: Store, new: NewSubmission, supersede: bool) -> tuple
             return "new", f"copy {version} of the same {new.part} form", sid, None
         latest = next(s for s in reversed(earlier) if s.current)
         stored = store.values([latest.id]).get(latest.id, [])
-        if _answers(stored) == _answers(new.values):
+        differing = differing_fields(stored, new.values)
+        if not differing:
             return "unchanged", f"same answers as submission {latest.id} (a re-saved copy)", None, latest.id
         if not supersede:
             store.add_audit("conflict", filename=new.filename, sha256=new.sha256, instance_id=new.instance_id,
                             submission_id=latest.id,
-                            detail=f"answers differ from submission {latest.id}; nothing stored")
-            return ("conflict", f"this copy was ingested before (submission {latest.id}) with other answers; "
-                                "nothing was stored: rerun with --supersede to store it as a new version",
+                            detail=f"answers differ from submission {latest.id} in {', '.join(differing)}; "
+                                   "nothing stored")
+            return ("conflict", f"this copy was ingested before (submission {latest.id}) with other answers in "
+                                f"{len(differing)} field(s): {_some(differing)}; nothing was stored: rerun with "
+                                "--supersede to store it as a new version",
                     None, latest.id)
         sid = store.add_submission(new, version, latest.id)
         store.add_audit("superseded", filename=new.filename, sha256=new.sha256, instance_id=new.instance_id,

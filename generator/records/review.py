@@ -114,7 +114,8 @@ class Clearance:
 
 
 def find_submission(store: Store, target: str | Path) -> int:
-    """The submission a reviewer means: a returned file (found by its SHA-256) or a submission id."""
+    """The submission meant by ``target``: a returned file (found by its SHA-256), a submission id,
+    or the name a stored copy was ingested under (when only one has it)."""
     path = Path(target)
     if path.is_file():
         try:
@@ -133,6 +134,12 @@ def find_submission(store: Store, target: str | Path) -> int:
             raise ReviewError(f"submission {sid}: not in the records store {store.path} "
                               "(the ids are in the submission_id column of 'portfolio export')")
         return sid
+    named = [s for s in store.submissions(current_only=False) if s.filename == path.name]
+    if len(named) == 1:
+        return named[0].id
+    if named:
+        raise ReviewError(f"{target}: {len(named)} stored copies have this name (submissions "
+                          f"{', '.join(str(s.id) for s in named)}); give the submission id")
     raise ReviewError(f"{target}: no such file, and not a submission id (give the returned file or the "
                       "submission_id that 'portfolio export' lists)")
 
@@ -159,3 +166,11 @@ def clear(store: Store, target: str | Path, reason: str) -> Clearance:
                         submission_id=sid,
                         detail=f"flags cleared ({', '.join(f'{f}:{k}' for f, k in flags)}); reason: {reason}")
     return Clearance(sid, sub.filename, flags, reason)
+
+
+def stored_warnings(store: Store, target: str | Path) -> tuple[int, str, list[str]]:
+    """(submission id, file name, every warning stored for it) for a file or submission id, quoted text
+    blanked as ingest prints it."""
+    sid = find_submission(store, target)
+    sub = next(s for s in store.submissions(current_only=False) if s.id == sid)
+    return sid, sub.filename, [_redact(w) for w in store.warnings([sid]).get(sid, [])]
