@@ -400,30 +400,69 @@ def records(store: Path | str | None = None, pcns: Sequence[str] = ()) -> list[A
 
 @dataclass(frozen=True)
 class ExportResult:
+    """An export's text (and where it was written), and what happened to flagged values."""
+
     text: str
     output: Path | None = None
+    withheld: int = 0  # flagged values replaced by a marker
+    included: int = 0  # flagged values written in full (include_flagged)
+    cleared: int = 0  # flagged copies a reviewer cleared, exported in full
 
 
 def export(store: Path | str | None = None, fmt: str = "csv", *, all_versions: bool = False,
-           fhir_base: str | None = None, output: Path | str | None = None) -> ExportResult:
+           fhir_base: str | None = None, output: Path | str | None = None,
+           include_flagged: bool = False) -> ExportResult:
     """The stored records as ``fmt`` (one of EXPORT_FORMATS), written to ``output`` when given.
 
     ``all_versions`` includes superseded versions; ``fhir_base`` is the base of
-    the Questionnaires' canonical URLs (a URN or an http(s) URL).
+    the Questionnaires' canonical URLs (a URN or an http(s) URL). A value flagged
+    as a possible patient identifier is withheld (a marker naming the kind takes
+    its place) unless a reviewer cleared its copy (``review_clear``) or
+    ``include_flagged`` is set; the result counts both.
     """
     from generator.files import write_atomic
     from generator.records.connect import open_store
-    from generator.records.export import DEFAULT_FHIR_BASE
-    from generator.records.export import export as run_export
+    from generator.records.export import DEFAULT_FHIR_BASE, export_records
     _formats((fmt,), EXPORT_FORMATS, "format")
     base = fhir_base or DEFAULT_FHIR_BASE
     if not (base.startswith("urn:") or base.startswith("https://") or base.startswith("http://")):
         raise OptionError("fhir_base", "give a URN (urn:…) or an http(s) URL")
     with open_store(store, create=False) as opened:
-        text = run_export(opened, fmt, all_versions=all_versions, fhir_base=base)
+        done = export_records(opened, fmt, all_versions=all_versions, fhir_base=base,
+                              include_flagged=include_flagged)
     if output is not None:
-        write_atomic(Path(output), text.encode("utf-8"))
-    return ExportResult(text, Path(output) if output is not None else None)
+        write_atomic(Path(output), done.text.encode("utf-8"))
+    return ExportResult(done.text, Path(output).resolve() if output is not None else None, done.withheld,
+                        done.included, done.cleared)
+
+
+def review_clear(target: Path | str, reason: str, store: Path | str | None = None):
+    """Record that a reviewer checked a flagged copy (a returned file or a submission id) and found no
+    patient identifier; its values then export as they are.
+
+    Appends one audit-log entry; returns ``generator.records.review.Clearance``
+    (``already`` set, and nothing written, when the copy was cleared before).
+    Raises ReviewError for an unknown copy, one without flags, or no reason.
+    """
+    from generator.records.connect import open_store
+    from generator.records.review import clear
+    with open_store(store, create=False) as opened:
+        return clear(opened, target, reason)
+
+
+def copy_warnings(target: Path | str, store: Path | str | None = None) -> tuple[int, str, list[str]]:
+    """(submission id, file name, every warning stored) for a returned file or submission id, quoted text
+    blanked as ingest prints it."""
+    from generator.records.connect import open_store
+    from generator.records.review import stored_warnings
+    with open_store(store, create=False) as opened:
+        return stored_warnings(opened, target)
+
+
+def store_location(store: Path | str | None = None) -> Path:
+    """The absolute path of the records store ``store`` names (see the module docstring)."""
+    from generator.records.store import store_path
+    return store_path(store).resolve()
 
 
 def report(store: Path | str | None = None, out_dir: Path | str = "build", *,
@@ -445,6 +484,6 @@ def report(store: Path | str | None = None, out_dir: Path | str = "build", *,
 __all__ = [
     "CheckResult", "EXPORT_FORMATS", "ExportResult", "FillResult", "IssueOutcome", "IssuePlan", "PACK_FORMATS",
     "PortfolioError", "Progress", "ReadResult", "build", "check", "export", "fields", "fill", "ingest", "issue",
-    "plan_issue", "profile_check", "profile_list", "profile_new", "profile_preview", "read", "record_values", "records", "report",
-    "store_exists",
+    "plan_issue", "profile_check", "profile_list", "profile_new", "profile_preview", "read", "record_values",
+    "records", "report", "review_clear", "copy_warnings", "store_exists", "store_location",
 ]

@@ -31,12 +31,6 @@ STATUS_WORDS = {"new": "new", "unchanged": "unchanged", "superseded": "supersede
 ALWAYS_LISTED = ("superseded", "conflict", "rejected", "failed")
 
 
-def _ids(ids: list[str], verbose: bool, limit: int = 8) -> str:
-    if verbose or len(ids) <= limit:
-        return ", ".join(ids)
-    return ", ".join(ids[:limit]) + f" and {len(ids) - limit} more (--verbose lists them all)"
-
-
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @STORE_OPTION
@@ -45,9 +39,12 @@ def _ids(ids: list[str], verbose: bool, limit: int = 8) -> str:
 @click.option("--register", "registers", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Import an issue register (issued.csv) first, so 'records' lists who has not returned anything.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Reader processes (default: one per core).")
-@click.option("-v", "--verbose", is_flag=True, help="List every file, and every missing or unknown field id.")
+@click.option("-v", "--verbose", is_flag=True, help="List every file, every warning, and every missing or unknown "
+                                                   "field id.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the summary line (and errors).")
+@click.option("--json", "as_json", is_flag=True, help="Print what happened to every file as JSON, for scripts.")
 def ingest(paths: Sequence[Path], store_file: Path, supersede: bool, registers: Sequence[Path], jobs: int | None,
-           verbose: bool) -> None:
+           verbose: bool, quiet: bool, as_json: bool) -> None:
     """Read returned copies (files, or folders searched recursively) into the records store.
 
     Each copy is read, checked and stored once: a file ingested before is
@@ -71,28 +68,50 @@ def ingest(paths: Sequence[Path], store_file: Path, supersede: bool, registers: 
         raise click.ClickException(f"{len(exc.problems)} problem(s) in the register; nothing was imported") from None
     except PortfolioError as exc:
         fail(exc)
-    for register, (rows, added) in result.registers.items():
-        click.echo(f"register {Path(register).name}: {rows} issued files, {added} new")
-    for outcome in result.files:
-        if verbose or outcome.status in ALWAYS_LISTED:
-            reason = f": {outcome.reason}" if outcome.reason else ""
-            click.echo(f"{outcome.status:<10} {outcome.path}{reason}")
-        if outcome.status in ("new", "superseded"):
-            if outcome.missing:
-                click.echo(f"{'missing':<10} {outcome.path}: {len(outcome.missing)} field(s) of the pack are not in "
-                           f"the copy (stored as missing): {_ids(outcome.missing, verbose)}")
-            if outcome.unmapped:
-                click.echo(f"{'unmapped':<10} {outcome.path}: {len(outcome.unmapped)} value(s) for fields the pack "
-                           f"does not define (stored as unmapped): {_ids(outcome.unmapped, verbose)}")
-            for warning in outcome.warnings:
-                click.echo(f"{'warning':<10} {outcome.path}: {warning}")
+    _print_ingest(result, verbose=verbose, quiet=quiet, as_json=as_json)
+    if not result.ok:
+        click.get_current_context().exit(1)
+
+
+def _print_ingest(result, *, verbose: bool, quiet: bool, as_json: bool) -> None:
+    """What ingest did, readable at a thousand files: warnings grouped per file, a count per kind."""
+    from generator.records.ingest import result_json, summarise
+    if as_json:
+        click.echo(json.dumps(result_json(result), ensure_ascii=False, indent=1))
+        return
+    summary = summarise(result, shown=10**9 if verbose else 3)
+    if not quiet:
+        for register, (rows, added) in result.registers.items():
+            click.echo(f"register {Path(register).resolve()}: {rows} issued files, {added} new")
+        for outcome in result.files:
+            if verbose or outcome.status in ALWAYS_LISTED:
+                reason = f": {outcome.reason}" if outcome.reason else ""
+                click.echo(f"{outcome.status:<10} {outcome.path}{reason}")
+        for group in summary.files:
+            total = len(group.shown) + group.more
+            click.echo(f"{'warning':<10} {group.path} ({total} warning{'' if total == 1 else 's'}):")
+            for message in group.shown:
+                click.echo(f"{'':<12}{message}")
+            if group.more:
+                click.echo(f"{'':<12}and {group.more} more; portfolio records --warnings {group.path}")
+        if summary.kinds:
+            click.echo("warnings: " + ", ".join(
+                f"{n} {kind} (in {files} file{'' if files == 1 else 's'})" for kind, (n, files) in summary.kinds.items()))
     counts = result.counts
     parts = [f"{counts[s]} {STATUS_WORDS[s]}" for s in STATUS_WORDS if counts[s] or s != "failed"]
     rate = f", {len(result.files) / result.seconds:.1f} files/s" if result.seconds and result.files else ""
     click.echo(f"{len(result.files)} file(s) in {result.seconds:.1f} s ({result.jobs} reader(s){rate}): "
-               f"{', '.join(parts)}; store {result.store}")
-    if not result.ok:
-        click.get_current_context().exit(1)
+               f"{', '.join(parts)}; store {Path(result.store).resolve()}")
+
+
+def _print_warnings(store_file: Path, target: str) -> None:
+    try:
+        sid, filename, messages = api.copy_warnings(target, store_file)
+    except PortfolioError as exc:
+        fail(exc)
+    click.echo(f"{filename} (submission {sid}): {len(messages)} warning{'' if len(messages) == 1 else 's'}")
+    for message in messages:
+        click.echo(f"  {message}")
 
 
 def _progress_lines(lp) -> list[str]:
@@ -133,7 +152,9 @@ def _progress_lines(lp) -> list[str]:
 @STORE_OPTION
 @click.option("--pcn", "pcns", multiple=True, metavar="SLUG", help="Only learners of this PCN; repeat for more.")
 @click.option("--json", "as_json", is_flag=True, help="Print the progress as JSON.")
-def records(store_file: Path, pcns: Sequence[str], as_json: bool) -> None:
+@click.option("--warnings", "warnings_of", metavar="FILE-OR-ID",
+              help="Print every warning stored for one returned copy (a file, or a submission id).")
+def records(store_file: Path, pcns: Sequence[str], as_json: bool, warnings_of: str | None) -> None:
     """List learners with their progress, from the records store.
 
     For each learner: competency areas achieved per domain, assessor sign-offs,
@@ -144,6 +165,9 @@ def records(store_file: Path, pcns: Sequence[str], as_json: bool) -> None:
 
     Example: portfolio records --pcn riverside-pcn
     """
+    if warnings_of is not None:
+        _print_warnings(store_file, warnings_of)
+        return
     try:
         learners = api.records(store_file, pcns)
     except PortfolioError as exc:
@@ -172,15 +196,20 @@ def records(store_file: Path, pcns: Sequence[str], as_json: bool) -> None:
               help="Base of the Questionnaires' canonical URLs (default: urn:portfolio:questionnaire).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
+@click.option("--include-flagged", is_flag=True,
+              help="Write values flagged as possible patient identifiers in full (default: withheld).")
 def export(store_file: Path, fmt: str, long_csv: bool, all_versions: bool, fhir_base: str | None,
-           output: Path | None) -> None:
+           output: Path | None, include_flagged: bool) -> None:
     """Export the stored records as CSV, JSON or FHIR R4.
 
     CSV has one row per submission and a column per field id (or, with
     --long, a row per submission and field). JSON has one record per
     submission, as 'portfolio read' prints it plus the submission's facts.
     FHIR writes a Bundle with the pack as a Questionnaire and every submission
-    as a QuestionnaireResponse.
+    as a QuestionnaireResponse. A value flagged as a possible patient
+    identifier is withheld ("[withheld: possible NHS number]") unless a
+    reviewer cleared its copy ('portfolio review clear') or --include-flagged
+    is given.
 
     Example: portfolio export --format fhir -o records.fhir.json
     """
@@ -190,11 +219,17 @@ def export(store_file: Path, fmt: str, long_csv: bool, all_versions: bool, fhir_
         raise click.UsageError("--fhir-base applies to --format fhir only")
     try:
         result = api.export(store_file, "csv-long" if long_csv else fmt, all_versions=all_versions,
-                            fhir_base=fhir_base, output=output)
+                            fhir_base=fhir_base, output=output, include_flagged=include_flagged)
     except PortfolioError as exc:
         fail(exc)
+    if result.included:
+        click.echo(f"warning: {result.included} value(s) flagged as possible patient identifiers are written in "
+                   "full (--include-flagged); keep this export inside the organisation", err=True)
+    elif result.withheld:
+        click.echo(f"{result.withheld} flagged value(s) withheld (review the copies, then 'portfolio review clear', "
+                   "or --include-flagged)", err=True)
     if output:
-        click.echo(f"wrote {output}", err=True)
+        click.echo(f"wrote {Path(output).resolve()}", err=True)
     else:
         click.echo(result.text, nl=False)
 

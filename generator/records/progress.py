@@ -287,7 +287,10 @@ def summarise(submissions: list[SubmissionRow], values: dict[int, list[FieldValu
 
 
 def cohort_progress(store: Store) -> list[LearnerProgress]:
-    """``summarise`` over everything current in ``store``."""
+    """``summarise`` over everything current in ``store``; copies a reviewer cleared are not marked for review."""
+    from generator.records.review import clearances
     submissions = store.submissions(current_only=True)
     ids = [s.id for s in submissions]
-    return summarise(submissions, store.values(ids), store.definitions(), store.issued(), store.flags(ids))
+    cleared = clearances(store)
+    flags = {sid: found for sid, found in store.flags(ids).items() if sid not in cleared}
+    return summarise(submissions, store.values(ids), store.definitions(), store.issued(), flags)
