@@ -87,6 +87,14 @@ def _print_ingest(result, *, verbose: bool, quiet: bool, as_json: bool) -> None:
             if verbose or outcome.status in ALWAYS_LISTED:
                 reason = f": {outcome.reason}" if outcome.reason else ""
                 click.echo(f"{outcome.status:<10} {outcome.path}{reason}")
+        if verbose:
+            for outcome in result.files:
+                if outcome.status in ("new", "superseded") and outcome.missing:
+                    click.echo(f"{'missing':<10} {outcome.path}: {len(outcome.missing)} field(s) of the pack are "
+                               f"not in the copy (stored as missing): {', '.join(outcome.missing)}")
+                if outcome.status in ("new", "superseded") and outcome.unmapped:
+                    click.echo(f"{'unmapped':<10} {outcome.path}: {len(outcome.unmapped)} value(s) for fields the "
+                               f"pack does not define (stored as unmapped): {', '.join(outcome.unmapped)}")
         for group in summary.files:
             total = len(group.shown) + group.more
             click.echo(f"{'warning':<10} {group.path} ({total} warning{'' if total == 1 else 's'}):")

@@ -174,14 +174,7 @@ def summarise(result: IngestResult, shown: int = SHOWN_PER_FILE, always: Iterabl
     kinds: dict[str, list[int]] = {}
     files: list[FileWarnings] = []
     for outcome in result.files:
-        messages = list(outcome.warnings)
-        if outcome.status in ("new", "superseded"):
-            if outcome.missing:
-                messages.append(f"{len(outcome.missing)} field(s) of the pack are missing from the copy "
-                                f"(stored as missing): {_some(outcome.missing)}")
-            if outcome.unmapped:
-                messages.append(f"{len(outcome.unmapped)} value(s) not in the pack's field definitions "
-                                f"(stored as unmapped): {_some(outcome.unmapped)}")
+        messages = list(outcome.warnings)  # the reader's own warnings name missing and unmapped fields
         seen_kinds: set[str] = set()
         for message in messages:
             kind = warning_kind(message)
@@ -370,7 +363,7 @@ def _read_all(items: Iterator[_Item], jobs: int, seconds: float = DEFAULT_LIMITS
 
 # ---------------------------------------------------------------- classifying and storing
 
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_QUOTED = re.compile(r"(?<!\w)'[^']*'(?!\w)|\"[^\"]*\"")  # not the ' of "pack's"
 
 
 def redact(message: str) -> str:

@@ -368,8 +368,12 @@ def test_ingest_command_reports_missing_and_unknown_ids_but_never_values(tmp_pat
     result = CliRunner().invoke(main, ["ingest", str(tmp_path / "edited.docx"), "--store",
                                        str(tmp_path / "r.sqlite"), "--jobs", "1"])
     assert result.exit_code == 0, result.output
-    assert "missing    " in result.output and "cover.details.practice" in result.output
-    assert "unmapped   " in result.output and "cover.details.extra_note" in result.output
+    assert "1 field(s) of the pack are missing from the copy: cover.details.practice" in result.output
+    assert "cover.details.extra_note: not in the pack's field definitions" in result.output
+    verbose = CliRunner().invoke(main, ["ingest", str(tmp_path / "edited.docx"), "--store",
+                                        str(tmp_path / "v.sqlite"), "--jobs", "1", "--verbose"])
+    assert "(stored as missing): cover.details.practice" in verbose.output
+    assert "(stored as unmapped): cover.details.extra_note" in verbose.output and SECRET not in verbose.output
     assert SECRET not in result.output
     assert "1 file(s)" in result.output
     assert "1 new, 0 unchanged, 0 superseded, 0 conflicting, 0 rejected" in result.output
@@ -544,7 +548,7 @@ def test_register_import_lists_learners_who_returned_nothing(tmp_path, form, bla
     result = runner.invoke(main, ["ingest", str(tmp_path / "in"), "--register", str(tmp_path / "issued.csv"),
                                   "--store", str(store)])
     assert result.exit_code == 0, result.output
-    assert "register issued.csv: 3 issued files, 3 new" in result.output
+    assert f"register {tmp_path / 'issued.csv'}: 3 issued files, 3 new" in result.output  # absolute
     again = runner.invoke(main, ["ingest", "--register", str(tmp_path / "issued.csv"), "--store", str(store)])
     assert "3 issued files, 0 new" in again.output and again.exit_code == 0
     listing = runner.invoke(main, ["records", "--store", str(store)])
@@ -575,7 +579,8 @@ def test_ingest_command_summary_exit_codes_and_store_location(tmp_path, form, bl
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(main, ["ingest", "in"])
     assert result.exit_code == 0, result.output
-    assert result.output.endswith("1 new, 0 unchanged, 0 superseded, 0 conflicting, 0 rejected; store records.sqlite\n")
+    assert result.output.endswith("1 new, 0 unchanged, 0 superseded, 0 conflicting, 0 rejected; "
+                                  f"store {tmp_path / 'records.sqlite'}\n")  # the absolute path
     assert (tmp_path / "records.sqlite").exists()
     assert "Ingesting" not in result.output  # no progress bar when not on a terminal
     monkeypatch.setenv("PORTFOLIO_STORE", str(tmp_path / "env.sqlite"))
@@ -614,7 +619,7 @@ def test_end_to_end_through_the_installed_console_script(tmp_path, form, blank_d
     ingested = run("ingest", "returned")
     assert ingested.returncode == 0, ingested.stderr
     assert ingested.stdout.strip().endswith("2 new, 0 unchanged, 0 superseded, 0 conflicting, 0 rejected; "
-                                            "store records.sqlite")
+                                            f"store {tmp_path / 'records.sqlite'}")
     again = run("ingest", "returned")
     assert "0 new, 2 unchanged" in again.stdout
     listing = run("records", "--json")

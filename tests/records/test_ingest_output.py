@@ -75,12 +75,13 @@ def test_summary_counts_per_kind():
     outcomes = [FileOutcome("a.pdf", "new", warnings=["x.y: possible postcode (value not shown); advice",
                                                       "x.z: date not understood (expected DD/MM/YYYY); kept as written"],
                             missing=["m.1", "m.2"]),
+                FileOutcome("d.pdf", "new", warnings=["2 field(s) of the pack are missing from the copy: m.1, m.2"]),
                 FileOutcome("b.pdf", "new", warnings=["q: possible nhs number (value not shown); advice"]),
                 FileOutcome("c.pdf", "rejected", reason="is not a PDF or Word (.docx) file")]
     summary = summarise(IngestResult("records.sqlite", outcomes), shown=1)
     assert summary.kinds == {"possible patient identifier": (2, 2), "date not understood": (1, 1),
                              "fields missing from the copy": (1, 1)}
-    assert [(f.path, f.more) for f in summary.files] == [("a.pdf", 2), ("b.pdf", 0)]
+    assert [(f.path, f.more) for f in summary.files] == [("a.pdf", 1), ("d.pdf", 0), ("b.pdf", 0)]
     assert [o.path for o in summary.listed] == ["c.pdf"]
     assert warning_kind("something new") == "other"
 

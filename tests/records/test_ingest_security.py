@@ -104,11 +104,11 @@ def test_review_flags_reach_the_exports_and_the_report(pdf_path, tmp_path):
                                                       notes: "Born on 3 March 1948, lives alone."}))
     store = ["--store", str(tmp_path / "records.sqlite")]
     assert CliRunner().invoke(main, ["ingest", str(copy), *store]).exit_code == 0
-    rows = list(csv.DictReader(CliRunner().invoke(main, ["export", *store]).output.splitlines()))
+    rows = list(csv.DictReader(CliRunner().invoke(main, ["export", *store]).stdout.splitlines()))
     assert rows[0]["review_flags"] == f"{notes}:date_of_birth"
-    [record] = jsonlib.loads(CliRunner().invoke(main, ["export", "--format", "json", *store]).output)["records"]
+    [record] = jsonlib.loads(CliRunner().invoke(main, ["export", "--format", "json", *store]).stdout)["records"]
     assert record["flags"] == [{"field": notes, "kind": "date_of_birth"}]
-    bundle = jsonlib.loads(CliRunner().invoke(main, ["export", "--format", "fhir", *store]).output)
+    bundle = jsonlib.loads(CliRunner().invoke(main, ["export", "--format", "fhir", *store]).stdout)
     [response] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse"]
     assert {"url": "urn:portfolio:fhir:identifier-review", "extension": [
         {"url": "linkId", "valueString": notes}, {"url": "kind", "valueCode": "date_of_birth"}]} in response["extension"]
