@@ -65,10 +65,10 @@ def test_what_the_docs_write_is_git_ignored():
     import shutil
     import subprocess
 
-    from .conftest import need_tool
+    from .conftest import need_tool, skip_or_fail
     need_tool("git")
     if not (ROOT / ".git").exists():
-        pytest.skip("not a git checkout")
+        skip_or_fail("needs a git checkout to ask git what it ignores")
     outputs = _outputs_in_docs() | {"build/", "returned/x.pdf", "records.sqlite", "records.sqlite-wal"}
     assert {"dist/", "records.fhir.json", "reports/"} <= outputs
     result = subprocess.run([shutil.which("git"), "check-ignore", "--no-index", "-v", *sorted(outputs)], cwd=ROOT,
