@@ -257,19 +257,22 @@ def issue(plan: IssuePlan, *, jobs: int | None = None, store: Path | str | None 
 
     Each PCN's layout is rendered once and every learner's copy stamped from it,
     in ``jobs`` worker processes (None: one per core). The register of instance
-    ids is written to the cohort folder and, where the records store ``store``
-    already exists, imported into it.
+    ids is written to the cohort folder and imported into the records store
+    ``store`` names, when it exists; with ``store`` None (and no $PORTFOLIO_STORE),
+    into ./records.sqlite only when the cohort is written inside the working
+    directory (``generator.records.register.issue_store``).
     """
     from generator.issuing.issue import issue_cohort
     result = issue_cohort(plan.learners, plan.cohort, plan.out_dir, plan.content, plan.formats,
                           plan.feedback_forms, jobs, _counter(progress, len(plan.learners)), plan.replace)
     outcome = IssueOutcome(result)
-    if store_exists(store):
+    from generator.records.register import import_register, issue_store
+    target = issue_store(store, plan.out_dir)
+    if target is not None:
         from generator.records.connect import open_store
-        from generator.records.register import import_register
-        with open_store(store, create=False) as opened:
+        with open_store(target, create=False) as opened:
             outcome.store_rows, outcome.store_new = import_register(opened, result.register)
-            outcome.store = opened.path
+            outcome.store = str(Path(opened.path).resolve())
     return outcome
 
 

@@ -51,9 +51,9 @@ def build(content_dir: Path | None, profile_slug: str | None, out_dir: Path, for
     fields = len(result.form.fields)
     for fmt, path in result.outputs.items():
         if fmt in result.unchanged:
-            click.echo(f"unchanged {path} (nothing changed since it was built; not rendered again)")
+            click.echo(f"unchanged {Path(path).resolve()} (nothing changed since it was built; not rendered again)")
         else:
-            click.echo(f"wrote {path} ({fields} fields, {result.timings[fmt]:.2f} s)")
+            click.echo(f"wrote {Path(path).resolve()} ({fields} fields, {result.timings[fmt]:.2f} s)")
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
 
@@ -89,8 +89,9 @@ def check(content_dir: Path | None) -> None:
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,
               help="Worker processes (default: one per core).")
 @click.option("--store", "store_file", type=click.Path(dir_okay=False, path_type=Path),
-              envvar="PORTFOLIO_STORE", default=Path("records.sqlite"), show_default=True, show_envvar=True,
-              help="Records store to record the issued packs in, if it exists.")
+              envvar="PORTFOLIO_STORE", default=None, show_envvar=True,
+              help="Records store to record the issued packs in, if it exists (default: ./records.sqlite, "
+                   "when the cohort is written inside the working directory).")
 @click.option("--replace", is_flag=True,
               help="Issue new copies over files issued before in this cohort (they get new instance ids).")
 def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, formats: str,
@@ -125,12 +126,16 @@ def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, fo
     except PortfolioError as exc:
         fail(exc)
     result = outcome.result
-    click.echo(f"issued {result.learners} learners, {result.files} files in {result.cohort_dir} "
+    click.echo(f"issued {result.learners} learners, {result.files} files in {Path(result.cohort_dir).resolve()} "
                f"(render {result.timings['render']:.1f} s, stamp {result.timings['stamp']:.1f} s)")
-    click.echo(f"instance ids recorded in {result.register}")
-    if outcome.store is not None:
-        click.echo(f"and in the records store {store_file} ({outcome.store_new} new of {outcome.store_rows} "
-                   "issued files)")
+    register = Path(result.register).resolve()
+    click.echo(f"instance ids recorded in {register}")
+    if outcome.store is None:
+        click.echo(f"not recorded in a records store (none named with --store or $PORTFOLIO_STORE); to record "
+                   f"them: portfolio ingest --register {register} --store STORE")
+        return
+    click.echo(f"and in the records store {Path(outcome.store).resolve()} ({outcome.store_new} new of "
+               f"{outcome.store_rows} issued files)")
 
 
 @main.group()
@@ -151,8 +156,12 @@ def profile_new(content_dir: Path | None, slug: str, name: str | None) -> None:
         path = api.profile_new(slug, name, content_dir)
     except PortfolioError as exc:
         fail(exc)
-    shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
-    click.echo(f"wrote {shown}\nEdit it, add a logo beside it, then run: portfolio check")
+    path = path.resolve()
+    folder = path.parents[2]
+    option = "" if content_dir is None else f" --content {folder}"
+    click.echo(f"wrote {path}\n(in the content folder {folder}, which build, check and issue read"
+               f"{'' if content_dir is None else ' when given --content ' + str(folder)})\n"
+               f"Edit it, add a logo beside it, then run: portfolio check{option}")
 
 
 @profile.command("list")
@@ -205,7 +214,7 @@ def read(file: Path, output: Path | None) -> None:
         click.echo(f"review: {flag}", err=True)
     if output:
         count = len(record.warnings)
-        click.echo(f"wrote {output} ({len(record.fields)} fields, {count} warning{'' if count == 1 else 's'})",
+        click.echo(f"wrote {output.resolve()} ({len(record.fields)} fields, {count} warning{'' if count == 1 else 's'})",
                    err=True)
     else:
         click.echo(result.json, nl=False)
@@ -228,7 +237,7 @@ def fill(pack: Path, record: Path, output: Path) -> None:
         result = api.fill(pack, record, output)
     except PortfolioError as exc:
         fail(exc)
-    click.echo(f"wrote {result.output} ({result.values} values)")
+    click.echo(f"wrote {Path(result.output).resolve()} ({result.values} values)")
 
 
 def run(argv: Sequence[str] | None = None) -> Any:

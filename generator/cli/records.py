@@ -268,4 +268,4 @@ def report(store_file: Path, out_dir: Path, formats: str, title: str, pcns: Sequ
     except PortfolioError as exc:
         fail(exc)
     for fmt, path in result.outputs.items():
-        click.echo(f"wrote {path} ({result.learners} learners)")
+        click.echo(f"wrote {Path(path).resolve()} ({result.learners} learners)")

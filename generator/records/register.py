@@ -61,3 +61,24 @@ def learner_key(pcn: str, practice: str, name: str) -> str:
     """The key a learner's submissions and issued packs are grouped by."""
     return json.dumps([_norm(pcn), _norm(practice), _norm(name)], ensure_ascii=False)
 
+
+
+def issue_store(named: str | Path | None, out_dir: str | Path, cwd: Path | None = None) -> Path | None:
+    """The records store an issue run records its register in, or None for none.
+
+    A store named by ``--store`` or $PORTFOLIO_STORE (``named``) is used when it
+    exists. Without one, ./records.sqlite is used only when it exists and the
+    cohort is written inside the working directory: packs issued into a folder
+    elsewhere are not recorded into whatever store happens to be in the current
+    folder.
+    """
+    from generator.records.store import DEFAULT_STORE, STORE_ENV, store_path
+    import os
+    if named or os.environ.get(STORE_ENV):
+        path = store_path(named)
+        return path if path.exists() else None
+    here = (cwd or Path.cwd()).resolve()
+    default = here / DEFAULT_STORE
+    if default.exists() and Path(out_dir).resolve().is_relative_to(here):
+        return default
+    return None
