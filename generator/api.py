@@ -81,10 +81,16 @@ def check(content_dir: Path | str | None = None) -> CheckResult:
     from generator.model.form import build_form
     content = load_content(content_dir)
     layout = Layout(optional_sections=frozenset(content.pack.get("optional_sections") or []))
-    form = build_form(content, layout)  # renders prose too, so variable mistakes show
-    problems = check_roles(content.roles, [f.id for f in form.fields], [s.id for s in form.sections])
+    problems: list[Problem] = []
+    try:
+        form = build_form(content, layout)  # renders prose too, so variable mistakes show
+    except ContentError as exc:  # the profiles are checked all the same: every problem in one run
+        form = None
+        problems.extend(exc.problems)
+    if form is not None:
+        problems += check_roles(content.roles, [f.id for f in form.fields], [s.id for s in form.sections])
     problems += check_all_profiles(content)
-    if problems:
+    if problems or form is None:
         raise ContentError(problems)
     return CheckResult(content.id, content.version, len(content.sections), len(form.fields),
                        list_profiles(content.directory))

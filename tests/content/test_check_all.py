@@ -78,3 +78,14 @@ def test_check_command_prints_every_problem_of_every_file(content_dir):
     assert any(line.startswith("cover.yaml: blocks[0].fields[0].id: invalid id 'Name'") for line in lines)
     assert any(line.startswith("cover.yaml: blocks[0].fields[0].kind: unknown kind 'txt'") for line in lines)
     assert any(line.startswith("values.yaml: colour: unknown key 'colour'") for line in lines)
+
+
+def test_form_problems_and_profile_problems_come_in_one_run(content_dir):
+    from generator import api
+    replace_in(content_dir / "pcns" / "riverside-pcn" / "profile.yaml", 'primary: "#00614E"', 'primary: "#88CCEE"')
+    cover = content_dir / "cover.yaml"
+    replace_in(cover, '{id: practice, label: "Practice", kind: text}', '{id: practice, label: "Name", kind: text}')
+    found = messages(lambda: api.check(content_dir))
+    assert [m.split(":")[0] for m in found] == ["cover.yaml", "pcns/riverside-pcn/profile.yaml"]
+    assert "label 'Cover: Name' is the same as field 'cover.details.name'" in found[0]
+    assert found[1].startswith("pcns/riverside-pcn/profile.yaml: colours.primary: primary colour #88CCEE")
