@@ -164,6 +164,12 @@ class WebError(PortfolioError):
     code = "E-WEB"
 
 
+class ReviewError(PortfolioError):
+    """A flagged copy cannot be cleared: unknown, not flagged, or no reason given."""
+
+    code = "E-REVIEW"
+
+
 #: Every error code, with what it means. Codes are stable: add new ones, never rename.
 CODES: dict[str, str] = {
     "E-PORTFOLIO": "an error of this tool without a more specific code",
@@ -191,4 +197,5 @@ CODES: dict[str, str] = {
     "E-LOGO": "a PCN logo cannot be used",
     "E-USER": "a web app account cannot be added or changed as asked",
     "E-WEB": "the web app cannot start as asked (its secret key, its folder)",
+    "E-REVIEW": "a flagged copy cannot be cleared as asked (unknown, not flagged, or no reason given)",
 }

@@ -105,8 +105,8 @@ def test_filled_copies_ingest_and_report_progress_by_the_declared_rules(issued, 
     text = run("records", "--store", str(store))
     assert "  competencies   1/2 areas: Listening 1/2" in text
     exported = json.loads(api.export(store, "json").text)["records"]
-    assert sorted(str(r["pack"]["part"]) for r in exported) == ["None", "visitor_survey", "visitor_survey"]
-    [pack] = [r for r in exported if r["pack"]["part"] is None]
+    assert sorted(str(r["pack"]["part"]) for r in exported) == ["pack", "visitor_survey", "visitor_survey"]
+    [pack] = [r for r in exported if r["pack"]["part"] == "pack"]
     assert pack["fields"]["reflections.entries.first.learned"] == "Pause more."
     long_csv = api.export(store, "csv-long").text
     assert "skills.listening_check.met_overall" in long_csv and "visitor_survey.scores.welcome" in long_csv

@@ -17,23 +17,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-from generator.errors import PortfolioError
+from generator.errors import ReviewError
 from generator.records.store import AuditEntry, FieldValue, Store
-
-if TYPE_CHECKING:
-    from generator.records.export import StoredRecord
 
 #: The audit-log action recording a reviewer's clearance of a submission's flags.
 CLEARED = "review_cleared"
 #: How each kind of identifier is named in a marker.
 KIND_NAMES = {"nhs_number": "NHS number", "postcode": "postcode", "date_of_birth": "date of birth",
               "phone_number": "phone number"}
-
-
-class ReviewError(PortfolioError):
-    """A copy cannot be cleared: unknown, not flagged, or no reason given."""
 
 
 def marker(kinds: list[str]) -> str:
@@ -55,7 +48,7 @@ def clearances(store: Store) -> dict[int, AuditEntry]:
 class Withheld:
     """What ``withhold`` did: the records to export, and how many values it withheld or let through."""
 
-    records: list["StoredRecord"]
+    records: list[Any]  # generator.records.export.StoredRecord
     withheld: int = 0  # values replaced by a marker
     included: int = 0  # flagged values left in (include_flagged)
     cleared: int = 0  # flagged submissions a reviewer cleared (their values export normally)
@@ -67,9 +60,10 @@ def _redact(message: str) -> str:
     return redact(message)
 
 
-def withhold(records: list["StoredRecord"], cleared: set[int] | dict[int, AuditEntry],
+def withhold(records: list[Any], cleared: set[int] | dict[int, AuditEntry],
              include_flagged: bool = False) -> Withheld:
-    """The records with each flagged value of an uncleared submission replaced by its marker.
+    """The records (``generator.records.export.StoredRecord``) with each flagged value of an uncleared
+    submission replaced by its marker.
 
     The field id, its state and the flag (field and kind) are kept; warnings of such a
     submission have their quoted text blanked, as ingest prints them. With
