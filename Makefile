@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: build test audit bench bench-issue bench-ingest mutate clean
+.PHONY: build test audit bench bench-issue bench-ingest bench-stores mutate clean
 
 build: $(STAMP)
 	$(BIN)/portfolio build --out build
@@ -27,6 +27,9 @@ bench-issue: $(STAMP)
 
 bench-ingest: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/bench_ingest.py
+
+bench-stores: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/bench_stores.py
 
 # Mutation testing (slow, outside `make test`): `make mutate MODULES="identifiers values"` for some.
 mutate: $(STAMP)

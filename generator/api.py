@@ -9,7 +9,8 @@ before the first item and then after each batch, ``done`` counting up to
 ``total``.
 
 ``store`` arguments name the records store: a path (``records.sqlite``), an
-``sqlite:///…`` URL, or None for $PORTFOLIO_STORE or ./records.sqlite.
+``sqlite:///…`` URL, a ``postgresql://user@host:port/database`` URL, or None for
+$PORTFOLIO_STORE or ./records.sqlite.
 
 Heavy stages (WeasyPrint, the readers, the store) are imported inside the
 functions, so importing this module stays cheap.
@@ -284,8 +285,8 @@ def issue(plan: IssuePlan, *, jobs: int | None = None, store: Path | str | None 
 
 def store_exists(store: Path | str | None) -> bool:
     """Whether the records store ``store`` names exists already."""
-    from generator.records.store import store_path
-    return store_path(store).exists()
+    from generator.records.connect import store_exists as exists
+    return exists(store)
 
 
 # ---------------------------------------------------------------- one copy: read, fill
@@ -487,11 +488,98 @@ def report(store: Path | str | None = None, out_dir: Path | str = "build", *,
     learners, path = _progress(store)
     if pcns:
         learners = [lp for lp in learners if lp.pcn in pcns]
-    return write_report(learners, Path(out_dir), formats=wanted, title=title, source=Path(path).name)
+    from generator.records.connect import describe_store
+    return write_report(learners, Path(out_dir), formats=wanted, title=title,
+                        source=describe_store(path, name_only=True))
+
+
+@dataclass(frozen=True)
+class StoreSummary:
+    """What a records store holds (``records --summary``)."""
+
+    store: str  # as it may be printed (a URL without its password)
+    schema: int
+    submissions: int
+    current: int
+    learners_returned: int
+    learners_issued: int
+    learners: int
+    issued_files: int
+    field_values: int
+    audit_entries: int
+    audit_actions: dict[str, int]
+    originals: int
+    originals_bytes: int
+
+
+def store_summary(store: Path | str | None = None) -> StoreSummary:
+    """Counts of what the store holds, and the number and size of the returned files kept in it."""
+    from collections import Counter
+
+    from generator.records.connect import open_store
+    with open_store(store, create=False) as opened:
+        every = opened.submissions(current_only=False)
+        counts = opened.counts()
+        files, size = opened.originals_size()
+        actions = Counter(a.action for a in opened.audit())
+        issued = {p.learner_key for p in opened.issued()}
+        returned = {s.learner_key for s in every if s.current}
+        return StoreSummary(opened.path, opened.schema_version(), len(every), sum(s.current for s in every),
+                            len(returned), len(issued), len(returned | issued), counts["packs_issued"],
+                            counts["field_values"], counts["audit_log"], dict(sorted(actions.items())), files, size)
+
+
+@dataclass(frozen=True)
+class OriginalResult:
+    output: Path
+    filename: str  # the name the file was returned under
+    size: int
+    sha256: str
+
+
+def original(store: Path | str | None, submission_id: int, output: Path | str) -> OriginalResult:
+    """Write the returned file submission ``submission_id`` was read from to ``output``, as it arrived.
+
+    The bytes are checked against the submission's SHA-256 first; RecordsError when
+    there is no such submission, no original kept for it, or one that does not match.
+    """
+    import hashlib
+
+    from generator.files import write_atomic
+    from generator.records.connect import open_store
+    with open_store(store, create=False) as opened:
+        row = next((s for s in opened.submissions(current_only=False) if s.id == submission_id), None)
+        if row is None:
+            raise RecordsError(f"{opened.path}: no submission {submission_id}; 'portfolio export --all-versions' "
+                               "lists them (column submission_id)")
+        data = opened.original(row.sha256)
+        where = opened.path
+    if data is None:
+        raise RecordsError(f"{where}: submission {submission_id} ({row.filename}) was ingested before originals "
+                           "were kept; only its values and SHA-256 are stored")
+    if hashlib.sha256(data).hexdigest() != row.sha256:
+        raise RecordsError(f"{where}: the original kept for submission {submission_id} does not match its "
+                           "SHA-256; the store has been tampered with: nothing written")
+    write_atomic(Path(output), data)
+    return OriginalResult(Path(output), row.filename, len(data), row.sha256)
+
+
+def copy_store(source: Path | str, destination: Path | str):
+    """Copy the whole store ``source`` into ``destination`` (created if need be); see ``generator.records.copy``.
+
+    Returns ``generator.records.copy.CopyResult`` (per table: rows copied now, rows in
+    both, their SHA-256). OptionError when both name the same store.
+    """
+    from generator.records.connect import open_store, store_location
+    from generator.records.copy import copy_store as run_copy
+    if store_location(source) == store_location(destination):
+        raise OptionError("to", "FROM and TO are the same store")
+    with open_store(source, create=False) as src, open_store(destination) as dst:
+        return run_copy(src, dst)
 
 
 __all__ = [
-    "CheckResult", "EXPORT_FORMATS", "ExportResult", "FillResult", "IssueOutcome", "IssuePlan", "PACK_FORMATS",
+    "CheckResult", "OriginalResult", "StoreSummary", "copy_store", "original", "store_summary", "EXPORT_FORMATS", "ExportResult", "FillResult", "IssueOutcome", "IssuePlan", "PACK_FORMATS",
     "PortfolioError", "Progress", "ReadResult", "build", "check", "export", "fields", "fill", "ingest", "issue",
     "plan_issue", "profile_check", "profile_list", "profile_new", "profile_preview", "read", "record_values",
     "records", "report", "review_clear", "copy_warnings", "store_exists", "store_location",

@@ -92,3 +92,7 @@ def pdf_path(tmp_path_factory, form, theme, manifest) -> Path:
 def docx_path(tmp_path_factory, form, theme, manifest) -> Path:
     from generator.formats.docx.write import write_docx
     return _blank_pack(tmp_path_factory.mktemp("pack") / "pack.docx", lambda: write_docx(form, theme, manifest))
+
+
+# The PostgreSQL test server and the store_location fixture (both engines); see tests/pg.py.
+from tests.pg import pg_server, pg_url, store_location  # noqa: E402,F401

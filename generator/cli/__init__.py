@@ -4,7 +4,7 @@ Each module registers its commands on the ``main`` group from ``common``;
 importing this package registers them all.
 """
 
-from generator.cli import pack, records, review, web  # noqa: F401  (register the commands)
+from generator.cli import pack, records, review, store, web  # noqa: F401  (register the commands)
 from generator.cli.common import main
 
 __all__ = ["main"]

@@ -88,14 +88,14 @@ def check(content_dir: Path | None) -> None:
               help="Separate patient feedback forms (PDF) per learner, each with its own instance id.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,
               help="Worker processes (default: one per core).")
-@click.option("--store", "store_file", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--store", "store_file", metavar="FILE|URL",
               envvar="PORTFOLIO_STORE", default=None, show_envvar=True,
               help="Records store to record the issued packs in, if it exists (default: ./records.sqlite, "
                    "when the cohort is written inside the working directory).")
 @click.option("--replace", is_flag=True,
               help="Issue new copies over files issued before in this cohort (they get new instance ids).")
 def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, formats: str,
-          feedback_forms: int, jobs: int | None, store_file: Path, replace: bool) -> None:
+          feedback_forms: int, jobs: int | None, store_file: str, replace: bool) -> None:
     """Issue personalised packs to every learner in ROSTER (CSV).
 
     ROSTER has a header row with the columns name, practice, pcn (a profile
@@ -134,7 +134,8 @@ def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, fo
         click.echo(f"not recorded in a records store (none named with --store or $PORTFOLIO_STORE); to record "
                    f"them: portfolio ingest --register {register} --store STORE")
         return
-    click.echo(f"and in the records store {Path(outcome.store).resolve()} ({outcome.store_new} new of "
+    shown = outcome.store if "://" in outcome.store else Path(outcome.store).resolve()  # a URL without password
+    click.echo(f"and in the records store {shown} ({outcome.store_new} new of "
                f"{outcome.store_rows} issued files)")
 
 

@@ -20,9 +20,10 @@ from generator.errors import ContentError, PortfolioError
 from generator.records.store import DEFAULT_STORE, STORE_ENV
 
 STORE_OPTION = click.option(
-    "--store", "store_file", type=click.Path(dir_okay=False, path_type=Path), envvar=STORE_ENV,
-    default=DEFAULT_STORE, show_default=True, show_envvar=True,
-    help="The records store (an SQLite file).")
+    "--store", "store_file", metavar="FILE|URL", envvar=STORE_ENV, default=DEFAULT_STORE, show_default=True,
+    show_envvar=True,
+    help="The records store: an SQLite file, or postgresql://user@host:port/database for a shared server "
+         "(the password from the URL, $PGPASSWORD or ~/.pgpass).")
 
 #: How the ingest summary names each outcome.
 STATUS_WORDS = {"new": "new", "unchanged": "unchanged", "superseded": "superseded", "conflict": "conflicting",
@@ -43,7 +44,7 @@ ALWAYS_LISTED = ("superseded", "conflict", "rejected", "failed")
                                                    "field id.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary line (and errors).")
 @click.option("--json", "as_json", is_flag=True, help="Print what happened to every file as JSON, for scripts.")
-def ingest(paths: Sequence[Path], store_file: Path, supersede: bool, registers: Sequence[Path], jobs: int | None,
+def ingest(paths: Sequence[Path], store_file: str, supersede: bool, registers: Sequence[Path], jobs: int | None,
            verbose: bool, quiet: bool, as_json: bool) -> None:
     """Read returned copies (files, or folders searched recursively) into the records store.
 
@@ -162,17 +163,33 @@ def _progress_lines(lp) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Print the progress as JSON.")
 @click.option("--warnings", "warnings_of", metavar="FILE-OR-ID",
               help="Print every warning stored for one returned copy (a file, or a submission id).")
-def records(store_file: Path, pcns: Sequence[str], as_json: bool, warnings_of: str | None) -> None:
+@click.option("--summary", is_flag=True, help="Print what the store holds (counts, size of the kept originals).")
+@click.option("--original", "original_id", type=click.IntRange(1), metavar="SUBMISSION",
+              help="Write the returned file kept for this submission (its number) to -o FILE.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="The file --original writes.")
+def records(store_file: str, pcns: Sequence[str], as_json: bool, warnings_of: str | None, summary: bool,
+            original_id: int | None, output: Path | None) -> None:
     """List learners with their progress, from the records store.
 
     For each learner: competency areas achieved per domain, assessor sign-offs,
     values worksheet and case studies complete, patient feedback forms received
     with the mean score per question, and whether the initial discussion and
     the final review are signed. Learners on an imported issue register who
-    have returned nothing are listed too.
+    have returned nothing are listed too. --summary prints what the store holds;
+    --original N -o FILE fetches back the file submission N was read from, as
+    it was returned (checked against its SHA-256).
 
     Example: portfolio records --pcn riverside-pcn
     """
+    if original_id is not None or output is not None:
+        if original_id is None or output is None:
+            raise click.UsageError("--original SUBMISSION and -o FILE go together")
+        _write_original(store_file, original_id, output)
+        return
+    if summary:
+        _summary(store_file)
+        return
     if warnings_of is not None:
         _print_warnings(store_file, warnings_of)
         return
@@ -194,6 +211,40 @@ def records(store_file: Path, pcns: Sequence[str], as_json: bool, warnings_of: s
                + (f"; {flagged} copy(ies) flagged for review" if flagged else ""))
 
 
+def _write_original(store_file: str, submission_id: int, output: Path) -> None:
+    try:
+        result = api.original(store_file, submission_id, output)
+    except PortfolioError as exc:
+        fail(exc)
+    click.echo(f"wrote {result.output} ({result.filename}, {result.size} bytes, SHA-256 {result.sha256[:12]}…)")
+
+
+def _summary(store_file: str) -> None:
+    try:
+        s = api.store_summary(store_file)
+    except PortfolioError as exc:
+        fail(exc)
+    click.echo(f"store          {s.store} (schema {s.schema})")
+    click.echo(f"submissions    {s.submissions} ({s.current} current, {s.submissions - s.current} superseded)")
+    click.echo(f"learners       {s.learners} ({s.learners_returned} with returned copies, "
+               f"{s.learners_issued} on issue registers)")
+    click.echo(f"issued files   {s.issued_files}")
+    click.echo(f"field values   {s.field_values}")
+    click.echo(f"audit entries  {s.audit_entries}"
+               + (f" ({', '.join(f'{n} {a}' for a, n in s.audit_actions.items())})" if s.audit_actions else ""))
+    click.echo(f"originals      {s.originals} file{'' if s.originals == 1 else 's'}, {_size(s.originals_bytes)}")
+
+
+def _size(n: int) -> str:
+    if n < 1000:
+        return f"{n} bytes"
+    if n < 1000 ** 2:
+        return f"{n / 1000:.1f} kB"
+    if n < 1000 ** 3:
+        return f"{n / 1000 ** 2:.1f} MB"
+    return f"{n / 1000 ** 3:.2f} GB"
+
+
 @main.command()
 @STORE_OPTION
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "fhir"]), default="csv", show_default=True,
@@ -206,7 +257,7 @@ def records(store_file: Path, pcns: Sequence[str], as_json: bool, warnings_of: s
               help="Write to this file instead of standard output.")
 @click.option("--include-flagged", is_flag=True,
               help="Write values flagged as possible patient identifiers in full (default: withheld).")
-def export(store_file: Path, fmt: str, long_csv: bool, all_versions: bool, fhir_base: str | None,
+def export(store_file: str, fmt: str, long_csv: bool, all_versions: bool, fhir_base: str | None,
            output: Path | None, include_flagged: bool) -> None:
     """Export the stored records as CSV, JSON or FHIR R4.
 
@@ -250,7 +301,7 @@ def export(store_file: Path, fmt: str, long_csv: bool, all_versions: bool, fhir_
               show_default=True, help="Which files to write.")
 @click.option("--title", default="Cohort progress", show_default=True, help="The report's title.")
 @click.option("--pcn", "pcns", multiple=True, metavar="SLUG", help="Only learners of this PCN; repeat for more.")
-def report(store_file: Path, out_dir: Path, formats: str, title: str, pcns: Sequence[str]) -> None:
+def report(store_file: str, out_dir: Path, formats: str, title: str, pcns: Sequence[str]) -> None:
     """Write a cohort progress report (an HTML page, a PDF and a CSV).
 
     The HTML has a summary, an overview table, and per learner a table of

@@ -9,14 +9,15 @@ warnings (with quoted values blanked out, so they can be printed).
 
 Files are read in worker processes (``generator.reading.read`` does the reading; a
 reader crash costs one file, not the batch) and stored by this process alone,
-one ``BEGIN IMMEDIATE`` transaction per file, in the order the files were
-found. The decision for a file is taken inside its transaction, so two ingest
+one transaction per file, in the order the files were found (the file itself
+is kept with its submission, by SHA-256, as the original). The decision for a file is taken inside its transaction, so two ingest
 processes on the same store agree:
 
 - a file whose SHA-256 is stored already is *unchanged* ("already ingested");
 - a copy (instance id) seen for the first time is *new*;
 - a copy seen before with the same answers (e.g. re-saved) is *unchanged*;
-- a copy seen before with other answers is a *conflict* (nothing is stored)
+- a copy seen before with other answers is a *conflict* (nothing is stored;
+  the audit log records it once per file, however often it is offered)
   unless ``supersede`` is set: then it is stored as the next version, linked
   to the one it replaces (*superseded*); nothing is overwritten or deleted;
 - a part issued on its own (pack.yaml ``roles.separate_part``, e.g. the
@@ -394,8 +395,10 @@ def cover_value(definitions: list[dict[str, Any]], values: dict[str, Any], role:
     return ""
 
 
-def new_submission(item_path: Path, sha256: str, size: int, read: ReadOutcome) -> NewSubmission:
-    """What to store for a read copy: every manifest field (read or missing), every unmapped value."""
+def new_submission(item_path: Path, sha256: str, size: int, read: ReadOutcome,
+                   data: bytes | None = None) -> NewSubmission:
+    """What to store for a read copy: every manifest field (read or missing), every unmapped value,
+    and the file itself (``data``) to keep as the original."""
     record = read.record
     assert record is not None
     pack = record.pack
@@ -427,7 +430,7 @@ def new_submission(item_path: Path, sha256: str, size: int, read: ReadOutcome) -
         definition=definition_of(record, read.part, read.definitions),
         learner_key=learner_key(pcn, practice, name), learner_name=str(name), practice=str(practice),
         pcn=str(pcn), pcn_name=str(pcn_facts.get("name") or pcn), learner=dict(learner), pcn_facts=dict(pcn_facts),
-        values=values, warnings=warnings, flags=[(flag.field, flag.kind) for flag in record.flags])
+        values=values, warnings=warnings, flags=[(flag.field, flag.kind) for flag in record.flags], data=data)
 
 
 def _answers(values: Iterable[FieldValue]) -> dict[str, tuple[str, Any]]:
@@ -469,10 +472,12 @@ def store_submission(store: Store, new: NewSubmission, supersede: bool) -> tuple
         if not differing:
             return "unchanged", f"same answers as submission {latest.id} (a re-saved copy)", None, latest.id
         if not supersede:
-            store.add_audit("conflict", filename=new.filename, sha256=new.sha256, instance_id=new.instance_id,
-                            submission_id=latest.id,
-                            detail=f"answers differ from submission {latest.id} in {', '.join(differing)}; "
-                                   "nothing stored")
+            # One conflict entry per file, however many processes or reruns meet it.
+            if store.find_audit("conflict", new.sha256) is None:
+                store.add_audit("conflict", filename=new.filename, sha256=new.sha256, instance_id=new.instance_id,
+                                submission_id=latest.id,
+                                detail=f"answers differ from submission {latest.id} in {', '.join(differing)}; "
+                                       "nothing stored")
             return ("conflict", f"this copy was ingested before (submission {latest.id}) with other answers in "
                                 f"{len(differing)} field(s): {_some(differing)}; nothing was stored: rerun with "
                                 "--supersede to store it as a new version",
@@ -505,7 +510,7 @@ def _outcome(store: Store, item: _Item, read: ReadOutcome, supersede: bool) -> F
         outcome.code = "E-READ"
         _reject(store, outcome)
         return outcome
-    new = new_submission(item.path, item.sha256, item.size, read)
+    new = new_submission(item.path, item.sha256, item.size, read, item.data)
     if record.pack.get("personalised") is False:
         # A generic pack ('portfolio build') reaches many learners with one instance id:
         # its copies are told apart by the learner's name on the cover.
@@ -600,8 +605,9 @@ def ingest(paths: Iterable[str | Path], store: Store, *, supersede: bool = False
             yield _Item(index, path, sha, len(data), data)
 
     for item, read in _read_all(to_read(), jobs, limits.seconds, limits.memory):
-        item.data = None
-        done(item.index, _outcome(store, item, read, supersede))
+        outcome = _outcome(store, item, read, supersede)
+        item.data = None  # stored as the original (or refused): not needed any more
+        done(item.index, outcome)
     result.files = [o for o in outcomes if o is not None]
     result.seconds = time.perf_counter() - start
     return result

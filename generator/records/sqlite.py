@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from generator.records.store import (
+    COPY_TABLES,
     AuditEntry,
     Definition,
     FieldValue,
@@ -162,6 +163,15 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             created_at TEXT NOT NULL)""",
         "CREATE INDEX return_tokens_instance ON return_tokens (instance_id)",
         *_no_change_triggers("return_tokens"),
+    ),
+    4: (
+        # The returned file itself, once per SHA-256: evidence to fetch back, and to read again later.
+        """CREATE TABLE originals (
+            sha256 TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            stored_at TEXT NOT NULL) WITHOUT ROWID""",
+        *_no_change_triggers("originals"),
     ),
 }
 
@@ -335,6 +345,9 @@ class SQLiteStore:
                              [(sid, n, fid, message) for n, (fid, message) in enumerate(new.warnings, 1)])
         self._db.executemany("INSERT OR IGNORE INTO identifier_flags VALUES (?, ?, ?)",
                              [(sid, fid, kind) for fid, kind in new.flags])
+        if new.data is not None:
+            self._db.execute("INSERT OR IGNORE INTO originals VALUES (?, ?, ?, ?)",
+                             (new.sha256, len(new.data), new.data, now()))
         return sid
 
     def add_issued(self, packs: Iterable[IssuedPack], source: str) -> int:
@@ -460,9 +473,49 @@ class SQLiteStore:
                                "WHERE token_sha256 = ?", (token_sha256,)).fetchone()
         return ReturnToken(*row) if row else None
 
+    def find_audit(self, action: str, sha256: str) -> AuditEntry | None:
+        row = self._db.execute("SELECT id, at, action, actor, filename, sha256, instance_id, submission_id, detail "
+                               "FROM audit_log WHERE action = ? AND sha256 = ? ORDER BY id LIMIT 1",
+                               (action, sha256)).fetchone()
+        return AuditEntry(*row) if row else None
+
     def counts(self) -> dict[str, int]:
         """Rows per table of the schema, every one but schema_version (for summaries and tests)."""
         names = [r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name "
                                                 "NOT LIKE 'sqlite_%' AND name != 'schema_version' ORDER BY name")]
         return {t: self._db.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in names}
+
+    def original(self, sha256: str) -> bytes | None:
+        row = self._db.execute("SELECT data FROM originals WHERE sha256 = ?", (sha256,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def originals_size(self) -> tuple[int, int]:
+        files, size = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM originals").fetchone()
+        return files, size
+
+    # -- copying
+
+    def columns(self, table: str) -> list[str]:
+        _copy_table(table)
+        return [r[1] for r in self._db.execute(f"PRAGMA table_info({table})")]
+
+    def table_rows(self, table: str, columns: list[str], keys: tuple[str, ...]) -> Iterator[tuple]:
+        _copy_table(table)
+        cursor = self._db.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {', '.join(keys)}")
+        while rows := cursor.fetchmany(500):
+            yield from rows
+
+    def insert_rows(self, table: str, columns: list[str], rows: list[tuple]) -> None:
+        self._writing()
+        _copy_table(table)
+        marks = ", ".join("?" * len(columns))
+        self._db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def after_copy(self) -> None:
+        """Nothing to do: SQLite gives new rows ids after the largest one."""
+
+
+def _copy_table(table: str) -> None:
+    if table not in {t for t, _ in COPY_TABLES}:
+        raise StoreError(f"{table}: not a table a store copy carries")
 

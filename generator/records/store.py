@@ -1,24 +1,27 @@
-"""The records store: a thin data-access layer over SQLite.
+"""The records store protocol: what the rest of the package may ask of a store, as plain data.
 
 In: plain data from ``ingest`` (``NewSubmission``, ``IssuedPack``, audit
 entries), written inside ``transaction()`` blocks. Out: plain data for
 ``progress``, ``export`` and ``report`` (``SubmissionRow``, ``FieldValue``,
-``Definition``, ``IssuedPack``, ``AuditEntry``). All SQL lives here, so that
-another engine (PostgreSQL) can implement the same ``Store`` protocol without
-touching the rest of the package.
+``Definition``, ``IssuedPack``, ``AuditEntry``). Two engines implement
+``Store``: SQLite (``generator.records.sqlite``, the embedded default) and
+PostgreSQL (``generator.records.postgres``, a shared server); only
+``generator.records.connect`` chooses between them, so nothing else knows the engine.
 
-Guarantees the schema itself enforces:
+Guarantees the database itself enforces, in both engines:
 
 - a file is stored once (``submissions.sha256`` is unique) and an instance has
   one submission per version (``UNIQUE (instance_id, version)``);
-- nothing is overwritten or deleted: triggers refuse UPDATE and DELETE on every
-  records table and on the append-only ``audit_log``;
-- one file is one ``BEGIN IMMEDIATE`` transaction: a failure or a kill leaves
-  no partial rows, and two ingest processes on the same file are serialised
-  (the second one sees the first one's row).
+- nothing is overwritten or deleted: triggers refuse UPDATE and DELETE (and on
+  PostgreSQL TRUNCATE) on every records table and on the append-only ``audit_log``;
+- one file is one transaction, and writers take turns: a failure or a kill
+  leaves no partial rows, and two ingest processes on the same file are
+  serialised (the second one sees the first one's row);
+- the returned file itself is kept once per SHA-256 (``originals``).
 
-The schema is versioned: ``MIGRATIONS`` lists the statements of each version
-and ``schema_version`` records which have been applied.
+The schema is versioned: each engine's ``MIGRATIONS`` lists the statements of
+each version (the same versions in both) and ``schema_version`` records which
+have been applied.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Iterator, Protocol
 
 from generator.errors import StoreError  # noqa: F401  (re-exported: the store protocol raises it)
 
@@ -101,6 +104,7 @@ class NewSubmission:
     values: list[FieldValue]
     warnings: list[tuple[str | None, str]] = field(default_factory=list)  # (field id or None, message)
     flags: list[tuple[str, str]] = field(default_factory=list)  # likely patient identifiers: (field id, kind)
+    data: bytes | None = None  # the returned file itself, kept by SHA-256 as evidence (``originals``)
 
 
 @dataclass(frozen=True)
@@ -235,22 +239,25 @@ class Store(Protocol):
     def users(self) -> list[User]: ...
     def add_return_token(self, token: ReturnToken) -> None: ...
     def return_token(self, token_sha256: str) -> ReturnToken | None: ...
+    def find_audit(self, action: str, sha256: str) -> AuditEntry | None: ...  # the first such entry
+    def counts(self) -> dict[str, int]: ...  # rows per records table
+    def original(self, sha256: str) -> bytes | None: ...  # the returned file kept for a submission
+    def originals_size(self) -> tuple[int, int]: ...  # (files, bytes) of the kept originals
+    # -- copying a whole store (``generator.records.copy``)
+    def columns(self, table: str) -> list[str]: ...
+    def table_rows(self, table: str, columns: list[str], keys: tuple[str, ...]) -> Iterator[tuple]: ...
+    def insert_rows(self, table: str, columns: list[str], rows: list[tuple]) -> None: ...  # in a transaction
+    def after_copy(self) -> None: ...  # rows were inserted with their ids: let new ids follow them
 
 
-# ---------------------------------------------------------------- schema
-
-
-
-
-
-
-
-
-
-
-
-
-# ---------------------------------------------------------------- SQLite
-
-
-
+#: Every table a store copy carries, in an order that respects references, with its key columns.
+COPY_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("definitions", ("id",)),
+    ("submissions", ("id",)),
+    ("field_values", ("submission_id", "field_id")),
+    ("warnings", ("submission_id", "seq")),
+    ("identifier_flags", ("submission_id", "field_id", "kind")),
+    ("originals", ("sha256",)),
+    ("packs_issued", ("instance_id", "file")),
+    ("audit_log", ("id",)),
+)

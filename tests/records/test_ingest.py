@@ -42,6 +42,7 @@ from generator.records.ingest import (
 )
 from generator.records.progress import cohort_progress
 from tests.conftest import ROOT, need_tool
+from tests.pg import raw_execute, raw_query, refusal_error
 from tests.samples import expected_record, sample_values
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -100,9 +101,18 @@ def blank_feedback(feedback_form, theme) -> bytes:
 
 
 @pytest.fixture
-def store(tmp_path):
-    with open_store(tmp_path / "records.sqlite") as s:
+def store(store_location):
+    """A new store of each engine: an SQLite file, and a database on the test PostgreSQL server."""
+    with open_store(store_location) as s:
         yield s
+
+
+def engine_error(store) -> Exception:
+    """What the store's engine raises when a write fails (a full disk, a lost connection)."""
+    if store.path.startswith("postgresql://"):
+        import psycopg
+        return psycopg.errors.DiskFull("could not extend file: No space left on device")
+    return sqlite3.OperationalError("disk I/O error")
 
 
 def counts(store) -> dict[str, int]:
@@ -217,15 +227,25 @@ def test_nothing_can_be_overwritten_or_deleted(tmp_path, store, form, blank_docx
         "final_review.review.self_assessment": "NHS 943 476 5919"}))  # gives a warning row too
     (tmp_path / "issued.csv").write_text("instance_id,learner,practice,pcn\nx,Zoë,A,b\n", encoding="utf-8")
     ingest([tmp_path / "a.docx"], store, jobs=1, registers=[tmp_path / "issued.csv"])
-    assert all(n for table, n in store.counts().items() if table not in ("users", "return_tokens"))  # web app tables
-    db = sqlite3.connect(store.path)
-    for sql in ("UPDATE packs_issued SET learner = 'x'", "DELETE FROM packs_issued",
-                "UPDATE submissions SET filename = 'x'", "DELETE FROM submissions",
-                "UPDATE field_values SET value = '1'", "DELETE FROM field_values", "DELETE FROM audit_log",
-                "UPDATE audit_log SET detail = ''", "DELETE FROM warnings", "DELETE FROM definitions"):
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            db.execute(sql)
-    db.close()
+    assert all(store.counts().values())
+    location = store.url if store.path.startswith("postgresql://") else store.path
+    statements = ["UPDATE packs_issued SET learner = 'x'", "DELETE FROM packs_issued",
+                  "UPDATE submissions SET filename = 'x'", "DELETE FROM submissions",
+                  "UPDATE field_values SET value = '1'", "DELETE FROM field_values", "DELETE FROM audit_log",
+                  "UPDATE audit_log SET detail = ''", "DELETE FROM warnings", "DELETE FROM definitions",
+                  "DELETE FROM identifier_flags", "UPDATE identifier_flags SET kind = 'x'"]
+    if location.startswith("postgresql://"):  # SQLite has no TRUNCATE (its DELETE without WHERE is refused above)
+        statements += [f"TRUNCATE {table} CASCADE" for table in (
+            "audit_log", "submissions", "field_values", "warnings", "definitions", "packs_issued",
+            "identifier_flags", "schema_version")]
+        statements += ["UPDATE schema_version SET version = 99", "DELETE FROM schema_version",
+                       "INSERT INTO packs_issued SELECT * FROM packs_issued ON CONFLICT (instance_id, file) "
+                       "DO UPDATE SET learner = 'x'"]
+    before = store.counts()
+    for sql in statements:
+        with pytest.raises(refusal_error(), match="append-only: rows are never (changed|deleted|truncated)"):
+            raw_execute(location, sql)
+    assert store.counts() == before
 
 
 # ---------------------------------------------------------------- rejected
@@ -272,7 +292,7 @@ def test_a_failure_mid_file_leaves_no_rows_and_the_batch_goes_on(tmp_path, store
     def failing(self, new, version, supersedes):
         sid = original(self, new, version, supersedes)  # rows written inside the transaction…
         if new.filename == "f1.docx":
-            raise sqlite3.OperationalError("disk I/O error")  # …then the write fails
+            raise engine_error(self)  # …then the write fails
         return sid
     monkeypatch.setattr(type(store), "add_submission", failing)
     result = ingest([tmp_path], store, jobs=1)
@@ -289,10 +309,11 @@ def test_a_failure_mid_file_leaves_no_rows_and_the_batch_goes_on(tmp_path, store
 
 KILLER = """
 import os, signal, sys
-from generator.records import sqlite as st
 from generator.records.connect import open_store
 from generator.records.ingest import ingest
-original = st.SQLiteStore.add_submission
+store = open_store(sys.argv[1])
+engine = type(store)
+original = engine.add_submission
 calls = []
 def killing(self, new, version, supersedes):
     sid = original(self, new, version, supersedes)
@@ -300,28 +321,28 @@ def killing(self, new, version, supersedes):
     if len(calls) == 2:
         os.kill(os.getpid(), signal.SIGKILL)  # killed with the second file's rows written, not committed
     return sid
-st.SQLiteStore.add_submission = killing
-ingest(sys.argv[2:], open_store(sys.argv[1]), jobs=1)
+engine.add_submission = killing
+ingest(sys.argv[2:], store, jobs=1)
 """
 
 
-def test_a_kill_mid_file_leaves_no_partial_rows_and_a_rerun_completes(tmp_path, form, blank_docx):
+def test_a_kill_mid_file_leaves_no_partial_rows_and_a_rerun_completes(tmp_path, form, blank_docx, store_location):
     folder = tmp_path / "in"
     folder.mkdir()
     for n in range(3):
         (folder / f"k{n}.docx").write_bytes(docx_copy(form, blank_docx, iid(70 + n),
                                                       learner={**LEARNER, "name": f"K{n}"}))
-    path = tmp_path / "records.sqlite"
-    run = subprocess.run([sys.executable, "-c", KILLER, str(path), str(folder)], cwd=ROOT,
+    run = subprocess.run([sys.executable, "-c", KILLER, store_location, str(folder)], cwd=ROOT,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, timeout=120)
     assert run.returncode == -signal.SIGKILL, run.stderr.decode()
-    with open_store(path) as store:
+    with open_store(store_location) as store:
         assert [s.filename for s in store.submissions()] == ["k0.docx"]
         assert set(store.values()) == {1} and len(store.values()[1]) == len(form.fields)
         assert [a.action for a in store.audit()] == ["ingested"]
-        db = sqlite3.connect(path)
-        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        db.close()
+        if store_location.startswith("postgresql://"):  # no orphan rows of the killed file in any table
+            assert raw_query(store_location, "SELECT COUNT(*) FROM field_values WHERE submission_id <> 1") == [(0,)]
+        else:
+            assert raw_query(store_location, "PRAGMA integrity_check") == [("ok",)]
         rerun = ingest([folder], store, jobs=1)
         assert [o.status for o in rerun.files] == ["unchanged", "new", "new"]
         assert len(store.submissions()) == 3
@@ -410,13 +431,13 @@ def test_every_copy_of_a_feedback_form_is_kept_and_counted(tmp_path, store, form
 
 # ---------------------------------------------------------------- two processes at once
 
-def test_two_ingest_processes_on_one_store_make_one_record_per_file(tmp_path, form, blank_docx):
+def test_two_ingest_processes_on_one_store_make_one_record_per_file(tmp_path, form, blank_docx, store_location):
     folder = tmp_path / "in"
     folder.mkdir()
     for n in range(12):
         (folder / f"c{n:02d}.docx").write_bytes(docx_copy(form, blank_docx, iid(100 + n),
                                                           learner={**LEARNER, "name": f"C{n}"}))
-    path = tmp_path / "records.sqlite"
+    path = store_location
     command = [sys.executable, "-m", "generator", "ingest", str(folder), "--store", str(path), "--jobs", "1"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

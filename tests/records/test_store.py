@@ -7,8 +7,9 @@ import sqlite3
 import pytest
 
 from generator.errors import PortfolioError
+from generator.records import postgres as pg_module
 from generator.records import sqlite as store_module
-from generator.records.connect import open_store
+from generator.records.connect import describe_store, open_store, store_location
 from generator.records.sqlite import SCHEMA_VERSION
 from generator.records.store import (
     Definition,
@@ -18,6 +19,7 @@ from generator.records.store import (
     StoreError,
     store_path,
 )
+from tests.pg import raw_execute, raw_query
 
 FIELDS = [
     {"id": "cover.details.name", "kind": "text", "label": "Cover: Name", "options": []},
@@ -50,13 +52,22 @@ def submission(sha: str = "a" * 64, instance: str = "i-1", **changes) -> NewSubm
 
 
 @pytest.fixture
-def store(tmp_path):
-    with open_store(tmp_path / "r.sqlite") as s:
+def store(store_location):
+    with open_store(store_location) as s:
         yield s
 
 
-def test_a_new_store_has_the_schema_in_wal_mode(store, tmp_path):
-    assert store.schema_version() == SCHEMA_VERSION
+def engine(store) -> str:
+    return "postgresql" if store.path.startswith("postgresql://") else "sqlite"
+
+
+def module_of(location: str):
+    return pg_module if location.startswith("postgresql://") else store_module
+
+
+def test_a_new_store_has_the_schema_in_wal_mode(tmp_path):
+    with open_store(tmp_path / "r.sqlite") as store:
+        assert store.schema_version() == SCHEMA_VERSION
     db = sqlite3.connect(tmp_path / "r.sqlite")
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"schema_version", "definitions", "packs_issued", "submissions", "field_values", "warnings",
@@ -68,36 +79,53 @@ def test_a_new_store_has_the_schema_in_wal_mode(store, tmp_path):
     db.close()
 
 
-def test_reopening_does_not_migrate_again(tmp_path):
-    with open_store(tmp_path / "r.sqlite") as first:
+def test_a_new_server_store_has_the_same_tables_and_columns(tmp_path, pg_url):
+    with open_store(tmp_path / "r.sqlite"), open_store(pg_url) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+    db = sqlite3.connect(tmp_path / "r.sqlite")
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} - {"sqlite_sequence"}
+    columns = {(t, r[1]) for t in tables for r in db.execute(f"PRAGMA table_info({t})")}
+    db.close()
+    assert raw_query(pg_url, "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()") \
+        == [(len(tables),)]
+    assert set(raw_query(pg_url, "SELECT table_name, column_name FROM information_schema.columns "
+                                 "WHERE table_schema = current_schema()")) == columns
+
+
+def test_both_engines_have_the_same_schema_versions():
+    assert pg_module.SCHEMA_VERSION == store_module.SCHEMA_VERSION
+    assert set(pg_module.MIGRATIONS) == set(store_module.MIGRATIONS)
+
+
+def test_reopening_does_not_migrate_again(store_location):
+    with open_store(store_location) as first:
         with first.transaction():
             first.add_submission(submission(), 1, None)
-    with open_store(tmp_path / "r.sqlite") as again:
+    with open_store(store_location) as again:
         assert again.schema_version() == SCHEMA_VERSION and len(again.submissions()) == 1
-    db = sqlite3.connect(tmp_path / "r.sqlite")
-    assert db.execute("SELECT COUNT(*) FROM schema_version").fetchone() == (SCHEMA_VERSION,)
-    db.close()
+    assert raw_query(store_location, "SELECT COUNT(*) FROM schema_version") == [(SCHEMA_VERSION,)]
 
 
-def test_migrations_apply_in_order_up_to_the_newest(tmp_path, monkeypatch):
-    with open_store(tmp_path / "r.sqlite"):
+def test_migrations_apply_in_order_up_to_the_newest(store_location, monkeypatch):
+    with open_store(store_location):
         pass
-    monkeypatch.setattr(store_module, "MIGRATIONS", {**store_module.MIGRATIONS,
-                                                     SCHEMA_VERSION + 1: ("CREATE TABLE notes (id INTEGER)",)})
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
-    with open_store(tmp_path / "r.sqlite") as upgraded:
+    module = module_of(store_location)
+    monkeypatch.setattr(module, "MIGRATIONS", {**module.MIGRATIONS,
+                                               SCHEMA_VERSION + 1: ("CREATE TABLE notes (id INTEGER)",)})
+    monkeypatch.setattr(module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with open_store(store_location) as upgraded:
         assert upgraded.schema_version() == SCHEMA_VERSION + 1
+    assert raw_query(store_location, "SELECT COUNT(*) FROM notes") == [(0,)]
 
 
-def test_a_store_from_a_newer_tool_is_refused(tmp_path):
-    with open_store(tmp_path / "r.sqlite"):
+def test_a_store_from_a_newer_tool_is_refused_and_left_alone(store_location):
+    with open_store(store_location):
         pass
-    db = sqlite3.connect(tmp_path / "r.sqlite")
-    db.execute("INSERT INTO schema_version VALUES (?, 'later')", (SCHEMA_VERSION + 5,))
-    db.commit()
-    db.close()
-    with pytest.raises(StoreError, match="made by a newer version of this tool"):
-        open_store(tmp_path / "r.sqlite")
+    raw_execute(store_location, "INSERT INTO schema_version VALUES (99, 'later')")
+    with pytest.raises(StoreError, match=rf"made by a newer version of this tool \(schema 99, this tool knows "
+                                         rf"{SCHEMA_VERSION}\); upgrade the tool"):
+        open_store(store_location)
+    assert raw_query(store_location, "SELECT COUNT(*) FROM schema_version") == [(SCHEMA_VERSION + 1,)]
 
 
 def test_round_trip_keeps_types_order_positions_and_warnings(store):
@@ -115,17 +143,21 @@ def test_round_trip_keeps_types_order_positions_and_warnings(store):
 def test_the_same_file_cannot_be_stored_twice(store):
     with store.transaction():
         store.add_submission(submission(), 1, None)
-    with pytest.raises(StoreError, match="UNIQUE constraint failed: submissions.sha256") as info:
+    expected = {"sqlite": "UNIQUE constraint failed: submissions.sha256",
+                "postgresql": 'duplicate key value violates unique constraint "submissions_sha256_key"'}
+    with pytest.raises(StoreError, match=expected[engine(store)]) as info:
         with store.transaction():
             store.add_submission(submission(instance="i-2"), 1, None)
-    assert isinstance(info.value.__cause__, sqlite3.IntegrityError)
+    assert "IntegrityError" in [c.__name__ for c in type(info.value.__cause__).__mro__]
     assert len(store.submissions()) == 1
 
 
 def test_an_instance_has_one_submission_per_version(store):
     with store.transaction():
         store.add_submission(submission(), 1, None)
-    with pytest.raises(StoreError, match="instance_id, submissions.version"):
+    expected = {"sqlite": "UNIQUE constraint failed: submissions.instance_id, submissions.version",
+                "postgresql": 'duplicate key value violates unique constraint "submissions_instance_id_version_key"'}
+    with pytest.raises(StoreError, match=expected[engine(store)]):
         with store.transaction():
             store.add_submission(submission(sha="b" * 64), 1, None)
 
@@ -184,6 +216,23 @@ def test_reading_commands_do_not_create_a_store(tmp_path):
     assert not (tmp_path / "none.sqlite").exists()
 
 
+def test_reading_commands_do_not_create_a_store_on_a_server(pg_url):
+    with pytest.raises(StoreError, match="/t_[0-9a-f]+: no records store here; run 'portfolio ingest' first"):
+        open_store(pg_url, create=False)
+    assert raw_query(pg_url, "SELECT COUNT(*) FROM information_schema.tables "
+                             "WHERE table_schema = current_schema()") == [(0,)]
+
+
+def test_store_locations_keep_urls_whole_and_never_show_the_password(monkeypatch):
+    monkeypatch.setenv("PORTFOLIO_STORE", "postgresql://ann:s3cret@db.example:5433/records")
+    assert store_location() == "postgresql://ann:s3cret@db.example:5433/records"
+    assert describe_store() == "postgresql://ann@db.example:5433/records"
+    assert store_location("sqlite:///records.sqlite") == "records.sqlite"
+    assert store_location("sqlite:////srv/records.sqlite") == "/srv/records.sqlite"
+    monkeypatch.delenv("PORTFOLIO_STORE")
+    assert store_location() == "records.sqlite"
+
+
 def test_a_file_that_is_not_a_store_is_refused(tmp_path):
     (tmp_path / "bad.sqlite").write_bytes(b"this is not SQLite" * 100)
     with pytest.raises(StoreError, match="cannot be opened as a records store"):
@@ -205,5 +254,6 @@ def test_many_submissions_are_read_back_in_chunks(store):
         for n in range(1200):
             store.add_submission(submission(sha=f"{n:064d}", instance=f"i-{n}"), 1, None)
     values = store.values(range(1, 1201))
+    assert [v.field_id for v in values[1200]] == [v.field_id for v in submission().values]
     assert len(values) == 1200 and all(len(v) == 5 for v in values.values())
     assert set(store.warnings([5, 6, 99999])) == {5, 6}
