@@ -279,7 +279,8 @@ def issue(plan: IssuePlan, *, jobs: int | None = None, store: Path | str | None 
         from generator.records.connect import open_store
         with open_store(target, create=False) as opened:
             outcome.store_rows, outcome.store_new = import_register(opened, result.register)
-            outcome.store = str(Path(opened.path).resolve())
+            from generator.records.connect import describe_store
+            outcome.store = describe_store(opened.path, absolute=True)
     return outcome
 
 
@@ -469,10 +470,11 @@ def copy_warnings(target: Path | str, store: Path | str | None = None) -> tuple[
         return stored_warnings(opened, target)
 
 
-def store_location(store: Path | str | None = None) -> Path:
-    """The absolute path of the records store ``store`` names (see the module docstring)."""
-    from generator.records.store import store_path
-    return store_path(store).resolve()
+def store_location(store: Path | str | None = None) -> str:
+    """The records store ``store`` names as it may be printed: a file's absolute path, or a
+    server URL without its password (see the module docstring)."""
+    from generator.records.connect import describe_store
+    return describe_store(store, absolute=True)
 
 
 def report(store: Path | str | None = None, out_dir: Path | str = "build", *,

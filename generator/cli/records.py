@@ -17,6 +17,7 @@ import click
 from generator import api
 from generator.cli.common import ProgressBar, fail, main
 from generator.errors import ContentError, PortfolioError
+from generator.records.connect import describe_store
 from generator.records.store import DEFAULT_STORE, STORE_ENV
 
 STORE_OPTION = click.option(
@@ -110,7 +111,7 @@ def _print_ingest(result, *, verbose: bool, quiet: bool, as_json: bool) -> None:
     parts = [f"{counts[s]} {STATUS_WORDS[s]}" for s in STATUS_WORDS if counts[s] or s != "failed"]
     rate = f", {len(result.files) / result.seconds:.1f} files/s" if result.seconds and result.files else ""
     click.echo(f"{len(result.files)} file(s) in {result.seconds:.1f} s ({result.jobs} reader(s){rate}): "
-               f"{', '.join(parts)}; store {Path(result.store).resolve()}")
+               f"{', '.join(parts)}; store {describe_store(result.store, absolute=True)}")
 
 
 def _print_warnings(store_file: Path, target: str) -> None:

@@ -31,13 +31,16 @@ def store_location(option: str | Path | None = None) -> str:
     return text
 
 
-def describe_store(location: str | Path | None = None, *, name_only: bool = False) -> str:
-    """The store as it may be printed (a URL without its password); ``name_only``: a file's name alone."""
+def describe_store(location: str | Path | None = None, *, name_only: bool = False, absolute: bool = False) -> str:
+    """The store as it may be printed (a URL without its password); ``name_only``: a file's name
+    alone; ``absolute``: a file's absolute path."""
     text = store_location(location)
     if _is_postgres(text):
         from generator.records.postgres import describe
         return describe(text)
-    return Path(text).name if name_only else text
+    if name_only:
+        return Path(text).name
+    return str(Path(text).resolve()) if absolute else text
 
 
 def open_store(path: str | Path | None = None, *, create: bool = True) -> Store:

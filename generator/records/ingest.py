@@ -59,6 +59,7 @@ from generator.reading.sandbox import (
     call_isolated,
     limit_memory,
 )
+from generator.records.connect import describe_store
 from generator.records.register import (
     import_register,
     learner_key,
@@ -194,7 +195,7 @@ def result_json(result: IngestResult) -> dict[str, Any]:
     """An ``IngestResult`` as plain JSON values (no field values: ids, counts and reasons only)."""
     summary = summarise(result)
     return {
-        "store": str(Path(result.store).resolve()),
+        "store": describe_store(result.store, absolute=True),
         "seconds": round(result.seconds, 3),
         "readers": result.jobs,
         "ok": result.ok,
