@@ -10,8 +10,13 @@ sandbox with strict undefined variables and an output cap, and never executed.
 from __future__ import annotations
 
 import re
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from jinja2 import StrictUndefined
 from jinja2 import TemplateError as JinjaTemplateError
@@ -19,8 +24,12 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from generator.errors import TemplateError
 
-#: Rendered prose longer than this is refused (a runaway repetition).
+#: Rendered prose longer than this is refused (a runaway repetition); counted while rendering.
 MAX_RENDERED_CHARS = 20_000
+#: Wall-clock seconds one piece of prose may take to render (nested loops are refused past it).
+MAX_RENDER_SECONDS = 2.0
+#: The most items ``range()`` may give in prose.
+MAX_RANGE = 1_000
 
 
 @dataclass(frozen=True)
@@ -59,8 +68,49 @@ class _CappedSandbox(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
+class _TooSlow(Exception):
+    pass
+
+
+_DEADLINE: ContextVar[float] = ContextVar("prose_deadline", default=float("inf"))
+
+
+def _bounded_range(*args: int) -> Iterator[int]:
+    """``range`` for prose: at most MAX_RANGE items, and it stops a render past its deadline
+    (so loops nested in loops end in time even where no timer signal can be used)."""
+    items = range(*args)
+    if len(items) > MAX_RANGE:
+        raise SecurityError(f"range() of {len(items)} items; at most {MAX_RANGE}")
+    deadline = _DEADLINE.get()
+    for item in items:
+        if time.monotonic() > deadline:
+            raise _TooSlow()
+        yield item
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise _TooSlow in the render after ``seconds``: by a timer signal in the main thread, and
+    by the deadline ``_bounded_range`` checks in any thread."""
+    token = _DEADLINE.set(time.monotonic() + seconds)
+    timer = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    if timer:
+        def expired(signum: int, frame: Any) -> None:
+            raise _TooSlow()
+        previous = signal.signal(signal.SIGALRM, expired)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        if timer:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        _DEADLINE.reset(token)
+
+
 _ENV = _CappedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 _ENV.intercepted_binops = frozenset(["*", "**"])
+_ENV.globals["range"] = _bounded_range
 
 
 def render_variables(source: str, variables: Mapping[str, Any], where: str) -> str:
@@ -68,7 +118,18 @@ def render_variables(source: str, variables: Mapping[str, Any], where: str) -> s
     if "{" not in source:
         return source
     try:
-        out = _ENV.from_string(source).render(**variables)
+        chunks: list[str] = []
+        length = 0
+        with _time_limit(MAX_RENDER_SECONDS):
+            for chunk in _ENV.from_string(source).generate(**variables):
+                length += len(chunk)
+                if length > MAX_RENDERED_CHARS:
+                    raise SecurityError("the result would be too long")
+                chunks.append(chunk)
+        out = "".join(chunks)
+    except _TooSlow:
+        raise TemplateError(f"{where}: refused template text (it takes longer than {MAX_RENDER_SECONDS:g} s to "
+                            "render); prose may only use {{ variable }}") from None
     except (SecurityError, OverflowError) as exc:
         raise TemplateError(f"{where}: refused template text ({exc}); prose may only use {{{{ variable }}}}") from exc
     except JinjaTemplateError as exc:
