@@ -185,3 +185,73 @@ VALID_NHS_NUMBER = "9990000018"
 def valid_nhs_number() -> str:
     """A synthetic NHS number in the 999 test range that passes the Modulus 11 check (see VALID_NHS_NUMBER)."""
     return VALID_NHS_NUMBER
+
+
+# ---------------------------------------------------------------- hostile returns (issue 16)
+
+def cyclic_parent_pdf(pack: bytes) -> bytes:
+    """The pack with one text field's /Parent chain made a loop (field -> X -> field), and the
+    keys a reader looks up through the chain (/FT, /V) taken off the field, so that a reader
+    without a visited set walks the loop for ever."""
+    from pypdf.generic import DictionaryObject
+
+    def change(w):
+        fields = w._root_object["/AcroForm"]["/Fields"]
+        for ref in fields:
+            node = ref.get_object()
+            if node.get("/FT") == "/Tx" and "/Kids" not in node:
+                loop = DictionaryObject()
+                loop_ref = w._add_object(loop)
+                loop[NameObject("/Parent")] = ref
+                node[NameObject("/Parent")] = loop_ref
+                del node["/FT"]
+                node.pop("/V", None)
+                return
+        raise AssertionError("no plain text field in the pack")
+    return _rewrite(pack, change)
+
+
+def docm_in_other_case(pack: bytes) -> bytes:
+    """A macro-enabled copy whose part name and content type are written in other letter cases
+    (OPC names and content types ignore case, so Word still runs the macros)."""
+    types = zipfile.ZipFile(io.BytesIO(pack)).read("[Content_Types].xml")
+    types = types.replace(b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
+                          b"application/vnd.ms-word.document.MACROENABLED.main+xml")
+    return _docx_with(pack, {"[Content_Types].xml": types}, {"word/vbaproject.bin": b"\xd0\xcf\x11\xe0fake macro"})
+
+
+def docx_with_parts_differing_in_case(pack: bytes) -> bytes:
+    """A second copy of word/document.xml as WORD/DOCUMENT.XML: which one an editor shows is
+    anyone's guess, so the copy is tampered."""
+    document = zipfile.ZipFile(io.BytesIO(pack)).read("word/document.xml")
+    return _docx_with(pack, {}, {"WORD/DOCUMENT.XML": document})
+
+
+def docx_lying_central_directory(pack: bytes, size: int = 150_000_000) -> bytes:
+    """The pack with word/document.xml padded by ``size`` bytes of spaces (compressed ~1000:1),
+    its central-directory entry claiming the original size: checks of the declared sizes pass."""
+    source = zipfile.ZipFile(io.BytesIO(pack))
+    original = source.read("word/document.xml")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            if info.filename == "word/document.xml":
+                with target.open("word/document.xml", "w") as handle:
+                    handle.write(original)
+                    chunk = b" " * 1_000_000
+                    for _ in range(size // len(chunk)):
+                        handle.write(chunk)
+            else:
+                target.writestr(info.filename, source.read(info))
+    data = bytearray(out.getvalue())
+    name = b"word/document.xml"
+    at = data.find(b"PK\x01\x02")  # the central directory
+    while at != -1:
+        name_length = int.from_bytes(data[at + 28:at + 30], "little")
+        if bytes(data[at + 46:at + 46 + name_length]) == name:
+            data[at + 24:at + 28] = len(original).to_bytes(4, "little")  # uncompressed size: a lie
+            break
+        at = data.find(b"PK\x01\x02", at + 4)
+    else:
+        raise AssertionError("no central directory entry for word/document.xml")
+    return bytes(data)

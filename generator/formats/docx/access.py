@@ -69,6 +69,13 @@ def grid_title(label: str, option_label: str) -> str:
 
 
 MACRO_TYPES = ("macroEnabled", "vbaProject", "vbaData")
+#: Markers of macros in content types and part names, compared case-insensitively (OPC part
+#: names and content types ignore case, so ``word/VBAPROJECT.BIN`` is a macro part too).
+MACRO_TYPES = ("macroenabled", "vbaproject", "vbadata")
+MACRO_PARTS = ("vbaproject", "vbadata")
+#: Extensions of macro-enabled Word files, refused whatever they hold.
+MACRO_EXTENSIONS = (".docm", ".dotm")
+MACRO_REFUSED = "contains macros (.docm); save it as a Word Document (.docx) and send that"
 
 
 HYPERLINK_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
@@ -87,6 +94,38 @@ SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=
                           huge_tree=False, remove_blank_text=False)
 
 
+class Package(zipfile.ZipFile):
+    """A Word package whose parts are read with the bytes actually inflated counted.
+
+    The sizes in a zip's central directory are whatever its maker wrote; a part that
+    inflates past ``MAX_UNCOMPRESSED`` (alone or with the parts read before it) is
+    refused while it is being inflated, and a part that does not match its checksum
+    is refused as damaged, whatever the directory says.
+    """
+
+    def __init__(self, data: bytes, name: str):
+        super().__init__(io.BytesIO(data))
+        self.display_name = name
+        self.inflated = 0
+
+    def read(self, name: Any, pwd: bytes | None = None) -> bytes:  # type: ignore[override]
+        member = name.filename if isinstance(name, zipfile.ZipInfo) else name
+        chunks = []
+        try:
+            with self.open(name, pwd=pwd) as handle:
+                while chunk := handle.read(1 << 20):
+                    self.inflated += len(chunk)
+                    if self.inflated > MAX_UNCOMPRESSED:
+                        raise ReadError(self.display_name, f"unpacks to more than {MAX_UNCOMPRESSED // 1_000_000} MB "
+                                                           f"(counted while inflating {member}); refused as a "
+                                                           "possible zip bomb")
+                    chunks.append(chunk)
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+            raise ReadError(self.display_name, f"is damaged: part {member} cannot be unpacked "
+                                               f"({type(exc).__name__}); ask for the copy again") from None
+        return b"".join(chunks)
+
+
 def parse_part(archive: zipfile.ZipFile, member: str, name: str) -> etree._Element:
     data = archive.read(member)
     doctype = ReadError(name, f"contains a DOCTYPE declaration in {member}; this is not a normal Word file")
@@ -101,9 +140,9 @@ def parse_part(archive: zipfile.ZipFile, member: str, name: str) -> etree._Eleme
     return root
 
 
-def open_package(data: bytes, name: str) -> zipfile.ZipFile:
+def open_package(data: bytes, name: str) -> Package:
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = Package(data, name)
         infos = archive.infolist()
     except (zipfile.BadZipFile, EOFError, ValueError):
         raise ReadError(name, "is damaged or truncated and cannot be read as a Word file") from None
@@ -120,14 +159,24 @@ def open_package(data: bytes, name: str) -> zipfile.ZipFile:
         if info.filename.startswith("/") or ".." in info.filename.split("/"):
             raise ReadError(name, f"has a part with an unsafe path ({info.filename}); refused")
     names = {i.filename for i in infos}
+    folded: dict[str, str] = {}
+    for member in sorted(names):
+        if member.casefold() in folded:
+            raise ReadError(name, f"has two parts named {folded[member.casefold()]!r} and {member!r} (part names "
+                                  "ignore case in a Word file); refused as tampered")
+        folded[member.casefold()] = member
     if "[Content_Types].xml" not in names or "word/document.xml" not in names:
         if "mimetype" in names and archive.read("mimetype").startswith(b"application/vnd.oasis.opendocument"):
             raise ReadError(name, "is an OpenDocument file (.odt), which cannot hold the pack's form; "
                                   "fill in the Word copy that was issued and save it as Word (.docx)")
         raise ReadError(name, "is not a Word (.docx) document")
-    types = archive.read("[Content_Types].xml")
-    if any(marker.encode() in types for marker in MACRO_TYPES) or any("vbaProject" in n for n in names):
-        raise ReadError(name, "contains macros (.docm); save it as a Word Document (.docx) and send that")
+    types = archive.read("[Content_Types].xml").lower()
+    if any(marker.encode() in types for marker in MACRO_TYPES) or \
+            any(marker in n.casefold() for n in names for marker in MACRO_PARTS):
+        raise ReadError(name, MACRO_REFUSED)
+    if name.casefold().endswith(MACRO_EXTENSIONS):
+        raise ReadError(name, "is a macro-enabled Word file (.docm); save it as a Word Document (.docx) and "
+                              "send that")
     for member in names:
         if member.endswith(".rels"):
             rels = parse_part(archive, member, name)
