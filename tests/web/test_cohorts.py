@@ -27,7 +27,7 @@ def test_roster_problems_are_listed_and_nothing_is_issued(as_user, store_file):
                                                                        "nowhere-pcn,Dr Ada Jones,Sam Patel,01/09")
     page = check(client, bad.encode()).get_data(True)
     assert "2 problem(s) in the roster; nothing was issued" in page
-    assert "roster.csv: line 2: start date &#39;31/02/2026&#39; is not a date (use DD/MM/YYYY)" in page
+    assert "roster.csv: line 2: start date &#39;31/02/2026&#39; is not a date (use DD/MM/YYYY or YYYY-MM-DD)" in page
     assert "line 3: unknown PCN &#39;nowhere-pcn&#39;" in page
     assert ">Issue</button>" not in page
     spreadsheet = check(client, b"PK\x03\x04rest", name="roster.xlsx").get_data(True)
