@@ -26,6 +26,12 @@ def normalise_text(raw: Any) -> str | None:
     return text if text.strip() else None
 
 
+def _shape(text: str) -> str:
+    """What a warning may say about an unreadable value: its length, never the value itself
+    (it may hold a patient identifier, and warnings are stored, exported and printed)."""
+    return f"{len(text)} character{'' if len(text) == 1 else 's'}, value not shown"
+
+
 def _text(raw: Any, options: tuple[str, ...]) -> tuple[Any, str | None]:
     return normalise_text(raw), None
 
@@ -48,7 +54,7 @@ def _flag(raw: Any, options: tuple[str, ...]) -> tuple[Any, str | None]:
         return True, None
     if text in _FALSE:
         return False, None
-    return True, f"unexpected tick state {text!r}: read as ticked"
+    return True, f"unexpected tick state ({_shape(text)}): read as ticked"
 
 
 def _yesno(raw: Any, options: tuple[str, ...]) -> tuple[Any, str | None]:
@@ -61,7 +67,7 @@ def _yesno(raw: Any, options: tuple[str, ...]) -> tuple[Any, str | None]:
         return False, None
     if text in ("", "off"):
         return None, None
-    return None, f"unexpected yes/no value {text!r}: left empty"
+    return None, f"unexpected yes/no value ({_shape(text)}): left empty"
 
 
 def _choice(raw: Any, options: tuple[str, ...]) -> tuple[Any, str | None]:
@@ -72,7 +78,7 @@ def _choice(raw: Any, options: tuple[str, ...]) -> tuple[Any, str | None]:
         return None, None
     if text in options:
         return text, None
-    return None, f"unknown option {text!r} (expected one of: {', '.join(options)}): left empty"
+    return None, f"not one of its options ({_shape(text)}; expected one of: {', '.join(options)}): left empty"
 
 
 COERCE: dict[str, Callable[[Any, tuple[str, ...]], tuple[Any, str | None]]] = {

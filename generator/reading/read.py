@@ -138,7 +138,7 @@ def make_record(raw: RawDocument, name: str) -> Record:
         "format": raw.format,
         "editor": raw.editor,
     }
-    flags = scan_record_values(manifest["fields"], fields, raw.unmapped)
+    flags = scan_record_values(manifest["fields"], fields, raw.unmapped, raw=raw.values)
     missing = [d["id"] for d in manifest["fields"] if d["id"] not in raw.values]
     return Record(pack, fields, positions, dict(raw.unmapped), warnings, flags, missing, manifest["fields"])
 
