@@ -1,10 +1,16 @@
-"""Writing files so that readers never see half of one."""
+"""Writing files: atomically (readers never see half of one), and CSV cells that no spreadsheet
+runs as a formula (``csv_cell``, the one escaping function every CSV writer uses)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
+import re
 import tempfile
+import unicodedata
 from pathlib import Path
+from typing import Any, Iterable
 
 
 def _umask() -> int:
@@ -29,3 +35,58 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.unlink(tmp)
         raise
 
+
+
+# ---------------------------------------------------------------- CSV
+
+#: What a spreadsheet runs as a formula when a cell starts with it (OWASP, "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@")
+_CONTROL_START = ("\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d+)*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _formula_like(text: str) -> bool:
+    if text.startswith(_CONTROL_START):
+        return True
+    # What a spreadsheet sees: full-width signs (＝, ＋) fold to ASCII under NFKC, and
+    # leading white space (and invisible format characters) is skipped before a formula.
+    folded = unicodedata.normalize("NFKC", text)
+    start = 0
+    while start < len(folded) and (folded[start].isspace() or unicodedata.category(folded[start]) == "Cf"):
+        start += 1
+    if start < len(folded) and folded[start] in "\t\r":
+        return True
+    rest = folded[start:]
+    return rest.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(rest)
+
+
+def _needs_prefix(text: str) -> bool:
+    # Apostrophes the text starts with are looked through, so that a learner's own leading
+    # apostrophe before a formula gets one more and ``csv_value`` gives back exactly the text.
+    return _formula_like(text.lstrip("'"))
+
+
+def csv_cell(value: Any) -> str:
+    """Every CSV cell the tool writes: empty for None, true/false for ticks, and text that a
+    spreadsheet would run as a formula prefixed with ``'`` (OWASP's rule, applied after
+    Unicode NFKC and leading white space; plain numbers such as ``-3`` are left alone)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    return "'" + text if _needs_prefix(text) else text
+
+
+def csv_value(cell: str) -> str:
+    """The text ``csv_cell`` was given, for reading back a CSV file the tool wrote."""
+    return cell[1:] if cell.startswith("'") and _needs_prefix(cell[1:]) else cell
+
+
+def csv_text(rows: Iterable[Iterable[Any]], lineterminator: str = "\n") -> str:
+    """CSV text of ``rows`` (the header row included), every cell through ``csv_cell``."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator=lineterminator)
+    for row in rows:
+        writer.writerow([csv_cell(cell) for cell in row])
+    return out.getvalue()

@@ -15,7 +15,6 @@ a manifest with the copy's own instance id. Stamping runs in worker processes
 from __future__ import annotations
 
 import csv
-import io
 import multiprocessing
 import os
 import time
@@ -30,7 +29,7 @@ from generator.content.loader import Content
 from generator.content.profile import Profile, load_profile
 from generator.content.theme import load_theme
 from generator.errors import IssueError, PortfolioError
-from generator.files import write_atomic
+from generator.files import csv_text, csv_value, write_atomic
 from generator.formats.pdf.stamp import PdfStamp
 from generator.issuing.roster import Learner, safe_name
 from generator.model.form import Form, build_form
@@ -153,12 +152,9 @@ def _write_register(result: IssueResult, rows: list[dict[str, str]]) -> None:
     result.register = result.cohort_dir / "issued.csv"
     if result.register.exists():
         with result.register.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle)) + rows
-    register = io.StringIO()
-    writer = csv.DictWriter(register, REGISTER_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(result.register, register.getvalue().encode("utf-8"))
+            rows = [{k: csv_value(v or "") for k, v in row.items()} for row in csv.DictReader(handle)] + rows
+    table = [REGISTER_COLUMNS] + [[row.get(c, "") for c in REGISTER_COLUMNS] for row in rows]
+    write_atomic(result.register, csv_text(table, lineterminator="\r\n").encode("utf-8"))
 
 
 def _relative(path: Path) -> str:

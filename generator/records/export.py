@@ -18,14 +18,14 @@ A value flagged as a likely patient identifier leaves the store only as a
 marker (``[withheld: possible NHS number]``) unless its copy was cleared by a
 reviewer or ``include_flagged`` is given (see ``generator.records.review``).
 
-CSV cells that a spreadsheet would run as a formula (starting with ``=``,
-``+``, ``-``, ``@``, tab or carriage return) are prefixed with ``'``.
+Every CSV cell, header cells included, goes through ``generator.files.csv_cell``:
+a cell that a spreadsheet would run as a formula (starting with ``=``, ``+``,
+``-``, ``@``, tab or carriage return, after Unicode NFKC and leading white
+space) is prefixed with ``'``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import uuid
@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
+from generator.files import csv_cell, csv_text
 from generator.kinds import KINDS
 from generator.records.store import Definition, FieldValue, Store, SubmissionRow
 
@@ -47,7 +48,6 @@ SUBMISSION_COLUMNS = ["submission_id", "instance_id", "version", "supersedes", "
                       "ingested_at", "missing_fields", "warnings", "review_flags", "withheld_fields"]
 LONG_COLUMNS = ["submission_id", "instance_id", "learner", "pcn", "part", "field_id", "kind", "state", "value",
                 "position"]
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -102,13 +102,8 @@ def _definitions_in_use(records: list[StoredRecord], definitions: dict[str, Defi
 # ---------------------------------------------------------------- CSV
 
 def _cell(value: Any) -> str:
-    """A CSV cell: empty for None, true/false for ticks, text with formulas defused."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    """A CSV cell: the one escaping function every CSV writer uses (``generator.files.csv_cell``)."""
+    return csv_cell(value)
 
 
 def _part(sub: SubmissionRow) -> str:
@@ -134,32 +129,27 @@ def to_csv(records: list[StoredRecord], definitions: dict[str, Definition], **_:
     used = _definitions_in_use(records, definitions)
     columns = merge_order([d["id"] for d in definition.fields] for definition in used)
     unmapped = merge_order([v.field_id for v in r.values if v.state == "unmapped"] for r in records)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(SUBMISSION_COLUMNS + columns + [f"unmapped:{u}" for u in unmapped])
+    rows: list[list[Any]] = [SUBMISSION_COLUMNS + columns + [f"unmapped:{u}" for u in unmapped]]
     for record in records:
         facts = _facts(record.submission, record.values, record.warnings, record.flags, record.withheld)
         by_id = {v.field_id: v for v in record.values}
-        row = [_cell(facts[c]) for c in SUBMISSION_COLUMNS]
-        row += [_cell(by_id[c].value) if c in by_id and by_id[c].state == "read" else "" for c in columns]
-        row += [_cell(by_id[u].value) if u in by_id and by_id[u].state == "unmapped" else "" for u in unmapped]
-        writer.writerow(row)
-    return out.getvalue()
+        row = [facts[c] for c in SUBMISSION_COLUMNS]
+        row += [by_id[c].value if c in by_id and by_id[c].state == "read" else None for c in columns]
+        row += [by_id[u].value if u in by_id and by_id[u].state == "unmapped" else None for u in unmapped]
+        rows.append(row)
+    return csv_text(rows)
 
 
 def to_csv_long(records: list[StoredRecord], definitions: dict[str, Definition], **_: Any) -> str:
     """Long CSV: a row per submission and field (missing and unmapped included, with their state)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(LONG_COLUMNS)
+    rows: list[list[Any]] = [LONG_COLUMNS]
     for record in records:
         sub = record.submission
         kinds = {d["id"]: d["kind"] for d in definitions[sub.definition_id].fields}
         for v in record.values:
-            writer.writerow([sub.id, sub.instance_id, _cell(sub.learner_name), _cell(sub.pcn), _part(sub),
-                             v.field_id, kinds.get(v.field_id, ""), v.state, _cell(v.value),
-                             "" if v.position is None else v.position])
-    return out.getvalue()
+            rows.append([sub.id, sub.instance_id, sub.learner_name, sub.pcn, _part(sub), v.field_id,
+                         kinds.get(v.field_id, ""), v.state, v.value, v.position])
+    return csv_text(rows)
 
 
 # ---------------------------------------------------------------- JSON

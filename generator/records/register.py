@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import ContentError, IngestError, Problem
+from generator.files import csv_value
 from generator.records.store import IssuedPack, Store
 
 REGISTER_COLUMNS = ["instance_id", "document", "learner", "practice", "pcn", "supervisor", "facilitator",
@@ -29,7 +30,7 @@ def read_register(path: Path) -> list[IssuedPack]:
     rows: list[IssuedPack] = []
     problems: list[Problem] = []
     for line, row in enumerate(reader, start=2):
-        get = {c: (row.get(c) or "").strip() for c in REGISTER_COLUMNS}
+        get = {c: csv_value(row.get(c) or "").strip() for c in REGISTER_COLUMNS}
         if not get["instance_id"] or not get["learner"]:
             problems.append(Problem(path.name, f"line {line}", "instance_id and learner are required"))
             continue
