@@ -349,14 +349,11 @@ def fill(pack: Path | str, record: Path | str | Mapping[str, Any], output: Path 
     not named like the pack's format.
     """
     from generator.files import write_atomic
-    from generator.formats.fill import fill_bytes
+    from generator.reading.sandbox import fill_isolated
     pack, output = Path(pack), Path(output)
     values = record_values(record)
-    try:
-        data = pack.read_bytes()
-    except OSError as exc:
-        raise FillError(f"{pack.name}: cannot be read ({exc.strerror})") from None
-    filled, fmt = fill_bytes(data, values, pack.name)
+    filled, fmt = fill_isolated(pack, values)  # the pack may be a returned copy: the limits and isolation of 'read'
+
     if output.suffix.lower().lstrip(".") != fmt:
         raise FillError(f"{output}: the pack is a {fmt.upper()}; name the output .{fmt}")
     write_atomic(output, filled)

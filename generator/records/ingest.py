@@ -39,15 +39,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import re
 import time
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FuturesTimeout
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
+from multiprocessing.connection import wait as connection_wait
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -55,9 +52,10 @@ from generator.errors import IngestError, PortfolioError, ReadError
 from generator.reading.read import Record, read_bytes
 from generator.reading.sandbox import (
     DEFAULT_LIMITS,
+    Isolated,
     Limits,
-    call_isolated,
-    limit_memory,
+    collect_isolated,
+    start_isolated,
 )
 from generator.records.connect import describe_store
 from generator.records.register import (
@@ -292,75 +290,68 @@ class _Item:
     data: bytes | None
 
 
-def _read_isolated(item: _Item, seconds: float, memory: int) -> ReadOutcome:
-    """Read one file in a child process of its own, so that a crash or a hang is blamed on it alone."""
-    outcome = call_isolated(read_copy, (item.data or b"", item.path.name, memory),
-                            replace(DEFAULT_LIMITS, seconds=seconds, memory=memory))
+def _read_outcome(outcome: Isolated, seconds: float) -> ReadOutcome:
     if outcome.status == "timeout":
         return ReadOutcome(error=f"took longer than {seconds:g} s to read; refused (other files are not affected)",
                            code="E-READ-LIMIT")
     if outcome.status == "crash":
         return ReadOutcome(error=f"made the reader crash (exit {outcome.exitcode}), so it was not stored; "
                                  "keep the file and report it (other files are not affected)", code="E-READ-DAMAGED")
+    if outcome.status == "raised":
+        return ReadOutcome(error=f"could not be read ({outcome.value}); keep the file and report it",
+                           code="E-READ-DAMAGED")
     return outcome.value
 
 
 def _read_all(items: Iterator[_Item], jobs: int, seconds: float = DEFAULT_LIMITS.seconds,
               memory: int = DEFAULT_LIMITS.memory) -> Iterator[tuple[_Item, ReadOutcome]]:
-    """Read items in ``jobs`` worker processes; yields in input order.
+    """Read items, each in a child process of its own, ``jobs`` at a time; yields in input order.
 
-    When a worker dies or a file takes longer than ``seconds``, the pool is
-    replaced and the file and those queued behind it are read one by one in
-    child processes of their own, so only the culprit is refused.
+    Every child has its own deadline (``seconds``), memory cap and CPU limit, and dies
+    with this process (SIGTERM or SIGKILL included). A file that hangs or crashes costs
+    its own slot until its deadline and nothing else: the other files go on being read
+    ``jobs`` at a time.
     """
-    # Import the readers before forking so that every worker has them already.
+    # Import the readers before forking so that every child has them already.
     import generator.formats.docx.read  # noqa: F401
     import generator.formats.pdf.read  # noqa: F401
-    if jobs <= 1:  # one reader: still a child process per file, within the limits
-        for item in items:
-            yield item, _read_isolated(item, seconds, memory)
-        return
-    context = multiprocessing.get_context("fork")
-    window = jobs * 4
-
-    def new_pool() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=limit_memory,
-                                   initargs=(memory,))
-
-    def stop(pool: ProcessPoolExecutor, kill: bool) -> None:
-        if kill:
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
-                process.kill()
-        pool.shutdown(wait=True, cancel_futures=True)
-
-    pool = new_pool()
-    pending: deque[tuple[_Item, Future]] = deque()
-
-    def drain(limit: int) -> Iterator[tuple[_Item, ReadOutcome]]:
-        nonlocal pool
-        while len(pending) > limit:
-            item, future = pending.popleft()
-            try:
-                outcome = future.result(timeout=seconds)
-            except (BrokenProcessPool, FuturesTimeout) as exc:
-                stop(pool, kill=isinstance(exc, FuturesTimeout))
-                retry = [item] + [i for i, _ in pending]
-                pending.clear()
-                for again in retry:
-                    yield again, _read_isolated(again, seconds, memory)
-                pool = new_pool()
-                return
-            except Exception as exc:  # e.g. a result that could not be sent back
-                outcome = ReadOutcome(error=f"could not be read ({type(exc).__name__}); keep the file and report it")
-            yield item, outcome
-
+    limits = replace(DEFAULT_LIMITS, seconds=seconds, memory=memory)
+    window = jobs * 4  # files read ahead of the one the caller waits for
+    running: dict[Any, tuple[_Item, Any, float]] = {}  # receiver -> (item, child, deadline)
+    finished: dict[int, tuple[_Item, ReadOutcome]] = {}
+    order: deque[int] = deque()
+    source = iter(items)
+    exhausted = False
     try:
-        for item in items:
-            pending.append((item, pool.submit(read_copy, item.data, item.path.name, memory)))
-            yield from drain(window)
-        yield from drain(0)
+        while True:
+            while not exhausted and len(running) < jobs and len(running) + len(finished) < window:
+                item = next(source, None)
+                if item is None:
+                    exhausted = True
+                    break
+                order.append(item.index)
+                receiver, child = start_isolated(read_copy, (item.data or b"", item.path.name, memory), limits)
+                item.data = None
+                running[receiver] = (item, child, time.monotonic() + seconds)
+            while order and order[0] in finished:
+                yield finished.pop(order.popleft())
+            if not running:
+                if exhausted and not order:
+                    return
+                continue
+            wait = max(0.0, min(deadline for _, _, deadline in running.values()) - time.monotonic())
+            for receiver in connection_wait(list(running), wait):
+                item, child, _ = running.pop(receiver)
+                finished[item.index] = (item, _read_outcome(collect_isolated(receiver, child), seconds))
+            now = time.monotonic()
+            for receiver, (item, child, deadline) in list(running.items()):
+                if now >= deadline:
+                    del running[receiver]
+                    finished[item.index] = (item, _read_outcome(
+                        collect_isolated(receiver, child, timed_out=True), seconds))
     finally:
-        stop(pool, kill=bool(pending))
+        for receiver, (_, child, _) in running.items():
+            collect_isolated(receiver, child, timed_out=True)
 
 
 # ---------------------------------------------------------------- classifying and storing
@@ -558,8 +549,8 @@ def ingest(paths: Iterable[str | Path], store: Store, *, supersede: bool = False
            limits: Limits = DEFAULT_LIMITS) -> IngestResult:
     """Read and store every returned copy under ``paths``; see the module docstring.
 
-    ``jobs`` is the number of reader processes (None: one per core, 1: read in this
-    process, without the time and memory limits). ``limits`` caps each file's size,
+    ``jobs`` is the number of files read at once, each in a child process of its own
+    within ``limits`` (None: one per core). ``limits`` caps each file's size,
     reading time and memory (``generator.reading.sandbox.Limits``). ``progress(n)`` is called
     as every n files are done. ``registers`` are issue registers (``issued.csv``) to
     import first.

@@ -68,7 +68,6 @@ def grid_title(label: str, option_label: str) -> str:
     return f"{label}: {option_label}"
 
 
-MACRO_TYPES = ("macroEnabled", "vbaProject", "vbaData")
 #: Markers of macros in content types and part names, compared case-insensitively (OPC part
 #: names and content types ignore case, so ``word/VBAPROJECT.BIN`` is a macro part too).
 MACRO_TYPES = ("macroenabled", "vbaproject", "vbadata")
