@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,40 @@ from generator import __version__
 from generator.errors import ContentError, OptionError, PortfolioError
 
 
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    if ch in named:
+        return named[ch]
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _unsafe(ch: str) -> bool:
+    # control characters (ANSI escapes start with ESC) and invisible format characters
+    # (bidirectional overrides can make a line read backwards)
+    return unicodedata.category(ch) in ("Cc", "Cf") and ch != "\u200d"
+
+
+def shown(text: object, keep_newlines: bool = False) -> str:
+    """Text from a file, manifest or roster made safe to print on a terminal: control and
+    format characters are written as escapes (``\\x1b``, ``\\n``, ``\\u202e``), so a
+    name can neither send escape sequences nor start a line of its own."""
+    value = str(text)
+    if not any(_unsafe(ch) for ch in value):
+        return value
+    return "".join(_escape(ch) if _unsafe(ch) and not (keep_newlines and ch == "\n") else ch for ch in value)
+
+
 def fail(exc: PortfolioError) -> None:
-    """Turn a library error into click's one-line message and exit code (2 for a bad option, else 1)."""
+    """Turn a library error into click's one-line message and exit code (2 for a bad option, else 1).
+
+    Text from files, manifests and rosters in the message is printed escaped (``shown``)."""
+    from generator.errors import ReadError
     if isinstance(exc, OptionError):
-        raise click.BadParameter(str(exc), param_hint=f"--{exc.option.replace('_', '-')}") from None
-    raise click.ClickException(str(exc)) from None
+        raise click.BadParameter(shown(exc), param_hint=f"--{exc.option.replace('_', '-')}") from None
+    if isinstance(exc, ReadError):
+        raise click.ClickException(f"{shown(exc.file)}: {shown(exc.reason)}") from None
+    raise click.ClickException(shown(exc, keep_newlines=True)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

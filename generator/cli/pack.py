@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import click
 
 from generator import api
-from generator.cli.common import CONTENT_OPTION, ProgressBar, fail, fail_problems, main
+from generator.cli.common import CONTENT_OPTION, ProgressBar, fail, fail_problems, main, shown
 from generator.errors import ContentError, PortfolioError, RosterError
 
 
@@ -116,8 +116,8 @@ def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, fo
         fail_problems(exc, f"in {roster.name}; nothing was issued")
     except PortfolioError as exc:
         fail(exc)
-    for warning in plan.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    for warning in plan.warnings:  # may quote the roster's names
+        click.echo(f"warning: {shown(warning)}", err=True)
     click.echo(f"Rendering {len(plan.pcns)} PCN layout(s) once ({', '.join(plan.pcns)}), then stamping "
                f"{len(plan.learners)} learner(s)…", err=True)
     try:
@@ -212,7 +212,7 @@ def read(file: Path, output: Path | None) -> None:
         fail(exc)
     record = result.record
     for flag in record.flags:
-        click.echo(f"review: {flag}", err=True)
+        click.echo(f"review: {shown(flag)}", err=True)
     if output:
         count = len(record.warnings)
         click.echo(f"wrote {output.resolve()} ({len(record.fields)} fields, {count} warning{'' if count == 1 else 's'})",

@@ -15,7 +15,7 @@ from typing import Sequence
 import click
 
 from generator import api
-from generator.cli.common import ProgressBar, fail, main
+from generator.cli.common import ProgressBar, fail, main, shown
 from generator.errors import ContentError, PortfolioError
 from generator.records.connect import describe_store
 from generator.records.store import DEFAULT_STORE, STORE_ENV
@@ -84,24 +84,24 @@ def _print_ingest(result, *, verbose: bool, quiet: bool, as_json: bool) -> None:
     summary = summarise(result, shown=10**9 if verbose else 3)
     if not quiet:
         for register, (rows, added) in result.registers.items():
-            click.echo(f"register {Path(register).resolve()}: {rows} issued files, {added} new")
+            click.echo(f"register {shown(Path(register).resolve())}: {rows} issued files, {added} new")
         for outcome in result.files:
             if verbose or outcome.status in ALWAYS_LISTED:
-                reason = f": {outcome.reason}" if outcome.reason else ""
-                click.echo(f"{outcome.status:<10} {outcome.path}{reason}")
+                reason = f": {shown(outcome.reason)}" if outcome.reason else ""  # names are printed escaped
+                click.echo(f"{outcome.status:<10} {shown(outcome.path)}{reason}")
         if verbose:
             for outcome in result.files:
                 if outcome.status in ("new", "superseded") and outcome.missing:
-                    click.echo(f"{'missing':<10} {outcome.path}: {len(outcome.missing)} field(s) of the pack are "
-                               f"not in the copy (stored as missing): {', '.join(outcome.missing)}")
+                    click.echo(f"{'missing':<10} {shown(outcome.path)}: {len(outcome.missing)} field(s) of the pack are "
+                               f"not in the copy (stored as missing): {shown(', '.join(outcome.missing))}")
                 if outcome.status in ("new", "superseded") and outcome.unmapped:
-                    click.echo(f"{'unmapped':<10} {outcome.path}: {len(outcome.unmapped)} value(s) for fields the "
-                               f"pack does not define (stored as unmapped): {', '.join(outcome.unmapped)}")
+                    click.echo(f"{'unmapped':<10} {shown(outcome.path)}: {len(outcome.unmapped)} value(s) for fields the "
+                               f"pack does not define (stored as unmapped): {shown(', '.join(outcome.unmapped))}")
         for group in summary.files:
             total = len(group.shown) + group.more
-            click.echo(f"{'warning':<10} {group.path} ({total} warning{'' if total == 1 else 's'}):")
+            click.echo(f"{'warning':<10} {shown(group.path)} ({total} warning{'' if total == 1 else 's'}):")
             for message in group.shown:
-                click.echo(f"{'':<12}{message}")
+                click.echo(f"{'':<12}{shown(message)}")
             if group.more:
                 click.echo(f"{'':<12}and {group.more} more; portfolio records --warnings {group.path}")
         if summary.kinds:
@@ -149,8 +149,8 @@ def _progress_lines(lp) -> list[str]:
     scale = f" (1 = {fb.scale[0]} … {len(fb.scale)} = {fb.scale[-1]})" if fb.scale and means else ""
     lines.append(f"  feedback       {fb.forms} form(s)" + (f"; mean{scale}: {means}" if means else ""))
     for flagged in lp.review:
-        kinds = ", ".join(f"{f['field']} ({f['kind'].replace('_', ' ')})" for f in flagged["flags"])
-        lines.append(f"  REVIEW         {flagged['file']}: possible patient identifiers in {kinds}; "
+        kinds = ", ".join(f"{shown(f['field'])} ({f['kind'].replace('_', ' ')})" for f in flagged["flags"])
+        lines.append(f"  REVIEW         {shown(flagged['file'])}: possible patient identifiers in {kinds}; "
                      "values not shown")
     if lp.missing_fields or lp.unmapped_fields:
         lines.append(f"  check          {lp.missing_fields} field(s) missing from copies, "
@@ -201,9 +201,9 @@ def records(store_file: str, pcns: Sequence[str], as_json: bool, warnings_of: st
     if as_json:
         click.echo(json.dumps([lp.to_json() for lp in learners], ensure_ascii=False, indent=1))
         return
-    for lp in learners:
-        where = ", ".join(x for x in (lp.practice, lp.pcn) if x)
-        click.echo(f"{lp.name} ({where})" if where else lp.name)
+    for lp in learners:  # names come from the copies' manifests and covers
+        where = ", ".join(shown(x) for x in (lp.practice, lp.pcn) if x)
+        click.echo(f"{shown(lp.name)} ({where})" if where else shown(lp.name))
         for line in _progress_lines(lp):
             click.echo(line)
     returned = sum(lp.returned for lp in learners)
