@@ -134,8 +134,8 @@ def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, fo
         click.echo(f"not recorded in a records store (none named with --store or $PORTFOLIO_STORE); to record "
                    f"them: portfolio ingest --register {register} --store STORE")
         return
-    shown = outcome.store if "://" in outcome.store else Path(outcome.store).resolve()  # a URL without password
-    click.echo(f"and in the records store {shown} ({outcome.store_new} new of "
+    location = outcome.store if "://" in outcome.store else Path(outcome.store).resolve()  # a URL without password
+    click.echo(f"and in the records store {location} ({outcome.store_new} new of "
                f"{outcome.store_rows} issued files)")
 
 

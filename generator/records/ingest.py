@@ -331,7 +331,6 @@ def _read_all(items: Iterator[_Item], jobs: int, seconds: float = DEFAULT_LIMITS
                     break
                 order.append(item.index)
                 receiver, child = start_isolated(read_copy, (item.data or b"", item.path.name, memory), limits)
-                item.data = None
                 running[receiver] = (item, child, time.monotonic() + seconds)
             while order and order[0] in finished:
                 yield finished.pop(order.popleft())
