@@ -363,9 +363,12 @@ def fill(pack: Path | str, record: Path | str | Mapping[str, Any], output: Path 
 # ---------------------------------------------------------------- records store
 
 def ingest(paths: Iterable[Path | str], *, store: Path | str | None = None, supersede: bool = False,
-           registers: Sequence[Path | str] = (), jobs: int | None = None, progress: Progress | None = None):
+           registers: Sequence[Path | str] = (), jobs: int | None = None, progress: Progress | None = None,
+           accept_changed_learner: bool = False):
     """Read returned copies (files, or folders searched recursively) into the store (created if need be).
 
+    ``accept_changed_learner`` stores (and audits) copies whose cover names another
+    learner than the one they were issued to; otherwise those are conflicts.
     ``registers`` (issue registers, ``issued.csv``) are checked before the store
     is opened and imported first; a bad one raises ContentError and nothing is
     imported. Returns ``generator.records.ingest.IngestResult`` (one outcome per
@@ -380,7 +383,7 @@ def ingest(paths: Iterable[Path | str], *, store: Path | str | None = None, supe
     files = find_files(paths)
     with open_store(store) as opened:
         return run_ingest(files, opened, supersede=supersede, jobs=jobs, registers=registers,
-                          progress=_counter(progress, len(files)))
+                          progress=_counter(progress, len(files)), accept_changed_learner=accept_changed_learner)
 
 
 def _progress(store: Path | str | None):

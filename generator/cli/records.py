@@ -40,18 +40,24 @@ ALWAYS_LISTED = ("superseded", "conflict", "rejected", "failed")
               help="Store a changed copy of an already ingested form as a new version (the old one is kept).")
 @click.option("--register", "registers", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Import an issue register (issued.csv) first, so 'records' lists who has not returned anything.")
+@click.option("--accept-changed-learner", is_flag=True,
+              help="Store copies whose cover names another learner than the one the copy was issued to "
+                   "(otherwise a conflict); each is written to the audit log.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Reader processes (default: one per core).")
 @click.option("-v", "--verbose", is_flag=True, help="List every file, every warning, and every missing or unknown "
                                                    "field id.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary line (and errors).")
 @click.option("--json", "as_json", is_flag=True, help="Print what happened to every file as JSON, for scripts.")
-def ingest(paths: Sequence[Path], store_file: str, supersede: bool, registers: Sequence[Path], jobs: int | None,
-           verbose: bool, quiet: bool, as_json: bool) -> None:
+def ingest(paths: Sequence[Path], store_file: str, supersede: bool, registers: Sequence[Path],
+           accept_changed_learner: bool, jobs: int | None, verbose: bool, quiet: bool, as_json: bool) -> None:
     """Read returned copies (files, or folders searched recursively) into the records store.
 
     Each copy is read, checked and stored once: a file ingested before is
     'unchanged'; a changed copy of a form already stored is a conflict and is
-    not stored unless --supersede is given. Files that cannot be read are
+    not stored unless --supersede is given. A copy whose cover names another
+    learner than the one it was issued to (or first stored for) is a conflict
+    too, even with --supersede, unless --accept-changed-learner is given (and
+    audited). Files that cannot be read are
     rejected with the reason. Fields missing from a copy and values for fields
     the pack does not define are stored and listed. Exits with 1 when any file
     was rejected, conflicting or failed (the others are stored all the same).
@@ -63,7 +69,7 @@ def ingest(paths: Sequence[Path], store_file: str, supersede: bool, registers: S
     try:
         with ProgressBar("Ingesting") as bar:
             result = api.ingest(paths, store=store_file, supersede=supersede, registers=registers, jobs=jobs,
-                                progress=bar)
+                                progress=bar, accept_changed_learner=accept_changed_learner)
     except ContentError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)

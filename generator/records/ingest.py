@@ -20,6 +20,11 @@ processes on the same store agree:
   the audit log records it once per file, however often it is offered)
   unless ``supersede`` is set: then it is stored as the next version, linked
   to the one it replaces (*superseded*); nothing is overwritten or deleted;
+- a copy whose learner (in its manifest or on its cover) is not the learner the
+  instance was issued to (the imported register) or stored with (version 1) is
+  a *conflict* naming the fields, even with ``supersede``, unless
+  ``accept_changed_learner`` is set (the acceptance is audited): a forged copy
+  carrying another learner's instance id cannot replace that learner's record;
 - a part issued on its own (pack.yaml ``roles.separate_part``, e.g. the
   patient feedback form; its manifest names the ``part``) is filled by many
   patients from one copy: every distinct file of one is kept as another copy
@@ -65,8 +70,10 @@ from generator.records.register import (
 from generator.records.store import (
     Definition,
     FieldValue,
+    IssuedPack,
     NewSubmission,
     Store,
+    SubmissionRow,
 )
 
 #: Outcomes of a file, in the order summaries list them.
@@ -439,29 +446,91 @@ def _some(ids: list[str], limit: int = 5) -> str:
     return ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
-def store_submission(store: Store, new: NewSubmission, supersede: bool) -> tuple[str, str, int | None, int | None]:
+#: Cover fields that name the learner a copy belongs to (compared with the register and version 1).
+LEARNER_FIELDS = {"cover.details.name": "name", "cover.details.practice": "practice"}
+
+
+def _same(a: Any, b: Any) -> bool:
+    """The same person or place as far as a cover can say: equal ignoring case and spacing, or
+    the words of one all among the other's ("Zoë" on the cover of Zoë Łukasiewicz's copy)."""
+    words_a = set(str(a or "").casefold().split())
+    words_b = set(str(b or "").casefold().split())
+    return words_a <= words_b or words_b <= words_a
+
+
+def learner_changes(new: NewSubmission, issued: list[IssuedPack], first: SubmissionRow | None,
+                    first_values: list[FieldValue]) -> list[str]:
+    """Where the copy's learner (in its manifest and on its cover) contradicts the learner the
+    instance was issued to (the register) or else stored with (version 1): the field ids and
+    manifest keys, never the values. Empty when there is nothing to compare with."""
+    cover = {v.field_id: v.value for v in new.values if v.state == "read"}
+    if issued:
+        pack = issued[0]
+        wanted = {"name": pack.learner, "practice": pack.practice}
+        manifest = dict(wanted)
+        on_cover = {fid: wanted[key] for fid, key in LEARNER_FIELDS.items()}
+    elif first is not None:
+        manifest = {key: first.learner.get(key) for key in ("name", "practice")}
+        stored = {v.field_id: v.value for v in first_values if v.state == "read"}
+        on_cover = {fid: stored.get(fid) for fid in LEARNER_FIELDS}
+    else:
+        return []
+    changes = [f"learner.{key} in the manifest" for key in ("name", "practice")
+               if new.learner.get(key) and manifest.get(key) and not _same(new.learner.get(key), manifest[key])]
+    changes += [fid for fid in LEARNER_FIELDS
+                if cover.get(fid) and on_cover.get(fid) and not _same(cover[fid], on_cover[fid])]
+    return changes
+
+
+def store_submission(store: Store, new: NewSubmission, supersede: bool,
+                     accept_changed_learner: bool = False) -> tuple[str, str, int | None, int | None]:
     """Decide and store one read copy in one transaction: (status, reason, stored id, previous id)."""
     with store.transaction():
         existing = store.submission_for_sha(new.sha256)
         if existing is not None:
             return "unchanged", f"already ingested (submission {existing})", None, existing
         earlier = store.instance_submissions(new.instance_id)
+        latest = next((s for s in reversed(earlier) if s.current), None)
+        if latest is not None and new.part is None:  # a separately issued part: every distinct file is kept
+            stored = store.values([latest.id]).get(latest.id, [])
+            if _answers(stored) == _answers(new.values):
+                return "unchanged", f"same answers as submission {latest.id} (a re-saved copy)", None, latest.id
+        issued = [p for p in store.issued() if p.instance_id == new.instance_id]
+        first = earlier[0] if earlier else None
+        changed = learner_changes(new, issued, first, store.values([first.id]).get(first.id, []) if first else [])
+        whose = "was issued to" if issued else "was stored for"
+        if changed and not accept_changed_learner:
+            previous = latest.id if latest else None
+            store.add_audit("conflict", filename=new.filename, sha256=new.sha256, instance_id=new.instance_id,
+                            submission_id=previous,
+                            detail=f"names another learner than the copy {whose} ({', '.join(changed)}); "
+                                   "nothing stored")
+            return ("conflict", f"names another learner than the one this copy {whose} ({', '.join(changed)} "
+                                "differ); nothing was stored: if the learner really changed, rerun with "
+                                "--accept-changed-learner", None, previous)
+
+        def add(version: int, supersedes: int | None) -> int:
+            sid = store.add_submission(new, version, supersedes)
+            if changed:  # a provider confirmed it: on record, with who and when
+                store.add_audit("learner changed", filename=new.filename, sha256=new.sha256,
+                                instance_id=new.instance_id, submission_id=sid,
+                                detail=f"accepted with --accept-changed-learner ({', '.join(changed)} differ from "
+                                       f"the learner the copy {whose})")
+            return sid
+
         if not earlier:
-            sid = store.add_submission(new, 1, None)
+            sid = add(1, None)
             store.add_audit("ingested", filename=new.filename, sha256=new.sha256, instance_id=new.instance_id,
                             submission_id=sid, detail="new copy")
             return "new", "", sid, None
         version = max(s.version for s in earlier) + 1
         if new.part is not None:  # a part issued on its own: one copy comes back many times, filled by different people
-            sid = store.add_submission(new, version, None)
+            sid = add(version, None)
             store.add_audit("ingested", filename=new.filename, sha256=new.sha256, instance_id=new.instance_id,
                             submission_id=sid, detail=f"copy {version} of a separately issued {new.part} form")
             return "new", f"copy {version} of the same {new.part} form", sid, None
-        latest = next(s for s in reversed(earlier) if s.current)
-        stored = store.values([latest.id]).get(latest.id, [])
-        differing = differing_fields(stored, new.values)
-        if not differing:
-            return "unchanged", f"same answers as submission {latest.id} (a re-saved copy)", None, latest.id
+        assert latest is not None
+        differing = differing_fields(store.values([latest.id]).get(latest.id, []), new.values)
         if not supersede:
             # One conflict entry per file, however many processes or reruns meet it.
             if store.find_audit("conflict", new.sha256) is None:
@@ -473,7 +542,7 @@ def store_submission(store: Store, new: NewSubmission, supersede: bool) -> tuple
                                 f"{len(differing)} field(s): {_some(differing)}; nothing was stored: rerun with "
                                 "--supersede to store it as a new version",
                     None, latest.id)
-        sid = store.add_submission(new, version, latest.id)
+        sid = add(version, latest.id)
         store.add_audit("superseded", filename=new.filename, sha256=new.sha256, instance_id=new.instance_id,
                         submission_id=sid, detail=f"version {version} supersedes submission {latest.id}")
         return "superseded", f"version {version}, replaces submission {latest.id} (kept)", sid, latest.id
@@ -487,7 +556,8 @@ def _reject(store: Store, outcome: FileOutcome) -> None:
         outcome.warnings.append(f"the rejection could not be written to the audit log ({redact(str(exc))})")
 
 
-def _outcome(store: Store, item: _Item, read: ReadOutcome, supersede: bool) -> FileOutcome:
+def _outcome(store: Store, item: _Item, read: ReadOutcome, supersede: bool,
+             accept_changed_learner: bool = False) -> FileOutcome:
     outcome = FileOutcome(str(item.path), "rejected", sha256=item.sha256)
     if read.error is not None:
         outcome.reason, outcome.code = read.error, read.code
@@ -519,7 +589,7 @@ def _outcome(store: Store, item: _Item, read: ReadOutcome, supersede: bool) -> F
     outcome.unmapped = list(record.unmapped)
     outcome.warnings = [redact(message) for _, message in new.warnings]
     try:
-        status, reason, sid, previous = store_submission(store, new, supersede)
+        status, reason, sid, previous = store_submission(store, new, supersede, accept_changed_learner)
     except PortfolioError as exc:
         outcome.status = "failed"
         outcome.reason = f"could not be stored ({redact(str(exc))}); nothing of it was kept"
@@ -545,7 +615,7 @@ def _outcome(store: Store, item: _Item, read: ReadOutcome, supersede: bool) -> F
 
 def ingest(paths: Iterable[str | Path], store: Store, *, supersede: bool = False, jobs: int | None = None,
            registers: Iterable[str | Path] = (), progress: Callable[[int], None] | None = None,
-           limits: Limits = DEFAULT_LIMITS) -> IngestResult:
+           limits: Limits = DEFAULT_LIMITS, accept_changed_learner: bool = False) -> IngestResult:
     """Read and store every returned copy under ``paths``; see the module docstring.
 
     ``jobs`` is the number of files read at once, each in a child process of its own
@@ -596,7 +666,7 @@ def ingest(paths: Iterable[str | Path], store: Store, *, supersede: bool = False
             yield _Item(index, path, sha, len(data), data)
 
     for item, read in _read_all(to_read(), jobs, limits.seconds, limits.memory):
-        outcome = _outcome(store, item, read, supersede)
+        outcome = _outcome(store, item, read, supersede, accept_changed_learner)
         item.data = None  # stored as the original (or refused): not needed any more
         done(item.index, outcome)
     result.files = [o for o in outcomes if o is not None]

@@ -191,10 +191,11 @@ def test_resaved_copy_with_the_same_answers_is_unchanged(tmp_path, store, form, 
 # ---------------------------------------------------------------- conflicts and superseding
 
 def test_same_instance_with_other_answers_is_a_conflict_and_changes_nothing(tmp_path, store, form, blank_docx):
-    (tmp_path / "v1.docx").write_bytes(docx_copy(form, blank_docx, iid(40), {"cover.details.name": "First"}))
+    notes = "final_review.review.self_assessment"
+    (tmp_path / "v1.docx").write_bytes(docx_copy(form, blank_docx, iid(40), {notes: "First"}))
     ingest([tmp_path / "v1.docx"], store, jobs=1)
     before = counts(store)
-    (tmp_path / "v2.docx").write_bytes(docx_copy(form, blank_docx, iid(40), {"cover.details.name": "Second"}))
+    (tmp_path / "v2.docx").write_bytes(docx_copy(form, blank_docx, iid(40), {notes: "Second"}))
     [outcome] = ingest([tmp_path / "v2.docx"], store, jobs=1).files
     assert outcome.status == "conflict" and outcome.previous_id == 1
     assert "--supersede" in outcome.reason and "Second" not in outcome.reason
@@ -206,9 +207,10 @@ def test_same_instance_with_other_answers_is_a_conflict_and_changes_nothing(tmp_
 
 
 def test_supersede_stores_a_new_version_linked_to_the_old_one(tmp_path, store, form, blank_docx):
-    (tmp_path / "v1.docx").write_bytes(docx_copy(form, blank_docx, iid(41), {"cover.details.name": "First"}))
-    (tmp_path / "v2.docx").write_bytes(docx_copy(form, blank_docx, iid(41), {"cover.details.name": "Second"}))
-    (tmp_path / "v3.docx").write_bytes(docx_copy(form, blank_docx, iid(41), {"cover.details.name": "Third"}))
+    notes = "final_review.review.self_assessment"
+    (tmp_path / "v1.docx").write_bytes(docx_copy(form, blank_docx, iid(41), {notes: "First"}))
+    (tmp_path / "v2.docx").write_bytes(docx_copy(form, blank_docx, iid(41), {notes: "Second"}))
+    (tmp_path / "v3.docx").write_bytes(docx_copy(form, blank_docx, iid(41), {notes: "Third"}))
     ingest([tmp_path / "v1.docx"], store, jobs=1)
     [two] = ingest([tmp_path / "v2.docx"], store, supersede=True, jobs=1).files
     [three] = ingest([tmp_path / "v3.docx"], store, supersede=True, jobs=1).files
@@ -217,9 +219,8 @@ def test_supersede_stores_a_new_version_linked_to_the_old_one(tmp_path, store, f
     assert [(s.version, s.supersedes, s.superseded_by, s.current) for s in every] == [
         (1, None, 2, False), (2, 1, 3, False), (3, 2, None, True)]
     assert [s.id for s in store.submissions()] == [3]
-    names = {sid: next(v.value for v in vals if v.field_id == "cover.details.name")
-             for sid, vals in store.values().items()}
-    assert names == {1: "First", 2: "Second", 3: "Third"}  # nothing overwritten
+    answers = {sid: next(v.value for v in vals if v.field_id == notes) for sid, vals in store.values().items()}
+    assert answers == {1: "First", 2: "Second", 3: "Third"}  # nothing overwritten
 
 
 def test_nothing_can_be_overwritten_or_deleted(tmp_path, store, form, blank_docx):
@@ -655,3 +656,40 @@ def test_end_to_end_through_the_installed_console_script(tmp_path, form, blank_d
     reported = run("report", "--out", "reports")
     assert reported.returncode == 0, reported.stderr
     assert (tmp_path / "reports" / "cohort-progress.pdf").read_bytes().startswith(b"%PDF")
+
+
+# ---------------------------------------------------------------- forged returns
+
+def test_a_copy_naming_another_learner_never_becomes_a_version_of_the_first(tmp_path, store, form, blank_docx):
+    """One learner's instance id with another learner's name: a conflict naming the fields, even
+    with --supersede; the first learner keeps their record."""
+    (tmp_path / "zoe.docx").write_bytes(docx_copy(form, blank_docx, iid(50), {"cover.details.name": LEARNER["name"]}))
+    forged = docx_copy(form, blank_docx, iid(50), {"cover.details.name": "Mallory Forger"},
+                       learner={"name": "Mallory Forger", "practice": "Riverside Surgery"})
+    (tmp_path / "forged.docx").write_bytes(forged)
+    assert ingest([tmp_path / "zoe.docx"], store, jobs=1).files[0].status == "new"
+    [outcome] = ingest([tmp_path / "forged.docx"], store, supersede=True, jobs=1).files
+    assert (outcome.status, outcome.submission_id, outcome.previous_id) == ("conflict", None, 1)
+    assert outcome.reason == ("names another learner than the one this copy was stored for (learner.name in the "
+                              "manifest, cover.details.name differ); nothing was stored: if the learner really "
+                              "changed, rerun with --accept-changed-learner")
+    assert [(s.id, s.learner_name) for s in store.submissions()] == [(1, LEARNER["name"])]
+    assert store.audit()[-1].action == "conflict"
+    [accepted] = ingest([tmp_path / "forged.docx"], store, supersede=True, jobs=1, accept_changed_learner=True).files
+    assert (accepted.status, accepted.previous_id) == ("superseded", 1)
+    assert [e.action for e in store.audit()][-2:] == ["learner changed", "superseded"]
+    assert "accepted with --accept-changed-learner (learner.name in the manifest" in store.audit()[-2].detail
+
+
+def test_a_first_copy_contradicting_the_register_is_a_conflict(tmp_path, store, form, blank_docx):
+    (tmp_path / "issued.csv").write_text(f"instance_id,learner,practice,pcn\n{iid(51)},Ngozi Okonkwo,Riverside "
+                                         "Surgery,riverside-pcn\n", encoding="utf-8")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "x.docx").write_bytes(docx_copy(form, blank_docx, iid(51), {"cover.details.name": "Ngozi "
+                                                                                   "Okonkwo"}))
+    result = ingest([tmp_path / "in"], store, jobs=1, registers=[tmp_path / "issued.csv"])
+    [outcome] = result.files
+    assert outcome.status == "conflict"
+    assert outcome.reason.startswith("names another learner than the one this copy was issued to (learner.name in "
+                                     "the manifest differ)")
+    assert store.submissions() == []
