@@ -446,16 +446,32 @@ def _some(ids: list[str], limit: int = 5) -> str:
     return ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
-#: Cover fields that name the learner a copy belongs to (compared with the register and version 1).
-LEARNER_FIELDS = {"cover.details.name": "name", "cover.details.practice": "practice"}
+#: The cover roles that say whose copy it is (compared with the register and version 1).
+LEARNER_ROLES = ("name", "practice")
+
+
+def _words(text: Any) -> list[str]:
+    return str(text or "").casefold().split()
+
+
+def _word_fits(short: str, long: str) -> bool:
+    if short == long:
+        return True
+    initial = short.rstrip(".")
+    return len(initial) == 1 and long.startswith(initial)  # "Ł." or "Ł" for Łukasiewicz
 
 
 def _same(a: Any, b: Any) -> bool:
     """The same person or place as far as a cover can say: equal ignoring case and spacing, or
-    the words of one all among the other's ("Zoë" on the cover of Zoë Łukasiewicz's copy)."""
-    words_a = set(str(a or "").casefold().split())
-    words_b = set(str(b or "").casefold().split())
-    return words_a <= words_b or words_b <= words_a
+    every word of the shorter among the longer's, initials allowed ("Zoë" or "Zoë Ł." on the
+    cover of Zoë Łukasiewicz's copy)."""
+    short, long = sorted((_words(a), _words(b)), key=len)
+    return all(any(_word_fits(word, other) for other in long) for word in short)
+
+
+def _cover_ids(fields: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """Field id -> cover role, for the fields that say whose copy it is (pack.yaml roles)."""
+    return {d["id"]: d["cover"] for d in fields if d.get("cover") in LEARNER_ROLES}
 
 
 def learner_changes(new: NewSubmission, issued: list[IssuedPack], first: SubmissionRow | None,
@@ -464,20 +480,21 @@ def learner_changes(new: NewSubmission, issued: list[IssuedPack], first: Submiss
     instance was issued to (the register) or else stored with (version 1): the field ids and
     manifest keys, never the values. Empty when there is nothing to compare with."""
     cover = {v.field_id: v.value for v in new.values if v.state == "read"}
+    cover_ids = _cover_ids(new.definition.fields)
     if issued:
         pack = issued[0]
         wanted = {"name": pack.learner, "practice": pack.practice}
         manifest = dict(wanted)
-        on_cover = {fid: wanted[key] for fid, key in LEARNER_FIELDS.items()}
+        on_cover = {fid: wanted[key] for fid, key in cover_ids.items()}
     elif first is not None:
         manifest = {key: first.learner.get(key) for key in ("name", "practice")}
         stored = {v.field_id: v.value for v in first_values if v.state == "read"}
-        on_cover = {fid: stored.get(fid) for fid in LEARNER_FIELDS}
+        on_cover = {fid: stored.get(fid) for fid in cover_ids}
     else:
         return []
     changes = [f"learner.{key} in the manifest" for key in ("name", "practice")
                if new.learner.get(key) and manifest.get(key) and not _same(new.learner.get(key), manifest[key])]
-    changes += [fid for fid in LEARNER_FIELDS
+    changes += [fid for fid in cover_ids
                 if cover.get(fid) and on_cover.get(fid) and not _same(cover[fid], on_cover[fid])]
     return changes
 
