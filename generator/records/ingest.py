@@ -518,10 +518,11 @@ def store_submission(store: Store, new: NewSubmission, supersede: bool,
         whose = "was issued to" if issued else "was stored for"
         if changed and not accept_changed_learner:
             previous = latest.id if latest else None
-            store.add_audit("conflict", filename=new.filename, sha256=new.sha256, instance_id=new.instance_id,
-                            submission_id=previous,
-                            detail=f"names another learner than the copy {whose} ({', '.join(changed)}); "
-                                   "nothing stored")
+            if store.find_audit("conflict", new.sha256) is None:  # once per file, as for other conflicts
+                store.add_audit("conflict", filename=new.filename, sha256=new.sha256, instance_id=new.instance_id,
+                                submission_id=previous,
+                                detail=f"names another learner than the copy {whose} ({', '.join(changed)}); "
+                                       "nothing stored")
             return ("conflict", f"names another learner than the one this copy {whose} ({', '.join(changed)} "
                                 "differ); nothing was stored: if the learner really changed, rerun with "
                                 "--accept-changed-learner", None, previous)
