@@ -76,16 +76,21 @@ def key(obj: Any) -> tuple[int, int] | int:
     return objgen if objgen != (0, 0) else id(obj)
 
 
-def _name_tree(node: Any, depth: int, seen: set) -> Iterator[tuple[str, Any]]:
-    """(key, value) pairs of a name tree, each node visited once, nesting bounded."""
-    if not isinstance(node, Dictionary):
-        raise Damaged
+def visit(node: Any, depth: int, seen: set) -> None:
+    """Mark ``node`` visited; Damaged when it was seen before (a cycle) or the walk is too deep or too big."""
     marker = key(node)
     if marker in seen:
         raise Damaged
     seen.add(marker)
     if depth > MAX_DEPTH or len(seen) > MAX_NODES:
         raise Damaged
+
+
+def _name_tree(node: Any, depth: int, seen: set) -> Iterator[tuple[str, Any]]:
+    """(key, value) pairs of a name tree, each node visited once, nesting bounded."""
+    if not isinstance(node, Dictionary):
+        raise Damaged
+    visit(node, depth, seen)
     names = node.get("/Names")
     if isinstance(names, Array):
         items = list(names)
@@ -181,12 +186,7 @@ def terminal_fields(pdf: pikepdf.Pdf) -> dict[str, Any]:
         node, prefix, depth = stack.pop()
         if not isinstance(node, Dictionary):
             continue  # a null or stray entry in /Fields or /Kids
-        marker = key(node)
-        if marker in seen:
-            raise Damaged
-        seen.add(marker)
-        if depth > MAX_DEPTH or len(seen) > MAX_NODES:
-            raise Damaged
+        visit(node, depth, seen)
         partial = node.get("/T")
         partial = decode_text(partial) if isinstance(partial, String) else None
         name = f"{prefix}.{partial}" if prefix and partial is not None else (partial if partial is not None else prefix)
