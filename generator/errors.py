@@ -170,6 +170,12 @@ class ReviewError(PortfolioError):
     code = "E-REVIEW"
 
 
+class PageCodeError(PortfolioError):
+    """A QR payload that is not one of this tool's page codes, or a page code that cannot be made."""
+
+    code = "E-PAGE-CODE"
+
+
 #: Every error code, with what it means. Codes are stable: add new ones, never rename.
 CODES: dict[str, str] = {
     "E-PORTFOLIO": "an error of this tool without a more specific code",
@@ -198,4 +204,5 @@ CODES: dict[str, str] = {
     "E-USER": "a web app account cannot be added or changed as asked",
     "E-WEB": "the web app cannot start as asked (its secret key, its folder)",
     "E-REVIEW": "a flagged copy cannot be cleared as asked (unknown, not flagged, or no reason given)",
+    "E-PAGE-CODE": "a QR code on a scanned page that is not (or no longer) one of this tool's page codes",
 }

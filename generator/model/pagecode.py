@@ -1,0 +1,82 @@
+"""What a printed page says about itself: the page code (its QR payload) and where the marks sit.
+
+In: a pack id, an instance id, a page number and a content version. Out: the short
+text a page's QR code holds, and back. Also the page geometry a scan is read
+against: where the QR code and the four alignment marks sit on an A4 page, in
+millimetres from the page's top-left corner. The PDF writer draws them there and
+the scan reader looks for them there, so both take the numbers from here.
+
+The payload is ``PF1|<pack id>|<instance>|<page>|<content version>``: the instance
+id's 16 bytes in base32 without padding (26 characters), so a default pack's code
+is about 70 bytes, a version-5 symbol at error-correction level M.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+from dataclasses import dataclass
+
+from generator.errors import PageCodeError
+
+#: First field of every page code: the format and its version.
+PREFIX = "PF1"
+SEPARATOR = "|"
+#: Longest payload a page code may have (a version-5 symbol holds 84 bytes at level M).
+MAX_PAYLOAD = 84
+
+#: A4 in millimetres.
+PAGE_SIZE_MM = (210.0, 297.0)
+#: The QR symbol (without its quiet zone): (left, top, size) in millimetres, top-right of the page,
+#: in the corner the layout keeps free (the header's text ends 24 mm in from the right edge).
+QR_BOX_MM = (188.0, 4.0, 16.0)
+#: Side of each alignment mark (a solid black square), millimetres.
+MARK_SIZE_MM = 5.0
+#: Centres of the four alignment marks, millimetres from the top-left corner, in the order
+#: top-left, top-right, bottom-left, bottom-right. They are not a rectangle: the top-right mark
+#: sits lower, under the QR code, so the marks alone also tell a page's orientation.
+MARK_CENTRES_MM = ((8.5, 8.5), (201.5, 26.5), (8.5, 288.5), (201.5, 288.5))
+
+_PACK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
+_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,15}")
+
+
+@dataclass(frozen=True)
+class PageCode:
+    pack_id: str
+    instance_id: str  # the canonical UUID text, as in the manifest
+    page: int  # 1-based
+    content_version: str
+
+    def encode(self) -> str:
+        """The QR payload for this page."""
+        if not _PACK_ID.fullmatch(self.pack_id):
+            raise PageCodeError(f"pack id {self.pack_id!r} cannot go in a page code: "
+                                "use letters, digits, '.', '_' or '-', at most 40 characters")
+        if not _VERSION.fullmatch(self.content_version):
+            raise PageCodeError(f"content version {self.content_version!r} cannot go in a page code: "
+                                "use letters, digits, '.', '_', '+' or '-', at most 16 characters")
+        if not 1 <= self.page <= 9999:
+            raise PageCodeError(f"page {self.page} cannot go in a page code: pages run from 1 to 9999")
+        try:
+            raw = uuid.UUID(self.instance_id).bytes
+        except ValueError:
+            raise PageCodeError(f"instance id {self.instance_id!r} is not a UUID") from None
+        instance = base64.b32encode(raw).decode("ascii").rstrip("=")
+        return SEPARATOR.join((PREFIX, self.pack_id, instance, str(self.page), self.content_version))
+
+
+def decode(payload: str) -> PageCode:
+    """The page code a QR payload holds; ``PageCodeError`` when it is not one of ours."""
+    if len(payload) > MAX_PAYLOAD:
+        raise PageCodeError(f"a QR code of {len(payload)} characters is not a page code of this tool")
+    parts = payload.split(SEPARATOR)
+    if len(parts) != 5 or parts[0] != PREFIX:
+        raise PageCodeError("the QR code is not a page code of this tool (another tool's QR code?)")
+    _, pack_id, instance, page, version = parts
+    if not (_PACK_ID.fullmatch(pack_id) and _VERSION.fullmatch(version)
+            and re.fullmatch(r"[A-Z2-7]{26}", instance) and re.fullmatch(r"[1-9][0-9]{0,3}", page)):
+        raise PageCodeError("the QR code looks like a page code of this tool but is damaged")
+    instance_id = str(uuid.UUID(bytes=base64.b32decode(instance + "======")))
+    return PageCode(pack_id, instance_id, int(page), version)

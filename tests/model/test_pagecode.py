@@ -1,0 +1,64 @@
+"""Page codes: the QR payload of a printed page, with known answers written here."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from generator.errors import PageCodeError
+from generator.model.pagecode import MARK_CENTRES_MM, PAGE_SIZE_MM, QR_BOX_MM, PageCode, decode
+
+INSTANCE = "00000000-0000-4000-8000-000000000001"
+
+
+def test_known_payload():
+    code = PageCode("care-coordinator-portfolio", INSTANCE, 12, "2.1")
+    # 16 bytes (00 x6, 40, 00, 80, 00 x6, 01) in base32 by hand: AAAAAAAA ABAABAAA AAAAAAAA AE
+    assert code.encode() == "PF1|care-coordinator-portfolio|AAAAAAAAABAABAAAAAAAAAAAAE|12|2.1"
+    assert decode("PF1|care-coordinator-portfolio|AAAAAAAAABAABAAAAAAAAAAAAE|12|2.1") == code
+
+
+@pytest.mark.parametrize("payload", [
+    "https://example.org/not-ours",
+    "PF2|pack|AAAAAAAAABAABAAAAAAAAAAAAE|1|1",
+    "PF1|pack|AAAAAAAAABAABAAAAAAAAAAAAE|0|1",       # pages start at 1
+    "PF1|pack|AAAAAAAAABAABAAAAAAAAAAAA|1|1",        # instance one character short
+    "PF1|pack|aaaaaaaaabaabaaaaaaaaaaaae|1|1",       # base32 is upper case
+    "PF1|pack|AAAAAAAAABAABAAAAAAAAAAAAE|1",
+    "PF1|pack|AAAAAAAAABAABAAAAAAAAAAAAE|01|1",
+    "PF1|" + "p" * 90 + "|AAAAAAAAABAABAAAAAAAAAAAAE|1|1",
+])
+def test_foreign_or_damaged_payloads_are_refused(payload):
+    with pytest.raises(PageCodeError):
+        decode(payload)
+
+
+@pytest.mark.parametrize("code", [
+    PageCode("pack|x", INSTANCE, 1, "1"),
+    PageCode("pack", "not-a-uuid", 1, "1"),
+    PageCode("pack", INSTANCE, 0, "1"),
+    PageCode("pack", INSTANCE, 1, "1 0"),
+])
+def test_codes_that_cannot_be_made(code):
+    with pytest.raises(PageCodeError):
+        code.encode()
+
+
+@given(st.from_regex(r"[a-z][a-z0-9-]{0,39}", fullmatch=True), st.uuids(),
+       st.integers(1, 9999), st.from_regex(r"[0-9]{1,3}(\.[0-9]{1,3}){0,2}", fullmatch=True))
+def test_round_trip_and_fits_a_version_5_symbol(pack_id, instance, page, version):
+    code = PageCode(pack_id, str(instance), page, version)
+    payload = code.encode()
+    assert decode(payload) == code
+    assert len(payload.encode("ascii")) <= 84
+
+
+def test_geometry_stays_in_the_free_corners():
+    width, height = PAGE_SIZE_MM
+    left, top, size = QR_BOX_MM
+    assert size >= 15 and left >= 210 - 24 and left + size <= width - 5 and top >= 4 and top + size <= 22
+    assert len(MARK_CENTRES_MM) == 4
+    for x, y in MARK_CENTRES_MM:
+        assert 5 <= x <= width - 5 and 5 <= y <= height - 5
+        assert x <= 16 or x >= 194  # in the side margins, clear of the body
