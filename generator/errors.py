@@ -195,6 +195,7 @@ CODES: dict[str, str] = {
     "E-READ-DAMAGED": "a damaged file, or one that made the reader crash",
     "E-FILL": "values cannot be written into a pack",
     "E-INGEST": "a path or register given to ingest cannot be used",
+    "E-SCOPE": "a returned copy of a learner outside the uploader's PCN: refused, nothing stored",
     "E-ROSTER": "a roster row is invalid",
     "E-OPTION": "an argument has a value that cannot be used",
     "E-RECORDS": "what was asked of the records store does not match what is in it",

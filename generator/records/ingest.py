@@ -31,6 +31,11 @@ processes on the same store agree:
   (*new*);
 - a file that cannot be read is *rejected*: only an audit-log entry with the
   reason is written;
+- with ``only_pcn`` (a PCN manager's upload in the web app), a copy whose
+  manifest, issue register or stored versions name another PCN is *rejected*
+  (code E-SCOPE) before anything about it is looked up or stored, with the
+  same reason whatever the store holds of it (so nothing of another PCN's
+  record is revealed), and the refusal is audited;
 - a file whose storing failed is *failed*: its transaction is rolled back, the
   batch goes on, and a rerun stores it.
 
@@ -499,10 +504,36 @@ def learner_changes(new: NewSubmission, issued: list[IssuedPack], first: Submiss
     return changes
 
 
+def out_of_scope(only_pcn: str) -> str:
+    """The reason a copy outside the uploader's PCN is refused: the same whatever the store holds of it."""
+    return (f"is not a copy of a learner of your PCN ({only_pcn}); nothing was stored: if it is, ask your "
+            "training provider to upload it")
+
+
+def _refuse_out_of_scope(store: Store, new: NewSubmission, only_pcn: str, whose: set[str]) -> None:
+    store.add_audit("refused", filename=new.filename, sha256=new.sha256, instance_id=new.instance_id,
+                    detail=f"a copy of another PCN's learner ({', '.join(sorted(whose)) or 'no PCN'}) "
+                           f"uploaded for {only_pcn}; nothing stored")
+
+
 def store_submission(store: Store, new: NewSubmission, supersede: bool,
-                     accept_changed_learner: bool = False) -> tuple[str, str, int | None, int | None]:
-    """Decide and store one read copy in one transaction: (status, reason, stored id, previous id)."""
+                     accept_changed_learner: bool = False,
+                     only_pcn: str | None = None) -> tuple[str, str, int | None, int | None]:
+    """Decide and store one read copy in one transaction: (status, reason, stored id, previous id).
+
+    ``only_pcn``: the copy is stored only when its manifest, the register and every stored
+    version of its instance name that PCN; otherwise it is 'rejected' (see ``out_of_scope``).
+    """
     with store.transaction():
+        if only_pcn is not None:
+            whose = {new.pcn} | {p.pcn for p in store.issued() if p.instance_id == new.instance_id}
+            whose |= {s.pcn for s in store.instance_submissions(new.instance_id)}
+            existing = store.submission_for_sha(new.sha256)
+            if existing is not None:
+                whose |= {s.pcn for s in store.submissions(current_only=False) if s.id == existing}
+            if whose != {only_pcn}:
+                _refuse_out_of_scope(store, new, only_pcn, whose - {only_pcn})
+                return "rejected", out_of_scope(only_pcn), None, None
         existing = store.submission_for_sha(new.sha256)
         if existing is not None:
             return "unchanged", f"already ingested (submission {existing})", None, existing
@@ -575,7 +606,7 @@ def _reject(store: Store, outcome: FileOutcome) -> None:
 
 
 def _outcome(store: Store, item: _Item, read: ReadOutcome, supersede: bool,
-             accept_changed_learner: bool = False) -> FileOutcome:
+             accept_changed_learner: bool = False, only_pcn: str | None = None) -> FileOutcome:
     outcome = FileOutcome(str(item.path), "rejected", sha256=item.sha256)
     if read.error is not None:
         outcome.reason, outcome.code = read.error, read.code
@@ -607,7 +638,7 @@ def _outcome(store: Store, item: _Item, read: ReadOutcome, supersede: bool,
     outcome.unmapped = list(record.unmapped)
     outcome.warnings = [redact(message) for _, message in new.warnings]
     try:
-        status, reason, sid, previous = store_submission(store, new, supersede, accept_changed_learner)
+        status, reason, sid, previous = store_submission(store, new, supersede, accept_changed_learner, only_pcn)
     except PortfolioError as exc:
         outcome.status = "failed"
         outcome.reason = f"could not be stored ({redact(str(exc))}); nothing of it was kept"
@@ -620,6 +651,8 @@ def _outcome(store: Store, item: _Item, read: ReadOutcome, supersede: bool,
             pass  # the store is unusable; the outcome says so
         return outcome
     outcome.status, outcome.reason, outcome.submission_id, outcome.previous_id = status, reason, sid, previous
+    if status == "rejected":  # outside only_pcn: nothing of the stored copy is said
+        outcome.code, outcome.missing, outcome.unmapped, outcome.warnings = "E-SCOPE", [], [], []
     return outcome
 
 
@@ -633,14 +666,16 @@ def _outcome(store: Store, item: _Item, read: ReadOutcome, supersede: bool,
 
 def ingest(paths: Iterable[str | Path], store: Store, *, supersede: bool = False, jobs: int | None = None,
            registers: Iterable[str | Path] = (), progress: Callable[[int], None] | None = None,
-           limits: Limits = DEFAULT_LIMITS, accept_changed_learner: bool = False) -> IngestResult:
+           limits: Limits = DEFAULT_LIMITS, accept_changed_learner: bool = False,
+           only_pcn: str | None = None) -> IngestResult:
     """Read and store every returned copy under ``paths``; see the module docstring.
 
     ``jobs`` is the number of files read at once, each in a child process of its own
     within ``limits`` (None: one per core). ``limits`` caps each file's size,
     reading time and memory (``generator.reading.sandbox.Limits``). ``progress(n)`` is called
     as every n files are done. ``registers`` are issue registers (``issued.csv``) to
-    import first.
+    import first. ``only_pcn`` (a PCN slug) stores only copies of that PCN's learners:
+    every other file is 'rejected' with code E-SCOPE and the same reason, audited.
     """
     start = time.perf_counter()
     result = IngestResult(store=store.path)
@@ -652,6 +687,13 @@ def ingest(paths: Iterable[str | Path], store: Store, *, supersede: bool = False
     result.jobs = jobs
     known = store.known_hashes()
     outcomes: list[FileOutcome | None] = [None] * len(files)
+    owners: dict[int, str] = {}
+
+    def owner_pcn(submission_id: int) -> str:
+        """The PCN of a stored submission (looked up once, only when a PCN manager re-sends a stored file)."""
+        if not owners:
+            owners.update((s.id, s.pcn) for s in store.submissions(current_only=False))
+        return owners.get(submission_id, "")
 
     def done(index: int, outcome: FileOutcome) -> None:
         outcomes[index] = outcome
@@ -677,6 +719,15 @@ def ingest(paths: Iterable[str | Path], store: Store, *, supersede: bool = False
                 done(index, outcome)
                 continue
             sha = hashlib.sha256(data).hexdigest()
+            if sha in known and only_pcn is not None and owner_pcn(known[sha]) != only_pcn:
+                outcome = FileOutcome(str(path), "rejected", reason=out_of_scope(only_pcn), sha256=sha,
+                                      code="E-SCOPE")
+                with store.transaction():
+                    store.add_audit("refused", filename=path.name, sha256=sha,
+                                    detail=f"a stored copy of another PCN's learner uploaded for {only_pcn}; "
+                                           "nothing stored")
+                done(index, outcome)
+                continue
             if sha in known:  # stored before this run: no need to read it again
                 done(index, FileOutcome(str(path), "unchanged", reason=f"already ingested (submission {known[sha]})",
                                         sha256=sha, previous_id=known[sha]))
@@ -684,7 +735,7 @@ def ingest(paths: Iterable[str | Path], store: Store, *, supersede: bool = False
             yield _Item(index, path, sha, len(data), data)
 
     for item, read in _read_all(to_read(), jobs, limits.seconds, limits.memory):
-        outcome = _outcome(store, item, read, supersede, accept_changed_learner)
+        outcome = _outcome(store, item, read, supersede, accept_changed_learner, only_pcn)
         item.data = None  # stored as the original (or refused): not needed any more
         done(item.index, outcome)
     result.files = [o for o in outcomes if o is not None]

@@ -286,7 +286,10 @@ def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[Upl
             if result is not None:
                 with g.store.transaction():
                     g.store.add_audit("upload rejected", filename=_display(files[index][0]), detail=result.reason)
-        outcome = ingest(paths, g.store, supersede=supersede, jobs=current_app.config["INGEST_JOBS"])
+        # A PCN manager's upload stores only their own PCN's copies (ingest refuses the rest, audited).
+        only_pcn = g.user.pcn if g.user.role != "provider" else None
+        outcome = ingest(paths, g.store, supersede=supersede, jobs=current_app.config["INGEST_JOBS"],
+                         only_pcn=only_pcn)
         by_path = {Path(o.path).name: o for o in outcome.files}
         owners = {s.id: (s.pcn, s.learner_key) for s in g.store.submissions(current_only=False)}
         for index, path in zip(where, paths):

@@ -269,7 +269,8 @@ def test_only_a_provider_stores_a_conflict_as_a_new_version(as_user, make_copy, 
 
 def test_a_pcn_manager_learns_nothing_of_another_pcns_copy(as_user, make_copy):
     body = upload(as_user(RIVERSIDE), ("d.docx", make_copy(iid(5), {}, DAFYDD, HILLTOP_PCN))).get_data(True)
-    assert "belongs to another PCN" in body and "learner's page" not in body and "Dafydd" not in body
+    assert "is not a copy of a learner of your PCN (riverside-pcn)" in body
+    assert "learner's page" not in body and "Dafydd" not in body
 
 
 @pytest.mark.parametrize("held", ["../records.sqlite", "../../etc/passwd", "x" * 32 + ".pdf", "0" * 32 + ".exe"])
