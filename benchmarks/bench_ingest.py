@@ -122,16 +122,54 @@ def cpu_of_children() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and all its descendants now (from /proc; 0 where /proc is missing)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            resident = int((entry / "statm").read_text().split()[1]) * page
+        except (OSError, IndexError, ValueError):
+            continue
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+        rss[int(entry.name)] = resident
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, ()))
+    return total
+
+
+#: Peak resident memory of the last ``run`` (the command and its readers together), bytes.
+PEAK = {"bytes": 0}
+
+
 def run(args: list[str], cwd: Path) -> tuple[float, float, str]:
-    """Wall seconds, CPU seconds (the command and its reader processes) and the last line it printed."""
+    """Wall seconds, CPU seconds (the command and its reader processes) and the last line it printed.
+    The peak of the command's memory together with its readers' is sampled every 20 ms into ``PEAK``."""
     cpu = cpu_of_children()
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "generator", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"portfolio {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return seconds, cpu_of_children() - cpu, done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen([sys.executable, "-m", "generator", *args], cwd=cwd, stdout=out, stderr=err,
+                                 text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        peak = 0
+        while child.poll() is None:
+            peak = max(peak, tree_rss(child.pid))
+            time.sleep(0.02)
+        seconds = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    PEAK["bytes"] = peak
+    if child.returncode != 0:
+        raise SystemExit(f"portfolio {' '.join(args)} failed ({child.returncode}):\n{stdout}\n{stderr}")
+    return seconds, cpu_of_children() - cpu, stdout.strip().splitlines()[-1] if stdout.strip() else ""
 
 
 def main() -> None:
@@ -158,7 +196,8 @@ def main() -> None:
     rows: list[tuple[str, float, float, str]] = []
     seconds, cpu, summary = run(["ingest", str(returned), "--store", "records.sqlite", *jobs], work)
     rows.append((f"ingest {args.packs} packs (new)", seconds, cpu,
-                 f"{args.packs / seconds:.1f} packs/s, {seconds / args.packs * 1000:.0f} ms/pack"))
+                 f"{args.packs / seconds:.1f} packs/s, {seconds / args.packs * 1000:.0f} ms/pack, "
+                 f"peak memory {PEAK['bytes'] / 2**20:,.0f} MB (the command and its readers together)"))
     ingest_summary = summary
     seconds, cpu, _ = run(["ingest", str(returned), "--store", "records.sqlite", *jobs], work)
     rows.append((f"ingest the same {args.packs} again (unchanged)", seconds, cpu,

@@ -21,11 +21,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
-from generator.content.layout import Layout
-from generator.content.loader import Content, load_content
 from generator.errors import ContentError, FillError, OptionError, PortfolioError, Problem, RecordsError, RosterError
+
+if TYPE_CHECKING:
+    from generator.content.loader import Content
 
 #: ``progress(done, total)``; see the module docstring.
 Progress = Callable[[int, int], None]
@@ -34,6 +35,13 @@ Progress = Callable[[int, int], None]
 PACK_FORMATS = ("pdf", "docx")
 #: The formats ``export`` writes ("csv-long": a row per submission and field).
 EXPORT_FORMATS = ("csv", "csv-long", "json", "fhir")
+
+
+def load_content(content_dir: Path | str | None = None) -> Content:
+    """The pack's content (``generator.content.loader.load_content``), imported on first use so that
+    commands which never load content (``read``, ``records``) start without YAML checks and Jinja."""
+    from generator.content.loader import load_content as load
+    return load(content_dir)
 
 
 def _counter(progress: Progress | None, total: int) -> Callable[[int], None] | None:
@@ -77,6 +85,7 @@ def check(content_dir: Path | str | None = None) -> CheckResult:
     The pack roles (pack.yaml ``roles``) must name fields and sections of the pack.
     Raises ContentError listing every problem (file, path, message, code).
     """
+    from generator.content.layout import Layout
     from generator.content.profile import check_all_profiles, list_profiles
     from generator.content.roles import check_roles
     from generator.model.form import build_form
@@ -99,6 +108,7 @@ def check(content_dir: Path | str | None = None) -> CheckResult:
 
 def _layout(content: Content, profile: str | None, include: Sequence[str], check_include: bool = True):
     """The layout and theme for ``profile`` (None: the provider's default) with ``include`` switched on."""
+    from generator.content.layout import Layout
     from generator.content.profile import load_profile
     from generator.content.theme import load_theme
     if check_include:
@@ -138,6 +148,7 @@ def build(out_dir: Path | str = "build", *, content_dir: Path | str | None = Non
 def fields(*, content_dir: Path | str | None = None, profile: str | None = None,
            include: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Every field of the pack as the manifest defines it (id, kind, label, options, …)."""
+    from generator.content.layout import Layout
     from generator.content.profile import load_profile
     from generator.model.form import build_form
     from generator.model.manifest import field_definitions

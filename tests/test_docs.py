@@ -8,10 +8,11 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from generator.cli.common import main
+from generator.cli.common import load_all_commands, main
 
 from .conftest import ROOT
 
+load_all_commands()
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 

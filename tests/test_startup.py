@@ -41,3 +41,20 @@ def test_read_loads_pikepdf_but_no_renderer_and_no_pypdf(filled):
     modules = imported("read", str(filled))
     assert "pikepdf" in modules and "generator.formats.pdf.read" in modules
     assert not {m for m in modules if m.split(".")[0] in ("weasyprint", "pypdf", "pydyf", "tinyhtml5")}
+
+
+def test_read_loads_only_what_reading_needs(filled):
+    """`portfolio read` starts without the content checks, the templates, the store or the web app."""
+    modules = imported("read", str(filled))
+    assert "generator.reading.read" in modules
+    unwanted = {"jinja2", "flask", "sqlite3", "psycopg", "generator.content.loader", "generator.model.form",
+                "generator.records.store", "generator.web", "generator.cli.records", "generator.cli.web"}
+    assert not modules & unwanted
+
+
+def test_the_lazy_command_table_names_every_command_and_its_module():
+    from generator.cli.common import COMMAND_MODULES, load_all_commands, main
+    load_all_commands()
+    registered = {name: command.callback.__module__ for name, command in main.commands.items()}
+    assert registered == COMMAND_MODULES
+    assert set(registered) >= {"build", "read", "ingest", "records", "serve", "user", "store", "review"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import unicodedata
@@ -50,7 +51,41 @@ def fail(exc: PortfolioError) -> None:
     raise click.ClickException(shown(exc, keep_newlines=True)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: Each top-level command and the module that defines it. A command's module is imported only when
+#: that command runs (or ``--help`` lists them all), so ``portfolio read`` does not load the store,
+#: the web app or the use cases of other commands. ``tests/test_cli_lazy.py`` holds this table to the
+#: commands the modules really register.
+COMMAND_MODULES: dict[str, str] = {
+    "build": "generator.cli.pack", "check": "generator.cli.pack", "fields": "generator.cli.pack",
+    "fill": "generator.cli.pack", "issue": "generator.cli.pack", "profile": "generator.cli.pack",
+    "read": "generator.cli.pack",
+    "export": "generator.cli.records", "ingest": "generator.cli.records", "records": "generator.cli.records",
+    "report": "generator.cli.records",
+    "review": "generator.cli.review",
+    "store": "generator.cli.store",
+    "serve": "generator.cli.web", "user": "generator.cli.web",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are registered by their modules on first use (see ``COMMAND_MODULES``)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            importlib.import_module(COMMAND_MODULES[cmd_name])
+        return self.commands.get(cmd_name)
+
+
+def load_all_commands() -> None:
+    """Import every command module, so ``main.commands`` holds every command (for docs and tests)."""
+    for module in sorted(set(COMMAND_MODULES.values())):
+        importlib.import_module(module)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="portfolio")
 def main() -> None:
     """Build, issue and read Care Coordination Portfolio packs.

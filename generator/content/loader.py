@@ -19,13 +19,12 @@ from typing import Any, Callable
 
 import yaml
 
+from generator import DEFAULT_CONTENT_DIR  # noqa: F401  (the shipped content; importers name it here)
 from generator.content.roles import Roles, parse_roles, roles_of
 from generator.dates import month_index
 from generator.errors import ContentError, Problem
 from generator.kinds import FIELD_KINDS
 
-#: The content shipped with the tool.
-DEFAULT_CONTENT_DIR = Path(__file__).resolve().parents[2] / "content"
 
 
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator import __version__
-from generator.model.form import Form
+
+if TYPE_CHECKING:  # only for annotations: reading a copy needs the manifest's names, not the form model
+    from generator.model.form import Form
 
 MANIFEST_FORMAT = "portfolio-manifest/1"
 #: File name of the manifest attached to a PDF.

@@ -73,9 +73,11 @@ class Flag:
 
 def normalise(text: str) -> str:
     """The text the patterns look at: NFKC, no format characters, one kind of dash, single spaces."""
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
-    return _SPACES.sub(" ", text.translate(_DASHES))
+    if not text.isascii():  # ASCII is its own NFKC form and holds no format characters
+        text = unicodedata.normalize("NFKC", text)
+        text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+        text = text.translate(_DASHES)
+    return _SPACES.sub(" ", text)
 
 
 def nhs_number_valid(digits: str) -> bool:

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import yaml
 
-from generator.content.loader import DEFAULT_CONTENT_DIR
+from generator import DEFAULT_CONTENT_DIR
 from generator.errors import ReadError
 from generator.model.document import RawDocument, check_manifest, sniff
 from generator.model.values import coerce

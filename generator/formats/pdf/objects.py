@@ -229,7 +229,7 @@ def decode_text(value: String) -> str:
             return str(value)
     if raw[:3] == b"\xef\xbb\xbf":
         return raw[3:].decode("utf-8", "replace")
-    if any(b >= 0x80 for b in raw):
+    if not raw.isascii():
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
