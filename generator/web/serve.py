@@ -11,6 +11,7 @@ other identifier reaches the log.
 from __future__ import annotations
 
 import re
+import signal
 from typing import Any
 
 #: What gunicorn logs per request: no query strings, no referrers, no user agents.
@@ -38,6 +39,18 @@ def serve(app: Any, host: str, port: int, workers: int, *, behind_proxy: bool = 
         from werkzeug.middleware.proxy_fix import ProxyFix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
+    def when_ready(arbiter: Any) -> None:
+        # Ctrl-C stops gracefully, as SIGTERM does: each worker finishes the request it is answering (and its
+        # access-log line) before it exits, instead of gunicorn's quick exit in the middle of a request.
+        arbiter.handle_int = arbiter.handle_term
+        if on_ready:
+            on_ready()
+
+    def quiet_worker(worker: Any) -> None:
+        # A terminal's Ctrl-C reaches every process of the group; the workers leave it to the master,
+        # which stops them gracefully (above).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     class Server(BaseApplication):
         def load_config(self) -> None:
             settings = {
@@ -51,7 +64,8 @@ def serve(app: Any, host: str, port: int, workers: int, *, behind_proxy: bool = 
                 "loglevel": "warning",
                 "access_log_format": ACCESS_LOG_FORMAT,
                 "forwarded_allow_ips": "127.0.0.1,::1" if behind_proxy else "",
-                "when_ready": (lambda _server: on_ready()) if on_ready else None,
+                "when_ready": when_ready,
+                "post_worker_init": quiet_worker,
                 "proc_name": "portfolio-web",
                 "logger_class": RedactingLogger,
             }
