@@ -56,5 +56,5 @@ def test_the_lazy_command_table_names_every_command_and_its_module():
     from generator.cli.common import COMMAND_MODULES, load_all_commands, main
     load_all_commands()
     registered = {name: command.callback.__module__ for name, command in main.commands.items()}
-    assert registered == COMMAND_MODULES
+    assert registered == COMMAND_MODULES, "add each new command to generator.cli.common.COMMAND_MODULES"
     assert set(registered) >= {"build", "read", "ingest", "records", "serve", "user", "store", "review"}
