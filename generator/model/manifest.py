@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from generator import __version__
 
@@ -67,3 +67,26 @@ def make_manifest(form: Form, *, instance_id: str | None = None,
 
 def dumps(manifest: dict[str, Any]) -> str:
     return json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=False)
+
+
+def with_geometry(manifest: Mapping[str, Any], widgets: Mapping[str, list[dict[str, Any]]],
+                  pages: list[dict[str, float]]) -> dict[str, Any]:
+    """``manifest`` with the PDF's page layout: where each field's widgets sit, and each page's size.
+
+    Every field definition gains ``"widgets": [{"page", "rect", "on"}]``: the 1-based page, the
+    widget's /Rect in PDF points (origin bottom-left, ``[x0, y0, x1, y1]``) and the state the widget
+    turns on (a radio option's value as ``options`` lists it, ``True`` for a checkbox, ``None`` for
+    text). The manifest gains ``"pages": [{"width", "height"}]`` in points. Only a PDF has these:
+    a scanned page is read against them (see ``generator.model.pagecode``).
+    """
+    out = dict(manifest)
+    out["fields"] = [{**definition, "widgets": [dict(w) for w in widgets.get(definition["id"], [])]}
+                     for definition in manifest["fields"]]
+    out["pages"] = [dict(p) for p in pages]
+    return out
+
+
+def geometry_of(manifest: Mapping[str, Any]) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, float]]]:
+    """The widgets (by field id) and pages ``with_geometry`` put into ``manifest``."""
+    widgets = {d["id"]: d["widgets"] for d in manifest.get("fields", []) if "widgets" in d}
+    return widgets, list(manifest.get("pages", []))

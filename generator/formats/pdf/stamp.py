@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import zlib
@@ -27,7 +28,7 @@ from pypdf.generic import DictionaryObject, IndirectObject, NameObject, TextStri
 
 from generator.errors import BuildError
 from generator.formats.pdf.appearance import text_appearance
-from generator.model.manifest import PDF_ATTACHMENT_NAME, dumps
+from generator.model.manifest import PDF_ATTACHMENT_NAME, dumps, geometry_of, with_geometry
 
 _STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
 
@@ -50,6 +51,8 @@ class PdfStamp:
     root: bytes
     info: bytes | None
     first_id: bytes
+    #: The blank's layout (``manifest.geometry_of``), carried into every copy's manifest.
+    geometry: tuple[dict[str, list[dict[str, Any]]], list[dict[str, float]]]
 
     @classmethod
     def from_pdf(cls, data: bytes, stamp_ids: list[str]) -> "PdfStamp":
@@ -69,6 +72,7 @@ class PdfStamp:
             index = [str(n) for n in names[0::2]].index(PDF_ATTACHMENT_NAME)
             filespec = names[2 * index + 1].get_object()
             manifest_object = filespec["/EF"].raw_get("/F").idnum
+            geometry = geometry_of(json.loads(filespec["/EF"]["/F"].get_object().get_data()))
         except (KeyError, ValueError, AttributeError) as exc:
             raise BuildError("the pack has no manifest attachment to stamp") from exc
         match = _STARTXREF.search(data[-1024:])
@@ -82,10 +86,14 @@ class PdfStamp:
             prev_xref=int(match.group(1)), root=_serialise(trailer.raw_get("/Root")),
             info=_serialise(info) if info is not None else None,
             first_id=_serialise(ids[0]) if ids else b"<" + hashlib.md5(data).hexdigest().encode() + b">",
+            geometry=geometry,
         )
 
     def stamp(self, values: Mapping[str, str], manifest: Mapping[str, Any]) -> bytes:
-        """One personalised copy: ``values`` for the stamped fields and this copy's manifest."""
+        """One personalised copy: ``values`` for the stamped fields and this copy's manifest
+        (to which the blank's layout is added: the copy's pages are the blank's)."""
+        if self.geometry[1]:
+            manifest = with_geometry(manifest, *self.geometry)
         body = io.BytesIO()
         offset = len(self.blank) + 1
         body.write(b"\n")

@@ -17,11 +17,16 @@ reshapes the AcroForm in memory before it is written:
   a pre-filled value gets an appearance stream wrapped to its box, so that
   ``NeedAppearances`` stays false and every viewer shows the same;
 - table header cells get ``/Scope`` (Column in a table head, Row elsewhere).
+
+``finish_pack`` then records where every widget sits in the attached manifest
+(``manifest.with_geometry``: page, /Rect and on-state of each widget, each page's
+size), so a scanned copy can be read against the layout it was printed from.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 from typing import Any, Mapping
 
@@ -33,7 +38,7 @@ from generator import __version__
 from generator.content.theme import TEMPLATES_DIR, Theme, template_env
 from generator.formats.pdf import appearance
 from generator.model.form import Form
-from generator.model.manifest import PDF_ATTACHMENT_NAME, dumps
+from generator.model.manifest import PDF_ATTACHMENT_NAME, dumps, with_geometry
 
 #: Font and size text fields are filled with by viewers that build appearances.
 FIELD_FONT = appearance.FONT
@@ -76,7 +81,7 @@ def write_pdf(form: Form, theme: Theme, manifest: Mapping[str, Any],
     out = io.BytesIO()
     HTML(string=html, base_url=str(TEMPLATES_DIR / "pdf")).write_pdf(
         out, pdf_forms=True, pdf_variant="pdf/ua-1", attachments=[attachment],
-        finisher=finish_forms, font_config=_FONT_CONFIG, uncompressed_pdf=False,
+        finisher=lambda document, pdf: finish_pack(document, pdf, manifest), font_config=_FONT_CONFIG, uncompressed_pdf=False,
         custom_metadata=True,
     )
     return out.getvalue()
@@ -94,25 +99,74 @@ def _text(value: Any) -> str:
     return value.string if isinstance(value, pydyf.String) else str(value)
 
 
-def finish_forms(document: Any, pdf: pydyf.PDF) -> None:
-    """Reshape WeasyPrint's AcroForm (see the module docstring); idempotent per document."""
+def _page_numbers(pdf: pydyf.PDF) -> dict[int, int]:
+    """Object number of each page -> its 1-based page number."""
+    kids = pdf.pages["Kids"]  # pydyf lists each page as three items: number, 0, R
+    return {int(number): index + 1 for index, number in enumerate(kids[0::3])}
+
+
+def _page_sizes(pdf: pydyf.PDF) -> list[dict[str, float]]:
+    sizes = []
+    for number in pdf.pages["Kids"][0::3]:
+        x1, y1, x2, y2 = (float(v) for v in pdf.objects[int(number)]["MediaBox"])
+        sizes.append({"width": round(abs(x2 - x1), 3), "height": round(abs(y2 - y1), 3)})
+    return sizes
+
+
+def _placed(widget: pydyf.Dictionary, pages: dict[int, int], on: Any) -> dict[str, Any]:
+    """A widget's entry in the manifest: its page, its (finished) /Rect and its on-state."""
+    return {"page": pages[int(widget["P"].split()[0])], "rect": [float(v) for v in widget["Rect"]], "on": on}
+
+
+def finish_pack(document: Any, pdf: pydyf.PDF, manifest: Mapping[str, Any]) -> None:
+    """``finish_forms``, then the manifest attachment rewritten with the finished layout."""
+    widgets = finish_forms(document, pdf)
+    _replace_manifest(pdf, with_geometry(manifest, widgets, _page_sizes(pdf)))
+
+
+def _replace_manifest(pdf: pydyf.PDF, manifest: Mapping[str, Any]) -> None:
+    """Put ``manifest`` into the manifest attachment WeasyPrint wrote (same objects, new bytes)."""
+    names = _obj(pdf, pdf.catalog["Names"]["EmbeddedFiles"])["Names"]
+    for name, ref in zip(names[0::2], names[1::2]):
+        text = name.string if isinstance(name, pydyf.String) else name
+        if (text.decode("latin-1") if isinstance(text, bytes) else str(text)) != PDF_ATTACHMENT_NAME:
+            continue
+        stream = _obj(pdf, _obj(pdf, ref)["EF"]["F"])
+        raw = dumps(dict(manifest)).encode("utf-8")
+        stream.stream = [raw]
+        stream.extra["Params"]["Size"] = len(raw)
+        stream.extra["Params"]["CheckSum"] = f"<{hashlib.md5(raw).hexdigest()}>"
+        return
+    raise AssertionError("WeasyPrint wrote no manifest attachment")  # write_pdf always attaches one
+
+
+def finish_forms(document: Any, pdf: pydyf.PDF) -> dict[str, list[dict[str, Any]]]:
+    """Reshape WeasyPrint's AcroForm (see the module docstring); idempotent per document.
+
+    Returns each field's widgets as the manifest records them (``manifest.with_geometry``)."""
     _scope_table_headers(pdf)
     acroform = pdf.catalog.get("AcroForm")
     if not acroform:
-        return
+        return {}
+    pages = _page_numbers(pdf)
+    placed: dict[str, list[dict[str, Any]]] = {}
     terminals: list[pydyf.Dictionary] = []
     for ref in acroform["Fields"]:
         obj = _obj(pdf, ref)
+        fid = _text(obj["T"]) if "T" in obj else ""
         if "Kids" in obj:  # a radio group: the field; its kids are widgets
-            _finish_radio(pdf, obj)
+            states = _finish_radio(pdf, obj)
+            placed[fid] = [_placed(_obj(pdf, kid), pages, state) for kid, state in zip(obj["Kids"], states)]
             terminals.append(obj)
         elif "Parent" in obj:  # a radio widget also listed at top level
             continue
         else:
             if obj.get("FT") == "/Btn":
                 _finish_checkbox(pdf, obj)
+                placed[fid] = [_placed(obj, pages, True)]
             else:
                 _finish_text(pdf, obj)
+                placed[fid] = [_placed(obj, pages, None)]
             terminals.append(obj)
 
     roots = pydyf.Array()
@@ -154,6 +208,7 @@ def finish_forms(document: Any, pdf: pydyf.PDF) -> None:
     pdf.add_object(resources)
     acroform["DR"] = resources.reference
     acroform["DA"] = pydyf.String(FIELD_DA)
+    return placed
 
 
 def _rect(widget: pydyf.Dictionary, grow: float = 0.0) -> tuple[float, float, float, float]:
@@ -192,7 +247,8 @@ def _finish_checkbox(pdf: pydyf.PDF, widget: pydyf.Dictionary) -> None:
     widget["MK"] = pydyf.Dictionary({"CA": pydyf.String("4")})  # ZapfDingbats tick for viewers that redraw
 
 
-def _finish_radio(pdf: pydyf.PDF, group: pydyf.Dictionary) -> None:
+def _finish_radio(pdf: pydyf.PDF, group: pydyf.Dictionary) -> list[str]:
+    """Finish a radio group's widgets; returns each widget's on-state (its option's value)."""
     values = [_text(v) for v in group.pop("Opt", [])]
     group["V"] = "/Off"
     for index, ref in enumerate(group["Kids"]):
@@ -207,6 +263,7 @@ def _finish_radio(pdf: pydyf.PDF, group: pydyf.Dictionary) -> None:
             widget["AS"] = group["V"] = f"/{state}"
         else:
             widget["AS"] = "/Off"
+    return values[:len(group["Kids"])]
 
 
 def _finish_text(pdf: pydyf.PDF, widget: pydyf.Dictionary) -> None:
