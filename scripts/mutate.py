@@ -8,6 +8,7 @@ table printed at the end; docs/testing.md keeps the latest scores and explains e
     python scripts/mutate.py                  # every module below
     python scripts/mutate.py identifiers csv  # some of them
     python scripts/mutate.py --list           # the modules and their tests
+    python scripts/mutate.py --survivors csv-fhir-export   # the last run's survivors again, after new tests
     MUTATE_JOBS=2 python scripts/mutate.py values   # more mutants at once (default 1)
 
 A mutant is a small change to the code (a flipped comparison, a changed constant, a dropped call);
@@ -47,7 +48,8 @@ MODULES: dict[str, tuple[str, list[str], list[str]]] = {
     "pdf-objects": ("generator/formats/pdf/objects.py",
                     ["tests/formats/pdf/test_objects.py", "tests/formats/pdf/test_read_raw.py"], []),
     "word-reader": ("generator/formats/docx/read.py", ["tests/formats/docx/test_read_raw.py"], []),
-    "ingest": ("generator/records/ingest.py", ["tests/records/test_ingest.py"], []),
+    # ingest's decisions from records built in the test, and two runs through the real reader processes
+    "ingest": ("generator/records/ingest.py", ["tests/records/test_ingest_units.py"], []),
 }
 
 STATUSES = ("killed", "survived", "timeout", "suspicious", "no tests", "skipped", "segfault", "not checked",
@@ -85,15 +87,19 @@ def prepare(name: str) -> Path:
     return work
 
 
-def run(name: str, jobs: int) -> dict:
+def run(name: str, jobs: int, again: bool = False) -> dict:
+    previous = OUT / f"{name}.json"
+    survivors = json.loads(previous.read_text(encoding="utf-8"))["survivors"] if again and previous.exists() else []
     work = prepare(name)
     env = dict(os.environ, CI="true", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
                PORTFOLIO_MUTATE_PACKS=str(work / "packs"))  # blank packs rendered once (tests/conftest.py)
     mutmut = [sys.executable, "-m", "mutmut"]
     log = OUT / f"{name}.log"
     with log.open("w", encoding="utf-8") as handle:
+        # mutmut keeps a mutant's result until its function changes: survivors are checked again only by name
         subprocess.run(["nice", "-n", os.environ.get("MUTATE_NICE", "10"), *mutmut, "run", "--max-children",
-                        str(jobs)], cwd=work, env=env, stdout=handle, stderr=subprocess.STDOUT, check=False)
+                        str(jobs), *survivors], cwd=work, env=env, stdout=handle, stderr=subprocess.STDOUT,
+                       check=False)
     listing = subprocess.run([*mutmut, "results", "--all", "true"], cwd=work, env=env, capture_output=True,
                              text=True, check=True).stdout
     results = {}
@@ -116,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help=f"any of: {', '.join(MODULES)} (default: all)")
     parser.add_argument("--list", action="store_true", help="list the modules and their tests")
+    parser.add_argument("--survivors", action="store_true",
+                        help="check the last run's surviving mutants again (after adding tests for them)")
     args = parser.parse_args(argv)
     if args.list:
         for name, (module, tests, extra) in MODULES.items():
@@ -128,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in args.modules or list(MODULES):
         print(f"mutating {name} ({MODULES[name][0]}) ...", flush=True)
-        summary = run(name, jobs)
+        summary = run(name, jobs, args.survivors)
         rows.append((name, summary))
         print(f"  {summary['score']}% killed of {summary['mutants']} mutants: {summary['counts']}", flush=True)
     print(f"\n{'module':16} {'mutants':>7} {'killed':>7} {'survived':>8} {'score':>6}")

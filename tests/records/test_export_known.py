@@ -18,6 +18,7 @@ import pytest
 from generator.records.connect import open_store
 from generator.records.export import (
     LONG_COLUMNS,
+    load_records,
     SUBMISSION_COLUMNS,
     StoredRecord,
     authored,
@@ -85,7 +86,8 @@ def zoe_pack() -> StoredRecord:
         FieldValue("review.done", "read", True),
         FieldValue("feedback.respect", "read", "unsure", 2),
         FieldValue("cover.details.extra", "unmapped", "left over"),
-    ], warnings=["first", "second"], flags=[("cover.details.start_date", "date_of_birth")],
+    ], warnings=["first", "second"], flags=[("cover.details.start_date", "date_of_birth"),
+                                            ("cover.details.name", "nhs_number")],
         withheld=["cover.details.start_date"])
 
 
@@ -112,8 +114,8 @@ def test_wide_csv_known_cells():
     assert header == SUBMISSION_COLUMNS + fields + ["unmapped:cover.details.extra", "unmapped:cover.details.name"]
     assert pack == ["1", iid(1), "2", "4", "true", ZOE, "Riverside Surgery", "riverside-pcn", "pack", "care-pack",
                     "1.0.0", "pdf", "Acrobat", "copy-1.pdf", "1" * 64, "2026-12-01T09:30:00+00:00",
-                    "cover.details.practice", "2", "cover.details.start_date:date_of_birth",
-                    "cover.details.start_date",
+                    "cover.details.practice", "2",
+                    "cover.details.start_date:date_of_birth cover.details.name:nhs_number", "cover.details.start_date",
                     "'=1+1", "", "2026-09-01", "Jo Bennett", "2026-11-20", "true", "unsure", "",
                     "left over", ""]
     assert feedback == ["2", iid(2), "1", "", "false", ZOE, "Riverside Surgery", "riverside-pcn", "patient_feedback",
@@ -122,6 +124,13 @@ def test_wide_csv_known_cells():
                         "", "", "", "", "", "", "very_happy", "",
                         "", "Zoë"]  # an unmapped name is not the field's value
     assert text.endswith("very_happy,,,Zoë\n") and "\r" not in text
+
+
+def test_missing_fields_are_listed_with_spaces():
+    record = StoredRecord(sub(3, PACK), [FieldValue("cover.details.name", "missing", None),
+                                         FieldValue("review.done", "missing", None)])
+    [row] = list(csv.DictReader(io.StringIO(to_csv([record], DEFINITIONS))))
+    assert row["missing_fields"] == "cover.details.name review.done"
 
 
 def test_wide_csv_of_no_records_is_the_header_alone():
@@ -164,7 +173,8 @@ def test_record_json_known_answer():
         "positions": {"feedback.respect": 2},
         "missing": ["cover.details.practice"],
         "unmapped": {"cover.details.extra": "left over"},
-        "flags": [{"field": "cover.details.start_date", "kind": "date_of_birth"}],
+        "flags": [{"field": "cover.details.start_date", "kind": "date_of_birth"},
+                  {"field": "cover.details.name", "kind": "nhs_number"}],
         "withheld": ["cover.details.start_date"],
         "warnings": ["first", "second"],
     }
@@ -217,6 +227,7 @@ def test_authored_is_the_latest_iso_sign_off_else_the_ingest_time():
     ("___", None, "portfolio"),
     ("a" * 70, None, "a" * 64),
     ("x", "", "x"),
+    ("X-ray pack X", None, "X-ray-pack-X"),
 ])
 def test_questionnaire_ids(pack_id, part, qid):
     assert questionnaire_id(pack_id, part) == qid
@@ -226,6 +237,7 @@ def test_questionnaire_ids(pack_id, part, qid):
     ("urn:portfolio:questionnaire", "urn:portfolio:questionnaire:care-pack"),
     ("https://fhir.example.org/r4/", "https://fhir.example.org/r4/Questionnaire/care-pack"),
     ("https://fhir.example.org/r4", "https://fhir.example.org/r4/Questionnaire/care-pack"),
+    ("https://fhir.example.org/FHIRX//", "https://fhir.example.org/FHIRX/Questionnaire/care-pack"),
 ])
 def test_canonical_urls(base, url):
     assert canonical_url(base, "care-pack") == url
@@ -255,6 +267,14 @@ def test_questionnaire_known_answer():
                     {"valueCoding": {"code": "unsure", "display": "Unsure"}}]}]},
         ],
     }
+
+
+def test_a_section_is_named_from_the_first_part_of_its_labels():
+    fields = [{"id": "plan.a", "kind": "text", "label": "Plan: Goals: first", "options": []},
+              {"id": "plan.b", "kind": "text", "label": "Plan: Goals: second", "options": []}]
+    q = questionnaire(("Care Pack v2.0", None, "2"), fields, "urn:q")
+    assert q["item"][0]["text"] == "Plan"
+    assert (q["id"], q["name"]) == ("Care-Pack-v2.0", "CarePackV20")
 
 
 def test_a_section_whose_labels_disagree_is_named_from_its_id():
@@ -293,6 +313,8 @@ def test_questionnaire_response_known_answer():
                 {"url": "id", "valueString": "cover.details.extra"}, {"url": "value", "valueString": "left over"}]},
             {"url": "urn:portfolio:fhir:identifier-review", "extension": [
                 {"url": "linkId", "valueString": "cover.details.start_date"}, {"url": "kind", "valueCode": "date_of_birth"}]},
+            {"url": "urn:portfolio:fhir:identifier-review", "extension": [
+                {"url": "linkId", "valueString": "cover.details.name"}, {"url": "kind", "valueCode": "nhs_number"}]},
         ],
     }
 
@@ -319,6 +341,20 @@ def test_answers_that_do_not_fit_their_type_are_kept_as_written():
     ]
     assert response["status"] == "completed" and "extension" not in response
     assert response["authored"] == "2026-12-01T09:30:00+00:00"
+
+
+def test_a_choice_defined_without_options():
+    """A definition written before options were listed (no 'options' key) answers as written."""
+    bare = {"id": "feedback.respect", "kind": "choice", "label": "Feedback: Respect"}
+    q = questionnaire(("care-pack", None, "1.0.0"), [bare], "urn:q")
+    assert q["item"][0]["item"][0]["answerOption"] == []
+    record = StoredRecord(sub(8, PACK), [FieldValue("feedback.respect", "read", "happy")])
+    assert questionnaire_response(record, q, [bare])["item"] == [{"linkId": "feedback", "item": [
+        {"linkId": "feedback.respect", "extension": [
+            {"url": "urn:portfolio:fhir:answer-as-written", "valueString": "happy"}]}]}]
+    # a value the response's own definition does not define: as written too
+    q = questionnaire(("care-pack", None, "1.0.0"), PACK_FIELDS, "urn:q")
+    assert questionnaire_response(record, q, [])["item"][0]["item"][0]["extension"][0]["valueString"] == "happy"
 
 
 def test_a_response_with_nothing_answered_has_no_groups():
@@ -358,7 +394,9 @@ def test_fhir_bundle_known_entries():
         "QuestionnaireResponse/submission-2/", "QuestionnaireResponse/submission-1/",
         "QuestionnaireResponse/submission-7/")]
     assert [e["fullUrl"] for e in bundle["entry"]] == [f"urn:uuid:{u}" for u in expected]
-    assert '"Zoë' in to_fhir([zoe_pack()], defs) and to_fhir([], defs).endswith("}\n")
+    assert '"Zoë' in to_fhir([zoe_pack()], defs)
+    assert to_fhir([], defs).startswith('{\n "resourceType": "Bundle",\n "type": "collection",\n "timestamp": "')
+    assert to_fhir([], defs).endswith('",\n "entry": []\n}\n')  # indented by one, a line per key
 
 
 def test_fhir_bundle_under_an_https_base_uses_the_canonical_url():
@@ -393,6 +431,7 @@ def test_fhir_orders_parts_and_versions():
     ([["a", "b", "c"], ["x", "c", "y"]], ["a", "b", "x", "c", "y"]),
     ([["a", "b"], ["b", "x", "y"], ["y", "z"]], ["a", "b", "x", "y", "z"]),
     ([["a", "b", "c"], ["c", "x", "b", "y"]], ["a", "b", "y", "c", "x"]),  # anchors follow the latest seen
+    ([["a", "x"], ["a", "b", "c"]], ["a", "b", "c", "x"]),  # after a new id, the next goes after it
 ])
 def test_merge_order_known_answers(lists, merged):
     assert merge_order(lists) == merged
@@ -400,14 +439,16 @@ def test_merge_order_known_answers(lists, merged):
 
 # ---------------------------------------------------------------- from a store
 
-def _new(definition: Definition, sha: str, values: list[FieldValue], flags=(), instance=1) -> NewSubmission:
+def _new(definition: Definition, sha: str, values: list[FieldValue], flags=(), instance=1,
+         warnings=True) -> NewSubmission:
     return NewSubmission(
         sha256=sha * 64, filename=f"{sha}.pdf", size=10, format="pdf", editor="pdftk", instance_id=iid(instance),
         pack_id=definition.pack_id, part=definition.part, content_id=definition.content_id,
         content_version=definition.content_version, content_hash=definition.content_hash,
         generator_version="0.1.0", definition=definition, learner_key="zoe", learner_name=ZOE,
         practice="Riverside Surgery", pcn="riverside-pcn", pcn_name="Riverside PCN", learner={"name": ZOE},
-        pcn_facts={}, values=values, warnings=[("cover.details.name", "Cover: Name: '943 476 5919' looks like one")],
+        pcn_facts={}, values=values,
+        warnings=[("cover.details.name", "Cover: Name: '943 476 5919' looks like one")] if warnings else [],
         flags=list(flags))
 
 
@@ -422,8 +463,11 @@ def store(tmp_path):
                                                   FieldValue("cover.details.practice", "read", nhs)],
                                       flags=[("cover.details.name", "nhs_number"),
                                              ("cover.details.practice", "nhs_number")], instance=2), 1, None)
-            store.add_submission(_new(PACK, "c", [FieldValue("cover.details.name", "read", "Zoë")], instance=3),
-                                 1, None)
+            third = store.add_submission(_new(PACK, "c", [FieldValue("cover.details.name", "read", "Zoe")], instance=3),
+                                         1, None)
+            store.add_submission(_new(PACK, "d", [FieldValue("cover.details.name", "read", "Zoë")], instance=3),
+                                 2, third)
+            store.add_submission(_new(FEEDBACK, "e", [], instance=4, warnings=False), 1, None)
         with store.transaction():
             store.add_audit("review_cleared", submission_id=first, detail="checked by hand")
         yield store
@@ -431,22 +475,38 @@ def store(tmp_path):
 
 def test_export_records_withholds_flagged_values_of_uncleared_copies(store):
     result = export_records(store, "csv")
-    assert (result.records, result.withheld, result.included, result.cleared) == (3, 2, 0, 1)
+    assert (result.records, result.withheld, result.included, result.cleared) == (4, 2, 0, 1)
     rows = {r["filename"]: r for r in csv.DictReader(io.StringIO(result.text))}
+    assert list(rows) == ["a.pdf", "b.pdf", "d.pdf", "e.pdf"]  # the current versions
     assert rows["a.pdf"]["cover.details.name"] == "943 476 5919"  # cleared by a reviewer
     assert rows["b.pdf"]["cover.details.name"] == "[withheld: possible NHS number]"
     assert rows["b.pdf"]["withheld_fields"] == "cover.details.name cover.details.practice"
-    assert rows["c.pdf"]["cover.details.name"] == "Zoë"
+    assert (rows["d.pdf"]["cover.details.name"], rows["d.pdf"]["version"], rows["d.pdf"]["warnings"]) == ("Zoë", "2", "1")
+    assert (rows["e.pdf"]["part"], rows["e.pdf"]["warnings"], rows["e.pdf"]["missing_fields"]) == (
+        "patient_feedback", "0", "")
     assert export(store, "csv") == result.text
+
+
+def test_export_of_every_version(store):
+    result = export_records(store, "csv", all_versions=True)
+    assert result.records == 5
+    rows = list(csv.DictReader(io.StringIO(result.text)))
+    assert [(r["filename"], r["current"], r["cover.details.name"]) for r in rows][2:4] == [
+        ("c.pdf", "false", "Zoe"), ("d.pdf", "true", "Zoë")]
+    assert export(store, "csv", all_versions=True) == result.text
+    assert [r.submission.filename for r in load_records(store)[0]] == ["a.pdf", "b.pdf", "d.pdf", "e.pdf"]
+    assert [r.warnings for r in load_records(store)[0]][3] == []
 
 
 def test_export_records_include_flagged_and_formats(store):
     result = export_records(store, "json", include_flagged=True)
-    assert (result.records, result.withheld, result.included, result.cleared) == (3, 0, 2, 1)
-    names = [r["fields"]["cover.details.name"] for r in json.loads(result.text)["records"]]
-    assert names == ["943 476 5919", "943 476 5919", "Zoë"]
+    assert (result.records, result.withheld, result.included, result.cleared) == (4, 0, 2, 1)
+    names = [r["fields"].get("cover.details.name") for r in json.loads(result.text)["records"]]
+    assert names == ["943 476 5919", "943 476 5919", "Zoë", None]
+    shown = '"cover.details.practice": "943 476 5919"'
+    assert shown in export(store, "json", include_flagged=True) and shown not in export(store, "json")
     bundle = json.loads(export(store, "fhir", fhir_base="https://fhir.example.org"))
     assert bundle["entry"][0]["fullUrl"] == "https://fhir.example.org/Questionnaire/care-pack"
-    withheld = json.loads(export(store, "fhir"))["entry"][2]["resource"]["item"][0]["item"][0]
+    withheld = json.loads(export(store, "fhir"))["entry"][3]["resource"]["item"][0]["item"][0]  # b.pdf
     assert withheld == {"linkId": "cover.details.name", "answer": [{"valueString": "[withheld: possible NHS number]"}]}
     assert table(export(store, "csv-long"))[1][5:9] == ["cover.details.name", "text", "read", "943 476 5919"]

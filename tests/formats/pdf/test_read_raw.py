@@ -28,27 +28,28 @@ FIELDS = [{"id": "cover.name", "kind": "text", "label": "Name"},
           {"id": "feedback.respect", "kind": "choice", "label": "Respect", "options": OPTIONS}]
 
 
-def manifest(fields=FIELDS) -> dict:
-    return {"format": "portfolio-manifest/1", "pack_id": "care-pack", "instance_id": "00000000-0000-4000-8000-000000000001",
+def manifest(fields=FIELDS, instance_id: str = "00000000-0000-4000-8000-000000000001") -> dict:
+    return {"format": "portfolio-manifest/1", "pack_id": "care-pack", "instance_id": instance_id,
             "content": {"id": "care-pack", "version": "1.0.0", "hash": "0" * 64},
             "generator": {"name": "portfolio", "version": "0.1.0"}, "fields": fields}
 
 
 def pdf_bytes(fields: list, *, fields_manifest=FIELDS, info: dict | None = None, xmp: bytes | None = None,
-              xmp_filter: bool = False, attach: bool = True) -> bytes:
+              xmp_filter: bool = False, attach: bool = True,
+              instance_id: str = "00000000-0000-4000-8000-000000000001") -> bytes:
     pdf = pikepdf.new()
     pdf.add_blank_page()
     pdf.Root.AcroForm = Dictionary(Fields=Array([pdf.make_indirect(f) for f in fields]))
     if attach:
-        stream = pikepdf.Stream(pdf, zlib.compress(json.dumps(manifest(fields_manifest)).encode()))
+        stream = pikepdf.Stream(pdf, zlib.compress(json.dumps(manifest(fields_manifest, instance_id)).encode()))
         stream.Filter = Name.FlateDecode
         spec = Dictionary(Type=Name.Filespec, F=String("portfolio-manifest.json"), EF=Dictionary(F=stream))
         pdf.Root.Names = Dictionary(EmbeddedFiles=Dictionary(Names=Array([String("portfolio-manifest.json"), spec])))
     if info:
         pdf.trailer.Info = pdf.make_indirect(Dictionary({f"/{k}": String(v) for k, v in info.items()}))
     if xmp is not None:
-        stream = pikepdf.Stream(pdf, zlib.compress(xmp) if xmp_filter else xmp)
-        if xmp_filter:
+        stream = pikepdf.Stream(pdf, zlib.compress(xmp) if xmp_filter is True else xmp)
+        if xmp_filter:  # "raw": the packet's bytes as they are, under a filter that says otherwise
             stream.Filter = Name.FlateDecode
         pdf.Root.Metadata = pdf.make_indirect(stream)
     out = io.BytesIO()
@@ -182,6 +183,7 @@ def test_radio_index_state_looked_up_in_opt():
 def test_radio_index_beyond_opt_falls_back_to_the_position():
     opt = Array([String("unsure")])
     assert rating(widget("/5"), widget("/7", "/7"), Opt=opt) == "happy"
+    assert rating(widget("/0"), widget("/1", "/1"), Opt=opt) == "happy"  # /Opt has no index 1
 
 
 def test_radio_opt_naming_no_option_falls_back_to_the_position():
@@ -200,8 +202,8 @@ def test_radio_renamed_state_beyond_the_options_is_kept_as_written():
 
 def test_radio_state_without_a_slash_and_as_a_string():
     w = widget("/happy")
-    w.AS = String("happy")  # a string rather than a name
-    assert rating(widget("/very_happy"), w) == "happy"
+    w.AS = String("happy")  # a string rather than a name; first, so position would say 'very_happy'
+    assert rating(w, widget("/very_happy")) == "happy"
 
 
 def test_radio_value_used_when_no_widget_shows_a_state():
@@ -210,8 +212,13 @@ def test_radio_value_used_when_no_widget_shows_a_state():
 
 
 def test_radio_value_as_an_index_into_opt():
-    opt = Array([String("very_happy"), String("happy"), String("unsure")])
-    assert rating(widget("/0"), widget("/1"), widget("/2"), V=Name("/2"), Opt=opt) == "unsure"
+    opt = Array([String("unsure"), String("happy"), String("very_happy")])
+    # /V is /0, the first widget's state: /Opt[0] is 'unsure', by position it would be 'very_happy'
+    assert rating(widget("/0"), widget("/1"), widget("/2"), V=Name("/0"), Opt=opt) == "unsure"
+
+
+def test_radio_value_keeps_letters_after_its_slash():
+    assert rating(widget("/X0"), widget("/X1"), widget("/X2"), V=Name("/X1")) == "happy"
 
 
 def test_radio_value_naming_no_widget_kept_unless_it_is_an_option():
@@ -237,10 +244,16 @@ def test_the_first_widget_on_wins():
 # ---------------------------------------------------------------- unknown and missing fields
 
 def test_unknown_text_fields_are_unmapped_and_unknown_buttons_ignored():
-    doc = read([group("cover", text("name", String("Zoë")), text("nickname", String("Zo")), text("empty", String("")),
-                      Dictionary(T=String("extra_tick"), FT=Name.Btn, V=Name("/On")))])
+    doc = read([group("cover", text("nickname", String("Zo")), text("empty", String("")),
+                      Dictionary(T=String("extra_tick"), FT=Name.Btn, V=Name("/On")), text("name", String("Zoë")))])
     assert doc.unmapped == {"cover.nickname": "Zo"}
-    assert set(doc.values) == {"cover.name"}
+    assert doc.values == {"cover.name": "Zoë"}  # read after the unknown ones
+
+
+def test_a_text_field_an_editor_made_a_button_is_read_as_text():
+    """The definition decides with the field type: a text field that is a /Btn gives its /V, not a state."""
+    button = Dictionary(T=String("name"), FT=Name.Btn, AS=Name("/On"), Type=Name.Annot, Subtype=Name.Widget)
+    assert read([group("cover", button)]).values["cover.name"] is None
 
 
 def test_missing_fields_are_named_five_at_most():
@@ -254,6 +267,12 @@ def test_missing_fields_are_named_five_at_most():
     six = many[:6]
     doc = read([group("s", text("f6", String("x")))], fields_manifest=six)
     assert doc.warnings == ["5 field(s) of the pack are missing from the copy: s.f1, s.f2, s.f3, s.f4, s.f5"]
+    doc = read([group("s", text("f8", String("x")))], fields_manifest=many[:7] + [many[7]])
+    assert doc.warnings == ["7 field(s) of the pack are missing from the copy: s.f1, s.f2, s.f3, s.f4, s.f5 "
+                            "and 2 more"]
+    doc = read([group("s", text("f7", String("x")))], fields_manifest=many[:7])
+    assert doc.warnings == ["6 field(s) of the pack are missing from the copy: s.f1, s.f2, s.f3, s.f4, s.f5 "
+                            "and 1 more"]
 
 
 def test_everything_present_gives_no_warning_and_the_manifest():
@@ -278,11 +297,19 @@ def test_editor_from_the_info_dictionary_and_from_unfiltered_xmp():
     xmp = b'<x:xmpmeta><rdf:Description pdf:Producer="Quartz PDFContext"/></x:xmpmeta>'
     assert read(one_field(), xmp=xmp).editor == "macOS Preview"
     assert read(one_field(), xmp=xmp, xmp_filter=True).editor == "unknown"  # a compressed packet is not unpacked
+    assert read(one_field(), xmp=xmp, xmp_filter="raw").editor == "unknown"  # nor one that says it is
     assert read(one_field()).editor == "unknown"
 
 
+def test_an_xmp_packet_that_is_not_utf8_is_still_read():
+    xmp = b'<x:xmpmeta pdf:Producer="Quartz PDFContext" dc:title="Zo\xeb"/>'  # Latin-1, not UTF-8
+    assert b"\xeb" in xmp
+    assert read(one_field(), xmp=xmp).editor == "macOS Preview"
+
+
 def test_an_xmp_packet_over_a_megabyte_is_not_read():
-    padded = b"Quartz PDFContext" + b" " * 1_000_000
+    padded = b"Quartz PDFContext" + b" " * (1_000_001 - 17)
+    assert len(padded) == 1_000_001
     assert read(one_field(), xmp=padded).editor == "unknown"
     assert read(one_field(), xmp=padded[:1_000_000]).editor == "macOS Preview"
 
@@ -349,6 +376,45 @@ def test_a_truncated_copy_is_damaged():
         read_pdf_raw(cut, "copy.pdf")
     assert str(caught.value) == f"copy.pdf: {DAMAGED}"
     assert DAMAGED == "is damaged or truncated and cannot be read as a PDF"
+
+
+def broken_xref(data: bytes) -> bytes:
+    """The file with its cross-reference offset wrong: qpdf repairs it (and says so) when opening."""
+    at = data.rindex(b"startxref")
+    return data[:at] + b"startxref\n999999\n%%EOF\n"
+
+
+def test_a_repaired_copy_without_fields_is_damaged_not_flattened():
+    with pytest.raises(ReadError) as caught:
+        read_pdf_raw(broken_xref(pdf_bytes([])), "copy.pdf")
+    assert str(caught.value) == f"copy.pdf: {DAMAGED}"
+
+
+def test_a_repaired_copy_without_a_manifest_is_damaged_not_foreign():
+    with pytest.raises(ReadError) as caught:
+        read_pdf_raw(broken_xref(pdf_bytes(one_field(), attach=False)), "copy.pdf")
+    assert str(caught.value) == f"copy.pdf: {DAMAGED}"
+    with pytest.raises(ReadError) as caught:
+        read_pdf_raw(pdf_bytes(one_field(), attach=False), "copy.pdf")
+    assert str(caught.value).startswith("copy.pdf: was not generated by this tool")
+
+
+def test_a_repaired_copy_whose_form_loops_is_damaged():
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    a = pdf.make_indirect(Dictionary())
+    b = pdf.make_indirect(Dictionary(Parent=a))
+    a.Parent = b
+    leaf = pdf.make_indirect(Dictionary(T=String("name"), Parent=b))
+    pdf.Root.AcroForm = Dictionary(Fields=Array([pdf.make_indirect(Dictionary(T=String("cover"), Kids=Array([leaf])))]))
+    stream = pikepdf.Stream(pdf, json.dumps(manifest()).encode())
+    spec = Dictionary(Type=Name.Filespec, EF=Dictionary(F=stream))
+    pdf.Root.Names = Dictionary(EmbeddedFiles=Dictionary(Names=Array([String("portfolio-manifest.json"), spec])))
+    out = io.BytesIO()
+    pdf.save(out)
+    with pytest.raises(ReadError) as caught:
+        read_pdf_raw(broken_xref(out.getvalue()), "copy.pdf")
+    assert str(caught.value) == f"copy.pdf: {DAMAGED}"
 
 
 def test_states_of_every_pdf_type():

@@ -1,0 +1,528 @@
+"""Ingest's decisions with known answers, from records and submissions built in the test.
+
+What to store for a read copy, when a copy is new, unchanged, superseded or a conflict, whose copy
+it is, what a summary counts and which files a folder holds: each answer is written here. The
+readers are not run, except by the last tests, which ingest copies of a few objects each (built
+as ``tests/formats/pdf/test_read_raw.py`` does) through the real reader processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from generator.errors import IngestError, ReadError, StoreError
+from generator.reading.identifiers import Flag
+from generator.reading.read import Record
+from generator.reading.sandbox import Isolated, Limits
+from generator.records import ingest as ingest_module
+from generator.records.connect import open_store
+from generator.records.ingest import (
+    FileOutcome,
+    IngestResult,
+    ReadOutcome,
+    _Item,
+    _outcome,
+    _read_outcome,
+    cover_value,
+    definition_of,
+    differing_fields,
+    find_files,
+    ingest,
+    learner_changes,
+    new_submission,
+    read_copy,
+    redact,
+    result_json,
+    store_submission,
+    summarise,
+    warning_kind,
+)
+from generator.records.register import learner_key
+from generator.records.store import FieldValue, IssuedPack
+
+ZOE = "Zoë Łukasiewicz"
+IID = "00000000-0000-4000-8000-000000000001"
+FIELDS = [{"id": "cover.name", "kind": "text", "label": "Cover: Name", "cover": "name"},
+          {"id": "cover.practice", "kind": "text", "label": "Cover: Practice", "cover": "practice"},
+          {"id": "cover.pcn", "kind": "text", "label": "Cover: PCN", "cover": "pcn"},
+          {"id": "review.notes", "kind": "longtext", "label": "Review: Notes"}]
+
+
+def record(values=None, *, pack=None, unmapped=None, warnings=(), flags=(), missing=(), positions=None) -> Record:
+    facts = {"pack_id": "care-pack", "instance_id": IID, "content_id": "care-pack", "content_version": "1.0.0",
+             "content_hash": "h" * 64, "generator_version": "0.1.0", "format": "pdf", "editor": "pdftk",
+             "learner": {"name": ZOE, "practice": "Riverside Surgery"},
+             "pcn": {"slug": "riverside-pcn", "name": "Riverside PCN"}, "part": "pack"}
+    facts.update(pack or {})
+    fields = {"cover.name": ZOE, "cover.practice": "Riverside Surgery", "cover.pcn": "Riverside PCN",
+              "review.notes": "Went well"}
+    fields.update(values or {})
+    return Record(facts, fields, positions or {}, unmapped or {}, list(warnings), list(flags), list(missing), FIELDS)
+
+
+def outcome_of(rec: Record, part: str | None = None) -> ReadOutcome:
+    return ReadOutcome(rec, part, rec.definitions, rec.missing)
+
+
+def new(rec: Record | None = None, sha: str = "a", part: str | None = None, name: str = "zoe.pdf"):
+    return new_submission(Path("returns") / name, sha * 64, 1234, outcome_of(rec or record(), part), b"%PDF-")
+
+
+@pytest.fixture
+def store(tmp_path):
+    with open_store(tmp_path / "records.sqlite") as s:
+        yield s
+
+
+# ---------------------------------------------------------------- warnings and summaries
+
+@pytest.mark.parametrize("message, kind", [
+    ("cover.name: possible nhs number (value not shown)", "possible patient identifier"),
+    ("cover.start: date not understood ('…')", "date not understood"),
+    ("review.done: unexpected tick state '…'", "unexpected answer"),
+    ("review.agree: unexpected yes/no value", "unexpected answer"),
+    ("feedback.respect: unknown option '…'", "unexpected answer"),
+    ("3 control(s) had lost their field ids (the editor dropped the tags); matched 3 by title", "field ids lost by the editor"),
+    ("2 field(s) of the pack are missing from the copy: a, b", "fields missing from the copy"),
+    ("x.y: not in the pack's field definitions", "value for an unknown field"),
+    ("content version 9.9.9 is not known to this version of the tool", "unknown content version"),
+    ("a generic pack (not issued to one learner)", "generic pack"),
+    ("something else", "other"),
+])
+def test_warning_kinds(message, kind):
+    assert warning_kind(message) == kind
+
+
+def test_summary_groups_per_file_and_counts_per_kind():
+    files = [
+        FileOutcome("a.pdf", "new", warnings=["x: date not understood", "y: date not understood",
+                                              "z: possible postcode (value not shown)", "odd", "odder"]),
+        FileOutcome("b.pdf", "superseded", reason="version 2"),
+        FileOutcome("c.pdf", "conflict", warnings=["w: date not understood"]),
+        FileOutcome("d.pdf", "rejected"), FileOutcome("e.pdf", "failed"), FileOutcome("f.pdf", "unchanged"),
+    ]
+    summary = summarise(IngestResult("records.sqlite", files))
+    assert summary.counts == {"new": 1, "unchanged": 1, "superseded": 1, "conflict": 1, "rejected": 1, "failed": 1}
+    assert list(summary.kinds.items()) == [("date not understood", (3, 2)), ("other", (2, 1)),
+                                           ("possible patient identifier", (1, 1))]
+    assert [(f.path, f.shown, f.more) for f in summary.files] == [
+        ("a.pdf", ["x: date not understood", "y: date not understood", "z: possible postcode (value not shown)"], 2),
+        ("c.pdf", ["w: date not understood"], 0)]
+    assert [o.path for o in summary.listed] == ["b.pdf", "c.pdf", "d.pdf", "e.pdf"]
+    shorter = summarise(IngestResult("records.sqlite", files), shown=1, always=("new",))
+    assert [(f.shown, f.more) for f in shorter.files] == [(["x: date not understood"], 4),
+                                                          (["w: date not understood"], 0)]
+    assert [o.path for o in shorter.listed] == ["a.pdf"]
+
+
+def test_kinds_of_equal_count_are_in_alphabetical_order():
+    files = [FileOutcome("a.pdf", "new", warnings=["odd", "p: possible postcode (value not shown)",
+                                                   "d: date not understood"])]
+    assert list(summarise(IngestResult("s", files)).kinds) == ["date not understood", "other",
+                                                               "possible patient identifier"]
+
+
+def test_result_counts_and_ok():
+    assert IngestResult("s", [FileOutcome("a", "new"), FileOutcome("b", "unchanged"),
+                              FileOutcome("c", "superseded")]).ok is True
+    for status in ("conflict", "rejected", "failed"):
+        assert IngestResult("s", [FileOutcome("a", "new"), FileOutcome("b", status)]).ok is False
+    assert FileOutcome("returns/2026/zoe.pdf", "new").name == "zoe.pdf"
+
+
+def test_result_json_known_answer(tmp_path):
+    path = tmp_path / "records.sqlite"
+    register = tmp_path / "issued.csv"
+    result = IngestResult(str(path), [
+        FileOutcome("zoe.pdf", "new", "", "a" * 64, IID, 1, None, ["review.notes"], ["x.y"],
+                    ["x: date not understood"]),
+        FileOutcome("bad.pdf", "rejected", "is damaged", "b" * 64, code="E-READ-DAMAGED")],
+        {str(register): (3, 2)}, 1.23456, 2)
+    assert result_json(result) == {
+        "store": str(path.resolve()), "seconds": 1.235, "readers": 2, "ok": False,
+        "counts": {"new": 1, "unchanged": 0, "superseded": 0, "conflict": 0, "rejected": 1, "failed": 0},
+        "warning_kinds": {"date not understood": {"warnings": 1, "files": 1}},
+        "registers": {str(register.resolve()): {"rows": 3, "new": 2}},
+        "files": [
+            {"path": "zoe.pdf", "status": "new", "reason": "", "sha256": "a" * 64, "instance_id": IID,
+             "submission_id": 1, "previous_id": None, "missing": ["review.notes"], "unmapped": ["x.y"],
+             "warnings": ["x: date not understood"]},
+            {"path": "bad.pdf", "status": "rejected", "reason": "is damaged", "sha256": "b" * 64, "instance_id": None,
+             "submission_id": None, "previous_id": None, "missing": [], "unmapped": [], "warnings": []}],
+    }
+
+
+@pytest.mark.parametrize("message, redacted", [
+    ("cover.name: 'Zoë' looks like a name", "cover.name: '…' looks like a name"),
+    ('cover.name: "943 476 5919" here', "cover.name: '…' here"),
+    ("the pack's cover: fine", "the pack's cover: fine"),  # an apostrophe is not a quote
+    ("'a' and 'b'", "'…' and '…'"),
+    ("no quotes", "no quotes"),
+])
+def test_redact(message, redacted):
+    assert redact(message) == redacted
+
+
+# ---------------------------------------------------------------- finding files
+
+def test_find_files_walks_folders_sorted_and_skips_hidden_and_lock_files(tmp_path):
+    for name in ["b/z.pdf", "b/a.docx", "a.pdf", ".hidden.pdf", "~$zoe.docx", ".~lock.zoe.docx#", "Thumbs.db",
+                 "desktop.ini", ".git/x.pdf", "c/.d/y.pdf", "notes.txt"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    found = find_files([tmp_path, tmp_path / "a.pdf", tmp_path / ".hidden.pdf"])
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a.pdf", "notes.txt", "b/a.docx", "b/z.pdf",
+                                                                   ".hidden.pdf"]  # named: taken, once each
+
+
+def test_find_files_refuses_a_missing_path_and_a_folder_without_copies(tmp_path):
+    with pytest.raises(IngestError) as caught:
+        find_files([tmp_path / "nowhere"])
+    assert str(caught.value) == f"{tmp_path / 'nowhere'}: no such file or folder"
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(IngestError) as caught:
+        find_files([tmp_path])
+    assert str(caught.value) == (f"{tmp_path}: no PDF or Word (.docx) file here (1 other file(s), e.g. notes.txt); "
+                                 "nothing was ingested (name the folder the returned copies are in)")
+    folders = []
+    for n in range(4):
+        (tmp_path / f"e{n}").mkdir()
+        folders.append(tmp_path / f"e{n}")
+    with pytest.raises(IngestError) as caught:
+        find_files(folders)
+    assert str(caught.value).startswith(f"{folders[0]}, {folders[1]}, {folders[2]} and 1 more: no PDF or Word (.docx) "
+                                        "file here; nothing")
+    (tmp_path / "e0" / "ZOE.PDF").write_bytes(b"x")  # the suffix in any case
+    assert find_files(folders) == [tmp_path / "e0" / "ZOE.PDF"]
+    assert find_files([]) == []
+
+
+# ---------------------------------------------------------------- what is stored for a read copy
+
+def test_definition_id_is_the_hash_of_the_canonical_fields():
+    fields = [{"kind": "text", "id": "a.b", "label": "Zoë"}]
+    canonical = '[{"id":"a.b","kind":"text","label":"Zoë"}]'  # keys sorted, no spaces, UTF-8 kept
+    d = definition_of(record(), "patient_feedback", fields)
+    assert d.id == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    assert (d.pack_id, d.part, d.content_id, d.content_version, d.content_hash, d.fields) == (
+        "care-pack", "patient_feedback", "care-pack", "1.0.0", "h" * 64, fields)
+    bare = definition_of(Record({}, {}), None, [])
+    assert (bare.pack_id, bare.content_id, bare.content_version, bare.content_hash) == ("", "", "", "")
+
+
+def test_cover_value_is_the_field_with_that_role():
+    assert cover_value(FIELDS, {"cover.name": ZOE, "cover.practice": 3}, "name") == ZOE
+    assert cover_value(FIELDS, {"cover.name": ZOE, "cover.practice": 3}, "practice") == ""  # not text
+    assert cover_value(FIELDS, {}, "name") == ""
+    assert cover_value(FIELDS, {"cover.name": ZOE}, "supervisor") == ""
+
+
+def test_new_submission_known_answer():
+    rec = record({"review.notes": None}, unmapped={"extra.note": "left over"}, missing=["cover.pcn"],
+                 positions={"review.notes": 2},
+                 warnings=["review.notes: date not understood", "extra.note: odd", "2 field(s) of the pack …"],
+                 flags=[Flag("cover.name", "nhs_number")])
+    sub = new(rec)
+    assert (sub.sha256, sub.filename, sub.size, sub.format, sub.editor, sub.instance_id, sub.pack_id, sub.part) == (
+        "a" * 64, "zoe.pdf", 1234, "pdf", "pdftk", IID, "care-pack", None)
+    assert (sub.content_id, sub.content_version, sub.content_hash, sub.generator_version) == (
+        "care-pack", "1.0.0", "h" * 64, "0.1.0")
+    assert sub.values == [FieldValue("cover.name", "read", ZOE), FieldValue("cover.practice", "read", "Riverside Surgery"),
+                          FieldValue("cover.pcn", "missing", None), FieldValue("review.notes", "read", None, 2),
+                          FieldValue("extra.note", "unmapped", "left over")]
+    assert sub.warnings == [
+        ("review.notes", "review.notes: date not understood"), ("extra.note", "extra.note: odd"),
+        (None, "2 field(s) of the pack …"),
+        ("cover.name", "cover.name: possible nhs number (value not shown); portfolios must not hold patient "
+                       "identifiers: ask the learner to remove it and return the copy again")]
+    assert sub.flags == [("cover.name", "nhs_number")]
+    assert (sub.learner_name, sub.practice, sub.pcn, sub.pcn_name) == (ZOE, "Riverside Surgery", "riverside-pcn",
+                                                                       "Riverside PCN")
+    assert sub.learner_key == learner_key("riverside-pcn", "Riverside Surgery", ZOE)
+    assert sub.learner == {"name": ZOE, "practice": "Riverside Surgery"} and sub.data == b"%PDF-"
+    assert sub.definition.fields == FIELDS
+
+
+def test_new_submission_of_a_generic_copy_takes_the_cover():
+    rec = record({"cover.name": "Dafydd ap Gruffudd", "cover.practice": "Hill Practice"},
+                 pack={"learner": {}, "pcn": {"name": "Hill PCN"}, "editor": None})
+    sub = new(rec)
+    assert (sub.learner_name, sub.practice, sub.pcn, sub.pcn_name, sub.editor) == (
+        "Dafydd ap Gruffudd", "Hill Practice", "Hill PCN", "Hill PCN", "unknown")
+    nameless = new(record({"cover.name": None, "cover.practice": None}, pack={"learner": {}, "pcn": {}}))
+    assert (nameless.learner_name, nameless.practice, nameless.pcn, nameless.pcn_name) == (
+        "(unnamed copy 00000000)", "", "", "")
+
+
+# ---------------------------------------------------------------- comparing copies
+
+def test_differing_fields_in_the_new_copys_order_then_the_old_ones():
+    old = [FieldValue("a", "read", 1), FieldValue("b", "read", 2), FieldValue("gone", "read", 3),
+           FieldValue("c", "missing", None)]
+    now = [FieldValue("c", "read", None), FieldValue("b", "read", 2), FieldValue("a", "read", 9),
+           FieldValue("fresh", "unmapped", "x")]
+    assert differing_fields(old, now) == ["c", "a", "fresh", "gone"]
+    assert differing_fields(old, old) == []
+
+
+@pytest.mark.parametrize("cover, known, same", [
+    (ZOE, ZOE, True), ("zoë  łukasiewicz", ZOE, True), ("Zoë", ZOE, True), (ZOE, "Zoë", True),
+    ("Zoë Ł.", ZOE, True), ("Zoë Ł", ZOE, True), ("Z. Łukasiewicz", ZOE, True), ("Zoë K.", ZOE, False),
+    ("Zo Łukasiewicz", ZOE, False), ("Dafydd", ZOE, False), ("", ZOE, True), (None, None, True), ("ZŁ", ZOE, False),
+    ("Zoë Łukasiewicz-Jones", ZOE, False),
+])
+def test_the_same_learner_as_a_cover_can_say(cover, known, same):
+    """Initials are allowed in the first name given (the copy's cover), as ingest compares them."""
+    assert ingest_module._same(cover, known) is same
+
+
+def issued(learner=ZOE, practice="Riverside Surgery") -> IssuedPack:
+    return IssuedPack(IID, "pack.pdf", learner, practice, "riverside-pcn", "", "", "", "", "zoe.pdf", "care-pack",
+                      "1.0.0", "2026-09-01", learner_key("riverside-pcn", practice, learner))
+
+
+def test_learner_changes_against_the_register():
+    assert learner_changes(new(), [issued()], None, []) == []
+    forged = new(record({"cover.name": "Dafydd ap Gruffudd"}, pack={"learner": {"name": "Dafydd ap Gruffudd",
+                                                                                "practice": "Hill"}}))
+    assert learner_changes(forged, [issued()], None, []) == [
+        "learner.name in the manifest", "learner.practice in the manifest", "cover.name"]
+    blank = new(record({"cover.name": None}, pack={"learner": {}}))
+    assert learner_changes(blank, [issued()], None, []) == []  # nothing said: nothing contradicted
+
+
+def test_learner_changes_against_the_first_stored_copy(store):
+    first = new()
+    with store.transaction():
+        store.add_submission(first, 1, None)
+    [row] = store.instance_submissions(IID)
+    stored = store.values([row.id])[row.id]
+    other = new(record({"cover.practice": "Hill Practice"}), sha="b")
+    assert learner_changes(other, [], row, stored) == ["cover.practice"]
+    renamed = new(record(pack={"learner": {"name": "Dafydd", "practice": "Riverside Surgery"}}), sha="c")
+    assert learner_changes(renamed, [], row, stored) == ["learner.name in the manifest"]
+    assert learner_changes(other, [], None, []) == []
+
+
+# ---------------------------------------------------------------- storing
+
+def audit(store) -> list[tuple[str, str | None, int | None, str]]:
+    return [(e.action, e.filename, e.submission_id, e.detail) for e in store.audit()]
+
+
+def test_store_new_unchanged_and_resaved(store):
+    assert store_submission(store, new(), False) == ("new", "", 1, None)
+    assert store_submission(store, new(), False) == ("unchanged", "already ingested (submission 1)", None, 1)
+    resaved = new(sha="b", name="zoe-resaved.pdf")
+    assert store_submission(store, resaved, False) == (
+        "unchanged", "same answers as submission 1 (a re-saved copy)", None, 1)
+    assert audit(store) == [("ingested", "zoe.pdf", 1, "new copy")]
+
+
+def test_store_conflict_then_supersede(store):
+    store_submission(store, new(), False)
+    changed = new(record({"review.notes": "Went better", "cover.pcn": "Other"}), sha="b", name="zoe-2.pdf")
+    reason = ("this copy was ingested before (submission 1) with other answers in 2 field(s): cover.pcn, "
+              "review.notes; nothing was stored: rerun with --supersede to store it as a new version")
+    assert store_submission(store, changed, False) == ("conflict", reason, None, 1)
+    assert store_submission(store, changed, False) == ("conflict", reason, None, 1)  # audited once
+    assert store_submission(store, changed, True) == (
+        "superseded", "version 2, replaces submission 1 (kept)", 2, 1)
+    third = new(record({"review.notes": "Third"}), sha="c", name="zoe-3.pdf")
+    assert store_submission(store, third, True) == ("superseded", "version 3, replaces submission 2 (kept)", 3, 2)
+    assert audit(store) == [
+        ("ingested", "zoe.pdf", 1, "new copy"),
+        ("conflict", "zoe-2.pdf", 1, "answers differ from submission 1 in cover.pcn, review.notes; nothing stored"),
+        ("superseded", "zoe-2.pdf", 2, "version 2 supersedes submission 1"),
+        ("superseded", "zoe-3.pdf", 3, "version 3 supersedes submission 2")]
+    assert [(s.id, s.version, s.supersedes, s.current) for s in store.submissions(current_only=False)] == [
+        (1, 1, None, False), (2, 2, 1, False), (3, 3, 2, True)]
+
+
+def test_a_conflict_lists_five_fields_and_how_many_more(store):
+    fields = [{"id": f"s.f{n}", "kind": "text", "label": str(n)} for n in range(1, 9)]
+    first = Record(record().pack, {f["id"]: "a" for f in fields}, definitions=fields)
+    store_submission(store, new(first), False)
+    second = Record(record().pack, {f["id"]: "b" for f in fields}, definitions=fields)
+    status, reason, _, _ = store_submission(store, new(second, sha="b"), False)
+    assert status == "conflict" and "in 8 field(s): s.f1, s.f2, s.f3, s.f4, s.f5 and 3 more; nothing" in reason
+
+
+def test_a_separately_issued_part_keeps_every_distinct_file(store):
+    part = record(pack={"part": "patient_feedback"})
+    assert store_submission(store, new(part, part="patient_feedback"), False) == ("new", "", 1, None)
+    same_answers = new(part, sha="b", part="patient_feedback", name="feedback-2.pdf")
+    assert store_submission(store, same_answers, False) == (
+        "new", "copy 2 of the same patient_feedback form", 2, None)
+    assert audit(store)[-1] == ("ingested", "feedback-2.pdf", 2, "copy 2 of a separately issued patient_feedback form")
+    assert [(s.version, s.supersedes, s.current) for s in store.submissions()] == [(1, None, True), (2, None, True)]
+
+
+def test_a_copy_naming_another_learner_is_a_conflict_unless_accepted(store):
+    with store.transaction():
+        store.add_issued([issued()], "issued.csv")
+    forged = new(record({"cover.name": "Dafydd ap Gruffudd"}), sha="b", name="forged.pdf")
+    reason = ("names another learner than the one this copy was issued to (cover.name differ); nothing was stored: "
+              "if the learner really changed, rerun with --accept-changed-learner")
+    assert store_submission(store, forged, True) == ("conflict", reason, None, None)
+    assert store_submission(store, forged, True) == ("conflict", reason, None, None)
+    assert audit(store) == [("conflict", "forged.pdf", None,
+                             "names another learner than the copy was issued to (cover.name); nothing stored")]
+    assert store_submission(store, forged, False, accept_changed_learner=True) == ("new", "", 1, None)
+    assert audit(store)[1:] == [
+        ("learner changed", "forged.pdf", 1, "accepted with --accept-changed-learner (cover.name differ from the "
+                                             "learner the copy was issued to)"),
+        ("ingested", "forged.pdf", 1, "new copy")]
+
+
+def test_a_later_copy_naming_another_learner_than_the_first(store):
+    store_submission(store, new(), False)
+    other = new(record({"cover.name": "Dafydd ap Gruffudd"}), sha="b", name="other.pdf")
+    status, reason, sid, previous = store_submission(store, other, True)
+    assert (status, sid, previous) == ("conflict", None, 1)
+    assert "than the one this copy was stored for (cover.name differ)" in reason
+
+
+# ---------------------------------------------------------------- one file's outcome
+
+def item(name="zoe.pdf", sha="a") -> _Item:
+    return _Item(0, Path(name), sha * 64, 1234, b"%PDF-")
+
+
+def test_a_read_error_is_rejected_and_audited(store):
+    outcome = _outcome(store, item(), ReadOutcome(error="is damaged", code="E-READ-DAMAGED"), False)
+    assert (outcome.status, outcome.reason, outcome.code, outcome.sha256) == (
+        "rejected", "is damaged", "E-READ-DAMAGED", "a" * 64)
+    assert audit(store) == [("rejected", "zoe.pdf", None, "is damaged")]
+
+
+def test_a_copy_without_an_instance_id_is_rejected(store):
+    outcome = _outcome(store, item(), outcome_of(record(pack={"instance_id": None})), False)
+    assert (outcome.status, outcome.code) == ("rejected", "E-READ")
+    assert outcome.reason == "its portfolio manifest has no instance id; ask for the copy that was issued"
+    assert audit(store)[0][0] == "rejected"
+
+
+def test_a_generic_copy_is_told_apart_by_the_name_on_its_cover(store):
+    generic = record(pack={"personalised": False, "learner": {}})
+    outcome = _outcome(store, item(), outcome_of(generic), False)
+    assert (outcome.status, outcome.submission_id) == ("new", 1)
+    [row] = store.submissions()
+    assert row.instance_id == f"{IID}#{learner_key('riverside-pcn', 'Riverside Surgery', ZOE)}"
+    assert outcome.warnings[-1] == ("a generic pack (not issued to one learner): kept apart from other copies by the "
+                                    "learner's name on its cover")
+    nameless = record({"cover.name": "  "}, pack={"personalised": False, "learner": {}})
+    refused = _outcome(store, item(sha="b"), outcome_of(nameless), False)
+    assert (refused.status, refused.code) == ("rejected", "E-INGEST")
+    assert refused.reason.startswith("is a generic pack with no learner name on its cover")
+
+
+def test_an_outcome_carries_what_was_read_redacted(store):
+    rec = record(unmapped={"extra.note": "x"}, missing=["review.notes"], warnings=["cover.name: 'Zoë' odd"])
+    outcome = _outcome(store, item(), outcome_of(rec), False)
+    assert (outcome.status, outcome.instance_id, outcome.missing, outcome.unmapped) == (
+        "new", IID, ["review.notes"], ["extra.note"])
+    assert outcome.warnings == ["cover.name: '…' odd"]
+
+
+def test_a_store_that_fails_makes_the_file_failed(store, monkeypatch):
+    def broken(*args, **kwargs):
+        raise StoreError("the disk is full 'x'")
+    monkeypatch.setattr(ingest_module, "store_submission", broken)
+    outcome = _outcome(store, item(), outcome_of(record()), False)
+    assert (outcome.status, outcome.code) == ("failed", "E-STORE")
+    assert outcome.reason == "could not be stored (the disk is full '…'); nothing of it was kept"
+    assert audit(store) == [("failed", "zoe.pdf", None, outcome.reason)]
+
+
+# ---------------------------------------------------------------- reading one file
+
+@pytest.mark.parametrize("raised, error, code", [
+    (ReadError("x.pdf", "is damaged", "E-READ-DAMAGED"), "is damaged", "E-READ-DAMAGED"),
+    (MemoryError(), "needs more than 768 MB to read; refused (a possible decompression bomb)", "E-READ-LIMIT"),
+    (RecursionError(), "is nested too deeply to read (a cyclic or damaged structure); refused", "E-READ-DAMAGED"),
+    (KeyError("x"), "could not be read (KeyError); it may be damaged: keep the file and report it", "E-READ-DAMAGED"),
+])
+def test_read_copy_never_raises(monkeypatch, raised, error, code):
+    def reader(data, name):
+        raise raised
+    monkeypatch.setattr(ingest_module, "read_bytes", reader)
+    out = read_copy(b"", "x.pdf")
+    assert (out.record, out.error, out.code) == (None, error, code)
+
+
+def test_read_copy_names_a_separate_part(monkeypatch):
+    for part, expected in (("patient_feedback", "patient_feedback"), ("pack", None), (None, None), (3, None)):
+        rec = record(pack={"part": part}, missing=["review.notes"])
+        monkeypatch.setattr(ingest_module, "read_bytes", lambda data, name, rec=rec: rec)
+        out = read_copy(b"", "x.pdf")
+        assert (out.record, out.part, out.definitions, out.missing, out.error) == (
+            rec, expected, FIELDS, ["review.notes"], None)
+
+
+@pytest.mark.parametrize("isolated, error, code", [
+    (Isolated("timeout"), "took longer than 2.5 s to read; refused (other files are not affected)", "E-READ-LIMIT"),
+    (Isolated("crash", exitcode=-9), "made the reader crash (exit -9), so it was not stored; keep the file and "
+                                     "report it (other files are not affected)", "E-READ-DAMAGED"),
+    (Isolated("raised", "ValueError"), "could not be read (ValueError); keep the file and report it",
+     "E-READ-DAMAGED"),
+])
+def test_how_a_reader_process_ended(isolated, error, code):
+    out = _read_outcome(isolated, 2.5)
+    assert (out.error, out.code) == (error, code)
+
+
+def test_a_reader_processs_value_is_passed_on():
+    value = ReadOutcome(error="x")
+    assert _read_outcome(Isolated("ok", value), 1.0) is value
+
+
+# ---------------------------------------------------------------- whole runs, through the reader processes
+
+def tiny_pdf(name: str, manifest_fields=None, instance=IID) -> bytes:
+    from tests.formats.pdf.test_read_raw import group, pdf_bytes, text
+    from pikepdf import String
+    return pdf_bytes([group("cover", text("name", String(name)))], instance_id=instance,
+                     fields_manifest=manifest_fields or [{"id": "cover.name", "kind": "text", "label": "Name", "cover": "name"}])
+
+
+def test_ingest_a_folder(tmp_path):
+    folder = tmp_path / "returns"
+    folder.mkdir()
+    (folder / "a-zoe.pdf").write_bytes(tiny_pdf("Zoë"))
+    (folder / "b-dafydd.pdf").write_bytes(tiny_pdf("Dafydd", instance="00000000-0000-4000-8000-000000000002"))
+    (folder / "c-broken.pdf").write_bytes(b"%PDF-1.7\nnot really")
+    (folder / "d-big.pdf").write_bytes(b"%PDF-" + b" " * 50_000)
+    (folder / "e-again.pdf").write_bytes(tiny_pdf("Zoë"))
+    calls = []
+    with open_store(folder / "records.sqlite") as store:  # the store inside the folder is never read
+        result = ingest([folder], store, jobs=2, progress=calls.append, limits=Limits(max_bytes=40_000, seconds=600))
+        assert [(Path(o.path).name, o.status) for o in result.files] == [
+            ("a-zoe.pdf", "new"), ("b-dafydd.pdf", "new"), ("c-broken.pdf", "rejected"), ("d-big.pdf", "rejected"),
+            ("e-again.pdf", "unchanged")]
+        assert result.files[3].reason == "is 0 MB; the limit is 0 MB (a filled portfolio is under 2 MB)"
+        assert result.files[3].code == "E-READ-LIMIT"
+        assert result.files[4].reason == "already ingested (submission 1)"
+        assert calls == [1] * 5 and result.jobs == 2 and result.store == store.path
+        assert [f.sha256 for f in result.files[:2]] == [
+            hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in ("a-zoe.pdf", "b-dafydd.pdf")]
+        again = ingest([folder / "a-zoe.pdf"], store, jobs=4)
+        assert (again.jobs, again.files[0].status, again.files[0].previous_id) == (1, "unchanged", 1)
+        [zoe, dafydd] = store.submissions()
+        assert (zoe.filename, dafydd.filename) == ("a-zoe.pdf", "b-dafydd.pdf")
+        assert (zoe.learner_name, dafydd.learner_name) == ("Zoë", "Dafydd")  # from the cover role
+        assert json.loads(zoe.learner_key)[2] == "zoë"
+
+
+def test_a_file_gone_before_it_is_read_is_rejected(tmp_path, monkeypatch):
+    gone = tmp_path / "gone.pdf"
+    monkeypatch.setattr(ingest_module, "find_files", lambda paths: [gone])
+    with open_store(tmp_path / "records.sqlite") as store:
+        [outcome] = ingest([tmp_path], store, jobs=1).files
+        assert (outcome.status, outcome.code, outcome.reason) == (
+            "rejected", "E-READ", "cannot be opened (No such file or directory)")
+        assert audit(store) == [("rejected", "gone.pdf", None, "cannot be opened (No such file or directory)")]
