@@ -327,6 +327,8 @@ def _read_all(items: Iterator[_Item], jobs: int, seconds: float = DEFAULT_LIMITS
     # Import the readers before forking so that every child has them already.
     import generator.formats.docx.read  # noqa: F401
     import generator.formats.pdf.read  # noqa: F401
+    from generator.reading.read import known_content_versions
+    known_content_versions()  # parsed once here (8 ms of YAML), not again in every child
     limits = replace(DEFAULT_LIMITS, seconds=seconds, memory=memory)
     window = jobs * 4  # files read ahead of the one the caller waits for
     running: dict[Any, tuple[_Item, Any, float]] = {}  # receiver -> (item, child, deadline)
