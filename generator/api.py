@@ -270,7 +270,7 @@ def plan_issue(roster: Path | str, cohort: str, *, out_dir: Path | str = "build"
 
 
 def issue(plan: IssuePlan, *, jobs: int | None = None, store: Path | str | None = None,
-          progress: Progress | None = None) -> IssueOutcome:
+          progress: Progress | None = None, cache: bool = True) -> IssueOutcome:
     """Issue every learner of ``plan`` (see ``plan_issue``) and record the copies.
 
     Each PCN's layout is rendered once and every learner's copy stamped from it,
@@ -278,11 +278,13 @@ def issue(plan: IssuePlan, *, jobs: int | None = None, store: Path | str | None 
     ids is written to the cohort folder and imported into the records store
     ``store`` names, when it exists; with ``store`` None (and no $PORTFOLIO_STORE),
     into ./records.sqlite only when the cohort is written inside the working
-    directory (``generator.records.register.issue_store``).
+    directory (``generator.records.register.issue_store``). With ``cache``, each PCN's blank rendered
+    before from the same inputs is used again (``result.reused`` names them).
     """
     from generator.issuing.issue import issue_cohort
     result = issue_cohort(plan.learners, plan.cohort, plan.out_dir, plan.content, plan.formats,
-                          plan.feedback_forms, jobs, _counter(progress, len(plan.learners)), plan.replace)
+                          plan.feedback_forms, jobs, _counter(progress, len(plan.learners)), plan.replace,
+                          cache=cache)
     outcome = IssueOutcome(result)
     from generator.records.register import import_register, issue_store
     target = issue_store(store, plan.out_dir)

@@ -94,8 +94,11 @@ def check(content_dir: Path | None) -> None:
                    "when the cohort is written inside the working directory).")
 @click.option("--replace", is_flag=True,
               help="Issue new copies over files issued before in this cohort (they get new instance ids).")
+@click.option("--rebuild", is_flag=True,
+              help="Render each PCN's blank again even when nothing changed since it was last rendered "
+                   "(kept in OUT/.render-cache).")
 def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, formats: str,
-          feedback_forms: int, jobs: int | None, store_file: str, replace: bool) -> None:
+          feedback_forms: int, jobs: int | None, store_file: str, replace: bool, rebuild: bool) -> None:
     """Issue personalised packs to every learner in ROSTER (CSV).
 
     ROSTER has a header row with the columns name, practice, pcn (a profile
@@ -122,12 +125,15 @@ def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, fo
                f"{len(plan.learners)} learner(s)…", err=True)
     try:
         with ProgressBar("Issuing") as bar:
-            outcome = api.issue(plan, jobs=jobs, store=store_file, progress=bar)
+            outcome = api.issue(plan, jobs=jobs, store=store_file, progress=bar, cache=not rebuild)
     except PortfolioError as exc:
         fail(exc)
     result = outcome.result
     click.echo(f"issued {result.learners} learners, {result.files} files in {Path(result.cohort_dir).resolve()} "
                f"(render {result.timings['render']:.1f} s, stamp {result.timings['stamp']:.1f} s)")
+    if result.reused:
+        click.echo(f"rendered nothing for {', '.join(result.reused)}: nothing changed since "
+                   f"{'it was' if len(result.reused) == 1 else 'they were'} rendered (--rebuild renders again)")
     register = Path(result.register).resolve()
     click.echo(f"instance ids recorded in {register}")
     if outcome.store is None:

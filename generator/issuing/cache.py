@@ -16,7 +16,7 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from generator import __version__
 from generator.content.theme import TEMPLATES_DIR
@@ -84,3 +84,28 @@ def is_current(path: Path, key: str) -> bool:
 def remember(path: Path, key: str) -> None:
     """Record that ``path`` was just rendered from ``key``."""
     write_atomic(key_file(path), key.encode("ascii") + b"\n")
+
+
+#: Folder, inside an issue's output folder, that keeps each PCN's rendered blank between runs.
+ISSUE_CACHE_DIR = ".render-cache"
+
+
+def cached_render(folder: Path | None, name: str, key: str, render: Callable[[], bytes]) -> tuple[bytes, bool]:
+    """A rendering kept as ``folder/NAME-KEY`` (``name`` ends with the format): the kept bytes when that
+    file exists, else ``render()`` written there, with the older renderings of ``name`` removed.
+    Returns (bytes, whether they were reused). With no ``folder``, always renders."""
+    if folder is None:
+        return render(), False
+    stem, _, ext = name.rpartition(".")
+    path = folder / f"{stem}-{key[:32]}.{ext}"
+    try:
+        return path.read_bytes(), True
+    except OSError:
+        pass
+    data = render()
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, data)
+    for old in folder.glob(f"{stem}-*.{ext}"):
+        if old != path and len(old.name) == len(path.name):
+            old.unlink(missing_ok=True)
+    return data, False

@@ -31,6 +31,7 @@ from generator.content.theme import load_theme
 from generator.errors import IssueError, PortfolioError
 from generator.files import csv_text, csv_value, write_atomic
 from generator.formats.pdf.stamp import PdfStamp
+from generator.issuing.cache import ISSUE_CACHE_DIR
 from generator.issuing.roster import Learner, safe_name
 from generator.model.form import Form, build_form
 from generator.model.manifest import make_manifest
@@ -56,6 +57,7 @@ class IssueResult:
     files: int = 0
     register: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    reused: list[str] = field(default_factory=list)  # blanks taken from the render cache, not rendered
 
 
 # Set in the parent before workers fork; workers read it instead of receiving pickles.
@@ -63,15 +65,32 @@ _TEMPLATES: dict[str, Templates] = {}
 
 
 def prepare_templates(content: Content, slugs: set[str], formats: tuple[str, ...],
-                      feedback_forms: int) -> dict[str, Templates]:
-    """Render each PCN's pack (and feedback form) once."""
-    from generator.formats.pdf.write import write_pdf
+                      feedback_forms: int, cache_dir: Path | None = None,
+                      reused: list[str] | None = None) -> dict[str, Templates]:
+    """Render each PCN's pack (and feedback form) once. With ``cache_dir``, a blank rendered there
+    before from the same inputs (``cache.render_key``: content, profile, theme, templates, generator
+    version) is used as it is, and its name is added to ``reused``."""
+    from generator.issuing.cache import cached_render, render_key
     theme = load_theme()
     roles = content.roles
     cover_ids = roles.cover_ids
     if feedback_forms and roles.separate_part not in content.sections:
         raise IssueError(f"pack {content.id} declares no separately issued form (roles.separate_part in "
                          "pack.yaml names a section); issue it without --feedback-forms")
+
+    def render(name: str, fmt: str, form: Form, layout: Any, profile: Profile, manifest: dict[str, Any]) -> bytes:
+        def write() -> bytes:
+            if fmt == "pdf":
+                from generator.formats.pdf.write import write_pdf
+                return write_pdf(form, profile.theme, manifest, pcn=profile.layout.pcn)
+            from generator.formats.docx.write import write_docx
+            return write_docx(form, profile.theme, manifest, pcn=profile.layout.pcn)
+        key = render_key(fmt, manifest, layout, profile.theme, None, profile.layout.pcn)
+        data, again = cached_render(cache_dir, f"{name}.{fmt}", key, write)
+        if again and reused is not None:
+            reused.append(f"{name}.{fmt}")
+        return data
+
     out: dict[str, Templates] = {}
     for slug in sorted(slugs):
         profile = load_profile(slug, content, theme)
@@ -83,16 +102,16 @@ def prepare_templates(content: Content, slugs: set[str], formats: tuple[str, ...
             raise IssueError(f"pack.yaml: roles.cover names field(s) the {slug} pack does not have: "
                              f"{', '.join(missing)} (run 'portfolio check')")
         if "pdf" in formats:
-            pdf = PdfStamp.from_pdf(write_pdf(form, profile.theme, blank_manifest, pcn=profile.layout.pcn),
-                                    cover_ids)
+            pdf = PdfStamp.from_pdf(render(slug, "pdf", form, profile.layout, profile, blank_manifest), cover_ids)
         if "docx" in formats:
             from generator.formats.docx.stamp import DocxStamp
-            from generator.formats.docx.write import write_docx
-            docx = DocxStamp(write_docx(form, profile.theme, blank_manifest, pcn=profile.layout.pcn), cover_ids)
+            docx = DocxStamp(render(slug, "docx", form, profile.layout, profile, blank_manifest), cover_ids)
         if feedback_forms:
-            fb_form = build_form(content, replace(profile.layout, only_sections=(roles.separate_part,)))
+            fb_layout = replace(profile.layout, only_sections=(roles.separate_part,))
+            fb_form = build_form(content, fb_layout)
             fb_manifest = make_manifest(fb_form, pcn={"slug": slug, "name": profile.name})
-            fb_pdf = PdfStamp.from_pdf(write_pdf(fb_form, profile.theme, fb_manifest, pcn=profile.layout.pcn), [])
+            fb_pdf = PdfStamp.from_pdf(render(f"{slug}-{roles.separate_part}", "pdf", fb_form, fb_layout, profile,
+                                              fb_manifest), [])
         out[slug] = Templates(profile, form, pdf, docx, fb_form, fb_pdf)
     return out
 
@@ -207,17 +226,21 @@ def check_cohort(learners: list[Learner], cohort: str, out_dir: Path, formats: t
 def issue_cohort(learners: list[Learner], cohort: str, out_dir: Path, content: Content,
                  formats: tuple[str, ...] = ("pdf", "docx"), feedback_forms: int = 0,
                  jobs: int | None = None, progress: Callable[[int], None] | None = None,
-                 replace: bool = False) -> IssueResult:
+                 replace: bool = False, cache: bool = True) -> IssueResult:
     """Issue every learner's copies; ``progress(n)`` is called as each batch of n learners is done.
 
     Files issued before are never overwritten unless ``replace``: a copy already
     handed out keeps its instance id, and a learner's PDF and Word copy share one.
+    With ``cache`` (the default), each PCN's blank is kept in ``out_dir/.render-cache`` and a later
+    issue with nothing changed renders nothing (``IssueResult.reused`` names what it used again).
     """
     result = IssueResult(check_cohort(learners, cohort, out_dir, formats, feedback_forms, replace),
                          learners=len(learners))
     start = time.perf_counter()
     global _TEMPLATES
-    _TEMPLATES = prepare_templates(content, {l.pcn for l in learners}, formats, feedback_forms)
+    _TEMPLATES = prepare_templates(content, {l.pcn for l in learners}, formats, feedback_forms,
+                                   cache_dir=Path(out_dir) / ISSUE_CACHE_DIR if cache else None,
+                                   reused=result.reused)
     result.timings["render"] = time.perf_counter() - start
 
     start = time.perf_counter()

@@ -268,3 +268,35 @@ def test_a_practice_the_profile_does_not_list_gets_a_warning(tmp_path):
     assert result.exit_code == 0
     assert ("warning: roster.csv: line 2: practice 'High Street Practice' is not among riverside-pcn's practices "
             "(Mill Lane Medical Centre, Northgate Health Centre, Riverside Surgery)") in result.output
+
+
+def test_a_second_issue_with_nothing_changed_renders_nothing(tmp_path):
+    path = roster(tmp_path, ROWS[:1])
+    content = load_content()
+    learners = read_roster(path, {"riverside-pcn"})
+    first = issue_cohort(learners, "Spring", tmp_path, content, ("pdf", "docx"), jobs=1)
+    assert first.reused == []
+    kept = sorted(p.name.rsplit("-", 1)[0] + "." + p.suffix[1:] for p in (tmp_path / ".render-cache").iterdir())
+    assert kept == ["riverside-pcn.docx", "riverside-pcn.pdf"]
+    second = issue_cohort(learners, "Autumn", tmp_path, content, ("pdf", "docx"), jobs=1)
+    assert second.reused == ["riverside-pcn.pdf", "riverside-pcn.docx"]
+    copy = read_file(second.cohort_dir / "riverside-pcn" / f"{safe_name(learners[0].name)}.pdf")
+    assert copy.fields["cover.details.name"] == learners[0].name
+    assert copy.pack["instance_id"] == register_rows(second.register)[0]["instance_id"]
+    # without the cache, it renders again (and the kept blanks stay one per PCN and format)
+    third = issue_cohort(learners, "Winter", tmp_path, content, ("pdf",), jobs=1, cache=False)
+    assert third.reused == [] and len(list((tmp_path / ".render-cache").iterdir())) == 2
+
+
+def test_issue_says_when_it_rendered_nothing(tmp_path):
+    path = roster(tmp_path, ROWS[:1])
+    args = ["issue", str(path), "--format", "pdf", "--out", str(tmp_path / "out"), "--store", str(tmp_path / "r.sqlite")]
+    first = CliRunner().invoke(main, [*args, "--cohort", "one"])
+    assert first.exit_code == 0, first.output
+    assert "rendered nothing" not in first.output
+    second = CliRunner().invoke(main, [*args, "--cohort", "two"])
+    assert second.exit_code == 0, second.output
+    assert ("rendered nothing for riverside-pcn.pdf: nothing changed since it was rendered (--rebuild renders again)"
+            in second.output)
+    third = CliRunner().invoke(main, [*args, "--cohort", "three", "--rebuild"])
+    assert third.exit_code == 0 and "rendered nothing" not in third.output
