@@ -8,7 +8,8 @@ the scan reader looks for them there, so both take the numbers from here.
 
 The payload is ``PF1|<pack id>|<instance>|<page>|<content version>``: the instance
 id's 16 bytes in base32 without padding (26 characters), so a default pack's code
-is about 70 bytes, a version-5 symbol at error-correction level M.
+is about 70 bytes, a version-5 symbol at error-correction level M. Page 0 (``WORD_PAGE``)
+is a Word page: its header's code cannot know which page Word will break it onto.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import base64
 import re
 import uuid
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 from generator.errors import PageCodeError
 
@@ -38,6 +40,18 @@ MARK_SIZE_MM = 5.0
 #: sits lower, under the QR code, so the marks alone also tell a page's orientation.
 MARK_CENTRES_MM = ((8.5, 8.5), (201.5, 26.5), (8.5, 288.5), (201.5, 288.5))
 
+#: The page number a Word document's header carries: Word lays its pages out itself, so the page a
+#: printed Word page was is not known when the document is written.
+WORD_PAGE = 0
+
+#: How the symbol is made (``symbol``): error-correction level M (about 15% of it can be lost),
+#: and one fixed mask pattern: evaluating all eight (segno's default) costs five times the
+#: encoding itself on every page of every copy, and any mask is valid to a reader.
+ERROR_LEVEL = "m"
+MASK = 2
+#: White margin around the symbol, in modules (the QR standard asks for four).
+QUIET_ZONE = 4
+
 _PACK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,15}")
 
@@ -46,7 +60,7 @@ _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,15}")
 class PageCode:
     pack_id: str
     instance_id: str  # the canonical UUID text, as in the manifest
-    page: int  # 1-based
+    page: int  # 1-based; 0 on a Word page (WORD_PAGE): the page a Word document breaks to is not known
     content_version: str
 
     def encode(self) -> str:
@@ -57,8 +71,9 @@ class PageCode:
         if not _VERSION.fullmatch(self.content_version):
             raise PageCodeError(f"content version {self.content_version!r} cannot go in a page code: "
                                 "use letters, digits, '.', '_', '+' or '-', at most 16 characters")
-        if not 1 <= self.page <= 9999:
-            raise PageCodeError(f"page {self.page} cannot go in a page code: pages run from 1 to 9999")
+        if not 0 <= self.page <= 9999:
+            raise PageCodeError(f"page {self.page} cannot go in a page code: pages run from 1 to 9999 "
+                                f"(0 for a Word page)")
         try:
             raw = uuid.UUID(self.instance_id).bytes
         except ValueError:
@@ -76,7 +91,18 @@ def decode(payload: str) -> PageCode:
         raise PageCodeError("the QR code is not a page code of this tool (another tool's QR code?)")
     _, pack_id, instance, page, version = parts
     if not (_PACK_ID.fullmatch(pack_id) and _VERSION.fullmatch(version)
-            and re.fullmatch(r"[A-Z2-7]{26}", instance) and re.fullmatch(r"[1-9][0-9]{0,3}", page)):
+            and re.fullmatch(r"[A-Z2-7]{26}", instance) and re.fullmatch(r"0|[1-9][0-9]{0,3}", page)):
         raise PageCodeError("the QR code looks like a page code of this tool but is damaged")
     instance_id = str(uuid.UUID(bytes=base64.b32decode(instance + "======")))
     return PageCode(pack_id, instance_id, int(page), version)
+
+
+def page_code(manifest: Mapping[str, Any], page: int) -> PageCode:
+    """Page ``page``'s code in the copy ``manifest`` describes."""
+    return PageCode(manifest["pack_id"], manifest["instance_id"], page, manifest["content"]["version"])
+
+
+def symbol(code: PageCode) -> Any:
+    """The QR symbol (a ``segno.QRCode``) of ``code``; its ``matrix`` rows run top to bottom."""
+    import segno  # imported on demand: only writing a document needs it
+    return segno.make(code.encode(), error=ERROR_LEVEL, boost_error=False, micro=False, mask=MASK)

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from generator.errors import PageCodeError
-from generator.model.pagecode import MARK_CENTRES_MM, PAGE_SIZE_MM, QR_BOX_MM, PageCode, decode
+from generator.model.pagecode import MARK_CENTRES_MM, PAGE_SIZE_MM, QR_BOX_MM, WORD_PAGE, PageCode, decode
 
 INSTANCE = "00000000-0000-4000-8000-000000000001"
 
@@ -19,10 +19,19 @@ def test_known_payload():
     assert decode("PF1|care-coordinator-portfolio|AAAAAAAAABAABAAAAAAAAAAAAE|12|2.1") == code
 
 
+def test_a_word_page_is_page_0():
+    code = PageCode("care-coordinator-portfolio", INSTANCE, WORD_PAGE, "2.1")
+    assert WORD_PAGE == 0
+    assert code.encode() == "PF1|care-coordinator-portfolio|AAAAAAAAABAABAAAAAAAAAAAAE|0|2.1"
+    assert decode("PF1|care-coordinator-portfolio|AAAAAAAAABAABAAAAAAAAAAAAE|0|2.1").page == 0
+
+
 @pytest.mark.parametrize("payload", [
     "https://example.org/not-ours",
     "PF2|pack|AAAAAAAAABAABAAAAAAAAAAAAE|1|1",
-    "PF1|pack|AAAAAAAAABAABAAAAAAAAAAAAE|0|1",       # pages start at 1
+    "PF1|pack|AAAAAAAAABAABAAAAAAAAAAAAE|00|1",      # page 0 (a Word page) is written "0"
+    "PF1|pack|AAAAAAAAABAABAAAAAAAAAAAAE|-1|1",
+    "PF1|pack|AAAAAAAAABAABAAAAAAAAAAAAE|10000|1",
     "PF1|pack|AAAAAAAAABAABAAAAAAAAAAAA|1|1",        # instance one character short
     "PF1|pack|aaaaaaaaabaabaaaaaaaaaaaae|1|1",       # base32 is upper case
     "PF1|pack|AAAAAAAAABAABAAAAAAAAAAAAE|1",
@@ -37,7 +46,8 @@ def test_foreign_or_damaged_payloads_are_refused(payload):
 @pytest.mark.parametrize("code", [
     PageCode("pack|x", INSTANCE, 1, "1"),
     PageCode("pack", "not-a-uuid", 1, "1"),
-    PageCode("pack", INSTANCE, 0, "1"),
+    PageCode("pack", INSTANCE, -1, "1"),
+    PageCode("pack", INSTANCE, 10000, "1"),
     PageCode("pack", INSTANCE, 1, "1 0"),
 ])
 def test_codes_that_cannot_be_made(code):

@@ -2,8 +2,9 @@
 
 In: the bytes of a DOCX rendered once for a (content, PCN profile) pair and the
 ids of the text (or date) controls to personalise. Out, per copy: the DOCX with
-those controls filled, the manifest part replaced and the core properties'
-identifier set to the copy's instance id.
+those controls filled, the manifest part replaced, the headers' page code
+picture redrawn for the copy and the core properties' identifier set to the
+copy's instance id.
 
 The template is parsed once: each stamped control is cut out of
 ``word/document.xml`` and the XML around it is kept as serialised bytes, so a
@@ -21,7 +22,7 @@ from lxml import etree
 
 from generator.errors import BuildError
 from generator.formats.docx.access import XML_SPACE, xml_safe
-from generator.formats.docx.write import MANIFEST_PART, MANIFEST_TAG, W
+from generator.formats.docx.write import MANIFEST_PART, MANIFEST_TAG, PAGE_CODE_MEDIA, W, page_code_png
 from generator.model.manifest import DOCX_NAMESPACE, dumps
 
 QW = f"{{{W}}}"
@@ -107,6 +108,8 @@ class DocxStamp:
         manifest_root.text = dumps(dict(manifest))
         parts[MANIFEST_PART.lstrip("/")] = etree.tostring(manifest_root, xml_declaration=True, encoding="UTF-8",
                                                           standalone=True)
+        if PAGE_CODE_MEDIA in parts:  # the headers' page code names this copy
+            parts[PAGE_CODE_MEDIA] = page_code_png(manifest)[0]
         if self.core is not None:
             core = copy.deepcopy(self.core)
             ident = core.find(_DC_IDENTIFIER)

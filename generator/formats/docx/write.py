@@ -89,6 +89,7 @@ from generator.model.form import (
     TableBlock,
 )
 from generator.model.manifest import DOCX_NAMESPACE, dumps
+from generator.model.pagecode import QR_BOX_MM, QUIET_ZONE, WORD_PAGE, page_code, symbol
 
 #: Where the Word look is defined.
 STYLES_PATH = TEMPLATES_DIR / "word" / "styles.yaml"
@@ -545,6 +546,7 @@ class _Writer:
     cover: bool = False
     logo: tuple[str, int, int] | None = None  # media part name, width and height in px
     header_rid: str = ""
+    page_code_modules: int = 37  # side of the page code symbol, in modules (set by write_docx)
     root: etree._Element = dc_field(init=False)
 
     def __post_init__(self) -> None:
@@ -1059,11 +1061,98 @@ BLOCK_WRITERS: dict[type, Callable[[_Writer, Any], None]] = {
 
 # ---------------------------------------------------------------- page furniture
 
+#: The page code picture every header shows (one media part; a stamped copy replaces it).
+PAGE_CODE_MEDIA = "word/media/pagecode.png"
+#: Its alternative text.
+PAGE_CODE_ALT = "Page code: a QR code that identifies this copy when a printed page is scanned"
+#: Pixels per QR module in that picture.
+PAGE_CODE_SCALE = 8
+#: Where the header's right-aligned text ends, mm in from the page's right edge: clear of the
+#: page code and its quiet zone (``pagecode.QR_BOX_MM``).
+HEADER_TEXT_END_MM = 26.0
+
+
+def page_code_png(manifest: Mapping[str, Any]) -> tuple[bytes, int]:
+    """The picture of the copy's page code, and the symbol's side in modules. A Word page is
+    page 0 (``pagecode.WORD_PAGE``): Word, not the writer, decides where its pages break."""
+    qr = symbol(page_code(manifest, WORD_PAGE))
+    out = io.BytesIO()
+    qr.save(out, kind="png", scale=PAGE_CODE_SCALE, border=QUIET_ZONE)
+    return out.getvalue(), len(qr.matrix)
+
+
+def _page_code_run(w: _Writer, part: _Part) -> etree._Element:
+    """A ``w:r`` with the page code picture anchored to the page at ``QR_BOX_MM`` (the PDF's place),
+    its quiet zone around it, floating over nothing (the header's text ends before it)."""
+    left, top, size = QR_BOX_MM
+    modules = w.page_code_modules
+    quiet = size * QUIET_ZONE / modules
+    rid = part.relate(_OFFICE_REL + "image", "media/" + PAGE_CODE_MEDIA.rpartition("/")[2])
+    extent = _emu(size + 2 * quiet)
+    r = etree.Element(_q("w:r"))
+    anchor = _el(_el(r, "w:drawing"), "wp:anchor")
+    for key, value in (("distT", 0), ("distB", 0), ("distL", 0), ("distR", 0), ("simplePos", 0),
+                       ("relativeHeight", 251659264), ("behindDoc", 0), ("locked", 1), ("layoutInCell", 1),
+                       ("allowOverlap", 1)):
+        anchor.set(key, str(value))
+    simple = _el(anchor, "wp:simplePos")
+    simple.set("x", "0")
+    simple.set("y", "0")
+    for axis, offset in (("wp:positionH", left - quiet), ("wp:positionV", top - quiet)):
+        position = _el(anchor, axis)
+        position.set("relativeFrom", "page")
+        _el(position, "wp:posOffset", None, str(_emu(offset)))
+    ext = _el(anchor, "wp:extent")
+    ext.set("cx", str(extent))
+    ext.set("cy", str(extent))
+    effect = _el(anchor, "wp:effectExtent")
+    for side in "ltrb":
+        effect.set(side, "0")
+    _el(anchor, "wp:wrapNone")
+    doc_pr = _el(anchor, "wp:docPr")
+    doc_pr.set("id", str(w.next_drawing_id))
+    doc_pr.set("name", f"Page code {w.next_drawing_id}")
+    doc_pr.set("descr", PAGE_CODE_ALT)
+    w.next_drawing_id += 1
+    _el(_el(anchor, "wp:cNvGraphicFramePr"), "a:graphicFrameLocks").set("noChangeAspect", "1")
+    data = _el(_el(anchor, "a:graphic"), "a:graphicData")
+    data.set("uri", _NS["pic"])
+    pic = _el(data, "pic:pic")
+    nv = _el(pic, "pic:nvPicPr")
+    c_nv = _el(nv, "pic:cNvPr")
+    c_nv.set("id", "0")
+    c_nv.set("name", "pagecode.png")
+    c_nv.set("descr", PAGE_CODE_ALT)
+    _el(nv, "pic:cNvPicPr")
+    fill = _el(pic, "pic:blipFill")
+    _el(fill, "a:blip", {"r:embed": rid})
+    _el(_el(fill, "a:stretch"), "a:fillRect")
+    sp = _el(pic, "pic:spPr")
+    xfrm = _el(sp, "a:xfrm")
+    off = _el(xfrm, "a:off")
+    off.set("x", "0")
+    off.set("y", "0")
+    size_el = _el(xfrm, "a:ext")
+    size_el.set("cx", str(extent))
+    size_el.set("cy", str(extent))
+    geometry = _el(sp, "a:prstGeom")
+    geometry.set("prst", "rect")
+    _el(geometry, "a:avLst")
+    return r
+
+
 def _header_part(w: _Writer, number: int, short_title: str | None) -> str:
-    """A header part (``None`` title: the cover's empty first-page header); returns its rId."""
+    """A header part (``None`` title: the cover's empty first-page header); returns its rId.
+    Every header carries the page code picture (``_page_code_run``)."""
     part = _Part(f"word/header{number}.xml", _WML + "header+xml")
     root = _root("w:hdr")
     p = w.para(root, "Header")
+    # The right tab stop moves in from the margin so the section's name ends clear of the code.
+    tabs = _el(p.find(_q("w:pPr")), "w:tabs")
+    _el(tabs, "w:tab", {"w:val": "clear", "w:pos": w.look.text_width})
+    margins = w.look.data["page"]["margins_mm"]
+    _el(tabs, "w:tab", {"w:val": "right", "w:pos": w.look.text_width - _tw(HEADER_TEXT_END_MM - margins["right"])})
+    p.append(_page_code_run(w, part))
     if short_title is not None:
         if w.logo:
             p.append(w.image(part, w.look.widths["logo_mm"]["header_height"], 40, f"{w.theme.organisation} logo"))
@@ -1225,6 +1314,8 @@ def write_docx(form: Form, theme: Theme, manifest: Mapping[str, Any],
     w = _Writer(form, theme, look, values, pcn)
     if theme.logo:
         _load_logo(w, theme.logo)
+    picture, w.page_code_modules = page_code_png(manifest)
+    w.parts.append(_Part(PAGE_CODE_MEDIA, None, picture))
 
     empty_header = _header_part(w, 1, None)
     footer, first_footer = _footer_part(w, 1), _footer_part(w, 2)

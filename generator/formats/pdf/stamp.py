@@ -7,7 +7,8 @@ instance id), made without rendering again.
 PDF: the blank pack is parsed once; each copy is the blank bytes plus a PDF
 incremental update (ISO 32000-1, 7.5.6) that replaces the stamped fields'
 dictionaries (each with an appearance stream drawn by ``appearance``, wrapped
-when the field is multi-line) and the manifest's embedded file stream, with its own
+when the field is multi-line), every page's code XObject (``marks``: the QR
+code then holds the copy's instance id) and the manifest's embedded file stream, with its own
 cross-reference stream and file identifier. Readers see the updated objects;
 the rendered pages are shared byte for byte.
 """
@@ -27,8 +28,10 @@ from pypdf import PdfReader
 from pypdf.generic import DictionaryObject, IndirectObject, NameObject, TextStringObject
 
 from generator.errors import BuildError
+from generator.formats.pdf import marks
 from generator.formats.pdf.appearance import text_appearance
 from generator.model.manifest import PDF_ATTACHMENT_NAME, dumps, geometry_of, with_geometry
+from generator.model.pagecode import page_code
 
 _STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
 
@@ -53,6 +56,10 @@ class PdfStamp:
     first_id: bytes
     #: The blank's layout (``manifest.geometry_of``), carried into every copy's manifest.
     geometry: tuple[dict[str, list[dict[str, Any]]], list[dict[str, float]]]
+    #: Each page's code XObject (``marks``): (object number, page width, page height), page 1 first.
+    page_codes: list[tuple[int, float, float]]
+    #: The cover's return link slot (``marks.RETURN_SLOT``): object number and rectangle; None without one.
+    return_slot: tuple[int, tuple[float, float, float, float]] | None = None
 
     @classmethod
     def from_pdf(cls, data: bytes, stamp_ids: list[str]) -> "PdfStamp":
@@ -78,6 +85,20 @@ class PdfStamp:
         match = _STARTXREF.search(data[-1024:])
         if match is None:
             raise BuildError("the pack's cross-reference offset cannot be found")
+        page_codes = []
+        for n, page in enumerate(reader.pages, start=1):
+            xobjects = page["/Resources"].get("/XObject")
+            ref = xobjects.raw_get(f"/{marks.xobject_name(n)}") if xobjects and \
+                f"/{marks.xobject_name(n)}" in xobjects else None
+            if ref is None:
+                raise BuildError(f"page {n} of the pack carries no page code to stamp (render it again)")
+            page_codes.append((ref.idnum, float(page.mediabox.width), float(page.mediabox.height)))
+        return_slot = None
+        first = reader.pages[0]["/Resources"].get("/XObject") if reader.pages else None
+        if first and f"/{marks.RETURN_SLOT}" in first:
+            slot = first.raw_get(f"/{marks.RETURN_SLOT}")
+            box = tuple(float(v) for v in slot.get_object()["/BBox"])
+            return_slot = (slot.idnum, box)  # type: ignore[assignment]
         trailer = reader.trailer
         info = trailer.raw_get("/Info") if "/Info" in trailer else None
         ids = trailer.get("/ID")
@@ -86,12 +107,15 @@ class PdfStamp:
             prev_xref=int(match.group(1)), root=_serialise(trailer.raw_get("/Root")),
             info=_serialise(info) if info is not None else None,
             first_id=_serialise(ids[0]) if ids else b"<" + hashlib.md5(data).hexdigest().encode() + b">",
-            geometry=geometry,
+            geometry=geometry, page_codes=page_codes, return_slot=return_slot,
         )
 
-    def stamp(self, values: Mapping[str, str], manifest: Mapping[str, Any]) -> bytes:
+    def stamp(self, values: Mapping[str, str], manifest: Mapping[str, Any], return_link: str = "") -> bytes:
         """One personalised copy: ``values`` for the stamped fields and this copy's manifest
-        (to which the blank's layout is added: the copy's pages are the blank's)."""
+        (to which the blank's layout is added: the copy's pages are the blank's); with
+        ``return_link``, the cover's return slot shows that link and its QR code."""
+        if return_link and self.return_slot is None:
+            raise BuildError("the pack was rendered without a return link slot on its cover")
         if self.geometry[1]:
             manifest = with_geometry(manifest, *self.geometry)
         body = io.BytesIO()
@@ -116,6 +140,10 @@ class PdfStamp:
             x1, y1, x2, y2 = (float(x) for x in original["/Rect"])
             multiline = bool(int(original.get("/Ff", 0)) & (1 << 12))
             put(appearance, text_appearance(value, abs(x2 - x1), abs(y2 - y1), multiline).xobject())
+        for page, (number, width, height) in enumerate(self.page_codes, start=1):
+            put(number, marks.code_xobject(page_code(dict(manifest), page), width, height))
+        if return_link and self.return_slot is not None:
+            put(self.return_slot[0], marks.return_link_xobject(return_link, self.return_slot[1]))
         raw = dumps(dict(manifest)).encode("utf-8")
         packed = zlib.compress(raw, 6)
         header = (b"<< /Type /EmbeddedFile /Subtype /application#2Fjson /Filter /FlateDecode /Length %d "
@@ -137,3 +165,40 @@ class PdfStamp:
         body.write(b"%d 0 obj\n" % xref_number + trailer + b"\nstream\n" + rows + b"\nendstream\nendobj\n")
         body.write(b"startxref\n%d\n%%%%EOF\n" % xref_offset)
         return self.blank + body.getvalue()
+
+
+def print_ready(stamper: PdfStamp, manifests: list[Mapping[str, Any]], title: str) -> bytes:
+    """Copies of ``stamper``'s blank (e.g. a learner's feedback forms), one per manifest, as one PDF
+    to print: the blank's pages once per copy, each page with its own page code (so each form names
+    its own instance id), sharing every other object (fonts, images) across the copies; without form
+    fields or manifests: a copy to fill on screen is a separate file, this one is for paper, read
+    back by scanning it."""
+    import pikepdf
+
+    source = pikepdf.open(io.BytesIO(stamper.blank))
+    out = pikepdf.new()
+    for manifest in manifests:
+        for n, (page, (_, width, height)) in enumerate(zip(source.pages, stamper.page_codes), start=1):
+            out.pages.append(page)
+            copy = out.pages[-1].obj
+            for key in ("/Annots", "/StructParents", "/Tabs"):  # the widgets and their tags stay behind
+                if key in copy:
+                    del copy[key]
+            code = out.make_stream(marks.code_content(page_code(dict(manifest), n), height))
+            code.Type, code.Subtype = pikepdf.Name.XObject, pikepdf.Name.Form
+            code.BBox = pikepdf.Array([0, 0, width, height])
+            resources = pikepdf.Dictionary({k: v for k, v in copy.Resources.items()})
+            xobjects = pikepdf.Dictionary({k: v for k, v in resources.get("/XObject", {}).items()})
+            xobjects[f"/{marks.xobject_name(n)}"] = code
+            if f"/{marks.RETURN_SLOT}" in xobjects:
+                del xobjects[f"/{marks.RETURN_SLOT}"]
+            resources.XObject = xobjects
+            copy.Resources = resources
+    with out.open_metadata(set_pikepdf_as_editor=False) as meta:
+        meta["dc:title"] = title
+    out.docinfo["/Title"] = title
+    out.Root.Lang = pikepdf.String("en-GB")
+    buffer = io.BytesIO()
+    out.save(buffer, compress_streams=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    source.close()
+    return buffer.getvalue()

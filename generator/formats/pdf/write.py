@@ -36,9 +36,10 @@ from weasyprint.text.fonts import FontConfiguration
 
 from generator import __version__
 from generator.content.theme import TEMPLATES_DIR, Theme, template_env
-from generator.formats.pdf import appearance
+from generator.formats.pdf import appearance, marks
 from generator.model.form import Form
 from generator.model.manifest import PDF_ATTACHMENT_NAME, dumps, with_geometry
+from generator.model.pagecode import page_code
 
 #: Font and size text fields are filled with by viewers that build appearances.
 FIELD_FONT = appearance.FONT
@@ -61,7 +62,7 @@ def _data_uri(png: bytes) -> str:
 
 
 def render_html(form: Form, theme: Theme, values: Mapping[str, Any] | None = None,
-                pcn: str = "") -> str:
+                pcn: str = "", return_by: str = "") -> str:
     """The pack as one HTML string (CSS inlined), ready for WeasyPrint."""
     header = f"{pcn} · {theme.organisation}" if pcn else theme.organisation
     css = _ENV.get_template("pack.css.j2").render(theme=theme, footer=theme.footer or form.title, header=header,
@@ -69,13 +70,18 @@ def render_html(form: Form, theme: Theme, values: Mapping[str, Any] | None = Non
     return _ENV.get_template("pack.html.j2").render(
         form=form, theme=theme, css=css, values=dict(values or {}), pcn=pcn,
         logo_uri=_data_uri(theme.logo) if theme.logo else "", generator_version=__version__,
+        return_by=return_by,
     )
 
 
 def write_pdf(form: Form, theme: Theme, manifest: Mapping[str, Any],
-              values: Mapping[str, Any] | None = None, pcn: str = "") -> bytes:
-    """Render the pack to PDF bytes with its manifest attached."""
-    html = render_html(form, theme, values, pcn)
+              values: Mapping[str, Any] | None = None, pcn: str = "", return_by: str = "") -> bytes:
+    """Render the pack to PDF bytes with its manifest attached.
+
+    With ``return_by`` (a date as the cover shows it), the cover asks for the copy back by then
+    at the learner's personal link, and keeps a slot (``marks.RETURN_SLOT``) where the stamper
+    draws each copy's link and its QR code."""
+    html = render_html(form, theme, values, pcn, return_by)
     attachment = Attachment(string=dumps(dict(manifest)).encode("utf-8"), name=PDF_ATTACHMENT_NAME,
                             description="Portfolio pack manifest", relationship="Data")
     out = io.BytesIO()
@@ -119,9 +125,58 @@ def _placed(widget: pydyf.Dictionary, pages: dict[int, int], on: Any) -> dict[st
 
 
 def finish_pack(document: Any, pdf: pydyf.PDF, manifest: Mapping[str, Any]) -> None:
-    """``finish_forms``, then the manifest attachment rewritten with the finished layout."""
+    """``finish_forms``, the page codes drawn on every page, then the manifest attachment
+    rewritten with the finished layout."""
     widgets = finish_forms(document, pdf)
+    _draw_page_codes(pdf, manifest)
+    _keep_return_slot(document, pdf)
     _replace_manifest(pdf, with_geometry(manifest, widgets, _page_sizes(pdf)))
+
+
+def _resources(pdf: pydyf.PDF, page: pydyf.Dictionary) -> pydyf.Dictionary:
+    return page["Resources"] if isinstance(page["Resources"], pydyf.Dictionary) else _obj(pdf, page["Resources"])
+
+
+def _keep_return_slot(document: Any, pdf: pydyf.PDF) -> None:
+    """Where the cover has a return link slot (``.return-slot``), an empty form XObject with the
+    slot's rectangle as its /BBox, invoked as an artifact: a stamped copy replaces it."""
+    for index, page_layout in enumerate(document.pages):
+        for box in page_layout._page_box.descendants():
+            element = getattr(box, "element", None)
+            if element is None or "return-slot" not in (element.get("class") or "").split():
+                continue
+            page = pdf.objects[int(pdf.pages["Kids"][3 * index])]
+            height = abs(float(page["MediaBox"][3]) - float(page["MediaBox"][1]))
+            scale = 0.75  # CSS px to points
+            x0, top = box.border_box_x() * scale, box.border_box_y() * scale
+            rect = (x0, height - top - box.border_height() * scale, x0 + box.border_width() * scale, height - top)
+            slot = pydyf.Stream([], extra={"Type": "/XObject", "Subtype": "/Form",
+                                           "BBox": pydyf.Array(round(v, 3) for v in rect)})
+            pdf.add_object(slot)
+            _resources(pdf, page).setdefault("XObject", pydyf.Dictionary())[marks.RETURN_SLOT] = slot.reference
+            _obj(pdf, page["Contents"]).stream.append(b"/Artifact BMC q /%s Do Q EMC" % marks.RETURN_SLOT.encode())
+            return
+
+
+def _draw_page_codes(pdf: pydyf.PDF, manifest: Mapping[str, Any]) -> None:
+    """Give page n a form XObject ``/PFcode<n>`` with its QR page code and the alignment marks
+    (``marks``), drawn last, as an artifact, in a graphics state of its own."""
+    for index, number in enumerate(pdf.pages["Kids"][0::3]):
+        page = pdf.objects[int(number)]
+        n = index + 1
+        x1, y1, x2, y2 = (float(v) for v in page["MediaBox"])
+        width, height = abs(x2 - x1), abs(y2 - y1)
+        code = page_code(dict(manifest), n)
+        xobject = pydyf.Stream([marks.code_content(code, height)], extra={
+            "Type": "/XObject", "Subtype": "/Form",
+            "BBox": pydyf.Array((0, 0, round(width, 3), round(height, 3)))}, compress=True)
+        pdf.add_object(xobject)
+        _resources(pdf, page).setdefault("XObject", pydyf.Dictionary())[marks.xobject_name(n)] = xobject.reference
+        contents = _obj(pdf, page["Contents"])
+        # WeasyPrint's page content starts with a transform it never undoes: save the state first.
+        contents.stream.insert(0, b"q")
+        contents.stream.append(b"Q")
+        contents.stream.append(marks.invocation(n))
 
 
 def _replace_manifest(pdf: pydyf.PDF, manifest: Mapping[str, Any]) -> None:
