@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
-from generator.errors import ContentError, FillError, OptionError, PortfolioError, Problem, RecordsError, RosterError
+from generator.errors import (ContentError, FillError, IssueError, OptionError, PortfolioError, Problem, RecordsError,
+                              RosterError)
 
 if TYPE_CHECKING:
     from generator.content.loader import Content
@@ -217,6 +219,9 @@ class IssuePlan:
     cohort_dir: Path
     pcns: list[str]
     warnings: list[str] = field(default_factory=list)
+    print_forms: bool = False  # each learner's feedback forms as one print-ready PDF
+    return_url: str = ""  # base URL of the web app: each PDF cover shows the learner's return link
+    return_by: str = ""  # ISO date the return links expire at the end of
 
 
 @dataclass
@@ -235,8 +240,13 @@ class IssueOutcome:
 
 def plan_issue(roster: Path | str, cohort: str, *, out_dir: Path | str = "build",
                content_dir: Path | str | None = None, formats: Iterable[str] = PACK_FORMATS,
-               feedback_forms: int = 0, replace: bool = False) -> IssuePlan:
+               feedback_forms: int = 0, replace: bool = False, print_forms: bool = False,
+               return_url: str = "", return_by: str = "") -> IssuePlan:
     """Read and check a roster CSV and the cohort before anything is written.
+
+    ``print_forms``: each learner's feedback forms as one print-ready PDF instead of one file each.
+    ``return_url`` (the web app's address) and ``return_by`` (a date): each PDF cover shows the
+    learner's personal return link, valid to the end of that day (UTC).
 
     Raises RosterError (a ContentError: every bad row with its line number),
     or IssueError when the cohort name is unusable or copies handed out would
@@ -249,6 +259,9 @@ def plan_issue(roster: Path | str, cohort: str, *, out_dir: Path | str = "build"
     wanted = _formats(formats, PACK_FORMATS)
     if not 0 <= feedback_forms <= 50:
         raise OptionError("feedback_forms", f"{feedback_forms} is not between 0 and 50")
+    if print_forms and not feedback_forms:
+        raise OptionError("print", "--print prints the feedback forms: say how many with --feedback-forms N")
+    return_url, return_by = _return_link_options(return_url, return_by)
     try:
         content = load_content(content_dir)
         learners = read_roster(roster, profile_names(content.directory), cover_labels(content))
@@ -256,7 +269,7 @@ def plan_issue(roster: Path | str, cohort: str, *, out_dir: Path | str = "build"
         raise
     except ContentError as exc:
         raise RosterError(exc.problems) from None
-    cohort_dir = check_cohort(learners, cohort, Path(out_dir), wanted, feedback_forms, replace)
+    cohort_dir = check_cohort(learners, cohort, Path(out_dir), wanted, feedback_forms, replace, print_forms)
     pcns = sorted({learner.pcn for learner in learners})
     warnings = []
     for slug in pcns:  # a practice the profile does not list is probably a typo, but not an error
@@ -266,7 +279,36 @@ def plan_issue(roster: Path | str, cohort: str, *, out_dir: Path | str = "build"
                 warnings.append(f"{roster.name}: line {learner.line}: practice '{learner.practice}' is not "
                                 f"among {slug}'s practices ({', '.join(sorted(practices))})")
     return IssuePlan(content, learners, cohort, Path(out_dir), wanted, feedback_forms, replace, cohort_dir, pcns,
-                     warnings)
+                     warnings, print_forms, return_url, return_by)
+
+
+def _return_link_options(url: str, by: str) -> tuple[str, str]:
+    """The return link base URL and expiry date (ISO) once both are usable; ("", "") for none."""
+    from urllib.parse import urlsplit
+
+    from generator.dates import parse_date
+    if not url and not by:
+        return "", ""
+    if not url or not by:
+        raise OptionError("return_url" if not url else "return_by",
+                          "a return link needs both --return-url (the web app's address) and --return-by (a date)")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise OptionError("return_url", f"{url!r} is not the web app's address: give it as "
+                                        "https://portfolio.example.org (http or https, no query)")
+    day = parse_date(by)
+    if day is None:
+        raise OptionError("return_by", f"{by!r} is not a date: give it as DD/MM/YYYY, e.g. 31/03/2027")
+    if day <= datetime.now(timezone.utc).date().isoformat():
+        raise OptionError("return_by", f"{by} is not in the future: the links would never work")
+    return url.strip().rstrip("/"), day
+
+
+def _return_links(store: Any, base: str, day: str) -> Callable[[str], str]:
+    """A function making one instance's return link (``users.new_return_token``: only its hash is stored)."""
+    from generator.records.users import new_return_token
+    expires = datetime.combine(date.fromisoformat(day), time(23, 59, 59), timezone.utc)
+    return lambda instance: f"{base}/return/{new_return_token(store, instance, expires)}"
 
 
 def issue(plan: IssuePlan, *, jobs: int | None = None, store: Path | str | None = None,
@@ -281,13 +323,26 @@ def issue(plan: IssuePlan, *, jobs: int | None = None, store: Path | str | None 
     directory (``generator.records.register.issue_store``). With ``cache``, each PCN's blank rendered
     before from the same inputs is used again (``result.reused`` names them).
     """
+    from generator.dates import format_date
     from generator.issuing.issue import issue_cohort
-    result = issue_cohort(plan.learners, plan.cohort, plan.out_dir, plan.content, plan.formats,
-                          plan.feedback_forms, jobs, _counter(progress, len(plan.learners)), plan.replace,
-                          cache=cache)
-    outcome = IssueOutcome(result)
     from generator.records.register import import_register, issue_store
     target = issue_store(store, plan.out_dir)
+    if plan.return_url:
+        if target is None:
+            raise IssueError("return links need a records store to keep their tokens in: name it with --store "
+                             "(or $PORTFOLIO_STORE), the one the web app serves; nothing was issued")
+        from generator.records.connect import open_store
+        with open_store(target, create=False) as opened:
+            result = issue_cohort(plan.learners, plan.cohort, plan.out_dir, plan.content, plan.formats,
+                                  plan.feedback_forms, jobs, _counter(progress, len(plan.learners)), plan.replace,
+                                  cache=cache, print_forms=plan.print_forms,
+                                  return_link=_return_links(opened, plan.return_url, plan.return_by),
+                                  return_by=format_date(plan.return_by))
+    else:
+        result = issue_cohort(plan.learners, plan.cohort, plan.out_dir, plan.content, plan.formats,
+                              plan.feedback_forms, jobs, _counter(progress, len(plan.learners)), plan.replace,
+                              cache=cache, print_forms=plan.print_forms)
+    outcome = IssueOutcome(result)
     if target is not None:
         from generator.records.connect import open_store
         with open_store(target, create=False) as opened:

@@ -97,8 +97,18 @@ def check(content_dir: Path | None) -> None:
 @click.option("--rebuild", is_flag=True,
               help="Render each PCN's blank again even when nothing changed since it was last rendered "
                    "(kept in OUT/.render-cache).")
+@click.option("--print", "print_forms", is_flag=True,
+              help="With --feedback-forms N: instead of N separate fillable files, one print-ready PDF per "
+                   "learner (NAME-feedback-forms.pdf) holding the N forms, each with its own instance id on "
+                   "its QR codes and in issued.csv, so a stack of scanned forms maps back to learners.")
+@click.option("--return-url", metavar="URL", default="",
+              help="The web app's address (e.g. https://portfolio.example.org): each PDF copy's cover shows "
+                   "the learner's personal return link and its QR code. Needs --return-by and a records store.")
+@click.option("--return-by", metavar="DATE", default="",
+              help="The day (DD/MM/YYYY) the return links stop working; the cover asks for the copy by then.")
 def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, formats: str,
-          feedback_forms: int, jobs: int | None, store_file: str, replace: bool, rebuild: bool) -> None:
+          feedback_forms: int, jobs: int | None, store_file: str, replace: bool, rebuild: bool,
+          print_forms: bool, return_url: str, return_by: str) -> None:
     """Issue personalised packs to every learner in ROSTER (CSV).
 
     ROSTER has a header row with the columns name, practice, pcn (a profile
@@ -110,11 +120,15 @@ def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, fo
     (otherwise 'portfolio ingest --register OUT/COHORT/issued.csv' imports it).
 
     Example: portfolio issue cohort.csv --cohort "2026 autumn" --feedback-forms 5
+
+    Paper: portfolio issue cohort.csv --cohort "2026 autumn" --feedback-forms 20 --print
+    (every page of every PDF carries a QR page code naming its copy, for scanning back).
     """
     wanted = api.PACK_FORMATS if formats == "all" else (formats,)
     try:
         plan = api.plan_issue(roster, cohort, out_dir=out_dir, content_dir=content_dir, formats=wanted,
-                              feedback_forms=feedback_forms, replace=replace)
+                              feedback_forms=feedback_forms, replace=replace, print_forms=print_forms,
+                              return_url=return_url, return_by=return_by)
     except RosterError as exc:
         fail_problems(exc, f"in {roster.name}; nothing was issued")
     except PortfolioError as exc:
