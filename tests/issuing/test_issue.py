@@ -99,7 +99,8 @@ def test_stamped_pdf_is_valid_and_keeps_the_rendered_pages(issued):
     other = (cohort / "riverside-pcn/zoe-lukasiewicz.pdf").read_bytes()
     shared = path.read_bytes()
     blank_length = next(i for i in range(min(len(shared), len(other))) if shared[i] != other[i])
-    assert blank_length > 0.9 * len(shared)  # the copies differ only in the appended update
+    # The copies differ only in the appended update (cover values, manifest, each page's QR code).
+    assert blank_length > 0.85 * len(shared)
 
 
 def test_pdftk_reads_the_stamped_values(issued):

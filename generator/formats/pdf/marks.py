@@ -13,6 +13,7 @@ copy's own instance id.
 
 from __future__ import annotations
 
+import re
 import zlib
 from typing import Any
 
@@ -36,27 +37,23 @@ def _num(value: float) -> bytes:
     return b"%.3f" % value
 
 
+_RUN = re.compile(rb"[^\x00]+")
+
+
 def _symbol(matrix: Any, left: float, top: float, size: float) -> list[bytes]:
-    """Fill operators drawing a QR ``matrix`` as a ``size``-point square whose top-left is at
-    (``left``, ``top``): white quiet zone first, then one rectangle per run of dark modules
-    (the caller fills them, in black)."""
+    """Operators drawing a QR ``matrix`` as a ``size``-point square whose top-left is at
+    (``left``, ``top``): white quiet zone first, then, in module units (a transform scales
+    them), one rectangle per run of dark modules in a row, filled black."""
     modules = len(matrix)
     module = size / modules
     quiet = QUIET_ZONE * module
     out = [b"1 g", b"%s %s %s %s re f" % (_num(left - quiet), _num(top - size - quiet),
-                                            _num(size + 2 * quiet), _num(size + 2 * quiet)), b"0 g"]
+                                            _num(size + 2 * quiet), _num(size + 2 * quiet)),
+           b"0 g q %s 0 0 %s %s %s cm" % (_num(module), _num(-module), _num(left), _num(top))]
     for r, row in enumerate(matrix):
-        y = _num(top - (r + 1) * module)
-        height = _num(module)
-        c = 0
-        while c < modules:
-            if not row[c]:
-                c += 1
-                continue
-            start = c
-            while c < modules and row[c]:
-                c += 1
-            out.append(b"%s %s %s %s re" % (_num(left + start * module), y, _num((c - start) * module), height))
+        for run in _RUN.finditer(bytes(row)):
+            out.append(b"%d %d %d 1 re" % (run.start(), r, run.end() - run.start()))
+    out.append(b"f Q")
     return out
 
 
@@ -100,7 +97,6 @@ def return_link_xobject(link: str, rect: tuple[float, float, float, float]) -> b
     side = height * modules / (modules + 2 * QUIET_ZONE)  # the symbol, its quiet zone inside the slot
     quiet = height - side
     ops = _symbol(matrix, x0 + quiet / 2, y1 - quiet / 2, side)
-    ops.append(b"f")
     left = x0 + height + 6
     room = x1 - left
     lines, line = [], ""
