@@ -529,6 +529,42 @@ def review_clear(target: Path | str, reason: str, store: Path | str | None = Non
         return clear(opened, target, reason)
 
 
+def scan_pending(store: Path | str | None = None) -> list[Any]:
+    """The fields of scanned copies waiting for a person (``generator.records.review.PendingField``):
+    handwriting to transcribe and marks the reader could not decide."""
+    from generator.records.connect import open_store
+    from generator.records.review import pending_fields
+    with open_store(store, create=False) as opened:
+        return pending_fields(opened)
+
+
+def scan_crop(submission_id: int, field_id: str, store: Path | str | None = None) -> bytes:
+    """The PNG image of a scanned text field, to read the handwriting from."""
+    from generator.records.connect import open_store
+    from generator.records.review import field_crop
+    with open_store(store, create=False) as opened:
+        return field_crop(opened, submission_id, field_id)
+
+
+def scan_enter(submission_id: int, field_id: str, text: str, store: Path | str | None = None,
+               actor: str | None = None) -> Any:
+    """Record the text a person typed (or the mark they decided) for a scanned field; the value stored.
+    ``actor`` names who did it (default: the user running the command)."""
+    from generator.records.connect import open_store
+    from generator.records.review import enter_value
+    with open_store(store, create=False) as opened:
+        if actor:
+            opened.actor = actor
+        return enter_value(opened, submission_id, field_id, text)
+
+
+def scan_unidentified(store: Path | str | None = None) -> list[Any]:
+    """Scanned pages that could not be matched to an issued copy (``ScanPage``, with their images)."""
+    from generator.records.connect import open_store
+    with open_store(store, create=False) as opened:
+        return opened.scan_pages(unidentified=True)
+
+
 def copy_warnings(target: Path | str, store: Path | str | None = None) -> tuple[int, str, list[str]]:
     """(submission id, file name, every warning stored) for a returned file or submission id, quoted text
     blanked as ingest prints it."""

@@ -28,9 +28,9 @@ STORE_OPTION = click.option(
 
 #: How the ingest summary names each outcome.
 STATUS_WORDS = {"new": "new", "unchanged": "unchanged", "superseded": "superseded", "conflict": "conflicting",
-                "rejected": "rejected", "failed": "failed"}
+                "rejected": "rejected", "failed": "failed", "unidentified": "unidentified (scanned pages)"}
 #: Outcomes listed file by file even without --verbose.
-ALWAYS_LISTED = ("superseded", "conflict", "rejected", "failed")
+ALWAYS_LISTED = ("superseded", "conflict", "rejected", "failed", "unidentified")
 
 
 @main.command()
@@ -114,7 +114,7 @@ def _print_ingest(result, *, verbose: bool, quiet: bool, as_json: bool) -> None:
             click.echo("warnings: " + ", ".join(
                 f"{n} {kind} (in {files} file{'' if files == 1 else 's'})" for kind, (n, files) in summary.kinds.items()))
     counts = result.counts
-    parts = [f"{counts[s]} {STATUS_WORDS[s]}" for s in STATUS_WORDS if counts[s] or s != "failed"]
+    parts = [f"{counts[s]} {STATUS_WORDS[s]}" for s in STATUS_WORDS if counts[s] or s not in ("failed", "unidentified")]
     rate = f", {len(result.files) / result.seconds:.1f} files/s" if result.seconds and result.files else ""
     click.echo(f"{len(result.files)} file(s) in {result.seconds:.1f} s ({result.jobs} reader(s){rate}): "
                f"{', '.join(parts)}; store {describe_store(result.store, absolute=True)}")

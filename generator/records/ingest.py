@@ -60,6 +60,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from generator.errors import IngestError, PortfolioError, ReadError
 from generator.reading.read import Record, read_bytes
+from generator.reading.scan import NEEDS_TRANSCRIPTION, SCAN_SUFFIXES, Known, ScanCopy, ScanRead, read_scan, sniff_image
 from generator.reading.sandbox import (
     DEFAULT_LIMITS,
     Isolated,
@@ -77,16 +78,18 @@ from generator.records.store import (
     FieldValue,
     IssuedPack,
     NewSubmission,
+    ScanField,
+    ScanPage,
     Store,
     SubmissionRow,
 )
 
 #: Outcomes of a file, in the order summaries list them.
-STATUSES = ("new", "unchanged", "superseded", "conflict", "rejected", "failed")
+STATUSES = ("new", "unchanged", "superseded", "conflict", "rejected", "failed", "unidentified")
 #: Names in a folder that are never returned copies (editor lock files, hidden files).
 _SKIP_NAME = re.compile(r"^(\.|~\$|\.~lock\.|Thumbs\.db$|desktop\.ini$)", re.IGNORECASE)
 #: What returned copies are called; a path holding none of these is a mistake.
-COPY_SUFFIXES = (".pdf", ".docx")
+COPY_SUFFIXES = (".pdf", ".docx", *SCAN_SUFFIXES)
 #: Added to a likely patient identifier's flag when it is reported.
 FLAG_ADVICE = "portfolios must not hold patient identifiers: ask the learner to remove it and return the copy again"
 
@@ -135,7 +138,7 @@ class IngestResult:
     def ok(self) -> bool:
         """True when every file was stored or was stored already."""
         counts = self.counts
-        return not (counts["conflict"] or counts["rejected"] or counts["failed"])
+        return not (counts["conflict"] or counts["rejected"] or counts["failed"] or counts["unidentified"])
 
 
 # ---------------------------------------------------------------- summaries a person can read
@@ -180,7 +183,7 @@ class IngestSummary:
 
 
 def summarise(result: IngestResult, shown: int = SHOWN_PER_FILE, always: Iterable[str] = (
-        "superseded", "conflict", "rejected", "failed")) -> IngestSummary:
+        "superseded", "conflict", "rejected", "failed", "unidentified")) -> IngestSummary:
     """Group ``result``'s warnings per file (the first ``shown`` of each) and count them per kind."""
     always = tuple(always)
     kinds: dict[str, list[int]] = {}
@@ -253,7 +256,7 @@ def find_files(paths: Iterable[str | Path]) -> list[Path]:
     if paths and not any(f.suffix.lower() in COPY_SUFFIXES for f in out):
         where = ", ".join(str(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
         others = f" ({len(out)} other file(s), e.g. {out[0].name})" if out else ""
-        raise IngestError(f"{where}: no PDF or Word (.docx) file here{others}; nothing was ingested "
+        raise IngestError(f"{where}: no PDF, Word (.docx) or scanned (PNG, JPEG, TIFF) file here{others}; nothing was ingested "
                           "(name the folder the returned copies are in)")
     return out
 
@@ -270,13 +273,40 @@ class ReadOutcome:
     missing: list[str] = field(default_factory=list)
     error: str | None = None
     code: str = "E-READ"  # the error's code, when there is an error
+    scan: ScanRead | None = None  # a scanned paper copy (then there is no record)
 
 
-def read_copy(data: bytes, name: str, memory: int = DEFAULT_LIMITS.memory) -> ReadOutcome:
-    """Read one returned copy, as ``generator.reading.read.read_bytes`` does, keeping what the
-    record alone does not say: which fields were absent. Never raises."""
+#: What a PDF reader says of a PDF without form fields: a scan, or a copy printed to PDF.
+_NO_FORM = "has no form fields"
+
+
+def _read_scan(data: bytes, name: str, known: dict[str, Known], unless: ReadError | None = None) -> ReadOutcome:
+    """A scan read; ``unless`` is the error to give instead when no page is ours and none is a
+    scanner's image (a flattened copy or another document, not a scan)."""
     try:
-        record = read_bytes(data, name)
+        scan = read_scan(data, name, known.get)
+    except ReadError as exc:
+        return ReadOutcome(error=exc.reason, code=exc.code)
+    if unless is not None and not scan.copies and not scan.scanned \
+            and all(p.instance_id is None for p in scan.unidentified):
+        return ReadOutcome(error=unless.reason, code=unless.code)
+    return ReadOutcome(scan=scan)
+
+
+def read_copy(data: bytes, name: str, memory: int = DEFAULT_LIMITS.memory,
+              known: dict[str, Known] | None = None) -> ReadOutcome:
+    """Read one returned copy, as ``generator.reading.read.read_bytes`` does, keeping what the
+    record alone does not say: which fields were absent. A scan (an image, or a PDF without form
+    fields) is read by ``generator.reading.scan`` against ``known`` (instance id -> layout). Never raises."""
+    try:
+        if sniff_image(data):
+            return _read_scan(data, name, known or {})
+        try:
+            record = read_bytes(data, name)
+        except ReadError as exc:
+            if _NO_FORM in exc.reason:
+                return _read_scan(data, name, known or {}, unless=exc)
+            raise
     except ReadError as exc:
         return ReadOutcome(error=exc.reason, code=exc.code)
     except MemoryError:
@@ -315,8 +345,18 @@ def _read_outcome(outcome: Isolated, seconds: float) -> ReadOutcome:
     return outcome.value
 
 
+#: A scanned file holds many pages (a stack of forms): it may take this many times a copy's reading time.
+SCAN_TIME_FACTOR = 4
+
+
+def looks_scanned(data: bytes) -> bool:
+    """An image, or a PDF without a form: read as a scan, with a longer deadline."""
+    return sniff_image(data) is not None or (data.startswith(b"%PDF") and b"/AcroForm" not in data)
+
+
 def _read_all(items: Iterator[_Item], jobs: int, seconds: float = DEFAULT_LIMITS.seconds,
-              memory: int = DEFAULT_LIMITS.memory) -> Iterator[tuple[_Item, ReadOutcome]]:
+              memory: int = DEFAULT_LIMITS.memory, known: dict[str, Known] | None = None
+              ) -> Iterator[tuple[_Item, ReadOutcome]]:
     """Read items, each in a child process of its own, ``jobs`` at a time; yields in input order.
 
     Every child has its own deadline (``seconds``), memory cap and CPU limit, and dies
@@ -329,6 +369,8 @@ def _read_all(items: Iterator[_Item], jobs: int, seconds: float = DEFAULT_LIMITS
     import generator.formats.pdf.read  # noqa: F401
     from generator.reading.read import known_content_versions
     known_content_versions()  # parsed once here (8 ms of YAML), not again in every child
+    import cv2  # noqa: F401  (the scan reader's libraries)
+    import zxingcpp  # noqa: F401
     limits = replace(DEFAULT_LIMITS, seconds=seconds, memory=memory)
     window = jobs * 4  # files read ahead of the one the caller waits for
     running: dict[Any, tuple[_Item, Any, float]] = {}  # receiver -> (item, child, deadline)
@@ -344,8 +386,10 @@ def _read_all(items: Iterator[_Item], jobs: int, seconds: float = DEFAULT_LIMITS
                     exhausted = True
                     break
                 order.append(item.index)
-                receiver, child = start_isolated(read_copy, (item.data or b"", item.path.name, memory), limits)
-                running[receiver] = (item, child, time.monotonic() + seconds)
+                own = seconds * SCAN_TIME_FACTOR if looks_scanned(item.data or b"") else seconds
+                receiver, child = start_isolated(read_copy, (item.data or b"", item.path.name, memory, known),
+                                                 replace(limits, seconds=own))
+                running[receiver] = (item, child, time.monotonic() + own)
             while order and order[0] in finished:
                 yield finished.pop(order.popleft())
             if not running:
@@ -519,12 +563,13 @@ def _refuse_out_of_scope(store: Store, new: NewSubmission, only_pcn: str, whose:
 
 
 def store_submission(store: Store, new: NewSubmission, supersede: bool,
-                     accept_changed_learner: bool = False,
-                     only_pcn: str | None = None) -> tuple[str, str, int | None, int | None]:
+                     accept_changed_learner: bool = False, only_pcn: str | None = None,
+                     after: Callable[[int], None] | None = None) -> tuple[str, str, int | None, int | None]:
     """Decide and store one read copy in one transaction: (status, reason, stored id, previous id).
 
     ``only_pcn``: the copy is stored only when its manifest, the register and every stored
     version of its instance name that PCN; otherwise it is 'rejected' (see ``out_of_scope``).
+    ``after(submission id)`` runs in the same transaction when the copy is stored.
     """
     with store.transaction():
         if only_pcn is not None:
@@ -562,6 +607,8 @@ def store_submission(store: Store, new: NewSubmission, supersede: bool,
 
         def add(version: int, supersedes: int | None) -> int:
             sid = store.add_submission(new, version, supersedes)
+            if after is not None:
+                after(sid)
             if changed:  # a provider confirmed it: on record, with who and when
                 store.add_audit("learner changed", filename=new.filename, sha256=new.sha256,
                                 instance_id=new.instance_id, submission_id=sid,
@@ -658,6 +705,120 @@ def _outcome(store: Store, item: _Item, read: ReadOutcome, supersede: bool,
     return outcome
 
 
+# ---------------------------------------------------------------- scanned paper copies
+
+def known_layouts(store: Store) -> dict[str, Known]:
+    """Instance id -> the layout it was issued with (field definitions with widget rectangles, pages)."""
+    linked = store.issued_definitions()
+    if not linked:
+        return {}
+    definitions = store.definitions()
+    out: dict[str, Known] = {}
+    by_definition: dict[str, Known] = {}
+    for instance, (definition_id, pages) in linked.items():
+        definition = definitions.get(definition_id)
+        if definition is not None:
+            out[instance] = by_definition.setdefault(definition_id, Known(definition.fields, pages))
+    return out
+
+
+def _scan_submission(path: Path, sha256: str, size: int, copy: ScanCopy, definition: Definition,
+                     issued: IssuedPack | None, data: bytes | None) -> NewSubmission:
+    values = []
+    warnings: list[tuple[str | None, str]] = []
+    for d in definition.fields:
+        fid = d["id"]
+        state = copy.states.get(fid, "missing")
+        if state == "missing":
+            values.append(FieldValue(fid, "missing", None))
+            continue
+        value = copy.values.get(fid)
+        options = [o["value"] for o in d.get("options", ())]
+        position = options.index(value) + 1 if d["kind"] == "choice" and value in options and len(options) == 5 \
+            else None
+        values.append(FieldValue(fid, "read", value, position))
+        if state == NEEDS_TRANSCRIPTION:
+            warnings.append((fid, f"{fid}: handwriting on a scanned page needs transcription (portfolio review)"))
+    for message in copy.warnings:
+        head = message.split(": ", 1)[0]
+        warnings.append((head if any(d["id"] == head for d in definition.fields) else None, message))
+    for page in copy.pages:
+        if page.reason:
+            warnings.append((None, f"scanned page {page.index} (page {page.page} of the copy) was not read: "
+                                   f"{page.reason}; its image is kept"))
+    learner = {"name": issued.learner, "practice": issued.practice} if issued else {}
+    pcn = issued.pcn if issued else ""
+    name = issued.learner if issued else f"(unnamed copy {copy.instance_id[:8]})"
+    return NewSubmission(
+        sha256=sha256, filename=path.name, size=size, format="scan", editor="paper", instance_id=copy.instance_id,
+        pack_id=definition.pack_id, part=definition.part, content_id=definition.content_id,
+        content_version=definition.content_version, content_hash=definition.content_hash, generator_version="",
+        definition=definition, learner_key=issued.learner_key if issued else learner_key(pcn, "", name),
+        learner_name=name, practice=issued.practice if issued else "", pcn=pcn, pcn_name=pcn, learner=learner,
+        pcn_facts={"slug": pcn} if pcn else {}, values=values, warnings=warnings, data=data)
+
+
+def _page_row(sha256: str, filename: str, page: Any, submission_id: int | None) -> ScanPage:
+    return ScanPage(sha256, page.index, filename, submission_id, page.instance_id, page.page, page.dpi,
+                    page.residual_mm, page.reason, page.image)
+
+
+def scan_outcomes(store: Store, path: Path, sha256: str, data: bytes, scan: ScanRead,
+                  supersede: bool, only_pcn: str | None = None) -> list[FileOutcome]:
+    """Store what a scan held: one submission per copy found in it (with its pages, every mark's ink
+    and every text crop), and every page that could not be identified (with its image and reason)."""
+    outcomes: list[FileOutcome] = []
+    issued = {p.instance_id: p for p in store.issued()}
+    layouts = store.issued_definitions()
+    definitions = store.definitions()
+    copies = sorted(scan.copies, key=lambda c: min(p.index for p in c.pages))
+    for n, copy in enumerate(copies):
+        definition = definitions[layouts[copy.instance_id][0]]
+        # The first copy carries the file's own hash (so the file is not read twice) and the file itself.
+        sub_sha = sha256 if n == 0 else hashlib.sha256(f"{sha256}:{copy.instance_id}".encode()).hexdigest()
+        new = _scan_submission(path, sub_sha, len(data), copy, definition, issued.get(copy.instance_id),
+                               data if n == 0 else None)
+        pages = ", ".join(str(p.index) for p in copy.pages)
+        outcome = FileOutcome(str(path), "rejected", sha256=sha256, instance_id=copy.instance_id,
+                              missing=[v.field_id for v in new.values if v.state == "missing"],
+                              warnings=[redact(m) for _, m in new.warnings])
+
+        def after(sid: int, copy: ScanCopy = copy) -> None:
+            for page in copy.pages:
+                store.add_scan_page(_page_row(sha256, path.name, page, sid))
+            store.add_scan_fields(ScanField(sid, m.field_id, m.option, m.page, m.ink, m.decision,
+                                            copy.states.get(m.field_id, "read"),
+                                            copy.crops.get(m.field_id) if m.option == "" else None)
+                                  for m in copy.marks)
+
+        try:
+            status, reason, sid, previous = store_submission(store, new, supersede, only_pcn=only_pcn, after=after)
+        except PortfolioError as exc:
+            outcome.status, outcome.code = "failed", exc.code
+            outcome.reason = f"could not be stored ({redact(str(exc))}); nothing of it was kept"
+            outcomes.append(outcome)
+            continue
+        where = f"scanned page{'s' if len(copy.pages) > 1 else ''} {pages}"
+        outcome.status, outcome.submission_id, outcome.previous_id = status, sid, previous
+        outcome.reason = f"{where}{': ' + reason if reason else ''}"
+        outcomes.append(outcome)
+    for page in scan.unidentified:
+        reason = f"scanned page {page.index}: {page.reason}; its image is kept (portfolio review pages)"
+        try:
+            with store.transaction():
+                if store.add_scan_page(_page_row(sha256, path.name, page, None)):
+                    store.add_audit("unidentified", filename=path.name, sha256=sha256, instance_id=page.instance_id,
+                                    detail=f"page {page.index}: {page.reason}")
+        except PortfolioError as exc:
+            outcomes.append(FileOutcome(str(path), "failed", reason=f"page {page.index} could not be stored "
+                                        f"({redact(str(exc))})", sha256=sha256, code=exc.code))
+            continue
+        outcomes.append(FileOutcome(str(path), "unidentified", reason=reason, sha256=sha256, code="E-READ"))
+    if not outcomes:
+        outcomes.append(FileOutcome(str(path), "rejected", reason="has no pages", sha256=sha256, code="E-READ"))
+    return outcomes
+
+
 # ---------------------------------------------------------------- register
 
 
@@ -688,7 +849,8 @@ def ingest(paths: Iterable[str | Path], store: Store, *, supersede: bool = False
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(files) or 1))
     result.jobs = jobs
     known = store.known_hashes()
-    outcomes: list[FileOutcome | None] = [None] * len(files)
+    layouts = known_layouts(store)
+    outcomes: list[list[FileOutcome] | None] = [None] * len(files)
     owners: dict[int, str] = {}
 
     def owner_pcn(submission_id: int) -> str:
@@ -697,8 +859,8 @@ def ingest(paths: Iterable[str | Path], store: Store, *, supersede: bool = False
             owners.update((s.id, s.pcn) for s in store.submissions(current_only=False))
         return owners.get(submission_id, "")
 
-    def done(index: int, outcome: FileOutcome) -> None:
-        outcomes[index] = outcome
+    def done(index: int, outcome: FileOutcome | list[FileOutcome]) -> None:
+        outcomes[index] = outcome if isinstance(outcome, list) else [outcome]
         if progress:
             progress(1)
 
@@ -736,10 +898,13 @@ def ingest(paths: Iterable[str | Path], store: Store, *, supersede: bool = False
                 continue
             yield _Item(index, path, sha, len(data), data)
 
-    for item, read in _read_all(to_read(), jobs, limits.seconds, limits.memory):
-        outcome = _outcome(store, item, read, supersede, accept_changed_learner, only_pcn)
+    for item, read in _read_all(to_read(), jobs, limits.seconds, limits.memory, layouts):
+        if read.scan is not None:
+            done(item.index, scan_outcomes(store, item.path, item.sha256, item.data or b"", read.scan, supersede,
+                                           only_pcn))
+        else:
+            done(item.index, _outcome(store, item, read, supersede, accept_changed_learner, only_pcn))
         item.data = None  # stored as the original (or refused): not needed any more
-        done(item.index, outcome)
-    result.files = [o for o in outcomes if o is not None]
+    result.files = [o for group in outcomes if group is not None for o in group]
     result.seconds = time.perf_counter() - start
     return result

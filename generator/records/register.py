@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from generator.errors import ContentError, IngestError, Problem
 from generator.files import csv_value
-from generator.records.store import IssuedPack, Store
+from generator.records.store import Definition, IssuedPack, Store
 
 REGISTER_COLUMNS = ["instance_id", "document", "learner", "practice", "pcn", "supervisor", "facilitator",
                     "start_date", "email", "file", "content_id", "content_version", "issued_at"]
@@ -45,12 +46,56 @@ def read_register(path: Path) -> list[IssuedPack]:
     return rows
 
 
+def definition_of_fields(manifest: dict[str, Any], fields: list[dict[str, Any]]) -> Definition:
+    """The stored form of a manifest's field definitions (id: SHA-256 of their canonical JSON)."""
+    canonical = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    content = manifest.get("content") or {}
+    part = manifest.get("part")
+    return Definition(id=hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+                      pack_id=str(manifest.get("pack_id") or ""), part=part if part and part != "pack" else None,
+                      content_id=str(content.get("id") or ""), content_version=str(content.get("version") or ""),
+                      content_hash=str(content.get("hash") or ""), fields=fields)
+
+
+def issued_layouts(path: Path, rows: list[IssuedPack]) -> tuple[list[tuple[str, Definition, list[Any]]], list[str]]:
+    """For every issued PDF beside the register: (instance id, its field definitions with their widget
+    rectangles, its pages), so a printed and scanned copy can be read; and a note per file that could
+    not be read (a scan of it will be stored as unidentified)."""
+    from generator.errors import ReadError
+    from generator.formats.pdf.geometry import pdf_layout
+    out: list[tuple[str, Definition, list[Any]]] = []
+    notes: list[str] = []
+    for row in rows:
+        if not row.file.lower().endswith(".pdf"):
+            continue
+        pdf = path.parent / row.file
+        try:
+            manifest, fields, pages = pdf_layout(pdf.read_bytes(), pdf.name)
+        except (OSError, ReadError, ValueError) as exc:
+            notes.append(f"{row.file}: its layout could not be recorded ({getattr(exc, 'reason', exc)})")
+            continue
+        except Exception as exc:  # a damaged or foreign file: noted, the register is still imported
+            notes.append(f"{row.file}: its layout could not be recorded ({type(exc).__name__})")
+            continue
+        instance = str(manifest.get("instance_id") or row.instance_id)
+        out.append((instance, definition_of_fields(manifest, fields), pages))
+    return out, notes
+
+
 def import_register(store: Store, path: Path) -> tuple[int, int]:
-    """Record the packs of an issue register: (rows in it, rows new to the store)."""
+    """Record the packs of an issue register: (rows in it, rows new to the store). The field
+    definitions of every issued PDF beside it (with their widget rectangles) are recorded too."""
     rows = read_register(path)
+    known = store.issued_definitions()
+    layouts, notes = issued_layouts(path, [r for r in rows if r.instance_id not in known])
     with store.transaction():
         added = store.add_issued(rows, source=path.name)
-        store.add_audit("register", filename=path.name, detail=f"{len(rows)} rows, {added} new")
+        for instance, definition, pages in layouts:
+            store.add_issued_definition(instance, definition, pages)
+        detail = f"{len(rows)} rows, {added} new, {len(layouts)} layouts recorded"
+        if notes:
+            detail += "; " + "; ".join(notes[:3]) + (f" and {len(notes) - 3} more" if len(notes) > 3 else "")
+        store.add_audit("register", filename=path.name, detail=detail)
     return len(rows), added
 
 

@@ -168,3 +168,97 @@ def stored_warnings(store: Store, target: str | Path) -> tuple[int, str, list[st
     sid = find_submission(store, target)
     sub = next(s for s in store.submissions(current_only=False) if s.id == sid)
     return sid, sub.filename, [_redact(w) for w in store.warnings([sid]).get(sid, [])]
+
+
+# ---------------------------------------------------------------- scanned paper copies
+
+#: The audit-log action recording what a person typed or decided for a scanned field.
+SCAN_REVIEWED = "scan reviewed"
+#: What a person may type for a tick box.
+_TICKED = {"ticked": True, "yes": True, "true": True, "x": True, "1": True,
+           "empty": False, "no": False, "false": False, "0": False, "": False}
+
+
+@dataclass(frozen=True)
+class PendingField:
+    """A field of a scanned copy a person must look at: handwriting to transcribe, or a mark the
+    reader could not decide (with every bubble's ink ratio)."""
+
+    submission_id: int
+    filename: str
+    learner: str
+    field_id: str
+    label: str
+    kind: str
+    status: str  # 'needs transcription' or 'needs review'
+    page: int
+    marks: list[tuple[str, float, str]]  # (option, ink ratio, decision)
+    options: list[str]
+    has_crop: bool
+
+
+def pending_fields(store: Store) -> list[PendingField]:
+    """Every scanned field of a current submission still waiting for a person, in submission and page order."""
+    reviewed = {(r.submission_id, r.field_id) for r in store.scan_reviews()}
+    subs = {s.id: s for s in store.submissions()}
+    definitions = store.definitions()
+    grouped: dict[tuple[int, str], list[Any]] = {}
+    for row in store.scan_fields(list(subs)):
+        if row.status != "read" and (row.submission_id, row.field_id) not in reviewed:
+            grouped.setdefault((row.submission_id, row.field_id), []).append(row)
+    out = []
+    for (sid, fid), rows in grouped.items():
+        sub = subs[sid]
+        definition = next((d for d in definitions[sub.definition_id].fields if d["id"] == fid), {})
+        order = [o["value"] for o in definition.get("options", ())]
+        rows.sort(key=lambda r: order.index(r.option) if r.option in order else -1)
+        out.append(PendingField(sid, sub.filename, sub.learner_name, fid, str(definition.get("label", fid)),
+                                str(definition.get("kind", "text")), rows[0].status, rows[0].page,
+                                [(r.option, r.ink, r.decision) for r in rows],
+                                [o["value"] for o in definition.get("options", ())],
+                                any(r.crop for r in rows)))
+    return out
+
+
+def field_crop(store: Store, submission_id: int, field_id: str) -> bytes:
+    """The PNG crop of a scanned text field; ReviewError when there is none."""
+    for row in store.scan_fields([submission_id]):
+        if row.field_id == field_id and row.crop:
+            return row.crop
+    raise ReviewError(f"submission {submission_id}: no scanned image of field {field_id} "
+                      "(only written text fields of scanned copies have one)")
+
+
+def enter_value(store: Store, submission_id: int, field_id: str, text: str) -> Any:
+    """Record what a person read on the scan for a field (typed text, or the decided mark: 'ticked',
+    'empty', an option's value or its position 1..n); returns the stored value. Who did it and when is
+    kept with the value and in the audit log; nothing stored before is changed."""
+    from generator.model.values import coerce
+    subs = {s.id: s for s in store.submissions(current_only=False)}
+    if submission_id not in subs:
+        raise ReviewError(f"no submission {submission_id} in this store (see 'portfolio review scans')")
+    rows = [r for r in store.scan_fields([submission_id]) if r.field_id == field_id]
+    if not rows:
+        raise ReviewError(f"submission {submission_id} has no scanned field {field_id} "
+                          "(see 'portfolio review scans' for the fields waiting for a person)")
+    definition = next(d for d in store.definitions()[subs[submission_id].definition_id].fields if d["id"] == field_id)
+    kind, options = definition["kind"], [o["value"] for o in definition.get("options", ())]
+    raw: Any = text.strip()
+    if kind == "checkbox":
+        if raw.lower() not in _TICKED:
+            raise ReviewError(f"{field_id}: a tick box is 'ticked' or 'empty', not {raw!r}")
+        value: Any = _TICKED[raw.lower()]
+    elif raw == "":
+        value = None
+    else:
+        if kind == "choice" and raw.isdigit() and 1 <= int(raw) <= len(options):
+            raw = options[int(raw) - 1]
+        value, warning = coerce(definition, raw)
+        if warning:
+            raise ReviewError(f"{field_id}: {warning}")
+    with store.transaction():
+        store.add_scan_review(submission_id, field_id, value)
+        store.add_audit(SCAN_REVIEWED, filename=subs[submission_id].filename, sha256=subs[submission_id].sha256,
+                        instance_id=subs[submission_id].instance_id, submission_id=submission_id,
+                        detail=f"{field_id}: {rows[0].status} entered by hand")
+    return value

@@ -23,10 +23,14 @@ from generator.records.store import (
     IssuedPack,
     NewSubmission,
     ReturnToken,
+    ScanField,
+    ScanPage,
+    ScanReview,
     StoreError,
     SubmissionRow,
     User,
     now,
+    with_reviews,
 )
 
 #: Seconds a writer waits for another process's transaction to finish.
@@ -172,6 +176,52 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             data BLOB NOT NULL,
             stored_at TEXT NOT NULL) WITHOUT ROWID""",
         *_no_change_triggers("originals"),
+    ),
+    5: (
+        # Paper returns. The field definitions (with their widget rectangles) each issued copy was made
+        # with, recorded when its register is imported, so a scan of it can be read.
+        """CREATE TABLE issued_definitions (
+            instance_id TEXT PRIMARY KEY,
+            definition_id TEXT NOT NULL REFERENCES definitions(id),
+            pages_json TEXT NOT NULL,
+            recorded_at TEXT NOT NULL)""",
+        # Every page of every scanned file: the copy and page its QR code names and how well it aligned,
+        # or why it could not be read (then its image is kept for a person to look at).
+        """CREATE TABLE scan_pages (
+            source_sha256 TEXT NOT NULL,
+            page_index INTEGER NOT NULL,
+            filename TEXT NOT NULL,
+            submission_id INTEGER REFERENCES submissions(id),
+            instance_id TEXT,
+            page INTEGER,
+            dpi REAL,
+            residual_mm REAL,
+            reason TEXT NOT NULL,
+            image BLOB,
+            stored_at TEXT NOT NULL,
+            PRIMARY KEY (source_sha256, page_index)) WITHOUT ROWID""",
+        # Every mark and text region read from a scanned copy: its ink ratio, the decision, the crop of a
+        # written text field, and whether the field is left to a person (status).
+        """CREATE TABLE scan_fields (
+            submission_id INTEGER NOT NULL REFERENCES submissions(id),
+            field_id TEXT NOT NULL,
+            option TEXT NOT NULL,
+            page INTEGER NOT NULL,
+            ink REAL NOT NULL,
+            decision TEXT NOT NULL,
+            status TEXT NOT NULL,
+            crop BLOB,
+            PRIMARY KEY (submission_id, field_id, option)) WITHOUT ROWID""",
+        # What a person typed or decided for a scanned field, and who: the latest entry is the value.
+        """CREATE TABLE scan_reviews (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            submission_id INTEGER NOT NULL REFERENCES submissions(id),
+            field_id TEXT NOT NULL,
+            value TEXT,
+            actor TEXT NOT NULL,
+            at TEXT NOT NULL)""",
+        *(t for table in ("issued_definitions", "scan_pages", "scan_fields", "scan_reviews")
+          for t in _no_change_triggers(table)),
     ),
 }
 
@@ -371,6 +421,9 @@ class SQLiteStore:
 
     # -- reading
 
+    def _rowsq(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        return self._db.execute(sql, tuple(params)).fetchall()
+
     def known_hashes(self) -> dict[str, int]:
         """SHA-256 -> submission id of every stored file."""
         return dict(self._db.execute("SELECT sha256, id FROM submissions"))
@@ -397,7 +450,7 @@ class SQLiteStore:
         for sid, fid, state, value, position in self._by_submission(sql, submission_ids):
             out.setdefault(sid, []).append(
                 FieldValue(fid, state, None if value is None else json.loads(value), position))
-        return out
+        return with_reviews(out, self.scan_reviews())
 
     def warnings(self, submission_ids: Iterable[int] | None = None) -> dict[int, list[str]]:
         out: dict[int, list[str]] = {}
@@ -492,6 +545,62 @@ class SQLiteStore:
     def originals_size(self) -> tuple[int, int]:
         files, size = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM originals").fetchone()
         return files, size
+
+    # -- paper returns
+
+    def add_issued_definition(self, instance_id: str, definition: Definition, pages: list[dict[str, float]]) -> None:
+        self._writing()
+        self.add_definition(definition)
+        self._db.execute("INSERT INTO issued_definitions VALUES (?, ?, ?, ?) ON CONFLICT (instance_id) DO NOTHING",
+                         (instance_id, definition.id, json.dumps(pages), now()))
+
+    def issued_definitions(self) -> dict[str, tuple[str, list[dict[str, float]]]]:
+        rows = self._rowsq("SELECT instance_id, definition_id, pages_json FROM issued_definitions")
+        return {r[0]: (r[1], json.loads(r[2])) for r in rows}
+
+    def add_scan_page(self, page: ScanPage) -> bool:
+        self._writing()
+        cursor = self._db.execute(
+            "INSERT INTO scan_pages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (source_sha256, page_index) DO NOTHING",
+            (page.source_sha256, page.page_index, page.filename, page.submission_id, page.instance_id, page.page,
+             page.dpi, page.residual_mm, page.reason, page.image, now()))
+        return cursor.rowcount == 1
+
+    def add_scan_fields(self, rows: Iterable[ScanField]) -> None:
+        self._writing()
+        self._db.executemany("INSERT INTO scan_fields VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             [(r.submission_id, r.field_id, r.option, r.page, r.ink, r.decision, r.status, r.crop)
+                              for r in rows])
+
+    def scan_pages(self, submission_ids: Iterable[int] | None = None, unidentified: bool = False) -> list[ScanPage]:
+        sql = ("SELECT source_sha256, page_index, filename, submission_id, instance_id, page, dpi, residual_mm, "
+               "reason, image, stored_at FROM scan_pages")
+        if unidentified:
+            rows = self._rowsq(sql + " WHERE submission_id IS NULL ORDER BY stored_at, source_sha256, page_index")
+        elif submission_ids is None:
+            rows = self._rowsq(sql + " ORDER BY stored_at, source_sha256, page_index")
+        else:
+            wanted = {int(i) for i in submission_ids}
+            rows = [r for r in self._rowsq(sql + " WHERE submission_id IS NOT NULL ORDER BY submission_id, page, "
+                                                  "page_index") if r[3] in wanted]
+        return [ScanPage(*r[:9], image=None if r[9] is None else bytes(r[9]), stored_at=r[10]) for r in rows]
+
+    def scan_fields(self, submission_ids: Iterable[int] | None = None) -> list[ScanField]:
+        rows = self._rowsq("SELECT submission_id, field_id, option, page, ink, decision, status, crop FROM scan_fields "
+                           "ORDER BY submission_id, page, field_id, option")
+        wanted = None if submission_ids is None else {int(i) for i in submission_ids}
+        return [ScanField(*r[:7], crop=None if r[7] is None else bytes(r[7])) for r in rows
+                if wanted is None or r[0] in wanted]
+
+    def add_scan_review(self, submission_id: int, field_id: str, value: Any) -> None:
+        self._writing()
+        self._db.execute("INSERT INTO scan_reviews (submission_id, field_id, value, actor, at) VALUES (?, ?, ?, ?, ?)",
+                         (submission_id, field_id, json.dumps(value, ensure_ascii=False), self.actor, now()))
+
+    def scan_reviews(self) -> list[ScanReview]:
+        rows = self._rowsq("SELECT submission_id, field_id, value, actor, at FROM scan_reviews ORDER BY id")
+        return [ScanReview(r[0], r[1], None if r[2] is None else json.loads(r[2]), r[3], r[4]) for r in rows]
 
     # -- copying
 

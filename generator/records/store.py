@@ -194,6 +194,65 @@ class ReturnToken:
 
 
 @dataclass(frozen=True)
+class ScanPage:
+    """One page of a scanned file: the copy and page its QR code names (None when it names none the
+    store knows), how well it aligned, and why it was not read ("" when it was); ``image`` is kept
+    for a page a person must look at."""
+
+    source_sha256: str
+    page_index: int  # 1-based position in the scanned file
+    filename: str
+    submission_id: int | None
+    instance_id: str | None
+    page: int | None
+    dpi: float | None
+    residual_mm: float | None
+    reason: str
+    image: bytes | None = field(default=None, repr=False)
+    stored_at: str = ""
+
+
+@dataclass(frozen=True)
+class ScanField:
+    """One mark or text region read from a scanned copy. ``option`` is a radio bubble's option value
+    ("" for a tick box or text field); ``status`` is 'read', 'needs review' or 'needs transcription'."""
+
+    submission_id: int
+    field_id: str
+    option: str
+    page: int
+    ink: float
+    decision: str
+    status: str
+    crop: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ScanReview:
+    """What a person typed or decided for a scanned field (JSON value), who and when."""
+
+    submission_id: int
+    field_id: str
+    value: Any
+    actor: str
+    at: str
+
+
+def with_reviews(values: dict[int, list[FieldValue]], reviews: Iterable[ScanReview]) -> dict[int, list[FieldValue]]:
+    """Stored values with each scanned field a person reviewed replaced by the latest review."""
+    latest: dict[tuple[int, str], ScanReview] = {}
+    for review in reviews:
+        latest[(review.submission_id, review.field_id)] = review
+    if not latest:
+        return values
+    out: dict[int, list[FieldValue]] = {}
+    for sid, rows in values.items():
+        out[sid] = [FieldValue(v.field_id, "read", latest[(sid, v.field_id)].value, v.position)
+                    if (sid, v.field_id) in latest else v for v in rows]
+    return out
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     id: int
     at: str
@@ -243,6 +302,15 @@ class Store(Protocol):
     def counts(self) -> dict[str, int]: ...  # rows per records table
     def original(self, sha256: str) -> bytes | None: ...  # the returned file kept for a submission
     def originals_size(self) -> tuple[int, int]: ...  # (files, bytes) of the kept originals
+    # -- paper returns (writes inside a transaction)
+    def add_issued_definition(self, instance_id: str, definition: Definition, pages: list[dict[str, float]]) -> None: ...
+    def issued_definitions(self) -> dict[str, tuple[str, list[dict[str, float]]]]: ...  # instance -> (def id, pages)
+    def add_scan_page(self, page: ScanPage) -> bool: ...  # False when that page of that file is stored already
+    def add_scan_fields(self, rows: Iterable[ScanField]) -> None: ...
+    def scan_pages(self, submission_ids: Iterable[int] | None = None, unidentified: bool = False) -> list[ScanPage]: ...
+    def scan_fields(self, submission_ids: Iterable[int] | None = None) -> list[ScanField]: ...
+    def add_scan_review(self, submission_id: int, field_id: str, value: Any) -> None: ...
+    def scan_reviews(self) -> list[ScanReview]: ...
     # -- copying a whole store (``generator.records.copy``)
     def columns(self, table: str) -> list[str]: ...
     def table_rows(self, table: str, columns: list[str], keys: tuple[str, ...]) -> Iterator[tuple]: ...
@@ -260,4 +328,8 @@ COPY_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("originals", ("sha256",)),
     ("packs_issued", ("instance_id", "file")),
     ("audit_log", ("id",)),
+    ("issued_definitions", ("instance_id",)),
+    ("scan_pages", ("source_sha256", "page_index")),
+    ("scan_fields", ("submission_id", "field_id", "option")),
+    ("scan_reviews", ("id",)),
 )

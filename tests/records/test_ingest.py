@@ -163,7 +163,8 @@ def test_same_file_twice_stores_nothing_new_and_says_already_ingested(tmp_path, 
     assert first.counts["new"] == 3
     before = counts(store)
     second = ingest([folder], store, jobs=2)
-    assert second.counts == {"new": 0, "unchanged": 3, "superseded": 0, "conflict": 0, "rejected": 0, "failed": 0}
+    assert second.counts == {"new": 0, "unchanged": 3, "superseded": 0, "conflict": 0, "rejected": 0, "failed": 0,
+                             "unidentified": 0}
     assert all(o.reason.startswith("already ingested") for o in second.files)
     assert counts(store) == before  # not even an audit entry
 

@@ -105,16 +105,16 @@ def test_quiet_prints_the_summary_line_only_and_json_is_plain_data(tmp_path, for
     assert NHS not in as_json.output
 
 
-@pytest.mark.parametrize("make", ["empty", "only-images"])
+@pytest.mark.parametrize("make", ["empty", "only-notes"])
 def test_an_empty_folder_or_one_without_copies_says_so(tmp_path, make):
     folder = tmp_path / "returned"
     folder.mkdir()
-    if make == "only-images":
-        (folder / "scan0001.jpg").write_bytes(b"\xff\xd8\xff")
+    if make == "only-notes":
+        (folder / "notes.txt").write_text("not a copy", encoding="utf-8")
     store = tmp_path / "records.sqlite"
     result = run("ingest", str(folder), "--store", str(store))
     assert result.exit_code == 1
-    assert f"{folder}: no PDF or Word (.docx) file here" in result.output
+    assert f"{folder}: no PDF, Word (.docx) or scanned (PNG, JPEG, TIFF) file here" in result.output
     assert "nothing was ingested" in result.output
     assert not store.exists()  # nothing half-written
 

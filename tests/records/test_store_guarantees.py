@@ -17,7 +17,7 @@ from generator.formats.pdf.fill import fill_pdf
 from generator.reading.sandbox import Limits
 from generator.records.connect import open_store
 from generator.records.ingest import ingest
-from generator.records.store import ReturnToken, User
+from generator.records.store import ReturnToken, ScanField, ScanPage, User
 from tests.hostile import VALID_NHS_NUMBER
 
 NOTES = "final_review.review.self_assessment"
@@ -49,6 +49,16 @@ def filled(tmp_path_factory, pdf_path) -> dict:
             store.add_return_token(ReturnToken("b" * 64, "00000000-0000-4000-8000-000000000001",
                                                "2027-01-31T00:00:00+00:00", "assessor@example.org",
                                                "2026-12-01T00:00:00+00:00"))
+        # paper returns: an issued copy's layout, a scanned page, a mark and a person's entry for it
+        sid = next(o.submission_id for o in result.files if o.status == "new")
+        definition = next(iter(store.definitions().values()))
+        with store.transaction():
+            store.add_issued_definition("00000000-0000-4000-8000-000000000001", definition,
+                                        [{"width": 595.276, "height": 841.89}])
+            store.add_scan_page(ScanPage("c" * 64, 1, "scan.pdf", sid, "00000000-0000-4000-8000-000000000001", 1,
+                                         200.0, 0.1, "", None))
+            store.add_scan_fields([ScanField(sid, NOTES, "", 1, 0.02, "written", "needs transcription", b"png")])
+            store.add_scan_review(sid, NOTES, "Typed from the scan")
     assert sorted(o.status for o in result.files) == ["new", "rejected"]
     return {"store": store_file, "copy": copy}
 

@@ -1,0 +1,166 @@
+"""Ingesting scanned paper copies: issued copies come back on paper as submissions like any other."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from PIL import Image
+
+from generator import api
+from generator.records.connect import open_store
+from generator.records.ingest import ingest
+from generator.records.register import import_register
+from tests.scans import Scanner, fill_sheet, has_page_codes, pdf_geometry, scan_sheet, sheet_for, to_bytes
+
+HEADER = "name,practice,pcn,supervisor,facilitator,start_date\n"
+UNKNOWN = "00000000-0000-4000-8000-0000000000bb"
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    """One learner's pack and three feedback forms, issued (PDF only) with their register."""
+    root = tmp_path_factory.mktemp("cohort")
+    roster = root / "roster.csv"
+    roster.write_text(HEADER + "Åsa Øberg,Riverside Surgery,riverside-pcn,Dr A Okafor,Jo Bennett,01/09/2026\n",
+                      encoding="utf-8")
+    plan = api.plan_issue(roster, "2026 autumn", out_dir=root / "out", formats=["pdf"], feedback_forms=3)
+    outcome = api.issue(plan, jobs=1, store=root / "no-store.sqlite")
+    register = outcome.result.register
+    rows = list(csv.DictReader(register.read_text(encoding="utf-8-sig").splitlines()))
+    return register, rows
+
+
+def issued_pdf(register, row):
+    return (register.parent / row["file"]).read_bytes()
+
+
+def sheet(data, page, dpi=200):
+    manifest, fields, pages = pdf_geometry(data)
+    if has_page_codes(data):
+        from tests.scans import render_page
+        return render_page(data, page, dpi), manifest, fields, pages
+    return sheet_for(data, manifest, page, dpi), manifest, fields, pages
+
+
+def test_a_scan_of_issued_copies_becomes_submissions_and_unknown_pages_are_kept(cohort, store_location):
+    register, rows = cohort
+    pack_row = next(r for r in rows if "feedback" not in r["file"])
+    feedback_row = next(r for r in rows if "feedback" in r["file"])
+    pack = issued_pdf(register, pack_row)
+    sheets = []
+    # a page of the learner's pack with two ticks and handwriting
+    _, _, fields, pages = sheet(pack, 1)
+    page = min(w["page"] for d in fields if d["kind"] == "checkbox" for w in d["widgets"])
+    image, manifest, fields, pages = sheet(pack, page)
+    boxes = [d for d in fields if d["kind"] == "checkbox" and d["widgets"][0]["page"] == page]
+    texts = [d for d in fields if d["kind"] in ("text", "longtext", "signature")
+             and d["widgets"] and d["widgets"][0]["page"] == page]
+    styles = {(boxes[0]["id"], ""): "tick", (boxes[1]["id"], ""): "cross"}
+    written = {texts[0]["id"]} if texts else set()
+    fill_sheet(image, fields, page, pages[page - 1]["height"], 200, styles, written)
+    sheets.append(scan_sheet(image, 200, Scanner(dpi=200, rotate=0.8, jpeg=85)))
+    # a feedback form, upside down
+    feedback = issued_pdf(register, feedback_row)
+    image, fmanifest, ffields, fpages = sheet(feedback, 1)
+    sheets.append(scan_sheet(image, 200, Scanner(dpi=200, upside_down=True)))
+    # a blank sheet, and a page of a copy this store never issued
+    sheets.append(Image.new("L", sheets[0].size, 250))
+    sheets.append(scan_sheet(sheet_for(feedback, fmanifest, 1, 200, instance_id=UNKNOWN), 200, Scanner(dpi=200)))
+    scan_file = register.parent.parent / f"scan-{store_location.rsplit('/', 1)[-1]}.pdf"
+    scan_file.write_bytes(to_bytes(sheets, "pdf", 200))
+
+    with open_store(store_location) as store:
+        result = ingest([scan_file], store, registers=[register], jobs=1)
+        statuses = [(o.status, o.instance_id) for o in result.files]
+        assert statuses == [("new", pack_row["instance_id"]), ("new", feedback_row["instance_id"]),
+                            ("unidentified", None), ("unidentified", None)]
+        assert not result.ok  # two pages need a person
+        assert result.files[2].reason.startswith("scanned page 3: no QR code of this tool was found on the page")
+        assert f"instance {UNKNOWN}" in result.files[3].reason and "register the cohort first" in result.files[3].reason
+        subs = {s.instance_id: s for s in store.submissions()}
+        assert {s.format for s in subs.values()} == {"scan"}
+        assert subs[feedback_row["instance_id"]].part == "patient_feedback"
+        learner = subs[pack_row["instance_id"]]
+        assert learner.learner_name == "Åsa Øberg"
+        values = {v.field_id: v for v in store.values([learner.id])[learner.id]}
+        assert values[boxes[0]["id"]].value is True and values[boxes[1]["id"]].value is True
+        assert all(values[b["id"]].value is False for b in boxes[2:])
+        other_page = next(d for d in fields if d["widgets"] and d["widgets"][0]["page"] != page)
+        assert values[other_page["id"]].state == "missing"
+        marks = {(f.field_id, f.option): f for f in store.scan_fields([learner.id])}
+        assert marks[(boxes[0]["id"], "")].decision == "ticked" and marks[(boxes[0]["id"], "")].ink > 0.1
+        if texts:
+            crop = marks[(texts[0]["id"], "")]
+            assert crop.status == "needs transcription" and Image.open(io.BytesIO(crop.crop)).format == "PNG"
+        [page_row] = store.scan_pages([learner.id])
+        assert page_row.page == page and page_row.residual_mm < 0.5 and page_row.reason == ""
+        lost = store.scan_pages(unidentified=True)
+        assert [p.page_index for p in lost] == [3, 4] and all(p.image for p in lost)
+        assert store.original(result.files[0].sha256) == scan_file.read_bytes()
+        # the same file again: nothing new, no page stored twice
+        again = ingest([scan_file], store, jobs=1)
+        assert [o.status for o in again.files] == ["unchanged"]
+        assert len(store.scan_pages(unidentified=True)) == 2
+
+
+def test_registering_keeps_each_issued_copys_layout(cohort, store_location):
+    register, rows = cohort
+    with open_store(store_location) as store:
+        import_register(store, register)
+        layouts = store.issued_definitions()
+        assert set(layouts) == {r["instance_id"] for r in rows}
+        definition_id, pages = layouts[rows[0]["instance_id"]]
+        fields = store.definitions()[definition_id].fields
+        assert len(pages) >= 1 and pages[0]["height"] == pytest.approx(841.89, abs=0.01)
+        boxes = [d for d in fields if d["kind"] == "checkbox"]
+        assert boxes and all(len(d["widgets"]) == 1 and d["widgets"][0]["on"] is True for d in boxes)
+
+
+def test_the_cli_ingests_a_scan_and_a_person_transcribes_and_decides_what_it_left(cohort, tmp_path):
+    from click.testing import CliRunner
+
+    from generator.cli import main
+    register, rows = cohort
+    pack_row = next(r for r in rows if "feedback" not in r["file"])
+    pack = issued_pdf(register, pack_row)
+    _, _, fields, _ = sheet(pack, 1)
+    page = min(w["page"] for d in fields if d["kind"] == "yesno" for w in d["widgets"])
+    image, manifest, fields, pages = sheet(pack, page)
+    text = next(d for d in fields if d["kind"] in ("text", "longtext", "signature") and d["widgets"]
+                and d["widgets"][0]["page"] == page)
+    box = next(d for d in fields if d["kind"] == "yesno" and d["widgets"][0]["page"] == page)
+    both = {(box["id"], str(w["on"])): "tick" for w in box["widgets"]}  # two answers ticked: a person decides
+    fill_sheet(image, fields, page, pages[page - 1]["height"], 200, both, {text["id"]})
+    scan_file = tmp_path / "scan.png"
+    scan_file.write_bytes(to_bytes([scan_sheet(image, 200, Scanner(dpi=200))], "png", 200))
+    store = str(tmp_path / "records.sqlite")
+    runner = CliRunner()
+    result = runner.invoke(main, ["ingest", str(scan_file), "--register", str(register), "--store", store])
+    assert result.exit_code == 0, result.output
+    assert "1 new" in result.output
+    listed = runner.invoke(main, ["review", "scans", "--store", store])
+    assert listed.exit_code == 0
+    lines = listed.output.splitlines()
+    sid = lines[0].split()[0]
+    assert any(f"{text['id']} (page {page}, Åsa Øberg): needs transcription" in line for line in lines)
+    assert any(f"{box['id']} (page {page}, Åsa Øberg): needs review: mark yes " in line for line in lines)
+    assert lines[-1] == "2 field(s) waiting; 0 unidentified scanned page(s)"
+    crop = tmp_path / "crop.png"
+    assert runner.invoke(main, ["review", "crop", sid, text["id"], "--out", str(crop), "--store", store]).exit_code == 0
+    assert Image.open(io.BytesIO(crop.read_bytes())).format == "PNG"
+    typed = runner.invoke(main, ["review", "enter", sid, text["id"], "Dr A Okafor", "--by", "j.bennett",
+                                 "--store", store])
+    assert typed.exit_code == 0, typed.output
+    bad = runner.invoke(main, ["review", "enter", sid, box["id"], "maybe", "--store", store])
+    assert bad.exit_code == 1 and box["id"] in bad.output
+    assert runner.invoke(main, ["review", "enter", sid, box["id"], "no", "--store", store]).exit_code == 0
+    assert runner.invoke(main, ["review", "scans", "--store", store]).output.splitlines()[-1] == (
+        "0 field(s) waiting; 0 unidentified scanned page(s)")
+    with open_store(store) as opened:
+        values = {v.field_id: v.value for v in opened.values([int(sid)])[int(sid)]}
+        assert values[text["id"]] == "Dr A Okafor" and values[box["id"]] is False
+        reviews = opened.scan_reviews()
+        assert [(r.field_id, r.actor) for r in reviews][0] == (text["id"], "j.bennett")
+        assert [a.action for a in opened.audit()].count("scan reviewed") == 2
