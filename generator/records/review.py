@@ -203,7 +203,7 @@ def pending_fields(store: Store) -> list[PendingField]:
     subs = {s.id: s for s in store.submissions()}
     definitions = store.definitions()
     grouped: dict[tuple[int, str], list[Any]] = {}
-    for row in store.scan_fields(list(subs)):
+    for row in store.scan_fields(list(subs), crops=False):
         if row.status != "read" and (row.submission_id, row.field_id) not in reviewed:
             grouped.setdefault((row.submission_id, row.field_id), []).append(row)
     out = []
@@ -216,7 +216,7 @@ def pending_fields(store: Store) -> list[PendingField]:
                                 str(definition.get("kind", "text")), rows[0].status, rows[0].page,
                                 [(r.option, r.ink, r.decision) for r in rows],
                                 [o["value"] for o in definition.get("options", ())],
-                                any(r.crop for r in rows)))
+                                any(r.has_crop for r in rows)))
     return out
 
 

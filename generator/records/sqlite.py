@@ -581,17 +581,23 @@ class SQLiteStore:
         elif submission_ids is None:
             rows = self._rowsq(sql + " ORDER BY stored_at, source_sha256, page_index")
         else:
-            wanted = {int(i) for i in submission_ids}
-            rows = [r for r in self._rowsq(sql + " WHERE submission_id IS NOT NULL ORDER BY submission_id, page, "
-                                                  "page_index") if r[3] in wanted]
+            rows = sorted(self._scan_rows(sql, submission_ids), key=lambda r: (r[3], r[5] or 0, r[1]))
         return [ScanPage(*r[:9], image=None if r[9] is None else bytes(r[9]), stored_at=r[10]) for r in rows]
 
-    def scan_fields(self, submission_ids: Iterable[int] | None = None) -> list[ScanField]:
-        rows = self._rowsq("SELECT submission_id, field_id, option, page, ink, decision, status, crop FROM scan_fields "
-                           "ORDER BY submission_id, page, field_id, option")
-        wanted = None if submission_ids is None else {int(i) for i in submission_ids}
-        return [ScanField(*r[:7], crop=None if r[7] is None else bytes(r[7])) for r in rows
-                if wanted is None or r[0] in wanted]
+    def scan_fields(self, submission_ids: Iterable[int] | None = None, crops: bool = True) -> list[ScanField]:
+        sql = (f"SELECT submission_id, field_id, option, page, ink, decision, status, crop IS NOT NULL, "
+               f"{'crop' if crops else 'NULL'} FROM scan_fields")
+        rows = self._rowsq(sql) if submission_ids is None else self._scan_rows(sql, submission_ids)
+        rows = sorted(rows, key=lambda r: (r[0], r[3], r[1], r[2]))
+        return [ScanField(*r[:7], crop=None if r[8] is None else bytes(r[8]), has_crop=bool(r[7])) for r in rows]
+
+    def _scan_rows(self, sql: str, ids: Iterable[int]) -> list[tuple]:
+        wanted = sorted({int(i) for i in ids})
+        out: list[tuple] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            out += self._rowsq(f"{sql} WHERE submission_id IN ({', '.join('?' * len(chunk))})", chunk)
+        return out
 
     def add_scan_review(self, submission_id: int, field_id: str, value: Any) -> None:
         self._writing()

@@ -68,7 +68,7 @@ def create_app(store: str | Path | None = None, *, key: str | None = None, confi
     from jinja2 import StrictUndefined
 
     from generator.content.theme import TEMPLATES_DIR, css_string
-    from generator.web import auth, cohorts, profiles, returns, views
+    from generator.web import auth, cohorts, profiles, returns, scans, views
     from generator.web.sessions import SessionInterface
 
     store = str(store_path(store))
@@ -98,6 +98,6 @@ def create_app(store: str | Path | None = None, *, key: str | None = None, confi
     CSRFProtect(app)
     auth.init(app)
     views.init(app)
-    for blueprint in (cohorts.bp, profiles.bp, returns.bp):
+    for blueprint in (cohorts.bp, profiles.bp, returns.bp, scans.bp):
         app.register_blueprint(blueprint)
     return app

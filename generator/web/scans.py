@@ -1,0 +1,48 @@
+"""The scan review page: what scanned paper copies left to a person, each crop beside an input.
+
+In: the store's scanned fields still waiting (``generator.records.review.pending_fields``)
+and what a provider types or decides. Out: the page listing them (handwriting shown as
+its image, undecided marks with each bubble's ink), the crop images, and each entry
+recorded with who made it (``enter_value``; the audit log names the signed-in user).
+Providers only.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+
+from generator.errors import ReviewError
+from generator.web.auth import provider_only
+
+bp = Blueprint("scans", __name__)
+
+
+@bp.route("/scans")
+@provider_only
+def scans():
+    from generator.records.review import pending_fields
+    pending = pending_fields(g.store)
+    lost = g.store.scan_pages(unidentified=True)
+    return render_template("scans.html", pending=pending, lost=len(lost), error=request.args.get("error", ""))
+
+
+@bp.route("/scans/<int:sid>/<field_id>/crop.png")
+@provider_only
+def crop(sid: int, field_id: str):
+    from generator.records.review import field_crop
+    try:
+        data = field_crop(g.store, sid, field_id)
+    except ReviewError:
+        abort(404)
+    return Response(data, mimetype="image/png", headers={"Cache-Control": "private, max-age=300"})
+
+
+@bp.route("/scans/<int:sid>/<field_id>", methods=["POST"])
+@provider_only
+def enter(sid: int, field_id: str):
+    from generator.records.review import enter_value
+    try:
+        enter_value(g.store, sid, field_id, request.form.get("value", ""))
+    except ReviewError as exc:
+        return redirect(url_for("scans.scans", error=str(exc)))
+    return redirect(url_for("scans.scans"))
