@@ -52,7 +52,7 @@ from tests.scans import (  # noqa: E402
 )
 
 TRUE_STATES = ("ticked", "empty", "ambiguous")
-DECISIONS = ("ticked", "empty", "uncertain", "page not read")
+DECISIONS = ("ticked", "empty", "uncertain", "another option", "page not read")
 
 
 def truth_of(style: str, kind: str) -> str:
@@ -140,12 +140,35 @@ def accuracy(pages: int, seed: int) -> str:
         per_dpi[dpi]["aligned"] += bool(copy) and not info.reason
         if info.reason:
             reasons[info.reason.split(" (")[0]] += 1
-        decided = {(m.field_id, m.option): m.decision for m in copy.marks} if copy and not info.reason else {}
+        read = bool(copy) and not info.reason
+        decided = {(m.field_id, m.option): m.decision for m in copy.marks} if read else {}
         bucket = table["150" if dpi == 150 else "200+"]
         for key, state in truth.items():
-            decision = decided.get(key, "page not read")
+            styles_seen.setdefault(styles[key], Counter())[(dpi >= 200, decided.get(key, "page not read"))] += 1
+        # what is stored counts: a tick box's decision, and a radio group's answer as a whole
+        for d in fields:
+            keys = [k for k in truth if k[0] == d["id"]]
+            if not keys:
+                continue
+            if d["kind"] == "checkbox":
+                state = truth[keys[0]]
+            else:
+                states = [truth[k] for k in keys]
+                state = "ambiguous" if "ambiguous" in states else ("ticked" if "ticked" in states else "empty")
+            if not read:
+                decision = "page not read"
+            elif copy.states[d["id"]] != "read":
+                decision = "uncertain"
+            elif d["kind"] == "checkbox":
+                decision = "ticked" if copy.values[d["id"]] else "empty"
+            elif copy.values[d["id"]] is None:
+                decision = "empty"
+            else:
+                chosen = next(k[1] for k in keys if truth[k] == "ticked") if state == "ticked" else None
+                value = copy.values[d["id"]]
+                got = ("yes" if value else "no") if d["kind"] == "yesno" else value
+                decision = "ticked" if got == chosen else "another option"
             bucket[(state, decision)] += 1
-            styles_seen.setdefault(styles[key], Counter())[(dpi >= 200, decision)] += 1
     lines = ["| resolution | pages | QR read | aligned |", "|---|---|---|---|"]
     for dpi, c in per_dpi.items():
         lines.append(f"| {dpi} dpi | {c['pages']} | {c['qr']} ({c['qr'] / max(1, c['pages']):.1%}) | "
@@ -154,22 +177,24 @@ def accuracy(pages: int, seed: int) -> str:
         lines += ["", "Pages not read: " + "; ".join(f"{r} ({n})" for r, n in reasons.most_common())]
     for name, counts in table.items():
         total = sum(counts.values())
-        lines += ["", f"Marks at {name} dpi ({total}): true state (rows) x decision (columns)", "",
+        lines += ["", f"Answers at {name} dpi ({total}: each tick box, and each radio group as a whole): "
+                  "true state (rows) x what was stored (columns)", "",
                   "| true \\ decided | " + " | ".join(DECISIONS) + " |", "|---" * (len(DECISIONS) + 1) + "|"]
         for state in TRUE_STATES:
             lines.append(f"| {state} | " + " | ".join(str(counts[(state, d)]) for d in DECISIONS) + " |")
         right = counts[("ticked", "ticked")] + counts[("empty", "empty")] + counts[("ambiguous", "uncertain")]
         silent = (counts[("ticked", "empty")] + counts[("empty", "ticked")] + counts[("ambiguous", "ticked")]
-                  + counts[("ambiguous", "empty")])
+                  + counts[("ambiguous", "empty")] + sum(counts[(s, "another option")] for s in TRUE_STATES))
         review = sum(counts[(s, "uncertain")] for s in TRUE_STATES) - counts[("ambiguous", "uncertain")]
         unread = sum(counts[(s, "page not read")] for s in TRUE_STATES)
         lines.append("")
         lines.append(f"Right: {right} of {total} ({right / max(1, total):.2%}); clear marks sent to review: {review}; "
                      f"silent errors: {silent}; on pages not read (stored for a person): {unread}")
-    lines += ["", "Decisions per drawn style at 200 dpi and above:", "",
+    lines += ["", "Each drawn box's own decision, per style, at 200 dpi and above:", "",
               "| style | ticked | empty | uncertain | page not read |", "|---|---|---|---|---|"]
     for style, c in sorted(styles_seen.items()):
-        lines.append(f"| {style} | " + " | ".join(str(c[(True, d)]) for d in DECISIONS) + " |")
+        lines.append(f"| {style} | " + " | ".join(str(c[(True, d)]) for d in DECISIONS if d != "another option")
+                     + " |")
     return "\n".join(lines)
 
 

@@ -106,7 +106,8 @@ def test_summary_groups_per_file_and_counts_per_kind():
         FileOutcome("d.pdf", "rejected"), FileOutcome("e.pdf", "failed"), FileOutcome("f.pdf", "unchanged"),
     ]
     summary = summarise(IngestResult("records.sqlite", files))
-    assert summary.counts == {"new": 1, "unchanged": 1, "superseded": 1, "conflict": 1, "rejected": 1, "failed": 1}
+    assert summary.counts == {"new": 1, "unchanged": 1, "superseded": 1, "conflict": 1, "rejected": 1, "failed": 1,
+                              "unidentified": 0}
     assert list(summary.kinds.items()) == [("date not understood", (3, 2)), ("other", (2, 1)),
                                            ("possible patient identifier", (1, 1))]
     assert [(f.path, f.shown, f.more) for f in summary.files] == [
@@ -144,7 +145,8 @@ def test_result_json_known_answer(tmp_path):
         {str(register): (3, 2)}, 1.23456, 2)
     assert result_json(result) == {
         "store": str(path.resolve()), "seconds": 1.235, "readers": 2, "ok": False,
-        "counts": {"new": 1, "unchanged": 0, "superseded": 0, "conflict": 0, "rejected": 1, "failed": 0},
+        "counts": {"new": 1, "unchanged": 0, "superseded": 0, "conflict": 0, "rejected": 1, "failed": 0,
+                   "unidentified": 0},
         "warning_kinds": {"date not understood": {"warnings": 1, "files": 1}},
         "registers": {str(register.resolve()): {"rows": 3, "new": 2}},
         "files": [
@@ -186,7 +188,8 @@ def test_find_files_refuses_a_missing_path_and_a_folder_without_copies(tmp_path)
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(IngestError) as caught:
         find_files([tmp_path])
-    assert str(caught.value) == (f"{tmp_path}: no PDF or Word (.docx) file here (1 other file(s), e.g. notes.txt); "
+    assert str(caught.value) == (f"{tmp_path}: no PDF, Word (.docx) or scanned (PNG, JPEG, TIFF) file "
+                                 "here (1 other file(s), e.g. notes.txt); "
                                  "nothing was ingested (name the folder the returned copies are in)")
     folders = []
     for n in range(4):
@@ -194,8 +197,8 @@ def test_find_files_refuses_a_missing_path_and_a_folder_without_copies(tmp_path)
         folders.append(tmp_path / f"e{n}")
     with pytest.raises(IngestError) as caught:
         find_files(folders)
-    assert str(caught.value).startswith(f"{folders[0]}, {folders[1]}, {folders[2]} and 1 more: no PDF or Word (.docx) "
-                                        "file here; nothing")
+    assert str(caught.value).startswith(f"{folders[0]}, {folders[1]}, {folders[2]} and 1 more: no PDF, Word (.docx) "
+                                        "or scanned (PNG, JPEG, TIFF) file here; nothing")
     (tmp_path / "e0" / "ZOE.PDF").write_bytes(b"x")  # the suffix in any case
     assert find_files(folders) == [tmp_path / "e0" / "ZOE.PDF"]
     assert find_files([]) == []
