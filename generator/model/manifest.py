@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # only for annotations: reading a copy needs the manifest's n
 MANIFEST_FORMAT = "portfolio-manifest/1"
 #: File name of the manifest attached to a PDF.
 PDF_ATTACHMENT_NAME = "portfolio-manifest.json"
+#: File name of the blank's layout attached to a print-ready PDF of several copies (no manifest of its own).
+LAYOUT_ATTACHMENT_NAME = "portfolio-layout.json"
 #: Namespace of the custom XML part holding the manifest in a DOCX.
 DOCX_NAMESPACE = "urn:portfolio:manifest:1"
 

@@ -65,20 +65,23 @@ def issued_layouts(path: Path, rows: list[IssuedPack]) -> tuple[list[tuple[str, 
     from generator.formats.pdf.geometry import pdf_layout
     out: list[tuple[str, Definition, list[Any]]] = []
     notes: list[str] = []
+    read: dict[str, tuple[Any, Any, Any]] = {}
     for row in rows:
         if not row.file.lower().endswith(".pdf"):
             continue
         pdf = path.parent / row.file
         try:
-            manifest, fields, pages = pdf_layout(pdf.read_bytes(), pdf.name)
+            if row.file not in read:  # a print-ready PDF of several copies is read once
+                read[row.file] = pdf_layout(pdf.read_bytes(), pdf.name)
+            manifest, fields, pages = read[row.file]
         except (OSError, ReadError, ValueError) as exc:
             notes.append(f"{row.file}: its layout could not be recorded ({getattr(exc, 'reason', exc)})")
             continue
         except Exception as exc:  # a damaged or foreign file: noted, the register is still imported
             notes.append(f"{row.file}: its layout could not be recorded ({type(exc).__name__})")
             continue
-        instance = str(manifest.get("instance_id") or row.instance_id)
-        out.append((instance, definition_of_fields(manifest, fields), pages))
+        # the register's own instance: a print-ready PDF holds several copies, one row each
+        out.append((row.instance_id, definition_of_fields(manifest, fields), pages))
     return out, notes
 
 

@@ -164,3 +164,31 @@ def test_the_cli_ingests_a_scan_and_a_person_transcribes_and_decides_what_it_lef
         reviews = opened.scan_reviews()
         assert [(r.field_id, r.actor) for r in reviews][0] == (text["id"], "j.bennett")
         assert [a.action for a in opened.audit()].count("scan reviewed") == 2
+
+
+def test_a_stack_of_fifty_printed_feedback_forms_comes_back_as_fifty_submissions(tmp_path):
+    from tests.scans import render_page
+    roster = tmp_path / "roster.csv"
+    roster.write_text(HEADER + "Åsa Øberg,Riverside Surgery,riverside-pcn,Dr A Okafor,Jo Bennett,01/09/2026\n",
+                      encoding="utf-8")
+    plan = api.plan_issue(roster, "2026 autumn", out_dir=tmp_path / "out", formats=["pdf"], feedback_forms=50,
+                          print_forms=True)
+    register = api.issue(plan, jobs=1, store=tmp_path / "no-store.sqlite").result.register
+    rows = [r for r in csv.DictReader(register.read_text(encoding="utf-8-sig").splitlines())
+            if r["document"] != "pack"]
+    assert len(rows) == 50 and len({r["file"] for r in rows}) == 1
+    printed = (register.parent / rows[0]["file"]).read_bytes()
+    import pypdfium2 as pdfium
+    pdf = pdfium.PdfDocument(printed)
+    count = len(pdf)
+    pdf.close()
+    sheets = [scan_sheet(render_page(printed, n, 200), 200, Scanner(dpi=200, rotate=0.6, jpeg=85), seed=n)
+              for n in range(1, count + 1)]
+    stack = tmp_path / "stack.pdf"
+    stack.write_bytes(to_bytes(list(reversed(sheets)), "pdf", 200))  # the pile came out of the scanner reversed
+    with open_store(tmp_path / "records.sqlite") as store:
+        result = ingest([stack], store, registers=[register], jobs=1)
+        assert result.counts["new"] == 50 and result.counts["unidentified"] == 0, [o.reason for o in result.files]
+        subs = store.submissions()
+        assert len(subs) == 50 and {s.part for s in subs} == {"patient_feedback"} and {s.format for s in subs} == {"scan"}
+        assert {s.instance_id for s in subs} == {r["instance_id"] for r in rows}

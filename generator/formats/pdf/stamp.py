@@ -194,6 +194,15 @@ def print_ready(stamper: PdfStamp, manifests: list[Mapping[str, Any]], title: st
                 del xobjects[f"/{marks.RETURN_SLOT}"]
             resources.XObject = xobjects
             copy.Resources = resources
+    # The blank's layout (every field's widget rectangles, the page sizes), so that registering the
+    # copies can record what a scan of each one is read against: no manifest, no instance id.
+    from generator.formats.pdf.objects import find_manifest
+    from generator.model.manifest import LAYOUT_ATTACHMENT_NAME
+    layout = dict(find_manifest(source, "blank"))
+    layout.pop("instance_id", None)
+    layout["part"] = manifests[0].get("part") if manifests else None
+    out.attachments[LAYOUT_ATTACHMENT_NAME] = pikepdf.AttachedFileSpec(
+        out, dumps(layout).encode("utf-8"), mime_type="application/json")
     with out.open_metadata(set_pikepdf_as_editor=False) as meta:
         meta["dc:title"] = title
     out.docinfo["/Title"] = title
