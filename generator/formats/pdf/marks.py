@@ -17,7 +17,8 @@ import re
 import zlib
 from typing import Any
 
-from generator.model.pagecode import MARK_CENTRES_MM, MARK_SIZE_MM, QR_BOX_MM, QUIET_ZONE, PageCode, symbol
+from generator.formats.pdf import qrfast
+from generator.model.pagecode import MARK_CENTRES_MM, MARK_SIZE_MM, QR_BOX_MM, QUIET_ZONE, PageCode
 
 #: Points per millimetre.
 MM = 72 / 25.4
@@ -60,7 +61,7 @@ def _symbol(matrix: Any, left: float, top: float, size: float) -> list[bytes]:
 def code_content(code: PageCode, page_height: float) -> bytes:
     """The drawing of ``code``'s QR symbol and the alignment marks on a page ``page_height`` points high."""
     left_mm, top_mm, size_mm = QR_BOX_MM
-    out = _symbol(symbol(code).matrix, left_mm * MM, page_height - top_mm * MM, size_mm * MM)
+    out = _symbol(qrfast.matrix(code), left_mm * MM, page_height - top_mm * MM, size_mm * MM)
     half = MARK_SIZE_MM / 2
     for x_mm, y_mm in MARK_CENTRES_MM:
         out.append(b"%s %s %s %s re" % (_num((x_mm - half) * MM), _num(page_height - (y_mm + half) * MM),
