@@ -261,7 +261,7 @@ def plan_issue(roster: Path | str, cohort: str, *, out_dir: Path | str = "build"
         raise OptionError("feedback_forms", f"{feedback_forms} is not between 0 and 50")
     if print_forms and not feedback_forms:
         raise OptionError("print", "--print prints the feedback forms: say how many with --feedback-forms N")
-    return_url, return_by = _return_link_options(return_url, return_by)
+    return_url, return_by = return_link_options(return_url, return_by)
     try:
         content = load_content(content_dir)
         learners = read_roster(roster, profile_names(content.directory), cover_labels(content))
@@ -282,7 +282,7 @@ def plan_issue(roster: Path | str, cohort: str, *, out_dir: Path | str = "build"
                      warnings, print_forms, return_url, return_by)
 
 
-def _return_link_options(url: str, by: str) -> tuple[str, str]:
+def return_link_options(url: str, by: str) -> tuple[str, str]:
     """The return link base URL and expiry date (ISO) once both are usable; ("", "") for none."""
     from urllib.parse import urlsplit
 
@@ -304,7 +304,7 @@ def _return_link_options(url: str, by: str) -> tuple[str, str]:
     return url.strip().rstrip("/"), day
 
 
-def _return_links(store: Any, base: str, day: str) -> Callable[[str], str]:
+def return_links(store: Any, base: str, day: str) -> Callable[[str], str]:
     """A function making one instance's return link (``users.new_return_token``: only its hash is stored)."""
     from generator.records.users import new_return_token
     expires = datetime.combine(date.fromisoformat(day), time(23, 59, 59), timezone.utc)
@@ -336,7 +336,7 @@ def issue(plan: IssuePlan, *, jobs: int | None = None, store: Path | str | None 
             result = issue_cohort(plan.learners, plan.cohort, plan.out_dir, plan.content, plan.formats,
                                   plan.feedback_forms, jobs, _counter(progress, len(plan.learners)), plan.replace,
                                   cache=cache, print_forms=plan.print_forms,
-                                  return_link=_return_links(opened, plan.return_url, plan.return_by),
+                                  return_link=return_links(opened, plan.return_url, plan.return_by),
                                   return_by=format_date(plan.return_by))
     else:
         result = issue_cohort(plan.learners, plan.cohort, plan.out_dir, plan.content, plan.formats,

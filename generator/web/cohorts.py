@@ -72,7 +72,10 @@ def _check(roster: Path, content_dir: str | None):
 
 def run_job(folder: str, store: str, actor: str, content_dir: str | None = None) -> None:
     """The background job (in a process of its own): issue, zip, record in the store."""
+    from contextlib import ExitStack
+
     from generator.content.loader import load_content
+    from generator.dates import format_date
     from generator.errors import PortfolioError
     from generator.issuing.issue import issue_cohort
     from generator.records.connect import open_store
@@ -92,8 +95,16 @@ def run_job(folder: str, store: str, actor: str, content_dir: str | None = None)
             state["done"] += n
             _write_json(path / "progress.json", state)
 
-        result = issue_cohort(learners, job["cohort"], path / "out", load_content(content_dir), ("pdf", "docx"),
-                              int(job.get("feedback_forms", 0)), None, progress)
+        with ExitStack() as stack:
+            link = None
+            if job.get("return_by"):  # each PDF cover shows its learner's return link to this app
+                from generator.api import return_links
+                tokens = stack.enter_context(open_store(store))
+                tokens.actor = actor
+                link = return_links(tokens, job["return_url"], job["return_by"])
+            result = issue_cohort(learners, job["cohort"], path / "out", load_content(content_dir),
+                                  ("pdf", "docx"), int(job.get("feedback_forms", 0)), None, progress,
+                                  return_link=link, return_by=format_date(job["return_by"]) if link else "")
         with zipfile.ZipFile(path / "cohort.zip.tmp", "w", zipfile.ZIP_DEFLATED) as archive:
             for file in sorted(result.cohort_dir.rglob("*")):
                 if file.is_file():
@@ -129,6 +140,8 @@ def issue():
     learners = None
     job_id = ""
     cohort = request.form.get("cohort", "").strip()[:100]
+    return_by = request.form.get("return_by", "").strip()[:40]  # optional: the day return links stop working
+    return_url = ""
     if request.method == "POST":
         roster = request.files.get("roster")
         data = roster.read(MAX_ROSTER_BYTES + 1) if roster else b""
@@ -140,7 +153,14 @@ def issue():
             problems = ["the roster is a spreadsheet file: save it as 'CSV UTF-8' and upload that"]
         elif not cohort:
             problems = ["give the cohort a name (e.g. 2026 autumn)"]
-        else:
+        elif return_by:
+            from generator.api import return_link_options
+            from generator.errors import OptionError
+            try:
+                return_url, return_by = return_link_options(request.host_url, return_by)
+            except OptionError as exc:
+                problems = [f"return links: {exc}"]
+        if not problems:
             job_id = secrets.token_hex(16)
             folder = _jobs_dir() / job_id
             folder.mkdir(mode=0o700)
@@ -150,8 +170,10 @@ def issue():
                 job_id = ""
             else:
                 _write_json(folder / "job.json", {"cohort": cohort, "by": g.user.email, "learners": len(learners),
-                                                  "feedback_forms": 0})
-    return render_template("cohorts.html", problems=problems, learners=learners, job_id=job_id, cohort=cohort)
+                                                  "feedback_forms": 0, "return_url": return_url,
+                                                  "return_by": return_by})
+    return render_template("cohorts.html", problems=problems, learners=learners, job_id=job_id, cohort=cohort,
+                           return_by=return_by)
 
 
 @bp.route("/cohorts/<job_id>/issue", methods=["POST"])

@@ -74,3 +74,50 @@ def test_pcn_managers_cannot_issue(as_user, path):
 @pytest.mark.parametrize("job", ["0" * 32, "../../records", "x" * 32])
 def test_unknown_or_bad_job_ids_are_not_found(as_user, job):
     assert as_user(PROVIDER).get(f"/cohorts/{job}").status_code == 404
+
+
+def test_with_a_date_each_cover_shows_a_return_link_to_this_app(as_user, store_file, tmp_path):
+    import subprocess
+    from datetime import date, timedelta
+
+    from PIL import Image
+
+    from generator.records.users import check_return_token
+    from tests.conftest import need_tool
+    from tests.pagecodes import read_codes
+    need_tool("pdftoppm")
+    client = as_user(PROVIDER)
+    by = date.today() + timedelta(days=20)
+    page = post(client, "/cohorts", {"cohort": "linked", "roster": (io.BytesIO(ROSTER.encode()), "roster.csv"),
+                                     "return_by": by.isoformat()}, page="/cohorts",
+                content_type="multipart/form-data").get_data(True)
+    assert "2 learner(s) ready to issue" in page
+    start = page.split('action="/cohorts/')[1].split('"')[0]
+    job = "/cohorts/" + start.rsplit("/issue", 1)[0]
+    client.post(f"/cohorts/{start}", data={"csrf_token": csrf(client.get("/cohorts"))})
+    deadline = time.monotonic() + 600  # bounds a hang; not a speed check
+    while "Done:" not in (fragment := client.get(job, headers={"HX-Request": "true"}).get_data(True)):
+        assert "stopped" not in fragment and time.monotonic() < deadline, fragment
+        time.sleep(1)
+    with client.get(f"{job}/cohort.zip") as response:
+        archive = zipfile.ZipFile(io.BytesIO(response.get_data()))
+        (tmp_path / "copy.pdf").write_bytes(archive.read("linked/riverside-pcn/zoe-lukasiewicz.pdf"))
+    subprocess.run(["pdftoppm", "-gray", "-png", "-r", "200", "-f", "1", "-l", "1", "-singlefile",
+                    str(tmp_path / "copy.pdf"), str(tmp_path / "cover")], check=True, timeout=120)
+    links = [c.text for c in read_codes(Image.open(tmp_path / "cover.png").convert("L"))
+             if c.text.startswith("http")]
+    assert len(links) == 1 and links[0].startswith("http://localhost/return/")
+    with open_store(store_file) as store:
+        row = check_return_token(store, links[0].rsplit("/", 1)[1])
+        issued = [p.instance_id for p in store.issued() if p.learner == "Zoë Łukasiewicz"]
+    assert row is not None and row.instance_id in issued and row.expires.startswith(by.isoformat())
+    # The link opens this app's upload page for that copy.
+    assert client.get(links[0].removeprefix("http://localhost")).status_code == 200
+
+
+def test_a_return_date_in_the_past_is_a_problem_and_nothing_is_issued(as_user, store_file):
+    client = as_user(PROVIDER)
+    page = post(client, "/cohorts", {"cohort": "late", "roster": (io.BytesIO(ROSTER.encode()), "roster.csv"),
+                                     "return_by": "2020-01-01"}, page="/cohorts",
+                content_type="multipart/form-data").get_data(True)
+    assert "return links: 2020-01-01 is not in the future" in page and ">Issue</button>" not in page
