@@ -98,3 +98,31 @@ def test_report_read_and_fill_print_absolute_paths(tmp_path, monkeypatch, docx_p
                                                       "(1 learners)\n"
     export = run("export", "-o", "records.csv")
     assert export.exit_code == 0 and f"wrote {tmp_path / 'records.csv'}" in export.output
+
+
+def test_issue_records_into_a_postgresql_store_named_by_url(tmp_path, pg_url):
+    from generator.records.connect import open_store
+    open_store(pg_url).close()  # the store exists
+    assert issue_store(pg_url, tmp_path / "build", cwd=tmp_path) == pg_url
+    roster = tmp_path / "roster.csv"
+    roster.write_text("name,practice,pcn,supervisor,facilitator,start_date\n"
+                      "Zoë Łukasiewicz,Riverside Surgery,riverside-pcn,Dr Ann Li,Sam Hart,01/09/2026\n",
+                      encoding="utf-8")
+    result = CliRunner().invoke(main, ["issue", str(roster), "--cohort", "spring", "--format", "pdf",
+                                       "--out", str(tmp_path / "build"), "--store", pg_url])
+    assert result.exit_code == 0, result.output
+    assert "(1 new of 1 issued files)" in result.output
+    with open_store(pg_url, create=False) as store:
+        assert [p.learner for p in store.issued()] == ["Zoë Łukasiewicz"]
+
+
+def test_issue_says_when_the_named_store_does_not_exist_yet(tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("name,practice,pcn,supervisor,facilitator,start_date\n"
+                      "Kai Jensen,Riverside Surgery,riverside-pcn,Dr Ann Li,Sam Hart,01/09/2026\n", encoding="utf-8")
+    store = tmp_path / "new.sqlite"
+    result = CliRunner().invoke(main, ["issue", str(roster), "--cohort", "spring", "--format", "pdf",
+                                       "--out", str(tmp_path / "build"), "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    assert f"not recorded in a records store: {store} does not exist yet; to create it and record them: " \
+           f"portfolio ingest --register {tmp_path / 'build' / 'spring' / 'issued.csv'} --store {store}" in result.output

@@ -151,8 +151,14 @@ def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, fo
     register = Path(result.register).resolve()
     click.echo(f"instance ids recorded in {register}")
     if outcome.store is None:
-        click.echo(f"not recorded in a records store (none named with --store or $PORTFOLIO_STORE); to record "
-                   f"them: portfolio ingest --register {register} --store STORE")
+        if store_file:
+            from generator.records.connect import describe_store
+            named = describe_store(store_file)
+            click.echo(f"not recorded in a records store: {named} does not exist yet; to create it and record "
+                       f"them: portfolio ingest --register {register} --store {named}")
+        else:
+            click.echo(f"not recorded in a records store (none named with --store or $PORTFOLIO_STORE); to "
+                       f"record them: portfolio ingest --register {register} --store STORE")
         return
     location = outcome.store if "://" in outcome.store else Path(outcome.store).resolve()  # a URL without password
     click.echo(f"and in the records store {location} ({outcome.store_new} new of "

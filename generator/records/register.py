@@ -112,7 +112,7 @@ def learner_key(pcn: str, practice: str, name: str) -> str:
 
 
 
-def issue_store(named: str | Path | None, out_dir: str | Path, cwd: Path | None = None) -> Path | None:
+def issue_store(named: str | Path | None, out_dir: str | Path, cwd: Path | None = None) -> Path | str | None:
     """The records store an issue run records its register in, or None for none.
 
     A store named by ``--store`` or $PORTFOLIO_STORE (``named``) is used when it
@@ -121,11 +121,14 @@ def issue_store(named: str | Path | None, out_dir: str | Path, cwd: Path | None 
     elsewhere are not recorded into whatever store happens to be in the current
     folder.
     """
-    from generator.records.store import DEFAULT_STORE, STORE_ENV, store_path
+    from generator.records.connect import store_exists, store_location
+    from generator.records.store import DEFAULT_STORE, STORE_ENV
     import os
     if named or os.environ.get(STORE_ENV):
-        path = store_path(named)
-        return path if path.exists() else None
+        location = store_location(named)  # a PostgreSQL URL stays a URL (a Path would fold its '//')
+        if not store_exists(location):
+            return None
+        return location if "://" in location else Path(location)
     here = (cwd or Path.cwd()).resolve()
     default = here / DEFAULT_STORE
     if default.exists() and Path(out_dir).resolve().is_relative_to(here):
