@@ -197,8 +197,9 @@ def test_without_a_records_store_the_register_alone_holds_the_ids(tmp_path):
     result = CliRunner().invoke(main, ["issue", str(path), "--cohort", "c", "--out", str(tmp_path / "out"),
                                        "--format", "docx", "--store", str(tmp_path / "none.sqlite")])
     assert result.exit_code == 0 and "and in the records store" not in result.output
-    assert (f"not recorded in a records store (none named with --store or $PORTFOLIO_STORE); to record them: "
-            f"portfolio ingest --register {tmp_path / 'out' / 'c' / 'issued.csv'} --store STORE") in result.output
+    store = tmp_path / "none.sqlite"
+    assert (f"not recorded in a records store: {store} does not exist yet; to create it and record them: "
+            f"portfolio ingest --register {tmp_path / 'out' / 'c' / 'issued.csv'} --store {store}") in result.output
     assert not (tmp_path / "none.sqlite").exists()
 
 
