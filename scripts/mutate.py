@@ -46,7 +46,8 @@ MODULES: dict[str, tuple[str, list[str], list[str]]] = {
     "pdf-reader": ("generator/formats/pdf/read.py",
                    ["tests/formats/pdf/test_read_raw.py", "tests/formats/pdf/test_objects.py"], []),
     "pdf-objects": ("generator/formats/pdf/objects.py",
-                    ["tests/formats/pdf/test_objects.py", "tests/formats/pdf/test_read_raw.py"], []),
+                    ["tests/formats/pdf/test_objects.py", "tests/formats/pdf/test_objects_known.py",
+                     "tests/formats/pdf/test_read_raw.py"], []),
     "word-reader": ("generator/formats/docx/read.py", ["tests/formats/docx/test_read_raw.py"], []),
     # ingest's decisions from records built in the test, and two runs through the real reader processes
     "ingest": ("generator/records/ingest.py", ["tests/records/test_ingest_units.py"], []),

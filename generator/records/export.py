@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-from generator.files import csv_cell, csv_text
+from generator.files import csv_text
 from generator.kinds import KINDS
 from generator.records.store import Definition, FieldValue, Store, SubmissionRow
 
@@ -100,11 +100,6 @@ def _definitions_in_use(records: list[StoredRecord], definitions: dict[str, Defi
 
 
 # ---------------------------------------------------------------- CSV
-
-def _cell(value: Any) -> str:
-    """A CSV cell: the one escaping function every CSV writer uses (``generator.files.csv_cell``)."""
-    return csv_cell(value)
-
 
 def _part(sub: SubmissionRow) -> str:
     """The part a submission is of, named as ``portfolio read`` names it ("pack" for the whole pack)."""

@@ -529,3 +529,67 @@ def test_a_file_gone_before_it_is_read_is_rejected(tmp_path, monkeypatch):
         assert (outcome.status, outcome.code, outcome.reason) == (
             "rejected", "E-READ", "cannot be opened (No such file or directory)")
         assert audit(store) == [("rejected", "gone.pdf", None, "cannot be opened (No such file or directory)")]
+
+
+# ---------------------------------------------------------------- a PCN manager's upload (only_pcn)
+
+HILL = {"slug": "hill-pcn", "name": "Hill PCN"}
+SCOPE = ("is not a copy of a learner of your PCN (riverside-pcn); nothing was stored: if it is, ask your "
+         "training provider to upload it")
+
+
+def test_a_copy_of_the_uploaders_pcn_is_stored(store):
+    assert store_submission(store, new(), False, only_pcn="riverside-pcn") == ("new", "", 1, None)
+    assert store_submission(store, new(), False, only_pcn="riverside-pcn") == (
+        "unchanged", "already ingested (submission 1)", None, 1)
+
+
+def test_a_copy_naming_another_pcn_is_refused_and_audited(store):
+    other = new(record(pack={"pcn": HILL}), name="hill.pdf")
+    assert store_submission(store, other, False, only_pcn="riverside-pcn") == ("rejected", SCOPE, None, None)
+    assert audit(store) == [("refused", "hill.pdf", None,
+                             "a copy of another PCN's learner (hill-pcn) uploaded for riverside-pcn; nothing stored")]
+    nameless = new(record(pack={"pcn": {}}), sha="b", name="none.pdf")
+    assert store_submission(store, nameless, False, only_pcn="riverside-pcn")[0] == "rejected"
+    assert audit(store)[-1][3] == "a copy of another PCN's learner (no PCN) uploaded for riverside-pcn; nothing stored"
+    assert store.submissions() == []
+
+
+def test_a_copy_the_register_or_a_stored_version_gives_another_pcn_is_refused(store):
+    with store.transaction():
+        store.add_issued([IssuedPack(IID, "pack.pdf", ZOE, "Riverside Surgery", "hill-pcn", "", "", "", "", "zoe.pdf",
+                                     "care-pack", "1.0.0", "2026-09-01", "k")], "issued.csv")
+    assert store_submission(store, new(), False, only_pcn="riverside-pcn")[:2] == ("rejected", SCOPE)
+    assert store_submission(store, new(), False, only_pcn="hill-pcn")[0] == "rejected"  # the manifest says riverside
+
+
+def test_a_stored_version_of_another_pcn_or_the_same_file_stored_for_one(store):
+    store_submission(store, new(record(pack={"pcn": HILL})), False)
+    again = new(record(pack={"pcn": {"slug": "riverside-pcn"}}), sha="b", name="again.pdf")
+    assert store_submission(store, again, True, only_pcn="riverside-pcn")[:2] == ("rejected", SCOPE)
+    other_instance = new(record(pack={"pcn": {"slug": "riverside-pcn"},
+                                      "instance_id": "00000000-0000-4000-8000-000000000009"}), sha="a")
+    assert store_submission(store, other_instance, False, only_pcn="riverside-pcn")[:2] == ("rejected", SCOPE)
+
+
+def test_an_outcome_refused_for_its_pcn_says_nothing_of_the_copy(store):
+    rec = record(pack={"pcn": HILL}, unmapped={"extra.note": "x"}, missing=["review.notes"], warnings=["w: odd"])
+    outcome = _outcome(store, item(), outcome_of(rec), False, only_pcn="riverside-pcn")
+    assert (outcome.status, outcome.code, outcome.reason) == ("rejected", "E-SCOPE", SCOPE)
+    assert (outcome.missing, outcome.unmapped, outcome.warnings) == ([], [], [])
+
+
+def test_ingest_refuses_a_stored_file_of_another_pcn_without_reading_it(tmp_path, monkeypatch):
+    copy = tmp_path / "returns" / "zoe.pdf"
+    copy.parent.mkdir()
+    copy.write_bytes(tiny_pdf("Zoë"))  # its manifest names no PCN
+    with open_store(tmp_path / "records.sqlite") as store:
+        [first] = ingest([copy], store, jobs=1).files
+        assert first.status == "new"
+        monkeypatch.setattr(ingest_module, "read_copy", lambda *a: pytest.fail("read again"))
+        [refused] = ingest([copy], store, jobs=1, only_pcn="riverside-pcn").files
+        assert (refused.status, refused.code, refused.reason) == ("rejected", "E-SCOPE", SCOPE)
+        assert audit(store)[-1] == ("refused", "zoe.pdf", None, "a stored copy of another PCN's learner uploaded for "
+                                                               "riverside-pcn; nothing stored")
+        [same] = ingest([copy], store, jobs=1, only_pcn="").files  # the PCN it was stored for (none)
+        assert (same.status, same.previous_id) == ("unchanged", 1)

@@ -374,3 +374,90 @@ def test_a_package_without_our_manifest_is_refused():
         read(p(sdt("Zoë", tag="cover.name")), [NAME], name_space="urn:someone-else")
     assert "no portfolio manifest" in str(caught.value) and str(caught.value).startswith("copy.docx: ")
 
+
+
+# ---------------------------------------------------------------- cases written for the first mutation run's survivors
+
+YESNO = {"id": "review.agree", "kind": "yesno", "label": "Review: Agreed",
+         "options": [{"value": "yes", "label": "Yes"}, {"value": "no", "label": "No"}]}
+PAIR = {"id": "feedback.pair", "kind": "choice", "label": "Feedback: Pair",
+        "options": [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}]}
+
+
+def test_a_control_inside_a_tracked_move_reads_its_own_text():
+    """Only changes inside the control count: a control that was itself moved keeps its text."""
+    control = sdt(content="<w:r><w:t>Zoë</w:t><w:br/><w:t>Ł</w:t><w:tab/><w:t>x</w:t><w:noBreakHyphen/></w:r>",
+                  tag="cover.name")
+    doc = read(p(f"<w:moveFrom>{control}</w:moveFrom>"), [NAME])
+    assert doc.values == {"cover.name": "Zoë\nŁ\tx\u2011"}
+
+
+def test_an_empty_text_element_adds_nothing():
+    assert value(sdt(content="<w:r><w:t>Zo</w:t><w:t/><w:t>ë</w:t></w:r>")) == "Zoë"
+
+
+def test_a_dropdown_for_a_choice_defined_without_options():
+    bare = {"id": "feedback.respect", "kind": "choice", "label": "Feedback: Respect"}
+    assert value(sdt("Glad", items=[]), bare) == "Glad"
+
+
+def test_spilled_lines_only_from_a_paragraph_in_a_cell():
+    cell = ('<w:tbl><w:tr><w:tc><w:customXml w:element="x">' + sdt("first", tag="review.notes")
+            + "</w:customXml>" + p("<w:r><w:t>after</w:t></w:r>") + "</w:tc></w:tr></w:tbl>")
+    assert read(cell, [NOTES]).values == {"review.notes": "first"}
+
+
+@pytest.mark.parametrize("size, editor", [(1_000_000, "LibreOffice 7.4.7.2"), (1_000_001, "unknown")])
+def test_app_xml_up_to_a_megabyte_is_read(size, editor):
+    head = b"<Properties><Application>LibreOffice/7.4.7.2$Linux</Application>"
+    app = head + b" " * (size - len(head) - len(b"</Properties>")) + b"</Properties>"
+    assert len(app) == size
+    assert read(p(sdt("Zoë", tag="cover.name")), [NAME], app=app).editor == editor
+
+
+def test_a_yes_no_drop_down_is_one_control_when_placing_by_position():
+    body = p(sdt("Yes", items=[("Yes", "yes"), ("No", "no")]), sdt("Zoë"))
+    doc = read(body, [YESNO, NAME])
+    assert doc.values == {"review.agree": "yes", "cover.name": "Zoë"}
+    assert doc.warnings == [lost(2, "0 by title and position, 2 by position alone")]
+
+
+def test_an_old_scale_drop_down_is_one_control_when_placing_by_position():
+    body = p(sdt("Happy", items=[("Very happy", "very_happy"), ("Happy", "happy")]), sdt("Zoë"))
+    doc = read(body, [RESPECT, NAME])
+    assert doc.values == {"feedback.respect": "happy", "cover.name": "Zoë"}
+    assert doc.warnings == [lost(2, "0 by title and position, 2 by position alone")]
+
+
+def test_the_title_of_a_wrapped_checkbox_may_be_on_the_inner_control():
+    inner = box(None, True, alias="Review: Done")
+    wrapper = f"<w:sdt><w:sdtPr></w:sdtPr><w:sdtContent>{inner}</w:sdtContent></w:sdt>"
+    doc = read(p(wrapper, sdt("Zoë", alias="Cover: Name")), [NAME, DONE, START])  # out of line: titles
+    assert doc.values == {"review.done": True, "cover.name": "Zoë"}
+    assert doc.warnings[0] == lost(2, "2 by title")
+
+
+def test_a_two_answer_grid_row_placed_by_position():
+    body = p(box(None, False), box(None, True)) + p(sdt("Zoë"))
+    doc = read(body, [PAIR, NAME])
+    assert doc.values == {"feedback.pair": "b", "cover.name": "Zoë"}
+    assert doc.warnings == [lost(3, "0 by title and position, 3 by position alone")]
+
+
+def test_grid_cells_with_unknown_titles_are_placed_by_position_and_counted_as_titled():
+    cells = [box(None, mark, alias=f"Renamed {n}") for n, mark in enumerate((False, True, False))]
+    doc = read(p(*cells), [RESPECT])
+    assert doc.values == {"feedback.respect": "happy"}
+    assert doc.warnings == [lost(3, "3 by title and position, 0 by position alone")]
+
+
+def test_a_control_placed_by_position_is_read_as_its_field():
+    """A tick typed as a character into a checkbox field's control is trimmed, as with a tag."""
+    doc = read(p(sdt(" X "), sdt("Zoë")), [DONE, NAME])
+    assert doc.values == {"review.done": "X", "cover.name": "Zoë"}
+
+
+def test_unmatched_controls_keep_any_value_but_empty_ones():
+    body = p(sdt("XXXX", alias="Somewhere"), box(None, True, alias="Ticked"), box(None, False, alias="Unticked"))
+    doc = read(body, [NAME, START, DONE, NOTES])
+    assert doc.unmapped == {"untagged control 1 (Somewhere)": "XXXX", "untagged control 2 (Ticked)": True}
