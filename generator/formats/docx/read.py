@@ -310,7 +310,6 @@ def read_docx_raw(data: bytes, name: str) -> RawDocument:
     manifest = find_manifest(archive, name)
     root = parse_part(archive, "word/document.xml", name)
     definitions = {d["id"]: d for d in manifest["fields"]}
-    by_label = {d["label"]: d["id"] for d in manifest["fields"]}
     controls = _controls(root)
     values: dict[str, Any] = {}
     unmapped: dict[str, Any] = {}

@@ -461,3 +461,89 @@ def test_unmatched_controls_keep_any_value_but_empty_ones():
     body = p(sdt("XXXX", alias="Somewhere"), box(None, True, alias="Ticked"), box(None, False, alias="Unticked"))
     doc = read(body, [NAME, START, DONE, NOTES])
     assert doc.unmapped == {"untagged control 1 (Somewhere)": "XXXX", "untagged control 2 (Ticked)": True}
+
+
+def wrapped(inner: str, *, tag: str | None = None, alias: str | None = None) -> str:
+    """LibreOffice's extra control around a checkbox, with the tag or title it kept."""
+    pr = (f'<w:alias w:val="{alias}"/>' if alias else "") + (f'<w:tag w:val="{tag}"/>' if tag else "")
+    return f"<w:sdt><w:sdtPr>{pr}</w:sdtPr><w:sdtContent>{inner}</w:sdtContent></w:sdt>"
+
+
+@pytest.mark.parametrize("on", ["wrapper", "inner"])
+def test_a_wrapped_checkbox_tagged_on_either_control(on):
+    inner = box("review.done" if on == "inner" else None, True)
+    doc = read(p(wrapped(inner, tag="review.done" if on == "wrapper" else None)), [DONE])
+    assert doc.values == {"review.done": True} and doc.warnings == []
+
+
+@pytest.mark.parametrize("on", ["wrapper", "inner"])
+def test_wrapped_grid_cells_tagged_on_either_control(on):
+    cells = []
+    for option, ticked in zip(OPTIONS, (False, True, False)):
+        tag = f"feedback.respect={option['value']}"
+        cells.append(wrapped(box(tag if on == "inner" else None, ticked), tag=tag if on == "wrapper" else None))
+    doc = read(p(*cells) + p(sdt("Zoë", tag="cover.name")), [RESPECT, NAME])
+    assert doc.values == {"feedback.respect": "happy", "cover.name": "Zoë"} and doc.warnings == []
+
+
+@pytest.mark.parametrize("on", ["wrapper", "inner"])
+def test_wrapped_grid_cells_titled_on_either_control(on):
+    cells = []
+    for option, ticked in zip(OPTIONS, (True, False, False)):
+        title = f"Feedback: Respect: {option['label']}"
+        cells.append(wrapped(box(None, ticked, alias=title if on == "inner" else None),
+                             alias=title if on == "wrapper" else None))
+    doc = read(p(sdt("Zoë", tag="cover.name")) + p(*cells), [NAME, START, RESPECT])  # not lined up: titles decide
+    assert doc.values == {"cover.name": "Zoë", "feedback.respect": "very_happy"}
+    assert doc.warnings == ["1 field(s) of the pack are missing from the copy: cover.start"]
+
+
+@pytest.mark.parametrize("on", ["wrapper", "inner"])
+def test_a_checkbox_with_a_grid_title_but_another_tag_is_no_grid_cell(on):
+    title = "Feedback: Respect: Happy"
+    cell = wrapped(box("review.done" if on == "inner" else None, True, alias=title),
+                   tag="review.done" if on == "wrapper" else None)
+    doc = read(p(cell), [DONE, RESPECT])
+    assert doc.values == {"review.done": True}
+    assert doc.warnings == ["1 field(s) of the pack are missing from the copy: feedback.respect"]
+
+
+def test_an_unknown_tag_keeps_any_value_but_empty_ones():
+    doc = read(p(sdt("XXXX", tag="x.one"), box("x.two", True), box("x.three", False)), [NAME])
+    assert doc.unmapped == {"x.one": "XXXX", "x.two": True}
+
+
+def test_the_lost_tags_warning_comes_before_the_grids():
+    body = grid("feedback.respect", "xx.") + p(sdt("Zoë"))
+    doc = read(body, [RESPECT, NAME])
+    assert doc.warnings == [lost(1, "0 by title and position, 1 by position alone"),
+                            "feedback.respect: 2 answers ticked (Very happy, Happy); none stored, ask which one was meant"]
+
+
+def test_untagged_controls_beside_a_tagged_grid_line_up_with_the_other_fields():
+    body = p(sdt("Zoë")) + grid("feedback.respect", "..x") + p(sdt("Riverside"))
+    doc = read(body, [NAME, RESPECT, PRACTICE])
+    assert doc.values == {"feedback.respect": "unsure", "cover.name": "Zoë", "cover.practice": "Riverside"}
+    assert doc.warnings == [lost(2, "0 by title and position, 2 by position alone")]
+
+
+@pytest.mark.parametrize("count, shown", [
+    (5, "s.f2, s.f3, s.f4, s.f5, s.f6"), (6, "s.f2, s.f3, s.f4, s.f5, s.f6 and 1 more")])
+def test_five_missing_fields_are_all_named_and_six_are_not(count, shown):
+    fields = [{"id": f"s.f{n}", "kind": "text", "label": f"S: {n}"} for n in range(1, count + 2)]
+    doc = read(p(sdt("x", tag="s.f1")), fields)
+    assert doc.warnings == [f"{count} field(s) of the pack are missing from the copy: {shown}"]
+
+
+def test_a_document_that_is_not_xml_names_the_file():
+    data = docx(p(sdt("Zoë", tag="cover.name")), [NAME])
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        parts = {n: archive.read(n) for n in archive.namelist()}
+    parts["word/document.xml"] = parts["word/document.xml"][:-20]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for n, blob in parts.items():
+            archive.writestr(n, blob)
+    with pytest.raises(ReadError) as caught:
+        read_docx_raw(out.getvalue(), "copy.docx")
+    assert str(caught.value) == "copy.docx: is damaged: word/document.xml is not well-formed XML"
