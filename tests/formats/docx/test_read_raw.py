@@ -547,3 +547,11 @@ def test_a_document_that_is_not_xml_names_the_file():
     with pytest.raises(ReadError) as caught:
         read_docx_raw(out.getvalue(), "copy.docx")
     assert str(caught.value) == "copy.docx: is damaged: word/document.xml is not well-formed XML"
+
+
+def test_two_ticks_name_an_answer_the_definition_lacks_as_tagged():
+    cells = [box("feedback.respect=happy", True), box("feedback.respect=glad", True)]
+    doc = read(p(*cells), [RESPECT])
+    assert doc.values == {"feedback.respect": None}
+    assert doc.warnings == ["feedback.respect: 2 answers ticked (Happy, glad); none stored, ask which one was meant"]
+    assert read(p(box("feedback.respect=glad", True)), [RESPECT]).values == {"feedback.respect": "glad"}
