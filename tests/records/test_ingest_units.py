@@ -593,3 +593,128 @@ def test_ingest_refuses_a_stored_file_of_another_pcn_without_reading_it(tmp_path
                                                                "riverside-pcn; nothing stored")
         [same] = ingest([copy], store, jobs=1, only_pcn="").files  # the PCN it was stored for (none)
         assert (same.status, same.previous_id) == ("unchanged", 1)
+
+
+# ---------------------------------------------------------------- cases written for the first mutation run's survivors
+
+def test_kinds_are_ordered_by_warnings_then_name_not_by_files():
+    files = [FileOutcome("a.pdf", "new", warnings=["odd", "odder", "oddest"]),
+             FileOutcome("b.pdf", "new", warnings=["x: date not understood"]),
+             FileOutcome("c.pdf", "new", warnings=["y: date not understood"])]
+    assert list(summarise(IngestResult("s", files)).kinds.items()) == [("other", (3, 1)),
+                                                                       ("date not understood", (2, 2))]
+
+
+def test_result_json_gives_the_store_as_an_absolute_path():
+    assert result_json(IngestResult("records.sqlite"))["store"] == str(Path("records.sqlite").resolve())
+
+
+def test_three_paths_are_all_named(tmp_path):
+    folders = [tmp_path / f"e{n}" for n in range(3)]
+    for folder in folders:
+        folder.mkdir()
+    with pytest.raises(IngestError) as caught:
+        find_files(folders)
+    assert str(caught.value).startswith(f"{folders[0]}, {folders[1]}, {folders[2]}: no PDF")
+
+
+def test_read_copy_reads_the_bytes_it_is_given_under_their_name(monkeypatch):
+    rec = record()
+    monkeypatch.setattr(ingest_module, "read_bytes",
+                        lambda data, name: rec if (data, name) == (b"%PDF-x", "zoe.pdf") else pytest.fail("args"))
+    assert read_copy(b"%PDF-x", "zoe.pdf").record is rec
+
+
+def test_a_conflict_in_exactly_five_fields_names_them_all(store):
+    fields = [{"id": f"s.f{n}", "kind": "text", "label": str(n)} for n in range(1, 6)]
+    store_submission(store, new(Record(record().pack, {f["id"]: "a" for f in fields}, definitions=fields)), False)
+    status, reason, _, _ = store_submission(
+        store, new(Record(record().pack, {f["id"]: "b" for f in fields}, definitions=fields), sha="b"), False)
+    assert "in 5 field(s): s.f1, s.f2, s.f3, s.f4, s.f5; nothing" in reason
+
+
+def test_a_surname_alone_on_the_cover_is_the_same_learner():
+    assert ingest_module._same("Łukasiewicz", ZOE) is True
+    assert ingest_module._same("Łukasiewicz", "Zoë Kowalska") is False
+
+
+def test_a_practice_changed_in_the_manifest_against_the_first_stored_copy(store):
+    store_submission(store, new(), False)
+    [row] = store.instance_submissions(IID)
+    moved = new(record(pack={"learner": {"name": ZOE, "practice": "Hill Practice"}}), sha="b")
+    assert learner_changes(moved, [], row, store.values([row.id])[row.id]) == ["learner.practice in the manifest"]
+
+
+def test_an_out_of_scope_refusal_records_the_file_and_every_other_pcn(store):
+    with store.transaction():
+        store.add_issued([IssuedPack(IID, "pack.pdf", ZOE, "Riverside Surgery", "oak-pcn", "", "", "", "", "zoe.pdf",
+                                     "care-pack", "1.0.0", "2026-09-01", "k")], "issued.csv")
+    other = new(record(pack={"pcn": HILL}), name="hill.pdf")
+    assert store_submission(store, other, False, only_pcn="riverside-pcn")[0] == "rejected"
+    [entry] = store.audit()
+    assert (entry.action, entry.sha256, entry.instance_id) == ("refused", "a" * 64, IID)
+    assert entry.detail == "a copy of another PCN's learner (hill-pcn, oak-pcn) uploaded for riverside-pcn; nothing stored"
+
+
+def test_a_file_stored_for_another_pcn_is_refused_even_from_a_copy_naming_yours(store):
+    """The same bytes, stored before for Hill (and since superseded), sent again as Riverside's."""
+    store_submission(store, new(record(pack={"pcn": HILL})), False)
+    store_submission(store, new(record({"review.notes": "later"}, pack={"pcn": HILL}), sha="b"), True)
+    again = new(record(pack={"instance_id": "00000000-0000-4000-8000-000000000007"}), sha="a")
+    assert store_submission(store, again, False, only_pcn="riverside-pcn")[:2] == ("rejected", SCOPE)
+
+
+def test_a_file_stored_for_your_pcn_but_issued_to_another_is_refused(store):
+    store_submission(store, new(), False)  # stored for Riverside, then the register says Hill
+    with store.transaction():
+        store.add_issued([IssuedPack(IID, "pack.pdf", ZOE, "Riverside Surgery", "hill-pcn", "", "", "", "", "zoe.pdf",
+                                     "care-pack", "1.0.0", "2026-09-01", "k")], "issued.csv")
+    assert store_submission(store, new(), False, only_pcn="riverside-pcn")[:2] == ("rejected", SCOPE)
+
+
+def test_a_copy_with_no_values_saved_again(store):
+    empty = Record(record().pack, {}, definitions=[])
+    assert store_submission(store, new(empty), False)[0] == "new"
+    assert store_submission(store, new(empty, sha="b"), False) == (
+        "unchanged", "same answers as submission 1 (a re-saved copy)", None, 1)
+
+
+def test_a_rejection_is_audited_with_the_files_hash_or_warns_when_it_cannot_be(store, monkeypatch):
+    _outcome(store, item(), ReadOutcome(error="is damaged"), False)
+    assert store.audit()[0].sha256 == "a" * 64
+
+    def full(*args, **kwargs):
+        raise StoreError("disk full 'x'")
+    monkeypatch.setattr(store, "add_audit", full)
+    outcome = _outcome(store, item(sha="b"), ReadOutcome(error="is damaged"), False)
+    assert outcome.warnings == ["the rejection could not be written to the audit log (disk full '…')"]
+
+
+def test_an_outcome_passes_supersede_acceptance_and_the_file_on(store):
+    with store.transaction():
+        store.add_issued([issued()], "issued.csv")
+    outcome = _outcome(store, item(), outcome_of(record()), False)
+    assert outcome.status == "new" and store.original("a" * 64) == b"%PDF-"  # kept as the original
+    changed = record({"review.notes": "Changed"})
+    assert _outcome(store, item(sha="b"), outcome_of(changed), False).status == "conflict"
+    assert _outcome(store, item(sha="b"), outcome_of(changed), True).status == "superseded"
+    forged = record({"cover.name": "Dafydd ap Gruffudd", "review.notes": "Forged"})
+    assert _outcome(store, item(sha="c"), outcome_of(forged), True).status == "conflict"  # not accepted by default
+    assert _outcome(store, item(sha="c"), outcome_of(forged), True, True).status == "superseded"
+
+
+def test_a_generic_copy_without_a_name_says_how_to_fix_it(store):
+    nameless = record({"cover.name": ""}, pack={"personalised": False, "learner": {}})
+    outcome = _outcome(store, item(), outcome_of(nameless), False)
+    assert outcome.reason == ("is a generic pack with no learner name on its cover, so it cannot be told apart from "
+                              "other learners' copies; ask the learner to add their name, or issue personalised "
+                              "packs with 'portfolio issue'")
+
+
+def test_a_failed_store_is_audited_with_the_file_and_instance(store, monkeypatch):
+    def broken(*args, **kwargs):
+        raise StoreError("locked")
+    monkeypatch.setattr(ingest_module, "store_submission", broken)
+    _outcome(store, item(), outcome_of(record()), False)
+    [entry] = store.audit()
+    assert (entry.action, entry.filename, entry.sha256, entry.instance_id) == ("failed", "zoe.pdf", "a" * 64, IID)
