@@ -97,10 +97,12 @@ def run(name: str, jobs: int, again: bool = False) -> dict:
     mutmut = [sys.executable, "-m", "mutmut"]
     log = OUT / f"{name}.log"
     with log.open("w", encoding="utf-8") as handle:
-        # mutmut keeps a mutant's result until its function changes: survivors are checked again only by name
-        subprocess.run(["nice", "-n", os.environ.get("MUTATE_NICE", "10"), *mutmut, "run", "--max-children",
-                        str(jobs), *survivors], cwd=work, env=env, stdout=handle, stderr=subprocess.STDOUT,
-                       check=False)
+        # mutmut keeps a mutant's result until its function changes: new mutants are checked by a plain run,
+        # survivors again only by name
+        for names in ([], survivors) if survivors else ([],):
+            subprocess.run(["nice", "-n", os.environ.get("MUTATE_NICE", "10"), *mutmut, "run", "--max-children",
+                            str(jobs), *names], cwd=work, env=env, stdout=handle, stderr=subprocess.STDOUT,
+                           check=False)
     listing = subprocess.run([*mutmut, "results", "--all", "true"], cwd=work, env=env, capture_output=True,
                              text=True, check=True).stdout
     results = {}
