@@ -718,3 +718,33 @@ def test_a_failed_store_is_audited_with_the_file_and_instance(store, monkeypatch
     _outcome(store, item(), outcome_of(record()), False)
     [entry] = store.audit()
     assert (entry.action, entry.filename, entry.sha256, entry.instance_id) == ("failed", "zoe.pdf", "a" * 64, IID)
+
+
+def test_every_audit_entry_names_the_file_and_its_instance(store):
+    """Each decision's audit entry carries the file's hash and the copy's instance id (and the submission)."""
+    with store.transaction():
+        store.add_issued([issued()], "issued.csv")
+    store_submission(store, new(), False)  # ingested
+    store_submission(store, new(record({"review.notes": "x"}), sha="b"), False)  # conflict
+    forged = record({"cover.name": "Dafydd ap Gruffudd", "cover.practice": "Hill Practice"})
+    store_submission(store, new(forged, sha="c"), True)  # conflict: another learner
+    store_submission(store, new(forged, sha="c"), True, accept_changed_learner=True)  # learner changed, superseded
+    part = record(pack={"part": "patient_feedback"})
+    store_submission(store, new(part, sha="d", part="patient_feedback"), False)
+    store_submission(store, new(part, sha="e", part="patient_feedback"), False)  # copy 2 of the part
+    assert [(e.action, e.sha256, e.instance_id, e.submission_id) for e in store.audit()] == [
+        ("ingested", "a" * 64, IID, 1), ("conflict", "b" * 64, IID, 1), ("conflict", "c" * 64, IID, 1),
+        ("learner changed", "c" * 64, IID, 2), ("superseded", "c" * 64, IID, 2),
+        ("ingested", "d" * 64, IID, 3), ("ingested", "e" * 64, IID, 4)]
+    details = [e.detail for e in store.audit()]
+    assert details[2] == ("names another learner than the copy was issued to (cover.name, cover.practice); "
+                          "nothing stored")
+    assert details[3] == ("accepted with --accept-changed-learner (cover.name, cover.practice differ from the "
+                          "learner the copy was issued to)")
+
+
+def test_a_later_copy_of_one_stored_without_values(store):
+    assert store_submission(store, new(Record(record().pack, {}, definitions=[])), False)[0] == "new"
+    one = Record(record().pack, {"cover.name": ZOE}, definitions=FIELDS[:1])
+    status, reason, _, previous = store_submission(store, new(one, sha="b"), False)
+    assert (status, previous) == ("conflict", 1) and "in 1 field(s): cover.name;" in reason
