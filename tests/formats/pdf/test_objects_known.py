@@ -217,3 +217,58 @@ def test_an_encrypted_copy_is_refused_naming_the_file():
         objects.open_pdf(out.getvalue(), "x.pdf")
     assert str(caught.value) == ("x.pdf: is encrypted; return an unprotected copy (remove the password before "
                                  "sending)")
+
+
+def test_a_copy_with_only_an_owner_password_is_refused_naming_the_file():
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    out = io.BytesIO()
+    pdf.save(out, encryption=pikepdf.Encryption(user="", owner="secret"))
+    with pytest.raises(objects.ReadError) as caught:
+        objects.open_pdf(out.getvalue(), "x.pdf")
+    assert str(caught.value) == ("x.pdf: is encrypted; return an unprotected copy (remove the password before "
+                                 "sending)")
+
+
+def test_a_catalog_that_is_not_a_dictionary_is_damaged():
+    """qpdf itself refuses such a file ('unable to find /Root dictionary')."""
+    body = b"%PDF-1.7\n1 0 obj\n42\nendobj\n"
+    xref = len(body)
+    data = body + (b"xref\n0 2\n0000000000 65535 f \n%010d 00000 n \ntrailer\n<< /Size 2 /Root 1 0 R >>\n"
+                   b"startxref\n%d\n%%%%EOF\n" % (9, xref))
+    with pytest.raises(objects.ReadError) as caught:
+        objects.open_pdf(data, "x.pdf")
+    assert str(caught.value) == "x.pdf: is damaged or truncated and cannot be read as a PDF"
+
+
+def form_pdf(fields: list) -> pikepdf.Pdf:
+    pdf = pikepdf.new()
+    pdf.Root.AcroForm = Dictionary(Fields=Array([pdf.make_indirect(f) if isinstance(f, Dictionary) else f
+                                                 for f in fields]))
+    return pdf
+
+
+def test_a_stray_entry_in_the_fields_is_passed_over():
+    pdf = form_pdf([None, Dictionary(T=String("a"), FT=Name.Tx), Dictionary(T=String("b"), FT=Name.Tx)])
+    assert list(objects.terminal_fields(pdf)) == ["a", "b"]
+
+
+def test_a_partial_name_that_is_not_a_string_is_no_name():
+    pdf = form_pdf([Dictionary(T=Name("/a"), FT=Name.Tx), Dictionary(T=String("b"), FT=Name.Tx)])
+    assert list(objects.terminal_fields(pdf)) == ["b"]
+
+
+def deep_form(depth: int) -> pikepdf.Pdf:
+    """A field whose terminal node is ``depth`` levels below a top-level field."""
+    pdf = pikepdf.new()
+    node = pdf.make_indirect(Dictionary(T=String(f"n{depth}"), FT=Name.Tx))
+    for n in range(depth - 1, -1, -1):
+        node = pdf.make_indirect(Dictionary(T=String(f"n{n}"), Kids=Array([node])))
+    pdf.Root.AcroForm = Dictionary(Fields=Array([node]))
+    return pdf
+
+
+def test_a_field_tree_sixteen_deep_is_read_and_seventeen_is_damaged():
+    assert list(objects.terminal_fields(deep_form(16))) == [".".join(f"n{n}" for n in range(17))]
+    with pytest.raises(Damaged):
+        objects.terminal_fields(deep_form(17))
