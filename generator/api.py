@@ -684,8 +684,21 @@ def copy_store(source: Path | str, destination: Path | str):
         return run_copy(src, dst)
 
 
+def verify_store(store: Path | str | None = None):
+    """Recompute the store's tamper-evident ledger (``generator.records.store.verify_chain``).
+
+    Returns ``(ChainReport, where)``: the report's ``ok``, ``entries``, ``head`` and
+    ``problems`` (the first names the first entry or row that no longer matches), and
+    the store as it may be printed. The store is opened for reading only.
+    """
+    from generator.records.connect import describe_store, open_store
+    from generator.records.store import verify_chain
+    with open_store(store, create=False) as opened:
+        return verify_chain(opened), describe_store(store)
+
+
 __all__ = [
-    "CheckResult", "OriginalResult", "StoreSummary", "copy_store", "original", "store_summary", "EXPORT_FORMATS", "ExportResult", "FillResult", "IssueOutcome", "IssuePlan", "PACK_FORMATS",
+    "verify_store", "CheckResult", "OriginalResult", "StoreSummary", "copy_store", "original", "store_summary", "EXPORT_FORMATS", "ExportResult", "FillResult", "IssueOutcome", "IssuePlan", "PACK_FORMATS",
     "PortfolioError", "Progress", "ReadResult", "build", "check", "export", "fields", "fill", "ingest", "issue",
     "plan_issue", "profile_check", "profile_list", "profile_new", "profile_preview", "read", "record_values",
     "records", "report", "review_clear", "copy_warnings", "store_exists", "store_location",

@@ -29,12 +29,15 @@ from __future__ import annotations
 import json
 import re
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Union
 
 from generator.records.sqlite import actor
 from generator.records.store import (
     COPY_TABLES,
+    GENESIS,
+    SEALED,
     AuditEntry,
+    ChainEntry,
     Definition,
     FieldValue,
     IssuedPack,
@@ -46,8 +49,17 @@ from generator.records.store import (
     ScanReview,
     SubmissionRow,
     User,
+    audit_content,
+    check_tail,
+    digest_of,
+    entry_content,
+    issued_content,
+    issued_ref,
+    link_hash,
+    next_entry,
     now,
     with_reviews,
+    seal_existing,
 )
 
 #: The advisory lock every write transaction takes first (any constant; it is per database).
@@ -76,9 +88,20 @@ def _no_change_triggers(table: str) -> tuple[str, ...]:
     )
 
 
+def _seal_existing(store: "PostgresStore") -> None:
+    """Migration 5: one ledger entry sealing the rows stored before the ledger existed."""
+    sealed = seal_existing(store)
+    if sealed is not None:
+        ref, digest, covers = sealed
+        store._db.execute("INSERT INTO ledger VALUES (1, %s, %s, %s, %s, %s, %s)",
+                          (SEALED, ref, digest, GENESIS, link_hash(1, SEALED, ref, digest, GENESIS), covers))
+
+
+_Step = Union[str, Callable[["PostgresStore"], None]]
+
 #: Statements of each schema version, applied in order; never edit a released version, add one.
 #: Versions and tables match ``generator.records.sqlite.MIGRATIONS``.
-MIGRATIONS: dict[int, tuple[str, ...]] = {
+MIGRATIONS: dict[int, tuple[_Step, ...]] = {
     1: (
         _REFUSE_CHANGE,
         """CREATE TABLE definitions (
@@ -249,9 +272,29 @@ $$""",
         *(t for table in ("issued_definitions", "scan_pages", "scan_fields", "scan_reviews")
           for t in _no_change_triggers(table)),
     ),
+    6: (
+        # The tamper-evident ledger (see generator.records.store), as SQLite's schema 6. No REPLACE
+        # here: ON CONFLICT DO UPDATE fires the update triggers; schema_version is guarded since 1.
+        """CREATE TABLE ledger (
+            seq BIGINT PRIMARY KEY CHECK (seq >= 1),
+            kind TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            prev TEXT NOT NULL UNIQUE,
+            hash TEXT NOT NULL UNIQUE,
+            covers TEXT,
+            UNIQUE (kind, ref))""",
+        *_no_change_triggers("ledger"),
+        _seal_existing,
+    ),
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)
+#: Every trigger the schema creates, with its table (``guard_problems`` names the missing or disabled ones).
+_GUARDS = tuple(re.match(r"CREATE TRIGGER (\w+) .*? ON (\w+)", s, re.S).groups() for steps in MIGRATIONS.values()
+                for s in steps if isinstance(s, str) and s.startswith("CREATE TRIGGER"))
+#: The functions the triggers run: each must still refuse (RAISE EXCEPTION), not quietly return.
+_GUARD_FUNCTIONS = ("portfolio_append_only", "portfolio_no_user_delete")
 
 _SUBMISSION_COLUMNS = ("s.id, s.sha256, s.filename, s.size, s.format, s.editor, s.ingested_at, s.instance_id, "
                        "s.version, s.supersedes, (SELECT MIN(n.id) FROM submissions n WHERE n.supersedes = s.id), "
@@ -346,6 +389,7 @@ class PostgresStore:
             raise
         self.actor = actor()
         self._in_transaction = False
+        self._tail: ChainEntry | None | bool = False
 
     def close(self) -> None:
         db = getattr(self, "_db", None)
@@ -405,7 +449,10 @@ class PostgresStore:
                 current = self.schema_version()  # again, under the lock
                 for version in sorted(v for v in MIGRATIONS if v > current):
                     for statement in MIGRATIONS[version]:
-                        self._db.execute(statement)
+                        if callable(statement):
+                            statement(self)
+                        else:
+                            self._db.execute(statement)
                     self._db.execute("INSERT INTO schema_version VALUES (%s, %s)", (version, now()))
         except psycopg.errors.InsufficientPrivilege as exc:
             raise StoreError(f"{self.path}: the store needs schema {SCHEMA_VERSION} and this user may not "
@@ -421,6 +468,7 @@ class PostgresStore:
         if self._in_transaction:
             raise StoreError("transactions do not nest")
         self._in_transaction = True
+        self._tail = False  # not checked yet in this transaction
         try:
             with self._db.transaction():
                 self._db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
@@ -429,10 +477,24 @@ class PostgresStore:
             raise StoreError(f"{self.path}: {_first_line(exc)}; the transaction was rolled back") from exc
         finally:
             self._in_transaction = False
+            self._tail = False
 
-    def _writing(self) -> None:
+    def _writing(self, *, chained: bool = True) -> None:
         if not self._in_transaction:
             raise StoreError("write outside a transaction (use 'with store.transaction():')")
+        if chained and self._tail is False:  # before the first write of a transaction, never after a row went in
+            # Read under the advisory write lock this transaction took first, so no other writer
+            # appends meanwhile (readers are not blocked); were one to (a writer that skipped the
+            # lock), the ledger's unique seq and prev refuse the second entry and its transaction.
+            self._tail = check_tail(self)
+
+    def _seal(self, kind: str, ref: str, content: Any) -> None:
+        """Append the ledger entry for a row just written (``_writing`` checked the tail first)."""
+        assert self._tail is not False
+        entry = next_entry(self._tail, kind, ref, digest_of(content))
+        self._db.execute("INSERT INTO ledger (seq, kind, ref, digest, prev, hash) VALUES (%s, %s, %s, %s, %s, %s)",
+                         (entry.seq, entry.kind, entry.ref, entry.digest, entry.prev, entry.hash))
+        self._tail = entry
 
     # -- inside a transaction
 
@@ -482,6 +544,7 @@ class PostgresStore:
         if new.data is not None:
             self._db.execute("INSERT INTO originals VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
                              (new.sha256, len(new.data), new.data, now()))
+        self._seal("submission", str(sid), entry_content(self, "submission", str(sid)))
         return sid
 
     def add_issued(self, packs: Iterable[IssuedPack], source: str) -> int:
@@ -494,16 +557,21 @@ class PostgresStore:
                 "ON CONFLICT DO NOTHING",
                 (p.instance_id, p.document, p.learner, p.practice, p.pcn, p.supervisor, p.facilitator, p.start_date,
                  p.email, p.file, p.content_id, p.content_version, p.issued_at, p.learner_key, at, source))
-            added += cursor.rowcount
+            if cursor.rowcount:
+                self._seal("issued", issued_ref(p), issued_content(p))
+                added += 1
         return added
 
     def add_audit(self, action: str, *, filename: str | None = None, sha256: str | None = None,
                   instance_id: str | None = None, submission_id: int | None = None, detail: str = "") -> None:
         self._writing()
-        self._db.execute(
+        entry_id = self._db.execute(
             "INSERT INTO audit_log (at, action, actor, filename, sha256, instance_id, submission_id, detail) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (now(), action, self.actor, filename, sha256, instance_id, submission_id, detail))
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (now(), action, self.actor, filename, sha256, instance_id, submission_id, detail)).fetchone()[0]
+        entry = self.audit_entry(entry_id)
+        assert entry is not None
+        self._seal("audit", str(entry.id), audit_content(entry))
 
     # -- reading
 
@@ -521,14 +589,17 @@ class PostgresStore:
             return self._rows(sql.format(where=""))
         return self._rows(sql.format(where="WHERE submission_id = ANY(%s)"), ([int(i) for i in set(ids)],))
 
-    def values(self, submission_ids: Iterable[int] | None = None) -> dict[int, list[FieldValue]]:
+    def values(self, submission_ids: Iterable[int] | None = None, *, reviewed: bool = True
+               ) -> dict[int, list[FieldValue]]:
+        """Stored values in document order; ``reviewed``: a scanned field a person reviewed has the
+        review's value (the ledger seals the values as stored, ``reviewed=False``)."""
         out: dict[int, list[FieldValue]] = {}
         sql = ("SELECT submission_id, field_id, state, value, position FROM field_values {where} "
                "ORDER BY submission_id, seq")
         for sid, fid, state, value, position in self._by_submission(sql, submission_ids):
             out.setdefault(sid, []).append(
                 FieldValue(fid, state, None if value is None else json.loads(value), position))
-        return with_reviews(out, self.scan_reviews())
+        return with_reviews(out, self.scan_reviews()) if reviewed else out
 
     def warnings(self, submission_ids: Iterable[int] | None = None) -> dict[int, list[str]]:
         out: dict[int, list[str]] = {}
@@ -571,7 +642,7 @@ class PostgresStore:
     def counts(self) -> dict[str, int]:
         """Rows per table of the schema, every one but schema_version (for summaries and tests)."""
         return {t: self._rows(f'SELECT COUNT(*) FROM "{t}"')[0][0]
-                for t in sorted(self._tables(), key=lambda n: n.encode()) if t != "schema_version"}
+                for t in sorted(self._tables(), key=lambda n: n.encode()) if t not in ("schema_version", "ledger")}
 
     # -- web app accounts and return links
 
@@ -706,7 +777,7 @@ class PostgresStore:
             reader.close()
 
     def insert_rows(self, table: str, columns: list[str], rows: list[tuple]) -> None:
-        self._writing()
+        self._writing(chained=False)  # rows and their ledger entries are copied as they are
         _copy_table(table)
         marks = ", ".join(["%s"] * len(columns))
         with self._db.cursor() as cursor:
@@ -718,6 +789,74 @@ class PostgresStore:
             for table in ("submissions", "audit_log", "scan_reviews"):
                 self._db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                  f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)")
+
+    # -- the tamper-evident ledger
+
+    def submission(self, submission_id: int) -> SubmissionRow | None:
+        rows = self._rows(f"SELECT {_SUBMISSION_COLUMNS} FROM submissions s WHERE s.id = %s", (submission_id,))
+        return _submission(rows[0]) if rows else None
+
+    def audit_entry(self, entry_id: int) -> AuditEntry | None:
+        rows = self._rows("SELECT id, at, action, actor, filename, sha256, instance_id, submission_id, detail "
+                          "FROM audit_log WHERE id = %s", (entry_id,))
+        return AuditEntry(*rows[0]) if rows else None
+
+    def warning_rows(self, submission_ids: Iterable[int] | None = None
+                     ) -> dict[int, list[tuple[str | None, str]]]:
+        """Warnings with the field each is about (None: the whole copy), in order."""
+        out: dict[int, list[tuple[str | None, str]]] = {}
+        sql = "SELECT submission_id, field_id, message FROM warnings {where} ORDER BY submission_id, seq"
+        for sid, fid, message in self._by_submission(sql, submission_ids):
+            out.setdefault(sid, []).append((fid, message))
+        return out
+
+    _LEDGER = "SELECT seq, kind, ref, digest, prev, hash FROM ledger"
+
+    def ledger(self) -> list[ChainEntry]:
+        return [ChainEntry(*r) for r in self._rows(f"{self._LEDGER} ORDER BY seq")]
+
+    def ledger_tail(self) -> ChainEntry | None:
+        rows = self._rows(f"{self._LEDGER} ORDER BY seq DESC LIMIT 1")
+        return ChainEntry(*rows[0]) if rows else None
+
+    def ledger_first(self) -> ChainEntry | None:
+        rows = self._rows(f"{self._LEDGER} ORDER BY seq LIMIT 1")
+        return ChainEntry(*rows[0]) if rows else None
+
+    def ledger_covers(self, seq: int) -> str | None:
+        rows = self._rows("SELECT covers FROM ledger WHERE seq = %s", (seq,))
+        return rows[0][0] if rows else None
+
+    def chained_counts(self) -> dict[str, tuple[int, int]]:
+        entries = dict(self._rows("SELECT kind, COUNT(*) FROM ledger GROUP BY kind"))
+        return {kind: (self._rows(f"SELECT COUNT(*) FROM {table}")[0][0], entries.get(kind, 0))
+                for kind, table in (("submission", "submissions"), ("audit", "audit_log"),
+                                    ("issued", "packs_issued"))}
+
+    def guard_problems(self) -> list[str]:
+        """The triggers that guard the store, where any is missing or disabled, or its function no
+        longer refuses (someone changed the schema outside the tool)."""
+        present = {(name, table): enabled for name, table, enabled in self._rows(
+            "SELECT t.tgname, c.relname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace")}
+        problems = []
+        missing = [name for name, table in _GUARDS if (name, table) not in present]
+        if missing:
+            problems.append(f"the store's guard trigger {missing[0]} is missing"
+                            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                            + ": it was dropped outside the tool")
+        disabled = [name for name, table in _GUARDS if present.get((name, table)) == "D"]
+        if disabled:
+            problems.append(f"the store's guard trigger {disabled[0]} is disabled"
+                            + (f" (and {len(disabled) - 1} more)" if len(disabled) > 1 else "")
+                            + ": it was switched off outside the tool")
+        sources = dict(self._rows("SELECT proname, prosrc FROM pg_proc WHERE proname = ANY(%s) "
+                                  "AND pronamespace = current_schema()::regnamespace", (list(_GUARD_FUNCTIONS),)))
+        for name in _GUARD_FUNCTIONS:
+            if "RAISE EXCEPTION" not in (sources.get(name) or ""):
+                problems.append(f"the store's guard function {name} no longer refuses changes: "
+                                "it was replaced outside the tool")
+        return problems
 
 
 def _copy_table(table: str) -> None:

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
+import re
 import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Union
 
 from generator.records.store import (
     COPY_TABLES,
+    GENESIS,
+    SEALED,
     AuditEntry,
+    ChainEntry,
     Definition,
     FieldValue,
     IssuedPack,
@@ -29,8 +34,17 @@ from generator.records.store import (
     StoreError,
     SubmissionRow,
     User,
+    audit_content,
+    check_tail,
+    digest_of,
+    entry_content,
+    issued_content,
+    issued_ref,
+    link_hash,
+    next_entry,
     now,
     with_reviews,
+    seal_existing,
 )
 
 #: Seconds a writer waits for another process's transaction to finish.
@@ -49,8 +63,56 @@ def _no_change_triggers(table: str) -> tuple[str, ...]:
     )
 
 
+#: The keys (primary and unique) of every table: an INSERT that meets an existing row is refused
+#: by a trigger, so ``INSERT OR REPLACE``/``REPLACE`` cannot delete the old row (SQLite deletes it
+#: without firing delete triggers unless the connection turned recursive_triggers on).
+_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "definitions": (("id",),),
+    "packs_issued": (("instance_id", "file"),),
+    "submissions": (("id",), ("sha256",), ("instance_id", "version")),
+    "field_values": (("submission_id", "field_id"),),
+    "warnings": (("submission_id", "seq"),),
+    "audit_log": (("id",),),
+    "identifier_flags": (("submission_id", "field_id", "kind"),),
+    "users": (("email",),),
+    "return_tokens": (("token_sha256",),),
+    "originals": (("sha256",),),
+    "ledger": (("seq",), ("prev",), ("hash",), ("kind", "ref")),
+    "issued_definitions": (("instance_id",),),
+    "scan_pages": (("source_sha256", "page_index"),),
+    "scan_fields": (("submission_id", "field_id", "option"),),
+    "scan_reviews": (("id",),),
+    "schema_version": (("version",),),
+}
+#: The message of a refused REPLACE, where a table's refusals have their own words.
+_REPLACE_REFUSAL = {"users": "users are never deleted: disable the account instead (an account is never replaced)"}
+
+
+def _no_replace_triggers(table: str) -> tuple[str, ...]:
+    out = []
+    for key in _KEYS[table]:
+        match = " AND ".join(f"t.{c} = NEW.{c}" for c in key)
+        message = _REPLACE_REFUSAL.get(
+            table, f"{table} is append-only: a row with this {', '.join(key)} exists and is never replaced")
+        out.append(f"CREATE TRIGGER {table}_no_replace_{'_'.join(key)} BEFORE INSERT ON {table} "
+                   f"WHEN EXISTS (SELECT 1 FROM {table} t WHERE {match}) "
+                   f"BEGIN SELECT RAISE(ABORT, '{message}'); END")
+    return tuple(out)
+
+
+def _seal_existing(store: "SQLiteStore") -> None:
+    """Migration 5: one ledger entry sealing the rows stored before the ledger existed."""
+    sealed = seal_existing(store)
+    if sealed is not None:
+        ref, digest, covers = sealed
+        store._db.execute("INSERT INTO ledger VALUES (1, ?, ?, ?, ?, ?, ?)",
+                          (SEALED, ref, digest, GENESIS, link_hash(1, SEALED, ref, digest, GENESIS), covers))
+
+
+_Step = Union[str, Callable[["SQLiteStore"], None]]
+
 #: Statements of each schema version, applied in order; never edit a released version, add one.
-MIGRATIONS: dict[int, tuple[str, ...]] = {
+MIGRATIONS: dict[int, tuple[_Step, ...]] = {
     1: (
         """CREATE TABLE definitions (
             id TEXT PRIMARY KEY,
@@ -223,10 +285,30 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         *(t for table in ("issued_definitions", "scan_pages", "scan_fields", "scan_reviews")
           for t in _no_change_triggers(table)),
     ),
+    6: (
+        # The tamper-evident ledger (see generator.records.store); no row replaced in any table;
+        # schema_version guarded like the records tables; what the store held already sealed.
+        """CREATE TABLE ledger (
+            seq INTEGER PRIMARY KEY CHECK (seq >= 1),
+            kind TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            prev TEXT NOT NULL UNIQUE,
+            hash TEXT NOT NULL UNIQUE,
+            covers TEXT,
+            UNIQUE (kind, ref))""",
+        *_no_change_triggers("ledger"),
+        *_no_change_triggers("schema_version"),
+        *(t for table in _KEYS for t in _no_replace_triggers(table)),
+        _seal_existing,
+    ),
 }
 
 
 SCHEMA_VERSION = max(MIGRATIONS)
+#: Every trigger the schema creates (``guard_problems`` names the missing ones).
+_GUARDS = tuple(re.match(r"CREATE TRIGGER (\w+)", s).group(1) for steps in MIGRATIONS.values() for s in steps
+                if isinstance(s, str) and s.startswith("CREATE TRIGGER"))
 
 
 _SUBMISSION_COLUMNS = ("s.id, s.sha256, s.filename, s.size, s.format, s.editor, s.ingested_at, s.instance_id, "
@@ -275,6 +357,7 @@ class SQLiteStore:
             raise
         self.actor = actor()
         self._in_transaction = False
+        self._tail: ChainEntry | None | bool = False
 
     def close(self) -> None:
         db = getattr(self, "_db", None)
@@ -319,7 +402,10 @@ class SQLiteStore:
             current = self.schema_version()  # again, under the write lock
             for version in sorted(v for v in MIGRATIONS if v > current):
                 for statement in MIGRATIONS[version]:
-                    self._db.execute(statement)
+                    if callable(statement):
+                        statement(self)
+                    else:
+                        self._db.execute(statement)
                 self._db.execute("INSERT INTO schema_version VALUES (?, ?)", (version, now()))
             self._db.execute("COMMIT")
         except BaseException:
@@ -339,6 +425,7 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot start a transaction ({exc})") from exc
         self._in_transaction = True
+        self._tail = False  # not checked yet in this transaction
         try:
             yield self
             self._db.execute("COMMIT")
@@ -350,10 +437,21 @@ class SQLiteStore:
             raise
         finally:
             self._in_transaction = False
+            self._tail = False
 
-    def _writing(self) -> None:
+    def _writing(self, *, chained: bool = True) -> None:
         if not self._in_transaction:
             raise StoreError("write outside a transaction (use 'with store.transaction():')")
+        if chained and self._tail is False:  # before the first write of a transaction, never after a row went in
+            self._tail = check_tail(self)
+
+    def _seal(self, kind: str, ref: str, content: Any) -> None:
+        """Append the ledger entry for a row just written (``_writing`` checked the tail first)."""
+        assert self._tail is not False
+        entry = next_entry(self._tail, kind, ref, digest_of(content))
+        self._db.execute("INSERT INTO ledger (seq, kind, ref, digest, prev, hash) VALUES (?, ?, ?, ?, ?, ?)",
+                         (entry.seq, entry.kind, entry.ref, entry.digest, entry.prev, entry.hash))
+        self._tail = entry
 
     # -- inside a transaction
 
@@ -368,8 +466,10 @@ class SQLiteStore:
 
     def add_definition(self, definition: Definition) -> None:
         self._writing()
+        if self._db.execute("SELECT 1 FROM definitions WHERE id = ?", (definition.id,)).fetchone():
+            return
         self._db.execute(
-            "INSERT OR IGNORE INTO definitions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO definitions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (definition.id, definition.pack_id, definition.part, definition.content_id, definition.content_version,
              definition.content_hash, json.dumps(definition.fields, ensure_ascii=False), now()))
 
@@ -393,31 +493,40 @@ class SQLiteStore:
               v.position) for n, v in enumerate(new.values, 1)])
         self._db.executemany("INSERT INTO warnings VALUES (?, ?, ?, ?)",
                              [(sid, n, fid, message) for n, (fid, message) in enumerate(new.warnings, 1)])
-        self._db.executemany("INSERT OR IGNORE INTO identifier_flags VALUES (?, ?, ?)",
-                             [(sid, fid, kind) for fid, kind in new.flags])
-        if new.data is not None:
-            self._db.execute("INSERT OR IGNORE INTO originals VALUES (?, ?, ?, ?)",
-                             (new.sha256, len(new.data), new.data, now()))
+        self._db.executemany("INSERT INTO identifier_flags VALUES (?, ?, ?)",
+                             [(sid, fid, kind) for fid, kind in dict.fromkeys(new.flags)])
+        if new.data is not None and not self._db.execute("SELECT 1 FROM originals WHERE sha256 = ?",
+                                                         (new.sha256,)).fetchone():
+            self._db.execute("INSERT INTO originals VALUES (?, ?, ?, ?)", (new.sha256, len(new.data), new.data, now()))
+        self._seal("submission", str(sid), entry_content(self, "submission", str(sid)))
         return sid
 
     def add_issued(self, packs: Iterable[IssuedPack], source: str) -> int:
         self._writing()
         at = now()
-        before = self._db.total_changes
-        self._db.executemany(
-            "INSERT OR IGNORE INTO packs_issued VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(p.instance_id, p.document, p.learner, p.practice, p.pcn, p.supervisor, p.facilitator, p.start_date,
-              p.email, p.file, p.content_id, p.content_version, p.issued_at, p.learner_key, at, source)
-             for p in packs])
-        return self._db.total_changes - before
+        added = 0
+        for p in packs:
+            if self._db.execute("SELECT 1 FROM packs_issued WHERE instance_id = ? AND file = ?",
+                                (p.instance_id, p.file)).fetchone():
+                continue
+            self._db.execute(
+                "INSERT INTO packs_issued VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (p.instance_id, p.document, p.learner, p.practice, p.pcn, p.supervisor, p.facilitator, p.start_date,
+                 p.email, p.file, p.content_id, p.content_version, p.issued_at, p.learner_key, at, source))
+            self._seal("issued", issued_ref(p), issued_content(p))
+            added += 1
+        return added
 
     def add_audit(self, action: str, *, filename: str | None = None, sha256: str | None = None,
                   instance_id: str | None = None, submission_id: int | None = None, detail: str = "") -> None:
         self._writing()
-        self._db.execute(
+        cursor = self._db.execute(
             "INSERT INTO audit_log (at, action, actor, filename, sha256, instance_id, submission_id, detail) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (now(), action, self.actor, filename, sha256, instance_id, submission_id, detail))
+        entry = self.audit_entry(cursor.lastrowid)
+        assert entry is not None
+        self._seal("audit", str(entry.id), audit_content(entry))
 
     # -- reading
 
@@ -443,14 +552,17 @@ class SQLiteStore:
             marks = ", ".join("?" * len(chunk))
             yield from self._db.execute(sql.format(where=f"WHERE submission_id IN ({marks})"), chunk)
 
-    def values(self, submission_ids: Iterable[int] | None = None) -> dict[int, list[FieldValue]]:
+    def values(self, submission_ids: Iterable[int] | None = None, *, reviewed: bool = True
+               ) -> dict[int, list[FieldValue]]:
+        """Stored values in document order; ``reviewed``: a scanned field a person reviewed has the
+        review's value (the ledger seals the values as stored, ``reviewed=False``)."""
         out: dict[int, list[FieldValue]] = {}
         sql = ("SELECT submission_id, field_id, state, value, position FROM field_values {where} "
                "ORDER BY submission_id, seq")
         for sid, fid, state, value, position in self._by_submission(sql, submission_ids):
             out.setdefault(sid, []).append(
                 FieldValue(fid, state, None if value is None else json.loads(value), position))
-        return with_reviews(out, self.scan_reviews())
+        return with_reviews(out, self.scan_reviews()) if reviewed else out
 
     def warnings(self, submission_ids: Iterable[int] | None = None) -> dict[int, list[str]]:
         out: dict[int, list[str]] = {}
@@ -494,14 +606,11 @@ class SQLiteStore:
 
     def add_user(self, user: User) -> None:
         self._writing()
-        try:
-            self._db.execute(f"INSERT INTO users ({self._USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                             (user.email, user.role, user.pcn, user.password_hash, int(user.disabled),
-                              user.failed_logins, user.locked_until, user.created_at or now()))
-        except sqlite3.IntegrityError as exc:
-            if "UNIQUE" in str(exc):
-                raise StoreError(f"a user {user.email} exists already") from None
-            raise
+        if self._db.execute("SELECT 1 FROM users WHERE email = ?", (user.email,)).fetchone():
+            raise StoreError(f"a user {user.email} exists already")
+        self._db.execute(f"INSERT INTO users ({self._USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         (user.email, user.role, user.pcn, user.password_hash, int(user.disabled),
+                          user.failed_logins, user.locked_until, user.created_at or now()))
 
     def set_user_state(self, email: str, *, disabled: bool, failed_logins: int, locked_until: str | None) -> None:
         self._writing()
@@ -535,7 +644,8 @@ class SQLiteStore:
     def counts(self) -> dict[str, int]:
         """Rows per table of the schema, every one but schema_version (for summaries and tests)."""
         names = [r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name "
-                                                "NOT LIKE 'sqlite_%' AND name != 'schema_version' ORDER BY name")]
+                                                "NOT LIKE 'sqlite_%' AND name NOT IN ('schema_version', 'ledger') "
+                                                "ORDER BY name")]
         return {t: self._db.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in names}
 
     def original(self, sha256: str) -> bytes | None:
@@ -551,7 +661,9 @@ class SQLiteStore:
     def add_issued_definition(self, instance_id: str, definition: Definition, pages: list[dict[str, float]]) -> None:
         self._writing()
         self.add_definition(definition)
-        self._db.execute("INSERT INTO issued_definitions VALUES (?, ?, ?, ?) ON CONFLICT (instance_id) DO NOTHING",
+        if self._db.execute("SELECT 1 FROM issued_definitions WHERE instance_id = ?", (instance_id,)).fetchone():
+            return  # the no-replace trigger would refuse it
+        self._db.execute("INSERT INTO issued_definitions VALUES (?, ?, ?, ?)",
                          (instance_id, definition.id, json.dumps(pages), now()))
 
     def issued_definitions(self) -> dict[str, tuple[str, list[dict[str, float]]]]:
@@ -560,9 +672,11 @@ class SQLiteStore:
 
     def add_scan_page(self, page: ScanPage) -> bool:
         self._writing()
+        if self._db.execute("SELECT 1 FROM scan_pages WHERE source_sha256 = ? AND page_index = ?",
+                            (page.source_sha256, page.page_index)).fetchone():
+            return False  # the no-replace trigger would refuse it
         cursor = self._db.execute(
-            "INSERT INTO scan_pages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (source_sha256, page_index) DO NOTHING",
+            "INSERT INTO scan_pages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (page.source_sha256, page.page_index, page.filename, page.submission_id, page.instance_id, page.page,
              page.dpi, page.residual_mm, page.reason, page.image, now()))
         return cursor.rowcount == 1
@@ -621,13 +735,67 @@ class SQLiteStore:
             yield from rows
 
     def insert_rows(self, table: str, columns: list[str], rows: list[tuple]) -> None:
-        self._writing()
+        self._writing(chained=False)  # rows and their ledger entries are copied as they are
         _copy_table(table)
         marks = ", ".join("?" * len(columns))
         self._db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
     def after_copy(self) -> None:
         """Nothing to do: SQLite gives new rows ids after the largest one."""
+
+    # -- the tamper-evident ledger
+
+    def submission(self, submission_id: int) -> SubmissionRow | None:
+        row = self._db.execute(f"SELECT {_SUBMISSION_COLUMNS} FROM submissions s WHERE s.id = ?",
+                               (submission_id,)).fetchone()
+        return _submission(row) if row else None
+
+    def audit_entry(self, entry_id: int) -> AuditEntry | None:
+        row = self._db.execute("SELECT id, at, action, actor, filename, sha256, instance_id, submission_id, detail "
+                               "FROM audit_log WHERE id = ?", (entry_id,)).fetchone()
+        return AuditEntry(*row) if row else None
+
+    def warning_rows(self, submission_ids: Iterable[int] | None = None
+                     ) -> dict[int, list[tuple[str | None, str]]]:
+        """Warnings with the field each is about (None: the whole copy), in order."""
+        out: dict[int, list[tuple[str | None, str]]] = {}
+        sql = "SELECT submission_id, field_id, message FROM warnings {where} ORDER BY submission_id, seq"
+        for sid, fid, message in self._by_submission(sql, submission_ids):
+            out.setdefault(sid, []).append((fid, message))
+        return out
+
+    _LEDGER = "SELECT seq, kind, ref, digest, prev, hash FROM ledger"
+
+    def ledger(self) -> list[ChainEntry]:
+        return [ChainEntry(*r) for r in self._db.execute(f"{self._LEDGER} ORDER BY seq")]
+
+    def ledger_tail(self) -> ChainEntry | None:
+        row = self._db.execute(f"{self._LEDGER} ORDER BY seq DESC LIMIT 1").fetchone()
+        return ChainEntry(*row) if row else None
+
+    def ledger_first(self) -> ChainEntry | None:
+        row = self._db.execute(f"{self._LEDGER} ORDER BY seq LIMIT 1").fetchone()
+        return ChainEntry(*row) if row else None
+
+    def ledger_covers(self, seq: int) -> str | None:
+        row = self._db.execute("SELECT covers FROM ledger WHERE seq = ?", (seq,)).fetchone()
+        return row[0] if row else None
+
+    def chained_counts(self) -> dict[str, tuple[int, int]]:
+        entries = dict(self._db.execute("SELECT kind, COUNT(*) FROM ledger GROUP BY kind"))
+        return {kind: (self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0], entries.get(kind, 0))
+                for kind, table in (("submission", "submissions"), ("audit", "audit_log"),
+                                    ("issued", "packs_issued"))}
+
+    def guard_problems(self) -> list[str]:
+        """The triggers that guard the store, where any is missing (someone dropped it)."""
+        present = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        missing = [name for name in _GUARDS if name not in present]
+        if missing:
+            return [f"the store's guard trigger {missing[0]} is missing"
+                    + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                    + ": it was dropped outside the tool"]
+        return []
 
 
 def _copy_table(table: str) -> None:

@@ -17,7 +17,38 @@ Guarantees the database itself enforces, in both engines:
 - one file is one transaction, and writers take turns: a failure or a kill
   leaves no partial rows, and two ingest processes on the same file are
   serialised (the second one sees the first one's row);
-- the returned file itself is kept once per SHA-256 (``originals``).
+- the returned file itself is kept once per SHA-256 (``originals``);
+- an existing row is never replaced: SQLite's ``INSERT OR REPLACE``/``REPLACE``
+  (which deletes the old row without firing delete triggers) is refused by a
+  trigger on every table's keys, PostgreSQL's ``ON CONFLICT DO UPDATE`` by the
+  update triggers; ``schema_version`` is guarded like the records tables.
+
+Triggers stop the tool (and careless SQL) from changing rows, but anyone who can
+write the database can drop them. So the store is also *tamper-evident*: the
+``ledger`` table chains every submission (its file hash, columns, values,
+warnings and identifier flags), every issued pack and every audit entry by
+SHA-256, in the order they were appended, as an append-only ledger does. The
+protocol, the same for every engine (so a store copied to the other engine
+verifies there with the same head):
+
+- entry ``seq`` (1, 2, 3 … with no gaps) holds ``kind`` (``submission``,
+  ``audit``, ``issued``, or ``sealed`` for the first entry of a store made before
+  the ledger), ``ref`` (the row it seals: ``"12"``, or ``'["instance","file"]'``
+  for an issued pack), ``digest`` = SHA-256 of the canonical JSON of the row's
+  content (``*_content`` below, built from the row *as read back* from the store),
+  ``prev`` = the previous entry's ``hash`` (``GENESIS`` for the first) and
+  ``hash`` = ``link_hash(seq, kind, ref, digest, prev)``;
+- a ``sealed`` entry is written once, by the migration that adds the ledger to a
+  store holding rows already: its ``covers`` lists every such row with the digest
+  of its content (``{kind: {ref: digest}}``), its ``digest`` is that list's, and
+  its ``ref`` counts the rows per kind;
+- an engine appends each entry in the same transaction as its row, after
+  ``check_tail`` (once per transaction), while it holds the write lock (SQLite:
+  ``BEGIN IMMEDIATE``; PostgreSQL: the advisory write lock and a lock on the
+  ledger table), so the entries form one line; ``prev`` is unique, so the line
+  cannot fork;
+- ``verify_chain`` recomputes everything through the protocol's reading methods
+  and names the first entry or row that no longer matches.
 
 The schema is versioned: each engine's ``MIGRATIONS`` lists the statements of
 each version (the same versions in both) and ``schema_version`` records which
@@ -26,11 +57,13 @@ have been applied.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 from generator.errors import StoreError  # noqa: F401  (re-exported: the store protocol raises it)
 
@@ -286,7 +319,8 @@ class Store(Protocol):
     # -- reading
     def known_hashes(self) -> dict[str, int]: ...
     def submissions(self, current_only: bool = True) -> list[SubmissionRow]: ...
-    def values(self, submission_ids: Iterable[int] | None = None) -> dict[int, list[FieldValue]]: ...
+    def values(self, submission_ids: Iterable[int] | None = None, *, reviewed: bool = True
+               ) -> dict[int, list[FieldValue]]: ...
     def warnings(self, submission_ids: Iterable[int] | None = None) -> dict[int, list[str]]: ...
     def flags(self, submission_ids: Iterable[int] | None = None) -> dict[int, list[tuple[str, str]]]: ...
     def definitions(self) -> dict[str, Definition]: ...
@@ -317,6 +351,17 @@ class Store(Protocol):
     def table_rows(self, table: str, columns: list[str], keys: tuple[str, ...]) -> Iterator[tuple]: ...
     def insert_rows(self, table: str, columns: list[str], rows: list[tuple]) -> None: ...  # in a transaction
     def after_copy(self) -> None: ...  # rows were inserted with their ids: let new ids follow them
+    # -- the tamper-evident ledger (see the module docstring)
+    def submission(self, submission_id: int) -> SubmissionRow | None: ...
+    def audit_entry(self, entry_id: int) -> AuditEntry | None: ...
+    def warning_rows(self, submission_ids: Iterable[int] | None = None
+                     ) -> dict[int, list[tuple[str | None, str]]]: ...
+    def ledger(self) -> list[ChainEntry]: ...
+    def ledger_tail(self) -> ChainEntry | None: ...
+    def ledger_first(self) -> ChainEntry | None: ...
+    def ledger_covers(self, seq: int) -> str | None: ...  # the ``covers`` text of a ``sealed`` entry
+    def chained_counts(self) -> dict[str, tuple[int, int]]: ...  # kind -> (rows in its table, entries)
+    def guard_problems(self) -> list[str]: ...  # engine guards (triggers) that are missing or disabled
 
 
 #: Every table a store copy carries, in an order that respects references, with its key columns.
@@ -333,4 +378,269 @@ COPY_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("scan_pages", ("source_sha256", "page_index")),
     ("scan_fields", ("submission_id", "field_id", "option")),
     ("scan_reviews", ("id",)),
+    ("ledger", ("seq",)),
 )
+
+
+# ---------------------------------------------------------------- tamper evidence
+
+#: ``prev`` of the first ledger entry.
+GENESIS = "0" * 64
+#: What a ledger entry can seal, one row each.
+CHAIN_KINDS = ("submission", "audit", "issued")
+#: The kind of the one entry that seals the rows of a store made before the ledger.
+SEALED = "sealed"
+#: The table each kind's rows live in.
+CHAIN_TABLES = {"submission": "submissions", "audit": "audit_log", "issued": "packs_issued"}
+
+
+@dataclass(frozen=True)
+class ChainEntry:
+    """One ledger entry (see the module docstring)."""
+
+    seq: int
+    kind: str
+    ref: str
+    digest: str
+    prev: str
+    hash: str
+
+
+def canonical_json(value: Any) -> str:
+    """The one JSON text a value hashes as (sorted keys, no spaces, UTF-8 kept)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def digest_of(content: Any) -> str:
+    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+
+
+def link_hash(seq: int, kind: str, ref: str, digest: str, prev: str) -> str:
+    """The hash of ledger entry ``seq``: binds its place, what it seals, the content and the entry before."""
+    return hashlib.sha256(canonical_json([seq, kind, ref, digest, prev]).encode("utf-8")).hexdigest()
+
+
+def submission_content(row: SubmissionRow, values: Sequence[FieldValue],
+                       warnings: Sequence[tuple[str | None, str]], flags: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """What a submission's entry seals: every stored column (not ``superseded_by``, which a later
+    version sets by existing), its values in order, its warnings and its identifier flags."""
+    content = asdict(row)
+    content.pop("superseded_by")
+    content["values"] = [[v.field_id, v.state, v.value, v.position] for v in values]
+    content["warnings"] = [[fid, message] for fid, message in warnings]
+    content["flags"] = sorted([fid, kind] for fid, kind in flags)
+    return content
+
+
+def audit_content(entry: AuditEntry) -> dict[str, Any]:
+    return asdict(entry)
+
+
+def issued_content(pack: IssuedPack) -> dict[str, Any]:
+    return asdict(pack)
+
+
+def issued_ref(pack: IssuedPack) -> str:
+    return canonical_json([pack.instance_id, pack.file])
+
+
+def next_entry(tail: ChainEntry | None, kind: str, ref: str, digest: str) -> ChainEntry:
+    """The entry that follows ``tail`` (None: the first) and seals content of ``digest``."""
+    seq, prev = (tail.seq + 1, tail.hash) if tail else (1, GENESIS)
+    return ChainEntry(seq, kind, ref, digest, prev, link_hash(seq, kind, ref, digest, prev))
+
+
+def describe_row(kind: str, ref: str) -> str:
+    """How a message names the row a ledger entry seals."""
+    if kind == "issued":
+        try:
+            instance, file = json.loads(ref)
+            return f"issued pack {instance} ({file})"
+        except (ValueError, TypeError):
+            return f"issued pack {ref}"
+    if kind == SEALED:
+        return "the rows stored before the ledger"
+    return f"{'audit entry' if kind == 'audit' else kind} {ref}"
+
+
+def entry_content(store: Store, kind: str, ref: str) -> Any | None:
+    """The current content of the row an entry of ``kind`` seals, read from the store (None: it is gone)."""
+    if kind == "submission":
+        row = store.submission(int(ref))
+        if row is None:
+            return None
+        return submission_content(row, store.values([row.id], reviewed=False).get(row.id, []),
+                                  store.warning_rows([row.id]).get(row.id, []), store.flags([row.id]).get(row.id, []))
+    if kind == "audit":
+        entry = store.audit_entry(int(ref))
+        return None if entry is None else audit_content(entry)
+    if kind == "issued":
+        for pack in store.issued():
+            if issued_ref(pack) == ref:
+                return issued_content(pack)
+        return None
+    raise StoreError(f"{store.path}: ledger entry of unknown kind {kind!r}: the ledger was edited")
+
+
+class _Rows:
+    """Every row the ledger seals, read once (for ``verify_chain`` and the seal at upgrade)."""
+
+    def __init__(self, store: Store):
+        self.submissions = {str(s.id): s for s in store.submissions(current_only=False)}
+        self.values, self.warnings, self.flags = store.values(reviewed=False), store.warning_rows(), store.flags()
+        self.audits = {str(a.id): a for a in store.audit()}
+        self.packs = {issued_ref(p): p for p in store.issued()}
+
+    def refs(self, kind: str) -> dict[str, Any]:
+        return {"submission": self.submissions, "audit": self.audits, "issued": self.packs}[kind]
+
+    def content(self, kind: str, ref: str) -> Any | None:
+        if kind == "submission":
+            row = self.submissions.get(ref)
+            return None if row is None else submission_content(
+                row, self.values.get(row.id, []), self.warnings.get(row.id, []), self.flags.get(row.id, []))
+        if kind == "audit":
+            entry = self.audits.get(ref)
+            return None if entry is None else audit_content(entry)
+        pack = self.packs.get(ref)
+        return None if pack is None else issued_content(pack)
+
+
+def seal_existing(store: Store) -> tuple[str, str, str] | None:
+    """The ``sealed`` entry's (ref, digest, covers) for the rows of a store made before the ledger,
+    or None when it holds none (a new store's ledger starts with its first row)."""
+    rows = _Rows(store)
+    covers = {kind: {ref: digest_of(rows.content(kind, ref)) for ref in rows.refs(kind)} for kind in CHAIN_KINDS}
+    if not any(covers.values()):
+        return None
+    ref = canonical_json({kind: len(covers[kind]) for kind in CHAIN_KINDS})
+    return ref, digest_of(covers), canonical_json(covers)
+
+
+def _link_problem(entry: ChainEntry, expected_seq: int, prev: str) -> str | None:
+    what = f"ledger entry {entry.seq} ({describe_row(entry.kind, entry.ref)})"
+    if entry.seq != expected_seq:
+        return f"ledger entry {expected_seq} is missing (the next one is {entry.seq}): entries were deleted"
+    if entry.prev != prev:
+        return f"{what} does not follow the entry before it: the ledger was rewritten or cut"
+    if entry.hash != link_hash(entry.seq, entry.kind, entry.ref, entry.digest, entry.prev):
+        return f"{what}: its hash does not match its contents: the ledger was edited"
+    if entry.kind == SEALED and entry.seq != 1:
+        return f"{what} is not the first entry: the ledger was edited"
+    if entry.kind not in CHAIN_KINDS and entry.kind != SEALED:
+        return f"ledger entry {entry.seq} is of an unknown kind ({entry.kind}): the ledger was edited"
+    return None
+
+
+def _content_problem(entry: ChainEntry, content: Any | None) -> str | None:
+    if content is None:
+        return f"ledger entry {entry.seq} ({describe_row(entry.kind, entry.ref)}): the row it seals is gone: it was deleted"
+    if digest_of(content) != entry.digest:
+        return f"{describe_row(entry.kind, entry.ref)} no longer matches ledger entry {entry.seq}: it was changed"
+    return None
+
+
+def _sealed_problem(entry: ChainEntry, covers_text: str | None, rows: _Rows) -> tuple[str | None, dict]:
+    """What is wrong with the ``sealed`` entry and the rows it covers; and what it covers, by kind."""
+    try:
+        covers = json.loads(covers_text or "")
+        if not isinstance(covers, dict) or digest_of(covers) != entry.digest:
+            raise ValueError
+        counts = json.loads(entry.ref)
+        if counts != {kind: len(covers.get(kind, {})) for kind in CHAIN_KINDS}:
+            raise ValueError
+    except (ValueError, TypeError, AttributeError):
+        return f"ledger entry {entry.seq} ({describe_row(SEALED, '')}): its list of rows was edited", {}
+    for kind in CHAIN_KINDS:
+        for ref, digest in covers.get(kind, {}).items():
+            content = rows.content(kind, ref)
+            if content is None:
+                return (f"{describe_row(kind, ref)}, sealed by ledger entry {entry.seq}, is gone: "
+                        "it was deleted"), covers
+            if digest_of(content) != digest:
+                return f"{describe_row(kind, ref)} no longer matches ledger entry {entry.seq}: it was changed", covers
+    return None, covers
+
+
+@dataclass
+class ChainReport:
+    """The outcome of ``verify_chain``: ``problems[0]`` names the first entry or row that is broken."""
+
+    entries: int
+    head: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(store: Store) -> ChainReport:
+    """Recompute the whole ledger against the rows it seals; see ``ChainReport``."""
+    problems = list(store.guard_problems())
+    entries = store.ledger()
+    rows = _Rows(store)
+    sealed: dict[str, set[str]] = {kind: set() for kind in CHAIN_KINDS}
+    prev, broken = GENESIS, False
+    for n, entry in enumerate(entries, 1):
+        problem = _link_problem(entry, n, prev)
+        if entry.kind == SEALED:
+            content_problem, covers = _sealed_problem(entry, store.ledger_covers(entry.seq), rows)
+            for kind in CHAIN_KINDS:
+                sealed[kind].update(covers.get(kind, {}))
+        elif entry.kind in CHAIN_KINDS:
+            sealed[entry.kind].add(entry.ref)
+            content_problem = _content_problem(entry, rows.content(entry.kind, entry.ref))
+        else:
+            content_problem = None
+        problem = problem or content_problem
+        if problem and not broken:
+            problems.append(problem)
+            broken = True  # later entries follow a broken one: the first break is what matters
+        prev = entry.hash
+    by_sha = {row.sha256: row.id for row in rows.submissions.values()}
+    for sha256, data in store.table_rows("originals", ["sha256", "data"], ("sha256",)):
+        blob = bytes(data) if isinstance(data, (bytes, bytearray, memoryview)) else str(data).encode()
+        if hashlib.sha256(blob).hexdigest() != sha256:
+            owner = f"submission {by_sha[sha256]}" if sha256 in by_sha else f"file {sha256[:12]}…"
+            problems.append(f"the original kept for {owner} no longer has its SHA-256: it was changed")
+            break
+    for kind in ("submission", "issued", "audit"):
+        unsealed = [ref for ref in rows.refs(kind) if ref not in sealed[kind]]
+        if unsealed:
+            problems.append(f"{describe_row(kind, unsealed[0])} is not in the ledger"
+                            + (f" (nor are {len(unsealed) - 1} more {kind} rows)" if len(unsealed) > 1 else "")
+                            + ": it was added around the tool")
+    return ChainReport(len(entries), prev, problems)
+
+
+def check_tail(store: Store) -> ChainEntry | None:
+    """Before appending: the guards are in place, the last entry still matches its row, and every
+    row is sealed (counted per kind). Returns the tail to append after.
+
+    Raises ``StoreError`` naming what is wrong, so that nothing is appended to a
+    ledger that was tampered with. Costs a few queries, not a whole verification.
+    """
+    problems = store.guard_problems()
+    tail = store.ledger_tail()
+    covered = {kind: 0 for kind in CHAIN_KINDS}
+    if tail is not None:
+        problem = _link_problem(tail, tail.seq, tail.prev)
+        if problem is None and tail.kind != SEALED:
+            problem = _content_problem(tail, entry_content(store, tail.kind, tail.ref))
+        if problem:
+            problems.append(problem)
+    first = store.ledger_first() if tail is not None and tail.seq > 1 else tail
+    if first is not None and first.kind == SEALED:
+        try:
+            covered.update(json.loads(first.ref))
+        except (ValueError, TypeError):
+            problems.append(f"ledger entry 1 ({describe_row(SEALED, '')}): its list of rows was edited")
+    for kind, (count, entries) in store.chained_counts().items():
+        if count != entries + covered.get(kind, 0):
+            problems.append(f"the {CHAIN_TABLES[kind]} table holds {count} rows but the ledger seals "
+                            f"{entries + covered.get(kind, 0)}: rows were added or deleted around the tool")
+    if problems:
+        raise StoreError(f"{store.path}: the records store was changed outside the tool ({problems[0]}); "
+                         "nothing was stored: run 'portfolio store verify' and restore the store from a backup")
+    return tail

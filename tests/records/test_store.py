@@ -143,7 +143,7 @@ def test_round_trip_keeps_types_order_positions_and_warnings(store):
 def test_the_same_file_cannot_be_stored_twice(store):
     with store.transaction():
         store.add_submission(submission(), 1, None)
-    expected = {"sqlite": "UNIQUE constraint failed: submissions.sha256",
+    expected = {"sqlite": "submissions is append-only: a row with this sha256 exists",
                 "postgresql": 'duplicate key value violates unique constraint "submissions_sha256_key"'}
     with pytest.raises(StoreError, match=expected[engine(store)]) as info:
         with store.transaction():
@@ -155,7 +155,7 @@ def test_the_same_file_cannot_be_stored_twice(store):
 def test_an_instance_has_one_submission_per_version(store):
     with store.transaction():
         store.add_submission(submission(), 1, None)
-    expected = {"sqlite": "UNIQUE constraint failed: submissions.instance_id, submissions.version",
+    expected = {"sqlite": "submissions is append-only: a row with this instance_id, version exists",
                 "postgresql": 'duplicate key value violates unique constraint "submissions_instance_id_version_key"'}
     with pytest.raises(StoreError, match=expected[engine(store)]):
         with store.transaction():
