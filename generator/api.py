@@ -457,7 +457,7 @@ def ingest(paths: Iterable[Path | str], *, store: Path | str | None = None, supe
 def _progress(store: Path | str | None):
     from generator.records.connect import open_store
     from generator.records.progress import cohort_progress
-    with open_store(store, create=False) as opened:
+    with open_store(store, read_only=True) as opened:  # a store in a read-only folder can be read
         return cohort_progress(opened), opened.path
 
 
@@ -506,7 +506,7 @@ def export(store: Path | str | None = None, fmt: str = "csv", *, all_versions: b
     base = fhir_base or DEFAULT_FHIR_BASE
     if not (base.startswith("urn:") or base.startswith("https://") or base.startswith("http://")):
         raise OptionError("fhir_base", "give a URN (urn:…) or an http(s) URL")
-    with open_store(store, create=False) as opened:
+    with open_store(store, read_only=not include_flagged) as opened:  # writes only to audit flagged values
         done = export_records(opened, fmt, all_versions=all_versions, fhir_base=base,
                               include_flagged=include_flagged)
     if output is not None:
@@ -570,7 +570,7 @@ def copy_warnings(target: Path | str, store: Path | str | None = None) -> tuple[
     blanked as ingest prints it."""
     from generator.records.connect import open_store
     from generator.records.review import stored_warnings
-    with open_store(store, create=False) as opened:
+    with open_store(store, read_only=True) as opened:
         return stored_warnings(opened, target)
 
 
@@ -623,7 +623,7 @@ def store_summary(store: Path | str | None = None) -> StoreSummary:
     from collections import Counter
 
     from generator.records.connect import open_store
-    with open_store(store, create=False) as opened:
+    with open_store(store, read_only=True) as opened:
         every = opened.submissions(current_only=False)
         counts = opened.counts()
         files, size = opened.originals_size()
@@ -653,7 +653,7 @@ def original(store: Path | str | None, submission_id: int, output: Path | str) -
 
     from generator.files import write_atomic
     from generator.records.connect import open_store
-    with open_store(store, create=False) as opened:
+    with open_store(store, read_only=True) as opened:
         row = next((s for s in opened.submissions(current_only=False) if s.id == submission_id), None)
         if row is None:
             raise RecordsError(f"{opened.path}: no submission {submission_id}; 'portfolio export --all-versions' "
@@ -693,7 +693,7 @@ def verify_store(store: Path | str | None = None):
     """
     from generator.records.connect import describe_store, open_store
     from generator.records.store import verify_chain
-    with open_store(store, create=False) as opened:
+    with open_store(store, read_only=True) as opened:
         return verify_chain(opened), describe_store(store)
 
 

@@ -195,18 +195,25 @@ def cyclic_parent_pdf(pack: bytes) -> bytes:
     without a visited set walks the loop for ever."""
     from pypdf.generic import DictionaryObject
 
-    def change(w):
-        fields = w._root_object["/AcroForm"]["/Fields"]
-        for ref in fields:
+    def terminal_text_fields(refs):
+        for ref in refs:
             node = ref.get_object()
-            if node.get("/FT") == "/Tx" and "/Kids" not in node:
-                loop = DictionaryObject()
-                loop_ref = w._add_object(loop)
-                loop[NameObject("/Parent")] = ref
-                node[NameObject("/Parent")] = loop_ref
-                del node["/FT"]
-                node.pop("/V", None)
-                return
+            named_kids = [k for k in node.get("/Kids", []) if "/T" in k.get_object()]
+            if named_kids:
+                yield from terminal_text_fields(named_kids)
+            elif node.get("/FT") == "/Tx":
+                yield ref
+
+    def change(w):
+        for ref in terminal_text_fields(w._root_object["/AcroForm"]["/Fields"]):
+            node = ref.get_object()
+            loop = DictionaryObject()
+            loop_ref = w._add_object(loop)
+            loop[NameObject("/Parent")] = ref
+            node[NameObject("/Parent")] = loop_ref
+            del node["/FT"]
+            node.pop("/V", None)
+            return
         raise AssertionError("no plain text field in the pack")
     return _rewrite(pack, change)
 

@@ -43,18 +43,21 @@ def describe_store(location: str | Path | None = None, *, name_only: bool = Fals
     return str(Path(text).resolve()) if absolute else text
 
 
-def open_store(path: str | Path | None = None, *, create: bool = True) -> Store:
+def open_store(path: str | Path | None = None, *, create: bool = True, read_only: bool = False) -> Store:
     """Open (and create or migrate) the store at ``path`` (see ``store_location``).
 
     ``create=False`` refuses a store that does not exist yet, for the commands that
-    only read.
+    only read; ``read_only=True`` (which implies it) opens it for reading only, so a
+    store in a folder the user cannot write to can still be listed and exported, and
+    any write is refused. Opened for writing, a store that cannot be written is
+    refused at once, before anything is read.
     """
     location = store_location(path)
     if _is_postgres(location):
         from generator.records.postgres import PostgresStore
-        return PostgresStore(location, create=create)
+        return PostgresStore(location, create=create and not read_only, read_only=read_only)
     from generator.records.sqlite import SQLiteStore
-    return SQLiteStore(Path(location), create=create)
+    return SQLiteStore(Path(location), create=create and not read_only, read_only=read_only)
 
 
 def store_exists(path: str | Path | None = None) -> bool:

@@ -365,10 +365,11 @@ def _connect_problem(where: str, url: str, exc: Exception) -> StoreError:
 class PostgresStore:
     """The PostgreSQL implementation of ``Store`` (writers take turns on one advisory lock)."""
 
-    def __init__(self, url: str, *, create: bool = True):
+    def __init__(self, url: str, *, create: bool = True, read_only: bool = False):
         import psycopg
         self.path = describe(url)
         self.url = url
+        self.read_only = read_only
         self._db = None
         try:
             self._db = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
@@ -379,7 +380,9 @@ class PostgresStore:
             raise StoreError(f"{self.path}: not a PostgreSQL URL libpq understands ({exc}); write it as "
                              "postgresql://user@host:port/database") from None
         try:
-            self._check_and_migrate(create)
+            self._check_and_migrate(create and not read_only)  # an older store is upgraded first, as SQLite's
+            if read_only:
+                self._db.execute("SET default_transaction_read_only = on")  # the server refuses any write
         except psycopg.Error as exc:
             self.close()
             raise StoreError(f"{self.path}: cannot be opened as a records store "
@@ -480,6 +483,8 @@ class PostgresStore:
             self._tail = False
 
     def _writing(self, *, chained: bool = True) -> None:
+        if self.read_only:
+            raise StoreError(f"{self.path}: opened for reading only")
         if not self._in_transaction:
             raise StoreError("write outside a transaction (use 'with store.transaction():')")
         if chained and self._tail is False:  # before the first write of a transaction, never after a row went in

@@ -333,22 +333,29 @@ def actor() -> str:
 class SQLiteStore:
     """The SQLite implementation of ``Store`` (WAL mode, one writer at a time)."""
 
-    def __init__(self, path: str | Path, *, create: bool = True):
+    def __init__(self, path: str | Path, *, create: bool = True, read_only: bool = False):
         self.path = str(path)
+        self.read_only = read_only
+        self._tail: ChainEntry | None | bool = False
         if not create and not Path(self.path).exists():
             raise StoreError(f"{self.path}: no records store here; run 'portfolio ingest' first "
                              "or name the store with --store (or $PORTFOLIO_STORE)")
         if not Path(self.path).parent.is_dir():
             raise StoreError(f"{self.path}: the folder does not exist; create it or choose another --store")
+        if not read_only:
+            self._check_writable()
         try:
-            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
-            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-            mode = self._wal()
-            if mode.lower() != "wal":
-                raise StoreError(f"{self.path}: cannot switch the store to WAL mode (got {mode})")
-            self._db.execute("PRAGMA synchronous = FULL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
+            if read_only:
+                self._db = self._connect_read_only()
+            else:
+                self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+                self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+                mode = self._wal()
+                if mode.lower() != "wal":
+                    raise StoreError(f"{self.path}: cannot switch the store to WAL mode (got {mode})")
+                self._db.execute("PRAGMA synchronous = FULL")
+                self._db.execute("PRAGMA foreign_keys = ON")
+                self._migrate()
         except sqlite3.DatabaseError as exc:
             self.close()
             raise StoreError(f"{self.path}: cannot be opened as a records store ({exc})") from None
@@ -357,7 +364,41 @@ class SQLiteStore:
             raise
         self.actor = actor()
         self._in_transaction = False
-        self._tail: ChainEntry | None | bool = False
+
+    def _check_writable(self) -> None:
+        """A store that cannot be written is reported once, before any file is read."""
+        store, folder = Path(self.path), Path(self.path).parent
+        if store.exists() and not os.access(store, os.W_OK):
+            raise StoreError(f"{self.path}: the records store is read-only; nothing was read or stored: make it "
+                             "writable (chmod u+w) or choose another --store")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise StoreError(f"{self.path}: the folder {folder} is read-only (the store needs to write its "
+                             "-wal and -shm files beside it); nothing was read or stored: choose another --store")
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """Open for reading only. Where the folder cannot be written (no -shm file can be made there),
+        the file is opened as immutable: nobody can be writing to it there."""
+        uri = Path(self.path).resolve().as_uri()
+        writable = os.access(Path(self.path).parent, os.W_OK | os.X_OK)
+        db = sqlite3.connect(f"{uri}?mode=ro" if writable else f"{uri}?immutable=1", uri=True,
+                             timeout=BUSY_TIMEOUT, isolation_level=None)
+        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+        self._db = db
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: made by a newer version of this tool (schema {current}, this tool "
+                             f"knows {SCHEMA_VERSION}); upgrade the tool")
+        if current < SCHEMA_VERSION:
+            if not writable or not os.access(self.path, os.W_OK):
+                raise StoreError(f"{self.path}: made by an older version of this tool (schema {current}) and "
+                                 "read-only here; upgrade it by ingesting into it once where it can be written, "
+                                 "then read it here")
+            db.close()
+            SQLiteStore(self.path).close()  # upgrade it (as opening it for writing does), then read
+            db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT, isolation_level=None)
+            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+            self._db = db
+        return db
 
     def close(self) -> None:
         db = getattr(self, "_db", None)
@@ -440,6 +481,8 @@ class SQLiteStore:
             self._tail = False
 
     def _writing(self, *, chained: bool = True) -> None:
+        if self.read_only:
+            raise StoreError(f"{self.path}: opened for reading only")
         if not self._in_transaction:
             raise StoreError("write outside a transaction (use 'with store.transaction():')")
         if chained and self._tail is False:  # before the first write of a transaction, never after a row went in

@@ -6,15 +6,21 @@ the time-out, so a file that only finished by the clock fails its case.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from generator.formats.docx.fill import fill_docx
+from generator.formats.pdf.fill import fill_pdf
 from tests import hostile
 from tests.hostile import run_cli_measured
 
 #: What any hostile file may cost in memory: well under the child's 768 MB cap.
 MAX_MB = 400
+NOTES = "final_review.review.self_assessment"
+#: The old date-of-birth pattern took quadratic time over the spaces (past the 20 s time-out).
+SLOW_DATE = "DOB 04/07/1941" + " " * 100_000 + "end"
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +45,19 @@ def read(tmp_path: Path, name: str, data: bytes):
 def refused(tmp_path: Path, name: str, data: bytes, reason: str) -> None:
     run = read(tmp_path, name, data)
     assert (run.code, run.out, run.err) == (1, "", f"Error: {name}: {reason}\n")
+
+
+@pytest.mark.parametrize("fmt", ["pdf", "docx"])
+def test_a_date_followed_by_100000_spaces_is_read_and_flagged(tmp_path, pack_pdf, pack_docx, fmt):
+    data = fill_pdf(pack_pdf, {NOTES: SLOW_DATE}) if fmt == "pdf" else fill_docx(pack_docx, {NOTES: SLOW_DATE}, "x")
+    run = read(tmp_path, f"slow.{fmt}", data)
+    assert run.code == 0, run.err
+    assert json.loads(run.out)["flags"] == [{"field": NOTES, "kind": "date_of_birth"}]
+    assert run.err == f"review: {NOTES}: possible date of birth (value not shown)\n"
+
+
+def test_a_cyclic_parent_chain_is_refused_at_once_in_one_line(tmp_path, pack_pdf):
+    refused(tmp_path, "loop.pdf", hostile.cyclic_parent_pdf(pack_pdf), "its form is damaged and cannot be read")
 
 
 def test_macros_named_in_another_letter_case_are_refused(tmp_path, pack_docx):
