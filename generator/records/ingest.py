@@ -82,6 +82,7 @@ from generator.records.store import (
     ScanPage,
     Store,
     SubmissionRow,
+    check_tail,
 )
 
 #: Outcomes of a file, in the order summaries list them.
@@ -842,6 +843,7 @@ def ingest(paths: Iterable[str | Path], store: Store, *, supersede: bool = False
     """
     start = time.perf_counter()
     result = IngestResult(store=store.path)
+    check_tail(store)  # a store changed around the tool is reported once, before any file is read
     for register in registers:
         result.registers[str(register)] = import_register(store, Path(register))
     own = {Path(store.path + suffix).resolve() for suffix in ("", "-wal", "-shm", "-journal")}

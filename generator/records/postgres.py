@@ -832,11 +832,13 @@ class PostgresStore:
         rows = self._rows("SELECT covers FROM ledger WHERE seq = %s", (seq,))
         return rows[0][0] if rows else None
 
-    def chained_counts(self) -> dict[str, tuple[int, int]]:
-        entries = dict(self._rows("SELECT kind, COUNT(*) FROM ledger GROUP BY kind"))
-        return {kind: (self._rows(f"SELECT COUNT(*) FROM {table}")[0][0], entries.get(kind, 0))
+    def chained_counts(self) -> dict[str, int]:
+        return {kind: self._rows(f"SELECT COUNT(*) FROM {table}")[0][0]
                 for kind, table in (("submission", "submissions"), ("audit", "audit_log"),
                                     ("issued", "packs_issued"))}
+
+    def ledger_kinds(self) -> dict[str, int]:
+        return dict(self._rows("SELECT kind, COUNT(*) FROM ledger GROUP BY kind"))
 
     def guard_problems(self) -> list[str]:
         """The triggers that guard the store, where any is missing or disabled, or its function no

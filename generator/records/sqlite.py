@@ -824,11 +824,13 @@ class SQLiteStore:
         row = self._db.execute("SELECT covers FROM ledger WHERE seq = ?", (seq,)).fetchone()
         return row[0] if row else None
 
-    def chained_counts(self) -> dict[str, tuple[int, int]]:
-        entries = dict(self._db.execute("SELECT kind, COUNT(*) FROM ledger GROUP BY kind"))
-        return {kind: (self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0], entries.get(kind, 0))
+    def chained_counts(self) -> dict[str, int]:
+        return {kind: self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
                 for kind, table in (("submission", "submissions"), ("audit", "audit_log"),
                                     ("issued", "packs_issued"))}
+
+    def ledger_kinds(self) -> dict[str, int]:
+        return dict(self._db.execute("SELECT kind, COUNT(*) FROM ledger GROUP BY kind"))
 
     def guard_problems(self) -> list[str]:
         """The triggers that guard the store, where any is missing (someone dropped it)."""

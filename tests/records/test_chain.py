@@ -312,3 +312,49 @@ def test_store_verify_of_no_store(tmp_path):
     missing = CliRunner().invoke(main, ["store", "verify", "--store", str(tmp_path / "none.sqlite")])
     assert missing.exit_code == 1 and "no records store here" in missing.output
     assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_a_row_changed_with_the_databases_own_client_is_named_by_the_installed_command(store_location):
+    """The attack as someone would make it: the sqlite3 shell or psql, triggers dropped first, then
+    'portfolio store verify' as installed."""
+    import shutil
+    import subprocess
+
+    from tests.conftest import need_tool
+    location = filled(store_location)
+    need_tool("portfolio", "psql" if is_pg(location) else "sqlite3")
+    if is_pg(location):
+        script = ("DROP TRIGGER audit_log_no_change ON audit_log; "
+                  "UPDATE audit_log SET detail = 'nothing happened' WHERE id = 2;")
+        client = ["psql", location, "-v", "ON_ERROR_STOP=1", "-q", "-c", script]
+        trigger = "audit_log_no_change"
+    else:
+        script = ("DROP TRIGGER audit_log_no_update; "
+                  "UPDATE audit_log SET detail = 'nothing happened' WHERE id = 2;")
+        client = ["sqlite3", location, script]
+        trigger = "audit_log_no_update"
+    subprocess.run(client, check=True, capture_output=True, timeout=60)
+    done = subprocess.run([shutil.which("portfolio"), "store", "verify", "--store", location],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (
+        "also: audit entry 2 no longer matches ledger entry 5: it was changed\n"
+        f"Error: {describe_store(location)}: NOT intact: the store's guard trigger {trigger} is missing: it was "
+        "dropped outside the tool; restore the store from a backup and find out who changed it\n")
+
+
+def test_ingest_into_a_tampered_store_says_so_once_before_reading_any_file(store_location, tmp_path):
+    location = filled(store_location)
+    tamper(location, "UPDATE audit_log SET detail = 'fine' WHERE id = 3")
+    returned = tmp_path / "returned"
+    returned.mkdir()
+    for n in range(3):
+        (returned / f"copy-{n}.pdf").write_bytes(b"%PDF-1.7\nnot really")
+    result = CliRunner().invoke(main, ["ingest", str(returned), "--store", location])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and "copy-" not in result.output, result.output
+    assert result.output.startswith(f"Error: {describe_store(location)}: the records store was changed outside "
+                                    "the tool (the store's guard trigger ")
+    assert result.output.endswith("nothing was stored: run 'portfolio store verify' and restore the store "
+                                  "from a backup\n")
+    assert len(raw_query(location, "SELECT id FROM audit_log")) == 3
