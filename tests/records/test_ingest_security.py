@@ -45,12 +45,18 @@ def test_rejected_files_store_nothing_but_an_audit_entry(hostile_folder, tmp_pat
     store_file = tmp_path / "records.sqlite"
     result = CliRunner().invoke(main, ["ingest", str(folder), "--store", str(store_file), "--jobs", "2"])
     assert result.exit_code == 1
-    assert f"0 new, 0 unchanged, 0 superseded, 0 conflicting, {len(names)} rejected" in result.output
+    # A flattened copy is a printed copy: its pages carry their page codes, so it is read as paper; its
+    # copy was never registered here, so its pages are kept as unidentified (with their images), not stored.
+    printed = {"flattened.pdf"}
+    assert f"0 new, 0 unchanged, 0 superseded, 0 conflicting, {len(names) - len(printed)} rejected" in result.output
+    assert "register the cohort first" in result.output
     db = sqlite3.connect(store_file)
     for table in ("submissions", "field_values", "warnings", "definitions", "identifier_flags"):
         assert db.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,), table
     rejected = {row[0] for row in db.execute("SELECT filename FROM audit_log WHERE action = 'rejected'")}
-    assert rejected == set(names)
+    assert rejected == set(names) - printed
+    unidentified = {row[0] for row in db.execute("SELECT filename FROM scan_pages WHERE submission_id IS NULL")}
+    assert unidentified == printed
     db.close()
 
 
