@@ -7,11 +7,14 @@ instance id, learner and PCN), so the store holds what ingest would have
 stored. Then:
 
 - the Learners page is requested through the app (Flask's test client, so the
-  figure is server time: routing, the store, progress, the template); median
-  of several runs;
+  figure is server time: routing, the store, progress, the template), wall and
+  CPU time: a fresh worker's warm-up and first request, the median with the
+  store unchanged, and the median of the first request after each of several
+  changes (one more learner's copy stored each time);
 - 100 distinct returned copies (Word, each its own instance id) are uploaded in
   one request to a real ``portfolio serve`` over HTTP, as the page's form does;
-- the resident memory of that server's worker is read from /proc after both.
+- the CPU time of that server's worker and its reader processes during the
+  upload, and its resident memory afterwards, are read from /proc.
 
 Usage: python benchmarks/bench_web.py [--learners 1000] [--uploads 100] [--runs 5]
 """
@@ -61,7 +64,8 @@ def copy(form, blank: bytes, n: int, values: dict) -> bytes:
     return fill_docx(DocxStamp(blank, []).stamp({}, manifest), values)
 
 
-def fill_store(store_file: Path, form, blank: bytes, learners: int) -> None:
+def fill_store(store_file: Path, form, blank: bytes, learners: int):
+    """A store of ``learners`` learners' copies; returns the submission they were made from."""
     ids = [f.id for f in form.fields]
     values = {fid: True for fid in ids if fid.endswith(".achieved")}
     read = read_copy(copy(form, blank, 0, values), "copy.docx")
@@ -78,26 +82,54 @@ def fill_store(store_file: Path, form, blank: bytes, learners: int) -> None:
                     learner_name=who, practice=practice, pcn=slug, pcn_name=name,
                     values=template.values[: len(template.values) - (n % 40)])
                 store.add_submission(sub, 1, None)
+    return template
 
 
-def dashboard_ms(store_file: Path, runs: int) -> tuple[float, float, int]:
-    """(first request, median of the later ones, page size): the first computes every learner's progress,
-    the later ones reuse it (the store has not changed)."""
+def add_learner(store_file: Path, template, n: int) -> None:
+    """One more learner's copy stored, as an upload between two page loads would store it."""
+    slug, name = PCNS[n % len(PCNS)]
+    who, practice = f"Learner {n:04d}", f"Practice {n % 7}"
+    with open_store(store_file) as store, store.transaction():
+        store.add_submission(dataclasses.replace(
+            template, sha256=hashlib.sha256(str(n).encode()).hexdigest(), filename=f"copy-{n}.docx",
+            instance_id=str(uuid.UUID(int=n + 1)), learner_key=learner_key(slug, practice, who),
+            learner_name=who, practice=practice, pcn=slug, pcn_name=name), 1, None)
+
+
+def dashboard_ms(store_file: Path, runs: int, template):
+    """(a fresh worker's warm-up, its first request, median with the store unchanged, median of the first
+    request after each of ``runs`` changes to the store, page size); each time as (wall, CPU) milliseconds."""
     from generator.web import create_app
     app = create_app(store_file, key="b" * 64)
     client = app.test_client()
     page = client.get("/signin").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     client.post("/signin", data={"email": "provider@bench.example", "password": PASSWORD, "csrf_token": token})
-    times = []
-    size = 0
-    for _ in range(runs):
-        start = time.perf_counter()
+
+    def timed() -> tuple[float, float]:
+        """(wall, CPU) milliseconds of one request; the test client runs the app in this process, so its
+        CPU time is the server's (wall time on a shared machine also counts other jobs)."""
+        start, cpu = time.perf_counter(), time.process_time()
         response = client.get("/")
-        times.append((time.perf_counter() - start) * 1000)
-        size = len(response.get_data())
+        elapsed = ((time.perf_counter() - start) * 1000, (time.process_time() - cpu) * 1000)
         assert response.status_code == 200
-    return times[0], statistics.median(times[1:] or times), size
+        timed.size = len(response.get_data())
+        return elapsed
+
+    from generator.web.views import warm_up
+    start, cpu = time.perf_counter(), time.process_time()
+    warm_up(app)  # what 'portfolio serve' does in each worker before it takes requests
+    boot = ((time.perf_counter() - start) * 1000, (time.process_time() - cpu) * 1000)
+    cold = timed()
+    warm = [timed() for _ in range(runs)]
+    changed = []
+    for n in range(runs):
+        add_learner(store_file, template, 50_000 + n)
+        changed.append(timed())
+    def median(times: list[tuple[float, float]]) -> tuple[float, float]:
+        return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
+
+    return boot, cold, median(warm), median(changed), timed.size
 
 
 def _multipart(fields: dict[str, str], files: list[tuple[str, bytes]]) -> tuple[bytes, str]:
@@ -110,6 +142,12 @@ def _multipart(fields: dict[str, str], files: list[tuple[str, bytes]]) -> tuple[
                      "Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def cpu_seconds(pid: str) -> float:
+    """CPU time of a process and of its children it has waited for (the readers), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def upload_seconds(store_file: Path, copies: list[bytes]) -> tuple[float, str, int]:
@@ -134,10 +172,13 @@ def upload_seconds(store_file: Path, copies: list[bytes]) -> tuple[float, str, i
         page = opener.open(base + "/returned").read().decode()
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         data, content_type = _multipart({"csrf_token": token}, [(f"copy-{n}.docx", c) for n, c in enumerate(copies)])
+        workers = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
+        before = sum(cpu_seconds(pid) for pid in workers)
         start = time.perf_counter()
         result = opener.open(urllib.request.Request(base + "/returned", data=data,
                                                     headers={"Content-Type": content_type}), timeout=600).read()
         seconds = time.perf_counter() - start
+        upload_seconds.cpu = sum(cpu_seconds(pid) for pid in workers) - before
         statuses = re.findall(rb'<tr class="status-(\w+)">', result)
         summary = ", ".join(f"{statuses.count(s)} {s.decode()}" for s in sorted(set(statuses)))
         opener.open(base + "/").read()
@@ -163,18 +204,24 @@ def main() -> None:
     blank = write_docx(form, load_theme(), make_manifest(form))
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
         store_file = Path(tmp) / "records.sqlite"
-        fill_store(store_file, form, blank, args.learners)
-        cold, warm, size = dashboard_ms(store_file, args.runs)
+        template = fill_store(store_file, form, blank, args.learners)
+        boot, cold, warm, changed, size = dashboard_ms(store_file, args.runs, template)
         achieved = [f.id for f in form.fields if f.id.endswith(".achieved")]
         copies = [copy(form, blank, 100_000 + n, {achieved[n % len(achieved)]: True}) for n in range(args.uploads)]
-        seconds, summary, rss = upload_seconds(store_file, copies)
-    print(f"machine: {machine()}")
+        seconds, summary, rss = upload_seconds(store_file, copies) if copies else (0.0, "none", 0)
+    print(f"machine: {machine()}; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print("| measure | result |\n|---|---|")
-    print(f"| Learners page, {args.learners} learners, first request (server time) | {cold:.0f} ms |")
-    print(f"| Learners page, {args.learners} learners, store unchanged (server time, median of {args.runs - 1}) "
-          f"| {warm:.0f} ms ({size // 1000} kB of HTML) |")
+    print(f"| a fresh worker works out {args.learners} learners' progress before its first request "
+          f"| {boot[0]:.0f} ms ({boot[1]:.0f} ms CPU) |")
+    print(f"| Learners page, {args.learners} learners, first request of that worker (server time) "
+          f"| {cold[0]:.0f} ms ({cold[1]:.0f} ms CPU) |")
+    print(f"| Learners page, first request after a copy was stored (server time, median of {args.runs}) "
+          f"| {changed[0]:.0f} ms ({changed[1]:.0f} ms CPU) |")
+    print(f"| Learners page, store unchanged (server time, median of {args.runs}) "
+          f"| {warm[0]:.0f} ms ({warm[1]:.0f} ms CPU; {size // 1000} kB of HTML) |")
+    cpu = getattr(upload_seconds, "cpu", 0.0)
     print(f"| {args.uploads} returned copies (Word) uploaded in one request to 'portfolio serve' | {seconds:.1f} s "
-          f"({summary}) |")
+          f"({cpu:.1f} s CPU in the worker and its readers; {summary}) |")
     print(f"| resident memory of the worker afterwards | {rss / 1024:.0f} MB |")
 
 

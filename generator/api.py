@@ -10,7 +10,10 @@ before the first item and then after each batch, ``done`` counting up to
 
 ``store`` arguments name the records store: a path (``records.sqlite``), an
 ``sqlite:///…`` URL, a ``postgresql://user@host:port/database`` URL, or None for
-$PORTFOLIO_STORE or ./records.sqlite.
+$PORTFOLIO_STORE or ./records.sqlite; or they are a store already open (the web
+app opens one per request), which is used as it is and left open. ``actor`` (where
+a use case takes it) is who the audit log names for what it writes (e.g.
+``web:lead@training.example``); None keeps the store's own.
 
 Heavy stages (WeasyPrint, the readers, the store) are imported inside the
 functions, so importing this module stays cheap.
@@ -19,10 +22,11 @@ functions, so importing this module stays cheap.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from generator.errors import (ContentError, FillError, IssueError, OptionError, PortfolioError, Problem, RecordsError,
                               RosterError)
@@ -44,6 +48,25 @@ def load_content(content_dir: Path | str | None = None) -> Content:
     commands which never load content (``read``, ``records``) start without YAML checks and Jinja."""
     from generator.content.loader import load_content as load
     return load(content_dir)
+
+
+@contextmanager
+def _opened(store: Any, *, create: bool = True, actor: str | None = None, read_only: bool = False) -> Iterator[Any]:
+    """The store ``store`` names, opened (and closed afterwards); or ``store`` itself when it is open already."""
+    if hasattr(store, "transaction"):  # an open Store: the caller opened it and closes it
+        before = store.actor
+        if actor is not None:
+            store.actor = actor
+        try:
+            yield store
+        finally:
+            store.actor = before
+        return
+    from generator.records.connect import open_store
+    with (open_store(store, read_only=True) if read_only else open_store(store, create=create)) as opened:
+        if actor is not None:
+            opened.actor = actor
+        yield opened
 
 
 def _counter(progress: Progress | None, total: int) -> Callable[[int], None] | None:
@@ -174,16 +197,33 @@ def profile_list(content_dir: Path | str | None = None) -> list[str]:
     return list_profiles(Path(content_dir) if content_dir else None)
 
 
-def profile_preview(slug: str | None = None, content_dir: Path | str | None = None, *, width: int = 600) -> bytes:
+def profile_preview(slug: str | None = None, content_dir: Path | str | None = None, *, width: int = 600,
+                    profiles_dir: Path | str | None = None) -> bytes:
     """The cover page of SLUG's pack (or, with None, the provider's default pack) as PNG bytes.
 
     For a profile editor: shows the PCN's logo, colours and names as learners will see
-    them. ContentError lists the profile's problems.
+    them. ``profiles_dir`` is a folder whose ``pcns/SLUG/`` holds the profile to show
+    (an editor's unsaved candidate) instead of the content's own. ContentError lists
+    the profile's problems.
     """
-    from generator.issuing.preview import cover_png
+    return profile_pages(slug, content_dir, width=width, profiles_dir=profiles_dir)[0]
+
+
+def profile_pages(slug: str | None = None, content_dir: Path | str | None = None, *,
+                  sections: Sequence[str] = (), width: int = 600,
+                  profiles_dir: Path | str | None = None) -> list[bytes]:
+    """``profile_preview`` for several pages: the first page of each of ``sections`` (e.g.
+    ("cover", "schedule"); none: the cover) as PNG bytes, the sections laid out together once."""
+    from generator.issuing.preview import pages_png
     content = load_content(content_dir)
+    if profiles_dir is not None:
+        content = replace(content, directory=Path(profiles_dir))
     layout, theme = _layout(content, slug, ())
-    return cover_png(content, layout, theme, width=width)
+    known = content.pack["sections"]
+    unknown = [s for s in sections if s not in known]
+    if unknown:
+        raise OptionError("sections", f"'{unknown[0]}' is not a section of the pack (choose from: {', '.join(known)})")
+    return pages_png(content, layout, theme, tuple(sections) or (known[0],), width=width)
 
 
 def profile_check(slug: str | None = None, content_dir: Path | str | None = None) -> list[Problem]:
@@ -312,7 +352,8 @@ def return_links(store: Any, base: str, day: str) -> Callable[[str], str]:
 
 
 def issue(plan: IssuePlan, *, jobs: int | None = None, store: Path | str | None = None,
-          progress: Progress | None = None, cache: bool = True) -> IssueOutcome:
+          progress: Progress | None = None, cache: bool = True,
+          actor: str | None = None) -> IssueOutcome:
     """Issue every learner of ``plan`` (see ``plan_issue``) and record the copies.
 
     Each PCN's layout is rendered once and every learner's copy stamped from it,
@@ -344,8 +385,7 @@ def issue(plan: IssuePlan, *, jobs: int | None = None, store: Path | str | None 
                               cache=cache, print_forms=plan.print_forms)
     outcome = IssueOutcome(result)
     if target is not None:
-        from generator.records.connect import open_store
-        with open_store(target, create=False) as opened:
+        with _opened(target, create=False, actor=actor) as opened:
             outcome.store_rows, outcome.store_new = import_register(opened, result.register)
             from generator.records.connect import describe_store
             outcome.store = describe_store(opened.path, absolute=True)
@@ -430,44 +470,48 @@ def fill(pack: Path | str, record: Path | str | Mapping[str, Any], output: Path 
 
 # ---------------------------------------------------------------- records store
 
-def ingest(paths: Iterable[Path | str], *, store: Path | str | None = None, supersede: bool = False,
+def ingest(paths: Iterable[Path | str], *, store: Any = None, supersede: bool = False,
            registers: Sequence[Path | str] = (), jobs: int | None = None, progress: Progress | None = None,
-           accept_changed_learner: bool = False):
+           accept_changed_learner: bool = False, only_pcn: str | None = None, actor: str | None = None):
     """Read returned copies (files, or folders searched recursively) into the store (created if need be).
 
     ``accept_changed_learner`` stores (and audits) copies whose cover names another
     learner than the one they were issued to; otherwise those are conflicts.
+    ``only_pcn`` (a PCN slug: a PCN manager's upload) stores only copies of that
+    PCN's learners; any other is rejected with code E-SCOPE, audited, and told
+    nothing of what the store holds of it.
     ``registers`` (issue registers, ``issued.csv``) are checked before the store
     is opened and imported first; a bad one raises ContentError and nothing is
     imported. Returns ``generator.records.ingest.IngestResult`` (one outcome per
     file; ``result.ok`` is False when any was rejected, conflicting or failed).
     """
-    from generator.records.connect import open_store
     from generator.records.ingest import find_files
     from generator.records.ingest import ingest as run_ingest
     from generator.records.register import read_register
     for register in registers:  # checked before the store is opened (or created)
         read_register(Path(register))
     files = find_files(paths)
-    with open_store(store) as opened:
+    with _opened(store, actor=actor) as opened:
         return run_ingest(files, opened, supersede=supersede, jobs=jobs, registers=registers,
-                          progress=_counter(progress, len(files)), accept_changed_learner=accept_changed_learner)
+                          progress=_counter(progress, len(files)), accept_changed_learner=accept_changed_learner,
+                          only_pcn=only_pcn)
 
 
-def _progress(store: Path | str | None):
-    from generator.records.connect import open_store
+def _progress(store: Any, kept: Any = None):
     from generator.records.progress import cohort_progress
-    with open_store(store, read_only=True) as opened:  # a store in a read-only folder can be read
-        return cohort_progress(opened), opened.path
+    with _opened(store, read_only=True) as opened:  # a store in a read-only folder can be read
+        return (kept or cohort_progress)(opened), opened.path
 
 
-def records(store: Path | str | None = None, pcns: Sequence[str] = ()) -> list[Any]:
+def records(store: Any = None, pcns: Sequence[str] = (), *, kept: Any = None) -> list[Any]:
     """Every learner's progress (``generator.records.progress.LearnerProgress``), sorted as stored.
 
     ``pcns`` keeps only learners of those PCN slugs; a slug with no learner in
-    the store raises RecordsError naming the PCNs that are there.
+    the store raises RecordsError naming the PCNs that are there. ``kept`` (a
+    ``generator.records.progress.CohortProgress``, for a long-running process)
+    works out only the submissions it has not seen before; the figures are the same.
     """
-    learners, _ = _progress(store)
+    learners, _ = _progress(store, kept)
     if pcns:
         unknown = sorted(set(pcns) - {lp.pcn for lp in learners})
         if unknown:
@@ -488,7 +532,7 @@ class ExportResult:
     cleared: int = 0  # flagged copies a reviewer cleared, exported in full
 
 
-def export(store: Path | str | None = None, fmt: str = "csv", *, all_versions: bool = False,
+def export(store: Any = None, fmt: str = "csv", *, all_versions: bool = False,
            fhir_base: str | None = None, output: Path | str | None = None,
            include_flagged: bool = False) -> ExportResult:
     """The stored records as ``fmt`` (one of EXPORT_FORMATS), written to ``output`` when given.
@@ -500,13 +544,12 @@ def export(store: Path | str | None = None, fmt: str = "csv", *, all_versions: b
     ``include_flagged`` is set; the result counts both.
     """
     from generator.files import write_atomic
-    from generator.records.connect import open_store
     from generator.records.export import DEFAULT_FHIR_BASE, export_records
     _formats((fmt,), EXPORT_FORMATS, "format")
     base = fhir_base or DEFAULT_FHIR_BASE
     if not (base.startswith("urn:") or base.startswith("https://") or base.startswith("http://")):
         raise OptionError("fhir_base", "give a URN (urn:…) or an http(s) URL")
-    with open_store(store, read_only=not include_flagged) as opened:  # writes only to audit flagged values
+    with _opened(store, read_only=not include_flagged) as opened:  # writes only to audit flagged values
         done = export_records(opened, fmt, all_versions=all_versions, fhir_base=base,
                               include_flagged=include_flagged)
     if output is not None:
@@ -597,6 +640,26 @@ def report(store: Path | str | None = None, out_dir: Path | str = "build", *,
     from generator.records.connect import describe_store
     return write_report(learners, Path(out_dir), formats=wanted, title=title,
                         source=describe_store(path, name_only=True))
+
+
+def report_document(store: Any = None, fmt: str = "html", *, title: str = "Cohort progress",
+                    pcns: Sequence[str] = (), source: str | None = None) -> bytes:
+    """The cohort progress report as one document's bytes (``fmt`` "html", "pdf" or "csv"), for a download.
+
+    ``source`` is what the report says it was made from (None: the store's name).
+    """
+    from generator.records.connect import describe_store
+    from generator.records.report import REPORT_FORMATS, html_to_pdf, render_report, render_summary, report_csv
+    (fmt,) = _formats((fmt,), REPORT_FORMATS, "format")
+    learners, path = _progress(store)
+    if pcns:
+        learners = [lp for lp in learners if lp.pcn in pcns]
+    source = source or describe_store(path, name_only=True)
+    if fmt == "csv":
+        return report_csv(learners).encode("utf-8")
+    if fmt == "pdf":  # the cohort's figures and a line per learner, as 'portfolio report' writes it
+        return html_to_pdf(render_summary(learners, title=title, source=source))
+    return render_report(learners, title=title, source=source).encode("utf-8")
 
 
 @dataclass(frozen=True)

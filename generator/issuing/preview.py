@@ -20,22 +20,30 @@ from generator.model.form import build_form
 
 def cover_png(content: Content, layout: Layout, theme: Theme, *, width: int = 600) -> bytes:
     """The cover page of the pack for ``layout`` and ``theme`` as PNG, ``width`` pixels wide."""
+    return pages_png(content, layout, theme, (content.pack["sections"][0],), width=width)[0]
+
+
+def pages_png(content: Content, layout: Layout, theme: Theme, sections: tuple[str, ...], *,
+              width: int = 600) -> list[bytes]:
+    """The first page of each of ``sections`` (section ids, each starting a page, the cover one page
+    long) as PNGs, ``width`` pixels wide: the sections are laid out together, once."""
     import pypdfium2
     from weasyprint import HTML
 
     from generator.formats.pdf.write import render_html
 
-    first_section = content.pack["sections"][0]  # the cover: a pack opens with it
-    form = build_form(content, replace(layout, only_sections=(first_section,)))
+    form = build_form(content, replace(layout, only_sections=tuple(sections)))
     document = HTML(string=render_html(form, theme, pcn=layout.pcn), base_url=str(TEMPLATES_DIR / "pdf")).render()
-    first = document.copy(document.pages[:1])
+    first = document.copy(document.pages[:len(sections)])
     pdf = pypdfium2.PdfDocument(first.write_pdf())
+    images = []
     try:
-        page = pdf[0]
-        scale = width / page.get_width()
-        image = page.render(scale=scale).to_pil()
+        for index in range(len(pdf)):
+            page = pdf[index]
+            image = page.render(scale=width / page.get_width()).to_pil()
+            out = io.BytesIO()
+            image.save(out, format="PNG", optimize=False)
+            images.append(out.getvalue())
     finally:
         pdf.close()
-    out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False)
-    return out.getvalue()
+    return images

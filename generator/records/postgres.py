@@ -629,7 +629,7 @@ class PostgresStore:
 
     def issued(self) -> list[IssuedPack]:
         rows = self._rows("SELECT instance_id, document, learner, practice, pcn, supervisor, facilitator, "
-                          "start_date, email, file, content_id, content_version, issued_at, learner_key "
+                          "start_date, email, file, content_id, content_version, issued_at, learner_key, source "
                           "FROM packs_issued ORDER BY pcn COLLATE \"C\", learner COLLATE \"C\", "
                           "document COLLATE \"C\", file COLLATE \"C\"")
         return [IssuedPack(*r) for r in rows]

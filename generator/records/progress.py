@@ -81,6 +81,7 @@ class LearnerProgress:
     pcn: str
     practice: str
     issued: int = 0  # copies on the imported issue registers
+    cohorts: list[str] = field(default_factory=list)  # the cohorts they were issued in (``IssuedPack.cohort``)
     submissions: list[int] = field(default_factory=list)  # current submission ids
     pack_submission: int | None = None  # the pack the figures come from
     last_ingested: str = ""
@@ -133,16 +134,29 @@ def filled(value: Any) -> bool:
     return value is not None and str(value).strip() != ""
 
 
-def _matches(definitions: list[dict[str, Any]], rule: str) -> Iterable[tuple[dict[str, Any], dict[str, str]]]:
-    """The definitions under progress rule ``rule``, each with its ``{"group", "item"}``.
+#: A definition list's fields by progress rule: rule -> [(definition, {"group", "item"})], in document order.
+Rules = dict[str, list[tuple[dict[str, Any], dict[str, str]]]]
+
+
+def rules_of(definitions: list[dict[str, Any]]) -> Rules:
+    """The definitions under each progress rule, each with its ``{"group", "item"}``, in one pass.
 
     Definitions come from returned copies: an annotation of the wrong shape is ignored.
     """
+    out: Rules = {}
     for definition in definitions:
         progress = definition.get("progress")
-        if (isinstance(progress, dict) and progress.get("rule") == rule and isinstance(progress.get("group"), str)
-                and isinstance(progress.get("item", ""), str)):
-            yield definition, {"group": progress["group"], "item": progress.get("item", "")}
+        if (isinstance(progress, dict) and isinstance(progress.get("rule"), str)
+                and isinstance(progress.get("group"), str) and isinstance(progress.get("item", ""), str)):
+            out.setdefault(progress["rule"], []).append(
+                (definition, {"group": progress["group"], "item": progress.get("item", "")}))
+    return out
+
+
+def _matches(definitions: list[dict[str, Any]] | Rules, rule: str) -> Iterable[tuple[dict[str, Any], dict[str, str]]]:
+    """The definitions under progress rule ``rule`` (from a definition list, or its ``rules_of``)."""
+    rules = definitions if isinstance(definitions, dict) else rules_of(definitions)
+    return rules.get(rule, ())
 
 
 def _label_head(label: str) -> str:
@@ -155,7 +169,7 @@ def _label_tail(label: str) -> str:
 
 # ---------------------------------------------------------------- one handler per part of the pack
 
-def _domains(definitions: list[dict[str, Any]], values: dict[str, Any]) -> list[Domain]:
+def _domains(definitions: list[dict[str, Any]] | Rules, values: dict[str, Any]) -> list[Domain]:
     domains: dict[str, Domain] = {}
     for definition, m in _matches(definitions, "competency_area"):
         if definition["kind"] != "checkbox":
@@ -176,14 +190,14 @@ def _domains(definitions: list[dict[str, Any]], values: dict[str, Any]) -> list[
     return list(domains.values())
 
 
-def _completion(definitions: list[dict[str, Any]], values: dict[str, Any], rule: str) -> Completion:
+def _completion(definitions: list[dict[str, Any]] | Rules, values: dict[str, Any], rule: str) -> Completion:
     groups: dict[str, bool] = {}
     for definition, m in _matches(definitions, rule):
         groups[m["group"]] = groups.get(m["group"], True) and filled(values.get(definition["id"]))
     return Completion(sum(groups.values()), len(groups), groups)
 
 
-def _signatures(definitions: list[dict[str, Any]], values: dict[str, Any], rule: str) -> Signatures:
+def _signatures(definitions: list[dict[str, Any]] | Rules, values: dict[str, Any], rule: str) -> Signatures:
     who: dict[str, bool] = {}
     required: dict[str, bool] = {}
     for definition, m in _matches(definitions, rule):
@@ -194,7 +208,7 @@ def _signatures(definitions: list[dict[str, Any]], values: dict[str, Any], rule:
     return Signatures(bool(who) and not missing, [g for g, signed in who.items() if signed], missing)
 
 
-def _feedback(forms: list[tuple[list[dict[str, Any]], dict[str, FieldValue]]]) -> Feedback:
+def _feedback(forms: list[tuple[list[dict[str, Any]] | Rules, dict[str, FieldValue]]]) -> Feedback:
     """Means per question over every form's answered ratings; a form with no rating answered is not counted."""
     out = Feedback(forms=0)
     questions: dict[str, Question] = {}
@@ -229,7 +243,7 @@ def _feedback(forms: list[tuple[list[dict[str, Any]], dict[str, FieldValue]]]) -
 
 
 #: What the pack submission contributes: attribute of LearnerProgress -> handler.
-PACK_PARTS: dict[str, Callable[[list[dict[str, Any]], dict[str, Any]], Any]] = {
+PACK_PARTS: dict[str, Callable[[list[dict[str, Any]] | Rules, dict[str, Any]], Any]] = {
     "domains": _domains,
     "values": lambda d, v: _completion(d, v, "values_entry"),
     "case_studies": lambda d, v: _completion(d, v, "case_study"),
@@ -238,17 +252,66 @@ PACK_PARTS: dict[str, Callable[[list[dict[str, Any]], dict[str, Any]], Any]] = {
 }
 
 
+# ---------------------------------------------------------------- one submission, once
+
+@dataclass(frozen=True)
+class Figures:
+    """What one stored submission contributes to its learner's progress.
+
+    A stored submission never changes (values are never updated), so its figures are
+    worked out once and kept (``CohortProgress``); only which submissions are current,
+    and which of them is a learner's pack, is decided again for the whole cohort.
+    """
+
+    missing: int  # its fields absent from the copy
+    unmapped: int  # its values the manifest did not know
+    pack: dict[str, Any] | None = None  # a whole pack's figures: PACK_PARTS attribute -> value
+    form: tuple[Rules, dict[str, FieldValue]] | None = None  # its feedback ratings, when it counts as a form
+
+
+def submission_figures(sub: SubmissionRow, stored: list[FieldValue], definition: Definition,
+                       rules: Rules | None = None) -> Figures:
+    """``sub``'s figures from its stored values and its definition (``rules``: ``rules_of(definition.fields)``)."""
+    rules = rules_of(definition.fields) if rules is None else rules
+    missing = sum(v.state == "missing" for v in stored)
+    unmapped = sum(v.state == "unmapped" for v in stored)
+    ratings = rules.get("feedback_rating", [])
+    if sub.part is not None:  # a form issued on its own: counted when it has feedback ratings
+        if not ratings:
+            return Figures(missing, unmapped)
+        wanted = {d["id"] for d, _ in ratings}
+        return Figures(missing, unmapped, form=({"feedback_rating": ratings},
+                                                {v.field_id: v for v in stored if v.field_id in wanted}))
+    by_id = {v.field_id: v for v in stored}
+    plain = {fid: v.value for fid, v in by_id.items() if v.state == "read"}
+    pack = {attribute: handler(rules, plain) for attribute, handler in PACK_PARTS.items()}
+    form = None
+    if any(filled(plain.get(d["id"])) for d, _ in ratings):
+        form = ({"feedback_rating": ratings}, {d["id"]: by_id[d["id"]] for d, _ in ratings if d["id"] in by_id})
+    return Figures(missing, unmapped, pack, form)
+
+
 # ---------------------------------------------------------------- whole cohort
 
 def summarise(submissions: list[SubmissionRow], values: dict[int, list[FieldValue]],
               definitions: dict[str, Definition], issued: list[IssuedPack] = (),
-              flags: dict[int, list[tuple[str, str]]] | None = None) -> list[LearnerProgress]:
-    """Progress of every learner with a current submission or an issued pack, by PCN and name."""
+              flags: dict[int, list[tuple[str, str]]] | None = None,
+              figures: dict[tuple[int, str], Figures] | None = None) -> list[LearnerProgress]:
+    """Progress of every learner with a current submission or an issued pack, by PCN and name.
+
+    ``figures`` keeps each submission's ``Figures`` by (id, SHA-256): those found there
+    are not worked out again (their ``values`` are not needed), and those worked out are
+    added to it.
+    """
+    figures = {} if figures is None else figures
+    rules: dict[str, Rules] = {}
     learners: dict[str, LearnerProgress] = {}
     for pack in issued:
         lp = learners.setdefault(pack.learner_key, LearnerProgress(pack.learner_key, pack.learner, pack.pcn,
                                                                    pack.practice))
         lp.issued += 1
+        if pack.cohort and pack.cohort not in lp.cohorts:
+            lp.cohorts.append(pack.cohort)
     by_learner: dict[str, list[SubmissionRow]] = {}
     for sub in submissions:
         if sub.current:
@@ -262,35 +325,63 @@ def summarise(submissions: list[SubmissionRow], values: dict[int, list[FieldValu
                       "flags": [{"field": fid, "kind": kind} for fid, kind in (flags or {})[s.id]]}
                      for s in subs if (flags or {}).get(s.id)]
         lp.last_ingested = max(s.ingested_at for s in subs)
-        forms: list[tuple[list[dict[str, Any]], dict[str, FieldValue]]] = []
+        forms: list[tuple[Rules, dict[str, FieldValue]]] = []
         packs = [s for s in subs if s.part is None]
+        pack = max(packs, key=lambda s: (s.ingested_at, s.id)) if packs else None
         for sub in subs:
-            stored = values.get(sub.id, [])
-            lp.missing_fields += sum(v.state == "missing" for v in stored)
-            lp.unmapped_fields += sum(v.state == "unmapped" for v in stored)
-            if sub.part is not None:  # a form issued on its own: counted when it has feedback ratings
-                fields = definitions[sub.definition_id].fields
-                if any(True for _ in _matches(fields, "feedback_rating")):
-                    forms.append((fields, {v.field_id: v for v in stored}))
-        if packs:
-            pack = max(packs, key=lambda s: (s.ingested_at, s.id))
+            found = figures.get((sub.id, sub.sha256))
+            if found is None:
+                definition = definitions[sub.definition_id]
+                if definition.id not in rules:
+                    rules[definition.id] = rules_of(definition.fields)
+                found = submission_figures(sub, values.get(sub.id, []), definition, rules[definition.id])
+                figures[(sub.id, sub.sha256)] = found
+            lp.missing_fields += found.missing
+            lp.unmapped_fields += found.unmapped
+            if sub.part is not None and found.form is not None:
+                forms.append(found.form)
+        if pack is not None:
+            found = figures[(pack.id, pack.sha256)]
             lp.pack_submission = pack.id
-            fields = definitions[pack.definition_id].fields
-            by_id = {v.field_id: v for v in values.get(pack.id, [])}
-            plain = {fid: v.value for fid, v in by_id.items() if v.state == "read"}
-            for attribute, handler in PACK_PARTS.items():
-                setattr(lp, attribute, handler(fields, plain))
-            if any(filled(plain.get(d["id"])) for d, _ in _matches(fields, "feedback_rating")):
-                forms.insert(0, (fields, by_id))
+            for attribute, value in (found.pack or {}).items():
+                setattr(lp, attribute, value)
+            if found.form is not None:
+                forms.insert(0, found.form)
         lp.feedback = _feedback(forms)
     return sorted(learners.values(), key=lambda lp: (lp.pcn.casefold(), lp.name.casefold(), lp.key))
 
 
+def _current_flags(store: Store, ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+    from generator.records.review import clearances
+    cleared = clearances(store)
+    return {sid: found for sid, found in store.flags(ids).items() if sid not in cleared}
+
+
 def cohort_progress(store: Store) -> list[LearnerProgress]:
     """``summarise`` over everything current in ``store``; copies a reviewer cleared are not marked for review."""
-    from generator.records.review import clearances
     submissions = store.submissions(current_only=True)
     ids = [s.id for s in submissions]
-    cleared = clearances(store)
-    flags = {sid: found for sid, found in store.flags(ids).items() if sid not in cleared}
-    return summarise(submissions, store.values(ids), store.definitions(), store.issued(), flags)
+    return summarise(submissions, store.values(ids), store.definitions(), store.issued(), _current_flags(store, ids))
+
+
+class CohortProgress:
+    """``cohort_progress`` for a long-running process (the web app): each submission's figures are
+    worked out once, so after a change to the store only the new submissions' values are read.
+
+    What is current, every learner's pack, the issued packs, the flags and their clearances
+    are read again on every call; the result equals ``cohort_progress(store)``.
+    """
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.figures: dict[tuple[int, str], Figures] = {}
+        self.limit = limit  # submissions kept; past it the memo starts again
+
+    def __call__(self, store: Store) -> list[LearnerProgress]:
+        submissions = store.submissions(current_only=True)
+        ids = [s.id for s in submissions]
+        if len(self.figures) > self.limit:
+            self.figures.clear()
+        fresh = [s.id for s in submissions if (s.id, s.sha256) not in self.figures]
+        values = store.values(fresh) if fresh else {}
+        return summarise(submissions, values, store.definitions(), store.issued(), _current_flags(store, ids),
+                         self.figures)

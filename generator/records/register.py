@@ -92,7 +92,9 @@ def import_register(store: Store, path: Path) -> tuple[int, int]:
     known = store.issued_definitions()
     layouts, notes = issued_layouts(path, [r for r in rows if r.instance_id not in known])
     with store.transaction():
-        added = store.add_issued(rows, source=path.name)
+        # the register's folder names the cohort ('issue' writes <cohort>/issued.csv): kept as where it came from
+        source = f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+        added = store.add_issued(rows, source=source)
         for instance, definition, pages in layouts:
             store.add_issued_definition(instance, definition, pages)
         detail = f"{len(rows)} rows, {added} new, {len(layouts)} layouts recorded"

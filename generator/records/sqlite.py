@@ -629,7 +629,7 @@ class SQLiteStore:
 
     def issued(self) -> list[IssuedPack]:
         rows = self._db.execute("SELECT instance_id, document, learner, practice, pcn, supervisor, facilitator, "
-                                "start_date, email, file, content_id, content_version, issued_at, learner_key "
+                                "start_date, email, file, content_id, content_version, issued_at, learner_key, source "
                                 "FROM packs_issued ORDER BY pcn, learner, document, file")
         return [IssuedPack(*r) for r in rows]
 

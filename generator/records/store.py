@@ -194,6 +194,14 @@ class IssuedPack:
     content_version: str
     issued_at: str
     learner_key: str
+    source: str = ""  # the register it was imported from: "<cohort folder>/issued.csv" (older stores: "issued.csv")
+
+    @property
+    def cohort(self) -> str:
+        """The cohort it was issued in: the folder of its register (``issue`` writes ``<cohort>/issued.csv``);
+        "" when the register's folder was not recorded."""
+        folder, _, name = self.source.rpartition("/")
+        return folder if name else ""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ import base64
 import dataclasses
 import re
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,10 @@ bp = Blueprint("profiles", __name__)
 #: Blank workshop rows offered below the profile's own.
 SPARE_ROWS = 3
 MAX_LOGO_BYTES = 2_000_000
-#: Preview resolution (dots per inch) of the cover and schedule images.
-PREVIEW_DPI = 50
+#: Preview width (pixels) of the cover and schedule images (an A4 page at about 50 dots per inch).
+PREVIEW_WIDTH = 420
+#: The pages the preview shows: the cover and the schedule.
+PREVIEW_SECTIONS = ("cover", "schedule")
 
 
 def _content():
@@ -100,13 +101,63 @@ def _stage(content, slug: str, folder: Path, data: dict[str, Any], logo: bytes |
     if logo is not None:
         (staged / "logo.png").write_bytes(logo)
         data["logo"] = "logo.png"
-    (staged / "profile.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
-                                         encoding="utf-8")
+    original = (folder / "profile.yaml").read_text(encoding="utf-8")
+    (staged / "profile.yaml").write_text(profile_text(original, data), encoding="utf-8")
     candidate = dataclasses.replace(content, directory=scratch)
     try:
         return load_profile(slug, candidate), []
     except ContentError as exc:
         return None, list(exc.problems)
+
+
+def profile_text(original: str, data: dict[str, Any]) -> str:
+    """``original`` (a profile.yaml's text) changed to hold ``data``: only the keys whose values
+    changed are rewritten, so its comments, key order, quoting and flow style stay (ruamel.yaml's
+    round trip); what it says is exactly ``data``."""
+    import io
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+    rt = YAML(typ="rt")
+    rt.preserve_quotes = True
+    rt.width = 4096  # never fold a long label onto two lines
+    rt.indent(mapping=2, sequence=4, offset=2)  # lists indented under their key, as the shipped profiles are
+    document = rt.load(original)
+    if not isinstance(document, CommentedMap):
+        document = CommentedMap()
+    _update(document, data)
+    out = io.StringIO()
+    rt.dump(document, out)
+    return out.getvalue()
+
+
+def _changed(old: Any, value: Any) -> bool:
+    return old != value or isinstance(value, (bool, int, float)) and type(old) is not type(value)
+
+
+def _update(node: Any, data: dict[str, Any]) -> None:
+    """Make the round-trip mapping ``node`` hold ``data``, touching only what differs."""
+    for key in [k for k in node if k not in data]:
+        del node[key]
+    for key, value in data.items():
+        old = node.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            _update(old, value)
+        elif isinstance(old, list) and isinstance(value, list):
+            _update_list(old, value)
+        elif key not in node or _changed(old, value):
+            node[key] = value  # unchanged values (a quoted string among them) keep their own spelling
+
+
+def _update_list(node: list[Any], data: list[Any]) -> None:
+    del node[len(data):]
+    for index, value in enumerate(data):
+        if index >= len(node):
+            node.append(value)
+        elif isinstance(node[index], dict) and isinstance(value, dict):
+            _update(node[index], value)
+        elif _changed(node[index], value):
+            node[index] = value
 
 
 def _logo_upload() -> tuple[bytes | None, str]:
@@ -193,22 +244,13 @@ def edit(slug: str):
     return _editor(slug, _read(folder), {}, saved=True)
 
 
-def preview_images(profile, content) -> list[str]:
-    """The cover and the schedule page of a profile's pack as PNG data URIs."""
-    from generator.formats.pdf.write import write_pdf
-    from generator.model.form import build_form
-    from generator.model.manifest import make_manifest
-    if shutil.which("pdftoppm") is None:
-        return []
-    layout = dataclasses.replace(profile.layout, only_sections=("cover", "schedule"))
-    form = build_form(content, layout)
-    pdf = write_pdf(form, profile.theme, make_manifest(form))
-    with tempfile.TemporaryDirectory(prefix="preview-") as tmp:
-        (Path(tmp) / "p.pdf").write_bytes(pdf)
-        subprocess.run(["pdftoppm", "-png", "-r", str(PREVIEW_DPI), "-f", "1", "-l", "2", str(Path(tmp) / "p.pdf"),
-                        str(Path(tmp) / "page")], check=True, capture_output=True, timeout=60)
-        return ["data:image/png;base64," + base64.b64encode(p.read_bytes()).decode("ascii")
-                for p in sorted(Path(tmp).glob("page-*.png"))]
+def preview_images(slug: str, profiles_dir: Path) -> list[str]:
+    """The cover and the schedule page of the profile in ``profiles_dir`` (``pcns/SLUG/``) as PNG data URIs,
+    drawn by ``api.profile_pages`` (the two sections laid out alone, rasterised in process)."""
+    from generator import api
+    pages = api.profile_pages(slug, current_app.config.get("CONTENT_DIR"), sections=PREVIEW_SECTIONS,
+                              width=PREVIEW_WIDTH, profiles_dir=profiles_dir)
+    return ["data:image/png;base64," + base64.b64encode(png).decode("ascii") for png in pages]
 
 
 @bp.route("/pcns/<slug>/preview", methods=["POST"])
@@ -220,6 +262,6 @@ def preview(slug: str):
     logo, logo_problem = _logo_upload()
     with tempfile.TemporaryDirectory(prefix="profile-") as scratch:
         profile, problems = _stage(content, slug, folder, data, logo, Path(scratch))
-        images = preview_images(profile, dataclasses.replace(content, directory=Path(scratch))) if profile else []
+        images = preview_images(slug, Path(scratch)) if profile else []
     messages = [str(p) for p in problems] + ([logo_problem] if logo_problem else [])
     return render_template("_preview.html", images=images, problems=messages)

@@ -40,8 +40,9 @@ def _valid(token: str):
 
 @bp.route("/return/<token>", methods=["GET", "POST"])
 def return_copy(token: str):
+    from generator import api
     from generator.reading.sandbox import call_isolated
-    from generator.records.ingest import ingest, read_copy
+    from generator.records.ingest import read_copy
     from generator.web.views import MAX_FILE_BYTES, sniff
     row = _valid(token)
     message, ok = "", False
@@ -67,7 +68,7 @@ def return_copy(token: str):
                 with tempfile.TemporaryDirectory(prefix="return-") as tmp:
                     path = Path(tmp) / f"returned.{kind}"
                     path.write_bytes(data)
-                    outcome = ingest([path], g.store, jobs=current_app.config["INGEST_JOBS"]).files[0]
+                    outcome = api.ingest([path], store=g.store, jobs=current_app.config["INGEST_JOBS"]).files[0]
                 with g.store.transaction():
                     g.store.add_audit("returned by link", sha256=outcome.sha256, instance_id=row.instance_id,
                                       submission_id=outcome.submission_id, detail=outcome.status)

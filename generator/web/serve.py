@@ -29,6 +29,8 @@ def serve(app: Any, host: str, port: int, workers: int, *, behind_proxy: bool = 
     from gunicorn.app.base import BaseApplication
     from gunicorn.glogging import Logger
 
+    from generator.web.views import warm_up
+
     class RedactingLogger(Logger):
         def atoms(self, resp, req, environ, request_time):  # noqa: ANN001 (gunicorn's signature)
             atoms = super().atoms(resp, req, environ, request_time)
@@ -50,6 +52,7 @@ def serve(app: Any, host: str, port: int, workers: int, *, behind_proxy: bool = 
         # A terminal's Ctrl-C reaches every process of the group; the workers leave it to the master,
         # which stops them gracefully (above).
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        warm_up(app)  # the cohort's progress worked out before the worker's first request
 
     class Server(BaseApplication):
         def load_config(self) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, current_app, g, render_template, request, url_for
 from markupsafe import Markup
 
-from generator.records.progress import LearnerProgress, cohort_progress
+from generator.records.progress import CohortProgress, LearnerProgress
 from generator.web.auth import in_scope, provider_only, require_scope
 from generator.web.charts import feedback_chart, progress_chart
 
@@ -53,22 +53,45 @@ def _scoped(learners: list[LearnerProgress]) -> list[LearnerProgress]:
 
 
 #: The last cohort progress this worker computed, by store and what the store held then.
-_PROGRESS: dict[str, tuple[tuple[int, int, int], list[LearnerProgress]]] = {}
+_PROGRESS: dict[str, tuple[tuple[int, int, int, int], list[LearnerProgress]]] = {}
+#: Each store's submissions' figures, worked out once per worker (``CohortProgress``).
+_FIGURES: dict[str, CohortProgress] = {}
 
 
 def progress() -> list[LearnerProgress]:
-    """Every learner's progress, as ``cohort_progress`` gives it, computed again only when the store changed.
+    """Every learner's progress, as ``cohort_progress`` gives it, worked out again only when the store changed,
+    and then only for the submissions added since (``CohortProgress``).
 
     Records are never updated or deleted, so the number of stored files, the highest
-    submission id and the number of issued packs tell whether anything was added.
+    submission id, the number of issued packs and the length of the audit log (where
+    flags are cleared) tell whether anything was added.
     """
-    hashes = g.store.known_hashes()
-    state = (len(hashes), max(hashes.values(), default=0), len(g.store.issued()))
-    cached = _PROGRESS.get(g.store.path)
+    return progress_of(g.store)
+
+
+def progress_of(store: Any) -> list[LearnerProgress]:
+    """``progress()`` of an open store (kept per store between requests)."""
+    from generator import api
+    hashes = store.known_hashes()
+    state = (len(hashes), max(hashes.values(), default=0), len(store.issued()), store.counts()["audit_log"])
+    cached = _PROGRESS.get(store.path)
     if cached is None or cached[0] != state:
-        cached = (state, cohort_progress(g.store))
-        _PROGRESS[g.store.path] = cached
+        cached = (state, api.records(store, kept=_FIGURES.setdefault(store.path, CohortProgress())))
+        _PROGRESS[store.path] = cached
     return cached[1]
+
+
+def warm_up(app: Flask) -> None:
+    """Work out the cohort's progress before a fresh worker takes its first request (``portfolio serve``
+    calls it in every worker), so that no one waits for it; a store that cannot be read is left for
+    the requests to report."""
+    from generator.errors import PortfolioError
+    from generator.records.connect import open_store
+    try:
+        with open_store(app.config["STORE"], create=False) as store:
+            progress_of(store)
+    except PortfolioError:
+        pass
 
 
 # ---------------------------------------------------------------- Learners
@@ -77,8 +100,10 @@ def progress() -> list[LearnerProgress]:
 def learners():
     everyone = _scoped(progress())
     pcns = sorted({lp.pcn for lp in everyone})
+    cohorts = sorted({c for lp in everyone for c in lp.cohorts})
     pcn = request.args.get("pcn", "")
-    shown = [lp for lp in everyone if not pcn or lp.pcn == pcn]
+    cohort = request.args.get("cohort", "")
+    shown = [lp for lp in everyone if (not pcn or lp.pcn == pcn) and (not cohort or cohort in lp.cohorts)]
     status = request.args.get("status", "")
     if status == "returned":
         shown = [lp for lp in shown if lp.returned]
@@ -91,17 +116,17 @@ def learners():
         sort = "name"
     descending = request.args.get("order") == "desc"
     shown = sorted(shown, key=SORTS[sort], reverse=descending)
-    args = {"pcn": pcn, "status": status}
+    args = {"pcn": pcn, "cohort": cohort, "status": status}
     learner_url = url_for("views.learners") + "learners/"
     rows = [_row(lp, learner_url) for lp in shown]
-    charts = _charts(shown, (pcn, status, g.user.role, g.user.pcn))
-    return render_template("learners.html", learners=shown, rows=rows,
+    charts = _charts(shown, (pcn, cohort, status, g.user.role, g.user.pcn))
+    return render_template("learners.html", learners=shown, rows=rows, cohorts=cohorts, cohort=cohort,
                            pcns=pcns, pcn=pcn, status=status, sort=sort, descending=descending, args=args,
                            charts=charts)
 
 
-#: A learner's row of the dashboard, worked out once per learner and kept with the cached progress.
-_ROWS: dict[int, tuple[LearnerProgress, Any]] = {}
+#: A learner's row of the dashboard as HTML, by what it shows (rendered once, whatever progress object it came from).
+_ROWS: dict[tuple, Any] = {}
 
 
 _CHARTS: dict[tuple, tuple[list[LearnerProgress], list]] = {}
@@ -119,10 +144,7 @@ def _charts(shown: list[LearnerProgress], key: tuple):
 
 
 def _row(lp: LearnerProgress, learner_url: str):
-    """The learner's table row as HTML, rendered once per computed progress (``_learner_row.html``)."""
-    cached = _ROWS.get(id(lp))
-    if cached is not None and cached[0] is lp:
-        return cached[1]
+    """The learner's table row as HTML (``_learner_row.html``), rendered once for what it shows."""
     pack = lp.pack_submission is not None
     row = {"id": learner_id(lp.key), "name": lp.name, "pcn": lp.pcn, "practice": lp.practice, "pack": pack,
            "review": bool(lp.review), "returned": lp.returned, "issued": lp.issued,
@@ -130,12 +152,14 @@ def _row(lp: LearnerProgress, learner_url: str):
            "values": f"{lp.values.done}/{lp.values.total}", "cases": f"{lp.case_studies.done}/{lp.case_studies.total}",
            "initial": "signed" if lp.initial.signed else "not signed",
            "final": "signed" if lp.final.signed else "not signed",
-           "forms": lp.feedback.forms, "last": lp.last_ingested[:10]}
-    row = Markup(render_template("_learner_row.html", r=row, learner_url=learner_url))
-    if len(_ROWS) > 50_000:
-        _ROWS.clear()
-    _ROWS[id(lp)] = (lp, row)
-    return row
+           "forms": lp.feedback.forms, "last": lp.last_ingested[:10], "cohorts": ", ".join(lp.cohorts)}
+    key = (learner_url, *row.values())
+    cached = _ROWS.get(key)
+    if cached is None:
+        if len(_ROWS) > 50_000:
+            _ROWS.clear()
+        cached = _ROWS[key] = Markup(render_template("_learner_row.html", r=row, learner_url=learner_url))
+    return cached
 
 
 @dataclass
@@ -263,8 +287,8 @@ def _differing(path: Path, previous_id: int) -> list[str]:
 
 
 def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[UploadResult]:
-    """Sniff, write under server-made names, ingest, and describe each file's outcome."""
-    from generator.records.ingest import ingest
+    """Sniff, write under server-made names, ingest (``api.ingest``), and describe each file's outcome."""
+    from generator import api
 
     results: list[UploadResult | None] = [None] * len(files)
     with tempfile.TemporaryDirectory(prefix="upload-") as tmp:
@@ -282,16 +306,20 @@ def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[Upl
                 path.write_bytes(data)
                 paths.append(path)
                 where.append(index)
-        for index, result in enumerate(results):
-            if result is not None:
-                with g.store.transaction():
+        refused = [(index, result) for index, result in enumerate(results) if result is not None]
+        if refused:  # one transaction for the request's entries, not one (and one disk sync) per file
+            with g.store.transaction():
+                for index, result in refused:
                     g.store.add_audit("upload rejected", filename=_display(files[index][0]), detail=result.reason)
         # A PCN manager's upload stores only their own PCN's copies (ingest refuses the rest, audited).
         only_pcn = g.user.pcn if g.user.role != "provider" else None
-        outcome = ingest(paths, g.store, supersede=supersede, jobs=current_app.config["INGEST_JOBS"],
-                         only_pcn=only_pcn)
+        outcome = api.ingest(paths, store=g.store, supersede=supersede, jobs=current_app.config["INGEST_JOBS"],
+                             only_pcn=only_pcn) if paths else None
+        if outcome is None:
+            return [r for r in results if r is not None]
         by_path = {Path(o.path).name: o for o in outcome.files}
         owners = {s.id: (s.pcn, s.learner_key) for s in g.store.submissions(current_only=False)}
+        uploaded: list[tuple[str, Any]] = []
         for index, path in zip(where, paths):
             o = by_path[path.name]
             name = files[index][0]
@@ -307,10 +335,13 @@ def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[Upl
                 held = f"{secrets.token_hex(16)}{path.suffix}"
                 shutil.copyfile(path, _held_dir() / held)
                 result.held = held
-            with g.store.transaction():
-                g.store.add_audit("uploaded", filename=_display(name), sha256=o.sha256, instance_id=o.instance_id,
-                                  submission_id=o.submission_id, detail=f"{o.status} through the web app")
+            uploaded.append((_display(name), o))
             results[index] = result
+        if uploaded:
+            with g.store.transaction():
+                for name, o in uploaded:
+                    g.store.add_audit("uploaded", filename=name, sha256=o.sha256, instance_id=o.instance_id,
+                                      submission_id=o.submission_id, detail=f"{o.status} through the web app")
     return [r for r in results if r is not None]
 
 
@@ -368,11 +399,11 @@ def exports():
 @bp.route("/exports/<fmt>")
 @provider_only
 def export_file(fmt: str):
-    from generator.records.export import export
+    from generator import api
     if fmt not in EXPORTS:
         abort(404)
     filename, mimetype, _ = EXPORTS[fmt]
-    text = export(g.store, fmt)
+    text = api.export(g.store, fmt).text
     with g.store.transaction():
         g.store.add_audit("exported", detail=f"{fmt} through the web app")
     return Response(text, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
@@ -381,18 +412,16 @@ def export_file(fmt: str):
 @bp.route("/exports/report.<fmt>")
 @provider_only
 def export_report(fmt: str):
-    from generator.records.report import html_to_pdf, render_report
+    from generator import api
     if fmt not in ("html", "pdf"):
         abort(404)
-    html = render_report(cohort_progress(g.store), title=request.args.get("title", "Cohort progress")[:120],
-                         source="web app")
+    document = api.report_document(g.store, fmt, title=request.args.get("title", "Cohort progress")[:120],
+                                   source="web app")
     with g.store.transaction():
         g.store.add_audit("exported", detail=f"report {fmt} through the web app")
-    if fmt == "html":
-        return Response(html, mimetype="text/html", headers={
-            "Content-Disposition": 'attachment; filename="cohort-progress.html"'})
-    return Response(html_to_pdf(html), mimetype="application/pdf",
-                    headers={"Content-Disposition": 'attachment; filename="cohort-progress.pdf"'})
+    mimetype = "text/html" if fmt == "html" else "application/pdf"
+    return Response(document, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="cohort-progress.{fmt}"'})
 
 
 @bp.route("/audit")

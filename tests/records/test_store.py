@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 
 import pytest
@@ -196,10 +197,11 @@ def test_issued_packs_are_added_once(store):
     pack = IssuedPack("i-1", "pack", "Zoë", "Riverside Surgery", "riverside-pcn", "Dr A", "Ms B", "2026-09-01", "",
                       "build/z.pdf", "care-coordination-portfolio", "1.0.0", "2026-08-01", "key")
     with store.transaction():
-        assert store.add_issued([pack, pack], source="issued.csv") == 1
+        assert store.add_issued([pack, pack], source="2026-autumn/issued.csv") == 1
     with store.transaction():
-        assert store.add_issued([pack], source="issued.csv") == 0
-    assert store.issued() == [pack]
+        assert store.add_issued([pack], source="2026-autumn/issued.csv") == 0
+    assert store.issued() == [dataclasses.replace(pack, source="2026-autumn/issued.csv")]
+    assert store.issued()[0].cohort == "2026-autumn"  # the register's folder: the cohort 'issue' wrote it for
 
 
 def test_audit_log_records_who_and_when(store):

@@ -13,7 +13,7 @@ from PIL import Image
 from generator.content.loader import load_content
 from generator.content.profile import load_profile
 from generator.records.connect import open_store
-from tests.conftest import ROOT, need_tool
+from tests.conftest import ROOT
 from tests.web.conftest import HILLTOP, PROVIDER, RIVERSIDE, csrf
 
 URL = "/pcns/riverside-pcn"
@@ -82,6 +82,28 @@ def test_save_writes_the_profile_after_the_checks(as_user, content_dir, store_fi
     assert entry.detail == "riverside-pcn: name, practices, schedule"
 
 
+def test_save_keeps_the_profiles_comments_and_spelling(as_user, content_dir):
+    path = content_dir / "pcns/riverside-pcn/profile.yaml"
+    text = path.read_text(encoding="utf-8").replace("colours:\n", "colours:   # agreed with the comms team\n")
+    text = text.replace("schedule:\n", "# Dates from the 2026 training plan\nschedule:\n")
+    path.write_text(text, encoding="utf-8")
+    client = as_user(RIVERSIDE)
+    data = form_of(client)
+    data["name"] = "Riverside and Weir PCN"
+    data["workshop-1-date"] = "2026-09-25"
+    data["schedule.months"] = "6"  # as the page's select sends it
+    assert "Saved." in client.post(URL, data=data, content_type="multipart/form-data").get_data(True)
+    saved = path.read_text(encoding="utf-8")
+    assert "colours:   # agreed with the comms team\n" in saved and "# Dates from the 2026 training plan\n" in saved
+    assert saved.startswith("# Example PCN profile (a fictional PCN).")
+    assert "name: Riverside and Weir PCN\n" in saved and '  primary: "#00614E"\n' in saved  # unchanged: as written
+    assert '    - {id: ws2, label: "WS 2: Domain 1 Personalised Care", date: "2026-09-25"}\n' in saved
+    assert yaml.safe_load(saved)["schedule"]["workshops"][1]["date"] == "2026-09-25"
+    # only the two changed lines differ
+    changed = [(a, b) for a, b in zip(text.splitlines(), saved.splitlines()) if a != b]
+    assert len(changed) == 2 and len(text.splitlines()) == len(saved.splitlines())
+
+
 def test_problems_are_shown_beside_their_fields_and_nothing_is_saved(as_user, content_dir):
     before = (content_dir / "pcns/riverside-pcn/profile.yaml").read_bytes()
     client = as_user(PROVIDER)
@@ -117,7 +139,6 @@ def test_a_logo_is_checked_and_re_encoded(as_user, content_dir):
 
 
 def test_the_preview_shows_the_cover_and_schedule_as_they_would_be(as_user, content_dir):
-    need_tool("pdftoppm")
     client = as_user(PROVIDER)
     data = form_of(client)
     data["logo"] = (io.BytesIO(png("#ff0000")), "red.png")
