@@ -446,7 +446,9 @@ def audit_content(entry: AuditEntry) -> dict[str, Any]:
 
 
 def issued_content(pack: IssuedPack) -> dict[str, Any]:
-    return asdict(pack)
+    out = asdict(pack)
+    out.pop("source", None)  # where the row was imported from (its cohort) is read back, not sealed: as before it existed
+    return out
 
 
 def issued_ref(pack: IssuedPack) -> str:
