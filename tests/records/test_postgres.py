@@ -85,11 +85,11 @@ def socket_closed():
     return closed()
 
 
-def test_wrong_credentials_are_one_line_and_never_show_the_password(pg_server, pg_url):
+def test_wrong_credentials_are_one_line_and_never_show_the_password(pg_server, pg_url, tmp_path):
     secret = "pw-" + secrets.token_hex(8)
     database = pg_url.rsplit("/", 1)[1]
     url = pg_server.url(database, password=secret)
-    code, output = run_cli("ingest", "--store", url, "--register", str(write_register(Path(os.getcwd()))))
+    code, output = run_cli("ingest", "--store", url, "--register", str(write_register(tmp_path)))
     assert code == 1 and secret not in output
     assert output == (f"Error: postgresql://postgres@{pg_server.host}:{pg_server.port}/{database}: the server refused "
                       "user postgres (wrong or missing password); give the password in the URL, $PGPASSWORD or "
