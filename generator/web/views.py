@@ -27,11 +27,14 @@ from generator.web.charts import feedback_chart, progress_chart
 bp = Blueprint("views", __name__)
 
 #: How an upload's first bytes are told apart: PDF, or a zip (a Word .docx).
-SNIFF = ((b"%PDF-", "pdf"), (b"PK\x03\x04", "docx"))
+#: What an uploaded file is, by its first bytes (never by its name): a returned copy (PDF, Word) or a scan
+#: of a printed one (a scanner's PDF, PNG, JPEG or TIFF, read by the scan reader).
+SNIFF = ((b"%PDF-", "pdf"), (b"PK\x03\x04", "docx"), (b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpg"),
+         (b"II*\x00", "tif"), (b"MM\x00*", "tif"))
 #: Largest single returned copy accepted through the page (the reader's own limit).
 MAX_FILE_BYTES = 25_000_000
 #: A held copy's name: made by the server, checked on the way back.
-HELD = re.compile(r"^[0-9a-f]{32}\.(pdf|docx)$")
+HELD = re.compile(r"^[0-9a-f]{32}\.(pdf|docx|png|jpg|tif)$")
 #: Columns the dashboard sorts by.
 SORTS = {
     "name": lambda lp: (lp.name.casefold(), lp.pcn),
@@ -300,7 +303,8 @@ def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[Upl
                 results[index] = UploadResult(name, "rejected", f"is {len(data) / 1e6:.0f} MB; the limit is "
                                                                  f"{MAX_FILE_BYTES / 1e6:.0f} MB")
             elif kind is None:
-                results[index] = UploadResult(name, "rejected", "is not a PDF or Word (.docx) file")
+                results[index] = UploadResult(name, "rejected", "is not a PDF, Word (.docx) or scanned (PNG, JPEG, TIFF) "
+                                                                 "file")
             else:
                 path = Path(tmp) / f"copy-{index + 1:04d}.{kind}"
                 path.write_bytes(data)

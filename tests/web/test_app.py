@@ -235,7 +235,7 @@ def test_upload_gives_each_files_result_as_ingest_does(as_user, make_copy, store
                       headers={"HX-Request": "true"})
     body = response.get_data(True)
     assert body.count('<tr class="status-') == 2 and "<html" not in body  # the partial only
-    assert 'status-new' in body and "first.docx" in body and "is not a PDF or Word (.docx) file" in body
+    assert 'status-new' in body and "first.docx" in body and "is not a PDF, Word (.docx) or scanned (PNG, JPEG, TIFF) file" in body
     again = upload(client, ("first-again.docx", first)).get_data(True)
     assert "status-unchanged" in again and "already ingested" in again
     changed = make_copy(iid(3), {ACHIEVED: False, "case_studies.studies.case_1.outcomes": "Better"})
