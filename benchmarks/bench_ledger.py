@@ -78,14 +78,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-ledger-"))
     returned = work / "returned"
     made = make_returned_packs(returned, args.packs, 0.5)
-    stop = None
-    if args.pg:
-        from tests.pg import external_server
-        server = external_server(args.pg)
-    else:
-        from tests.pg import start_server
-        base = Path(tempfile.mkdtemp(prefix="bench-pg-"))
-        server, stop = start_server(base, fsync=True)
+    from tests.pg import benchmark_server
+    server, stop = benchmark_server(args.pg)
     load = os.getloadavg()[0]
     rows = []
     try:

@@ -84,14 +84,8 @@ def main() -> None:
     made = make_returned_packs(returned, args.packs, args.pdf_share)
     size = sum(p.stat().st_size for p in returned.rglob("*") if p.is_file())
 
-    stop = None
-    if args.pg:
-        from tests.pg import external_server
-        server = external_server(args.pg)
-    else:
-        from tests.pg import start_server
-        base = Path(tempfile.mkdtemp(prefix="bench-pg-"))
-        server, stop = start_server(base, fsync=True)
+    from tests.pg import benchmark_server
+    server, stop = benchmark_server(args.pg)
     rows = []
     load = os.getloadavg()[0]
     try:

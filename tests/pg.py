@@ -22,6 +22,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,6 +124,14 @@ def external_server(url: str) -> Server:
     parts = psycopg.conninfo.conninfo_to_dict(url)
     return Server(url, parts.get("host") or "127.0.0.1", int(parts.get("port") or 5432), parts.get("user") or "",
                   parts.get("password") or "")
+
+
+def benchmark_server(url: str | None) -> tuple[Server, Any]:
+    """The server a benchmark measures: the one at ``url``, else a new one with fsync on (as a real server
+    runs); returns it and its stop function (None for a server the benchmark did not start)."""
+    if url:
+        return external_server(url), None
+    return start_server(Path(tempfile.mkdtemp(prefix="bench-pg-")), fsync=True)
 
 
 def unavailable(reason: str) -> None:
