@@ -103,3 +103,16 @@ def test_a_worker_works_out_progress_before_its_first_request(app, store_file, m
     (tmp_path / "none").mkdir()
     views.warm_up(create_app(tmp_path / "none" / "records.sqlite", key="k" * 64))
     assert not (tmp_path / "none" / "records.sqlite").exists()
+
+
+def test_each_progress_column_of_a_row_shows_its_figure(as_user, store_file, make_copy):
+    """Every column holds done/total (a row is a dict: a 'values' column must not show dict.values)."""
+    folder = store_file.parent / "in"
+    folder.mkdir()
+    (folder / "zoe.docx").write_bytes(make_copy(iid(46), {ACHIEVED: True}))
+    with open_store(store_file) as store:
+        ingest([folder], store, jobs=1)
+    page = as_user(PROVIDER).get("/").get_data(True)
+    row = page[page.index(">Zoë Łukasiewicz</a>"):].split("</tr>")[0]
+    assert "<td>1/31</td><td>0/5</td><td>0/8</td><td>0/3</td>" in row
+    assert "built-in method" not in page
