@@ -25,11 +25,17 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "build" / "mutation"
 COPY = ("generator", "tests", "content", "templates", "pyproject.toml", "README.md")
+
+STORE_TESTS = ["tests/records/test_store_known.py", "tests/records/test_store.py", "tests/records/test_chain.py",
+               "tests/records/test_users.py", "tests/records/test_store_read_only.py", "tests/records/test_copy.py"]
+#: modules whose tests need a PostgreSQL server
+NEEDS_SERVER = ("store", "store-sqlite", "store-postgres")
 
 #: name -> (module file, the tests that exercise it in-process, extra pytest arguments)
 MODULES: dict[str, tuple[str, list[str], list[str]]] = {
@@ -39,8 +45,13 @@ MODULES: dict[str, tuple[str, list[str], list[str]]] = {
     # the export's known answers come from records built in the test; test_export.py (end to end, an ingest
     # per run) costs a minute a mutant and adds no kill (docs/testing.md)
     "csv-fhir-export": ("generator/records/export.py", ["tests/records/test_export_known.py"], []),
-    "store": ("generator/records/sqlite.py",
-              ["tests/records/test_store.py", "tests/records/test_store_guarantees.py"], []),
+    # the store: the protocol and ledger checks, and each engine; test_store_known.py first (known answers from
+    # rows written in the test, milliseconds each), then the engine tests; test_store_guarantees.py (an ingest of a
+    # whole pack in its fixture, seconds a mutant) and test_postgres.py (ingest processes) stay in `make test`.
+    # The PostgreSQL cases run against one server this script starts for the whole run (PORTFOLIO_TEST_PG).
+    "store": ("generator/records/store.py", STORE_TESTS, []),
+    "store-sqlite": ("generator/records/sqlite.py", STORE_TESTS, []),
+    "store-postgres": ("generator/records/postgres.py", STORE_TESTS, []),
     # the readers' known answers from copies of a few objects each (milliseconds a test); the whole-pack round
     # trips through real editors (test_read*.py) cost tens of seconds a mutant
     "pdf-reader": ("generator/formats/pdf/read.py",
@@ -94,6 +105,22 @@ def run(name: str, jobs: int, again: bool = False) -> dict:
     work = prepare(name)
     env = dict(os.environ, CI="true", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
                PORTFOLIO_MUTATE_PACKS=str(work / "packs"))  # blank packs rendered once (tests/conftest.py)
+    stop = None
+    if name in NEEDS_SERVER and not os.environ.get("PORTFOLIO_TEST_PG"):
+        # one server for every mutant (each mutant's pytest session would otherwise start its own)
+        sys.path.insert(0, str(ROOT))
+        from tests.pg import start_server
+        base = Path(tempfile.mkdtemp(prefix="mutate-pg-"))
+        server, stop = start_server(base)
+        env["PORTFOLIO_TEST_PG"] = server.admin_url
+    try:
+        return _run(name, jobs, work, env, survivors)
+    finally:
+        if stop:
+            stop()
+
+
+def _run(name: str, jobs: int, work: Path, env: dict, survivors: list[str]) -> dict:
     mutmut = [sys.executable, "-m", "mutmut"]
     log = OUT / f"{name}.log"
     with log.open("w", encoding="utf-8") as handle:

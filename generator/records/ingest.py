@@ -506,17 +506,21 @@ def _words(text: Any) -> list[str]:
     return str(text or "").casefold().split()
 
 
-def _word_fits(short: str, long: str) -> bool:
-    if short == long:
-        return True
-    initial = short.rstrip(".")
-    return len(initial) == 1 and long.startswith(initial)  # "Ł." or "Ł" for Łukasiewicz
+def _initial_of(initial: str, word: str) -> bool:
+    letter = initial.rstrip(".")
+    return len(letter) == 1 and word.startswith(letter)  # "Ł." or "Ł" for Łukasiewicz
+
+
+def _word_fits(one: str, other: str) -> bool:
+    """Two words of a name agree: the same, or either is the other's initial (on either side)."""
+    return one == other or _initial_of(one, other) or _initial_of(other, one)
 
 
 def _same(a: Any, b: Any) -> bool:
     """The same person or place as far as a cover can say: equal ignoring case and spacing, or
-    every word of the shorter among the longer's, initials allowed ("Zoë" or "Zoë Ł." on the
-    cover of Zoë Łukasiewicz's copy)."""
+    every word of the shorter among the longer's, initials allowed on either side ("Zoë" or
+    "Zoë Ł." on the cover of Zoë Łukasiewicz's copy, and "Zoë Łukasiewicz" on the cover of the
+    copy issued to "Zoë Ł.")."""
     short, long = sorted((_words(a), _words(b)), key=len)
     return all(any(_word_fits(word, other) for other in long) for word in short)
 

@@ -277,10 +277,21 @@ def test_differing_fields_in_the_new_copys_order_then_the_old_ones():
     ("Zoë Ł.", ZOE, True), ("Zoë Ł", ZOE, True), ("Z. Łukasiewicz", ZOE, True), ("Zoë K.", ZOE, False),
     ("Zo Łukasiewicz", ZOE, False), ("Dafydd", ZOE, False), ("", ZOE, True), (None, None, True), ("ZŁ", ZOE, False),
     ("Zoë Łukasiewicz-Jones", ZOE, False),
+    # initials on the known side too: the register or the first copy may hold the short form
+    (ZOE, "Zoë Ł.", True), (ZOE, "Zoë Ł", True), (ZOE, "Z. Łukasiewicz", True), ("Zoe Lukasiewicz", "Zoe L.", True),
+    ("Z. Łukasiewicz", "Zoë Ł.", True), (ZOE, "Zoë K.", False), (ZOE, "Z. Kowalska", False), (ZOE, "ZŁ", False),
 ])
 def test_the_same_learner_as_a_cover_can_say(cover, known, same):
-    """Initials are allowed in the first name given (the copy's cover), as ingest compares them."""
+    """Initials are allowed on either side, in either order of the arguments."""
     assert ingest_module._same(cover, known) is same
+    assert ingest_module._same(known, cover) is same
+
+
+def test_a_register_naming_the_learner_by_initial_is_not_contradicted_by_the_full_name():
+    # "Zoe L." in the register, the whole name on the cover and in the manifest: no learner conflict
+    assert learner_changes(new(), [issued(learner="Zoë Ł.")], None, []) == []
+    assert learner_changes(new(), [issued(learner="Zoë K.")], None, []) == [
+        "learner.name in the manifest", "cover.name"]
 
 
 def issued(learner=ZOE, practice="Riverside Surgery") -> IssuedPack:
@@ -727,7 +738,10 @@ def test_every_audit_entry_names_the_file_and_its_instance(store):
     store_submission(store, new(), False)  # ingested
     store_submission(store, new(record({"review.notes": "x"}), sha="b"), False)  # conflict
     forged = record({"cover.name": "Dafydd ap Gruffudd", "cover.practice": "Hill Practice"})
-    store_submission(store, new(forged, sha="c"), True)  # conflict: another learner
+    status, reason, _, _ = store_submission(store, new(forged, sha="c"), True)  # conflict: another learner
+    assert (status, reason) == ("conflict", "names another learner than the one this copy was issued to (cover.name, "
+                                "cover.practice differ); nothing was stored: if the learner really changed, rerun "
+                                "with --accept-changed-learner")
     store_submission(store, new(forged, sha="c"), True, accept_changed_learner=True)  # learner changed, superseded
     part = record(pack={"part": "patient_feedback"})
     store_submission(store, new(part, sha="d", part="patient_feedback"), False)
