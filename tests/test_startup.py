@@ -47,7 +47,7 @@ def test_read_loads_only_what_reading_needs(filled):
     """`portfolio read` starts without the content checks, the templates, the store or the web app."""
     modules = imported("read", str(filled))
     assert "generator.reading.read" in modules
-    unwanted = {"jinja2", "flask", "sqlite3", "psycopg", "generator.content.loader", "generator.model.form",
+    unwanted = {"jinja2", "yaml", "flask", "sqlite3", "psycopg", "generator.content.loader", "generator.model.form",
                 "generator.records.store", "generator.web", "generator.cli.records", "generator.cli.web"}
     assert not modules & unwanted
 

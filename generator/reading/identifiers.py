@@ -36,6 +36,7 @@ SCAN_BUDGET = 100_000
 
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-")
 _SPACES = re.compile(r"\s+")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")  # format characters are all outside ASCII
 
 _SEP = r"(?: ?[.-] ?| )?"  # between digit groups: nothing, a space, a dot or a dash (spaced or not)
 _NHS = re.compile(rf"(?<![\d-])(\d{{3}}){_SEP}(\d{{3}}){_SEP}(\d{{4}})(?![\d-])")
@@ -75,7 +76,8 @@ def normalise(text: str) -> str:
     """The text the patterns look at: NFKC, no format characters, one kind of dash, single spaces."""
     if not text.isascii():  # ASCII is its own NFKC form and holds no format characters
         text = unicodedata.normalize("NFKC", text)
-        text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+        if any(unicodedata.category(ch) == "Cf" for ch in set(_NON_ASCII.findall(text))):
+            text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
         text = text.translate(_DASHES)
     return _SPACES.sub(" ", text)
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
 
 from generator import DEFAULT_CONTENT_DIR
 from generator.errors import ReadError
@@ -28,19 +28,52 @@ from generator.reading.identifiers import Flag, scan_record_values
 
 
 
+#: A top-level ``key: value`` line of pack.yaml whose value YAML reads as the same string:
+#: quoted without escapes, or plain and starting with a letter (so never a number, date,
+#: boolean or null); an optional comment after it (after a space, as YAML wants).
+_SIMPLE_LINE = re.compile(r"""^(id|version):[ \t]+(?:"([^"\\\n]*)"|'([^'\n]*)'|([A-Za-z][A-Za-z0-9_.-]*))(?:[ \t]+#.*)?[ \t]*$""",
+                          re.MULTILINE)
+_YAML_BOOLEANS = {"yes", "no", "true", "false", "on", "off"}
+
+
+def _id_and_version(text: str) -> tuple[str, str] | None:
+    """pack.yaml's ``id`` and ``version`` found without a YAML parser, or None when the file is not
+    plain enough to be sure of them (then YAML decides). Saves loading PyYAML on every read."""
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    if "\r" in text or text.lstrip(" \t\n")[:1] in ("{", "["):  # old Mac line ends, flow style
+        return None
+    if re.search(r"""^(?:---|\.\.\.|[%"'?])""", text, re.MULTILINE):  # markers, directives, quoted keys
+        return None
+    found: dict[str, str] = {}
+    for match in _SIMPLE_LINE.finditer(text):
+        key, value = match[1], next(v for v in match.groups()[1:] if v is not None)
+        if key in found or (match[4] is not None and value.lower() in _YAML_BOOLEANS):
+            return None
+        found[key] = value
+    if set(found) != {"id", "version"} or len(re.findall(r"^(?:id|version)\s*:", text, re.MULTILINE)) != 2:
+        return None  # a key missing, repeated or written in a way the pattern does not cover
+    return found["id"], found["version"]
+
+
 @functools.cache
 def known_content_versions() -> frozenset[tuple[str, str]]:
     """(pack id, version) of the content shipped with the tool; copies of any other content are read
     from the definitions embedded in them, with a warning saying so."""
     try:
-        pack = yaml.safe_load((DEFAULT_CONTENT_DIR / "pack.yaml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        text = (DEFAULT_CONTENT_DIR / "pack.yaml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return frozenset()
+    simple = _id_and_version(text)
+    if simple is not None:
+        return frozenset({simple})
+    import yaml
+    try:
+        pack = yaml.safe_load(text)
+    except yaml.YAMLError:
         return frozenset()
     if not isinstance(pack, dict):
         return frozenset()
     return frozenset({(str(pack.get("id")), str(pack.get("version")))})
-
-
 
 
 @dataclass
