@@ -69,6 +69,11 @@ class BuildError(PortfolioError):
     code = "E-BUILD"
 
 
+#: What to do about a returned copy that is too damaged to read: it is nearly always a copy cut short in
+#: sending or saved half-way, and the learner still has a good one.
+DAMAGED_FIX = "ask for the copy again, saved once more from the program it was filled in"
+
+
 class ReadError(PortfolioError):
     """A returned copy cannot be read; the message names the file and the reason."""
 
@@ -81,6 +86,11 @@ class ReadError(PortfolioError):
 
     def __reduce__(self):
         return (type(self), (self.file, self.reason, self.code))
+
+    @classmethod
+    def damaged(cls, file: str, reason: str) -> "ReadError":
+        """The error for a file too damaged to read (code E-READ-DAMAGED), with what the user can do."""
+        return cls(file, f"{reason}; {DAMAGED_FIX}", "E-READ-DAMAGED")
 
     @classmethod
     def not_ours(cls, file: str) -> "ReadError":

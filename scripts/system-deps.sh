@@ -4,8 +4,8 @@
 #   scripts/system-deps.sh test    also the real clients the tests fill and check forms with
 set -euo pipefail
 
-build=(fonts-liberation2 libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 poppler-utils)  # pdftoppm: the web app's profile preview
-test=(poppler-utils qpdf pdftk-java libreoffice-writer-nogui chromium postgresql sqlite3)  # sqlite3: tamper tests edit a store as anyone could
+build=(fonts-liberation2 libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0)  # WeasyPrint's fonts and text shaping
+test=(poppler-utils qpdf pdftk-java libreoffice-writer-nogui chromium postgresql sqlite3)  # poppler-utils: pdftotext and pdftoppm check what a viewer shows; sqlite3: tamper tests edit a store as anyone could
 
 case "${1:-build}" in
   build) wanted=("${build[@]}") ;;

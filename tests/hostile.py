@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -34,18 +35,36 @@ class Run:
 HANG_SECONDS = 300
 
 
+#: ``python -c _MEASURE FD ARGS`` runs ``python -m generator ARGS`` as its child and writes the child's
+#: peak RSS (KiB, its own and its reaped children's) to file descriptor FD. A process forked straight from pytest would inherit pytest's own peak RSS
+#: (Linux carries the parent's high-water mark through fork and exec), so the figure would depend on what
+#: earlier tests loaded; this wrapper starts small, so the figure is the command's.
+_MEASURE = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.executable, [sys.executable, "-m", "generator", *sys.argv[2:]])
+_, status, usage = os.wait4(pid, 0)
+os.write(int(sys.argv[1]), str(usage.ru_maxrss).encode())
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_cli_measured(*args: str, hang_seconds: float = HANG_SECONDS) -> Run:
     """Run ``portfolio ARGS`` in a fresh process and take its peak RSS from wait4().
 
     A command that has not finished after ``hang_seconds`` is killed and AssertionError raised.
     """
-    process = subprocess.Popen([sys.executable, "-m", "generator", *args], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak_read, peak_write = os.pipe()
+    process = subprocess.Popen([sys.executable, "-c", _MEASURE, str(peak_write), *args], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               pass_fds=(peak_write,), start_new_session=True)
+    os.close(peak_write)
     killed = threading.Event()
 
     def kill() -> None:
         killed.set()
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
     timer = threading.Timer(hang_seconds, kill)
     timer.start()
     try:
@@ -54,15 +73,16 @@ def run_cli_measured(*args: str, hang_seconds: float = HANG_SECONDS) -> Run:
         reader.start()
         out = process.stdout.read()
         reader.join()
-        _, status, usage = os.wait4(process.pid, 0)
+        process.wait()
+        with os.fdopen(peak_read, "rb") as pipe:
+            peak_kib = pipe.read()
     finally:
         timer.cancel()
-    process.returncode = os.waitstatus_to_exitcode(status)
     process.stdout.close()
     process.stderr.close()
     if killed.is_set():
         raise AssertionError(f"portfolio {' '.join(args)} still running after {hang_seconds} s: killed")
-    return Run(process.returncode, out.decode(), err_chunks[0].decode(), usage.ru_maxrss / 1024)
+    return Run(process.returncode, out.decode(), err_chunks[0].decode(), int(peak_kib) / 1024)
 
 
 def _rewrite(data: bytes, change) -> bytes:

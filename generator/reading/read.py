@@ -119,12 +119,12 @@ def read_bytes(data: bytes, name: str) -> Record:
     except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, KeyError) as exc:
         # a damaged zip shows itself only when a part is read: bad CRC, bad header, odd method
         if kind != "zip":
-            raise ReadError(name, "is damaged and cannot be read as a PDF") from exc
-        raise ReadError(name, "is damaged or truncated and cannot be read as a Word file") from exc
+            raise ReadError.damaged(name, "is damaged and cannot be read as a PDF") from exc
+        raise ReadError.damaged(name, "is damaged or truncated and cannot be read as a Word file") from exc
     except (ValueError, TypeError, AttributeError, IndexError, RecursionError) as exc:
         # a structure no editor writes (e.g. an appearance dictionary that is not one)
         what = "a PDF" if kind == "pdf" else "a Word file"
-        raise ReadError(name, f"is damaged and cannot be read as {what}") from exc
+        raise ReadError.damaged(name, f"is damaged and cannot be read as {what}") from exc
     return make_record(raw, name)
 
 

@@ -57,7 +57,7 @@ def test_a_date_followed_by_100000_spaces_is_read_and_flagged(tmp_path, pack_pdf
 
 
 def test_a_cyclic_parent_chain_is_refused_at_once_in_one_line(tmp_path, pack_pdf):
-    refused(tmp_path, "loop.pdf", hostile.cyclic_parent_pdf(pack_pdf), "its form is damaged and cannot be read")
+    refused(tmp_path, "loop.pdf", hostile.cyclic_parent_pdf(pack_pdf), "its form is damaged and cannot be read; ask for the copy again, saved once more from the program it was filled in")
 
 
 def test_macros_named_in_another_letter_case_are_refused(tmp_path, pack_docx):
@@ -78,4 +78,4 @@ def test_parts_whose_names_differ_only_in_case_are_refused(tmp_path, pack_docx):
 
 def test_a_central_directory_that_lies_about_sizes_is_refused(tmp_path, pack_docx):
     refused(tmp_path, "liar.docx", hostile.docx_lying_central_directory(pack_docx),
-            "is damaged: part word/document.xml cannot be unpacked (BadZipFile); ask for the copy again")
+            "is damaged: part word/document.xml cannot be unpacked (BadZipFile); ask for the copy again, saved once more from the program it was filled in")

@@ -52,7 +52,7 @@ def test_empty_file(tmp_path):
 
 def test_truncated_pdf(tmp_path, pack_pdf):
     rejected(tmp_path, "truncated.pdf", pack_pdf[:40_000],
-             "is damaged or truncated and cannot be read as a PDF")
+             "is damaged or truncated and cannot be read as a PDF; ask for the copy again, saved once more from the program it was filled in")
 
 
 def test_renamed_non_pdf(tmp_path):

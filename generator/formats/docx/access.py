@@ -120,8 +120,8 @@ class Package(zipfile.ZipFile):
                                                            "possible zip bomb")
                     chunks.append(chunk)
         except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-            raise ReadError(self.display_name, f"is damaged: part {member} cannot be unpacked "
-                                               f"({type(exc).__name__}); ask for the copy again") from None
+            raise ReadError.damaged(self.display_name, f"is damaged: part {member} cannot be unpacked "
+                                                       f"({type(exc).__name__})") from None
         return b"".join(chunks)
 
 
@@ -133,7 +133,7 @@ def parse_part(archive: zipfile.ZipFile, member: str, name: str) -> etree._Eleme
     try:
         root = etree.fromstring(data, SAFE_PARSER)
     except etree.XMLSyntaxError:
-        raise ReadError(name, f"is damaged: {member} is not well-formed XML") from None
+        raise ReadError.damaged(name, f"is damaged: {member} is not well-formed XML") from None
     if root.getroottree().docinfo.doctype:  # one pushed past the byte check by a long comment
         raise doctype
     return root
@@ -144,7 +144,7 @@ def open_package(data: bytes, name: str) -> Package:
         archive = Package(data, name)
         infos = archive.infolist()
     except (zipfile.BadZipFile, EOFError, ValueError):
-        raise ReadError(name, "is damaged or truncated and cannot be read as a Word file") from None
+        raise ReadError.damaged(name, "is damaged or truncated and cannot be read as a Word file") from None
     if len(infos) > MAX_ENTRIES:
         raise ReadError(name, f"has {len(infos)} parts, far more than a portfolio; refused")
     total = 0
@@ -194,7 +194,7 @@ def find_manifest(archive: zipfile.ZipFile, name: str) -> dict[str, Any]:
                 try:
                     return check_manifest(json.loads(root.text or ""), name)
                 except json.JSONDecodeError:
-                    raise ReadError(name, "its portfolio manifest is damaged and cannot be read") from None
+                    raise ReadError.damaged(name, "its portfolio manifest is damaged and cannot be read") from None
     if parse_part(archive, "word/document.xml", name).find(f".//{QW}sdt") is not None:
         raise ReadError(name, "has form controls but no portfolio manifest: the copy was probably saved in "
                               "another format (such as .odt) and converted back, which removes it; ask for "

@@ -37,7 +37,7 @@ def find_manifest(reader: PdfReader, name: str) -> dict[str, Any]:
     try:
         manifest = json.loads(blobs[0].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ReadError(name, "its portfolio manifest is damaged and cannot be read") from None
+        raise ReadError.damaged(name, "its portfolio manifest is damaged and cannot be read") from None
     return check_manifest(manifest, name)
 
 

@@ -53,7 +53,7 @@ def open_pdf(data: bytes, name: str) -> pikepdf.Pdf:
     except pikepdf.PasswordError:
         raise ReadError(name, "is encrypted; return an unprotected copy (remove the password before sending)") from None
     except Exception:  # qpdf could not even reconstruct a cross-reference table
-        raise ReadError(name, "is damaged or truncated and cannot be read as a PDF") from None
+        raise ReadError.damaged(name, "is damaged or truncated and cannot be read as a PDF") from None
     if pdf.is_encrypted:  # an owner password only: readable, but not a copy we issued
         raise ReadError(name, "is encrypted; return an unprotected copy (remove the password before sending)")
     try:
@@ -61,7 +61,7 @@ def open_pdf(data: bytes, name: str) -> pikepdf.Pdf:
         if not isinstance(root, Dictionary):
             raise Damaged
     except Exception:
-        raise ReadError(name, "is damaged or truncated and cannot be read as a PDF") from None
+        raise ReadError.damaged(name, "is damaged or truncated and cannot be read as a PDF") from None
     return pdf
 
 
@@ -144,13 +144,13 @@ def find_manifest(pdf: pikepdf.Pdf, name: str) -> dict[str, Any]:
     except LimitReached:
         raise
     except (Damaged, pikepdf.PdfError, zlib.error, ValueError, TypeError, AttributeError):
-        raise ReadError(name, "its portfolio manifest is damaged and cannot be read") from None
+        raise ReadError.damaged(name, "its portfolio manifest is damaged and cannot be read") from None
     if blob is None:
         raise ReadError.not_ours(name)
     try:
         manifest = json.loads(blob.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ReadError(name, "its portfolio manifest is damaged and cannot be read") from None
+        raise ReadError.damaged(name, "its portfolio manifest is damaged and cannot be read") from None
     return check_manifest(manifest, name)
 
 

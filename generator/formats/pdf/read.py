@@ -136,7 +136,7 @@ def read_pdf_raw(data: bytes, name: str) -> RawDocument:
     except LimitReached:
         raise ReadError(name, LIMIT_MESSAGE) from None
     except (Damaged, pikepdf.PdfError, RecursionError):
-        raise ReadError(name, DAMAGED if repaired(pdf) else "its form is damaged and cannot be read") from None
+        raise ReadError.damaged(name, DAMAGED if repaired(pdf) else "its form is damaged and cannot be read") from None
     finally:
         pdf.close()
 
@@ -145,17 +145,17 @@ def _read_pdf_raw(pdf: pikepdf.Pdf, name: str, data: bytes) -> RawDocument:
     try:
         found = terminal_fields(pdf)
     except (Damaged, pikepdf.PdfError, RecursionError, ValueError, TypeError, AttributeError):
-        raise ReadError(name, "its form is damaged and cannot be read") from None
+        raise ReadError.damaged(name, "its form is damaged and cannot be read") from None
     if not found:
         if repaired(pdf):  # a truncated copy whose form qpdf could not recover
-            raise ReadError(name, DAMAGED)
+            raise ReadError.damaged(name, DAMAGED)
         raise ReadError(name, "has no form fields: it was probably printed to PDF or flattened. "
                               "Return the fillable copy that was issued, filled in")
     try:
         manifest = find_manifest(pdf, name)
     except ReadError:
         if repaired(pdf):
-            raise ReadError(name, DAMAGED) from None
+            raise ReadError.damaged(name, DAMAGED) from None
         raise
     definitions = {d["id"]: d for d in manifest["fields"]}
     values: dict[str, Any] = {}

@@ -546,7 +546,7 @@ def test_a_document_that_is_not_xml_names_the_file():
             archive.writestr(n, blob)
     with pytest.raises(ReadError) as caught:
         read_docx_raw(out.getvalue(), "copy.docx")
-    assert str(caught.value) == "copy.docx: is damaged: word/document.xml is not well-formed XML"
+    assert str(caught.value) == "copy.docx: is damaged: word/document.xml is not well-formed XML; ask for the copy again, saved once more from the program it was filled in"
 
 
 def test_two_ticks_name_an_answer_the_definition_lacks_as_tagged():

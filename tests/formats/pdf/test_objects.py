@@ -60,7 +60,7 @@ def test_cyclic_parent_chain_is_refused_at_once():
         objects.inherited(field, "/FT")
     with pytest.raises(ReadError) as info:
         read_pdf_raw(data, "loop.pdf")
-    assert (info.value.file, info.value.reason) == ("loop.pdf", "its form is damaged and cannot be read")
+    assert (info.value.file, info.value.reason) == ("loop.pdf", "its form is damaged and cannot be read; ask for the copy again, saved once more from the program it was filled in")
 
 
 def test_parent_chain_longer_than_the_bound_is_refused():
@@ -123,7 +123,7 @@ def test_name_tree_that_contains_itself_is_a_damaged_manifest():
     pdf.Root.Names = Dictionary(EmbeddedFiles=tree)
     with pytest.raises(ReadError) as info:
         objects.find_manifest(pdf, "tree.pdf")
-    assert info.value.reason == "its portfolio manifest is damaged and cannot be read"
+    assert info.value.reason == "its portfolio manifest is damaged and cannot be read; ask for the copy again, saved once more from the program it was filled in"
 
 
 def test_manifest_that_unpacks_beyond_the_limit_is_refused(monkeypatch):
@@ -142,7 +142,7 @@ def test_manifest_under_an_unusual_filter_is_damaged():
     pdf = _pdf([Dictionary(T=String("a"), FT=Name.Tx)], manifest=b"{}", filter_name="/LZWDecode")
     with pytest.raises(ReadError) as info:
         objects.find_manifest(pdf, "odd.pdf")
-    assert info.value.reason == "its portfolio manifest is damaged and cannot be read"
+    assert info.value.reason == "its portfolio manifest is damaged and cannot be read; ask for the copy again, saved once more from the program it was filled in"
 
 
 @pytest.mark.parametrize("raw, text", [
