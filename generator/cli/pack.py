@@ -109,11 +109,12 @@ def check(content_dir: Path | None) -> None:
 def issue(content_dir: Path | None, roster: Path, cohort: str, out_dir: Path, formats: str,
           feedback_forms: int, jobs: int | None, store_file: str, replace: bool, rebuild: bool,
           print_forms: bool, return_url: str, return_by: str) -> None:
-    """Issue personalised packs to every learner in ROSTER (CSV).
+    """Issue personalised packs to every learner in ROSTER (CSV or .xlsx).
 
-    ROSTER has a header row with the columns name, practice, pcn (a profile
-    slug), supervisor, facilitator, start_date (DD/MM/YYYY) and, optionally,
-    email. Every bad row is reported, with its line number, before anything is
+    ROSTER (a CSV file, or an Excel workbook's first sheet) has a header row
+    with the columns name, practice, pcn (a profile slug), supervisor,
+    facilitator, start_date (DD/MM/YYYY) and, optionally, email. Every bad
+    row is reported, with its line or row number, before anything is
     written. Each learner gets OUT/COHORT/PCN/NAME.pdf and .docx with the cover
     filled in and a unique instance id; every id is recorded in
     OUT/COHORT/issued.csv and, where the records store exists, in the store
