@@ -30,15 +30,28 @@ MAX_PAYLOAD = 84
 
 #: A4 in millimetres.
 PAGE_SIZE_MM = (210.0, 297.0)
-#: The QR symbol (without its quiet zone): (left, top, size) in millimetres, top-right of the page,
-#: in the corner the layout keeps free (the header's text ends 24 mm in from the right edge).
-QR_BOX_MM = (188.0, 4.0, 16.0)
+#: Where a printed page lands in a scan. Printing with "fit to page" shrinks the page about its centre
+#: (to 97 %); the sheet then lies on the scanner up to 3 degrees askew and up to 5 mm off, and the scan
+#: keeps only the scanner's A4 area: what moves past its edge is lost. Turning a page 3 degrees about
+#: its centre moves a corner about 7.5 mm sideways and 5 mm up or down, so anything printed in a
+#: corner can be cut off; the middle of an edge moves almost only along that edge (under 0.6 mm
+#: across it within 10 mm of the middle). So the page code and the marks sit at the middles of
+#: the edges, 6.5 mm or more in from them: 5 mm of shift and 0.6 mm of turn still leave them whole.
+
+#: The QR symbol (without its quiet zone): (left, top, size) in millimetres, at the middle of the
+#: bottom margin (the layout keeps 25 mm free at the foot and the middle 40 mm of it clear of text).
+QR_BOX_MM = (97.0, 274.0, 16.0)
 #: Side of each alignment mark (a solid black square), millimetres.
 MARK_SIZE_MM = 5.0
-#: Centres of the four alignment marks, millimetres from the top-left corner, in the order
-#: top-left, top-right, bottom-left, bottom-right. They are not a rectangle: the top-right mark
-#: sits lower, under the QR code, so the marks alone also tell a page's orientation.
-MARK_CENTRES_MM = ((8.5, 8.5), (201.5, 26.5), (8.5, 288.5), (201.5, 288.5))
+#: Centres of the four alignment marks, millimetres from the top-left corner: the middles of the
+#: top, left and right edges, and one beside the QR code at the foot (the QR code's own corners are
+#: four more points). The QR code tells the page's orientation; any three marks and the code align it.
+MARK_CENTRES_MM = ((105.0, 9.0), (9.0, 148.5), (201.0, 148.5), (121.0, 282.0))
+#: Their names, in that order, for messages.
+MARK_NAMES = ("top", "left", "right", "bottom")
+#: A Word document's page code (in its headers): the top-right corner, where the header keeps room.
+#: A Word page is identified by it, never aligned (Word decides where its pages break).
+WORD_QR_BOX_MM = (188.0, 4.0, 16.0)
 
 #: The page number a Word document's header carries: Word lays its pages out itself, so the page a
 #: printed Word page was is not known when the document is written.

@@ -305,15 +305,29 @@ def _barcodes(image: Any) -> list[tuple[Any, float]]:
     return []
 
 
+def _code_regions(height: int, width: int) -> list[tuple[int, int, int, int]]:
+    """Where to look for the page code first (y, x, height, width in pixels): around its printed
+    place at the foot of the page (``pagecode.QR_BOX_MM``), as far as a turned and shifted sheet
+    can move it; then the same place on a page upside down (the middle of the head)."""
+    left, top, size = pagecode.QR_BOX_MM
+    page_w, page_h = pagecode.PAGE_SIZE_MM
+    k = max(height / page_h, width / page_w)  # pixels per millimetre
+    reach = 14.0  # mm: 5 mm of shift, up to 8 mm along the edge from a 3-degree turn, and the quiet zone
+    x0, x1 = int((left - reach) * k), int((left + size + reach) * k)
+    y0 = int((top - reach) * k)
+    regions = [(y0, x0, height - y0, x1 - x0)]
+    regions.append((0, width - x1, height - y0, x1 - x0))  # turned by 180 degrees
+    return [(max(0, y), max(0, x), h, w) for y, x, h, w in regions]
+
+
 def find_code(image: Any) -> Found:
-    """The page code on a page: looked for in the corners it is printed in (upright or upside
-    down), then on the whole page."""
+    """The page code on a page: looked for where it is printed (upright or upside down), then on
+    the whole page."""
     import numpy as np
     height, width = image.shape
-    h, w = height // 3, width // 3
-    regions = ((0, width - w), (height - h, 0))  # top-right (upright), bottom-left (upside down)
     others = ""
-    for attempt in ((y, x, h, w) for y, x in regions), ((0, 0, height, width),):
+    regions = _code_regions(height, width)
+    for attempt in (regions, [(0, 0, height, width)]):
         for y, x, rh, rw in attempt:
             for barcode, k in _barcodes(np.ascontiguousarray(image[y:y + rh, x:x + rw])):
                 try:
@@ -343,7 +357,7 @@ def _mark_centre(image: Any, guess: Any, px_per_mm: float) -> Any | None:
     import numpy as np
     height, width = image.shape
     side = pagecode.MARK_SIZE_MM * px_per_mm
-    reach = int(12 * px_per_mm)
+    reach = int(8 * px_per_mm)  # the estimate from the QR code (and the marks found) is within 2 mm
     x0, y0 = int(max(0, guess[0] - reach)), int(max(0, guess[1] - reach))
     x1, y1 = int(min(width, guess[0] + reach)), int(min(height, guess[1] + reach))
     if x1 - x0 < side or y1 - y0 < side:
@@ -370,45 +384,89 @@ def _mark_centre(image: Any, guess: Any, px_per_mm: float) -> Any | None:
 class Alignment:
     matrix: Any  # 3x3: page millimetres -> image pixels
     residual_mm: float
+    marks: int = 4  # alignment marks found (the QR code's corners are always used)
+
+
+def _fit(src: Any, dst: Any, model: str) -> Any:
+    """Least-squares fit of ``src`` (mm) to ``dst`` (pixels) as a 3x3 matrix: ``similarity``
+    (turn, scale, shift), ``affine`` or ``homography``."""
+    import cv2
+    import numpy as np
+    n = len(src)
+    if model == "homography":
+        matrix, _ = cv2.findHomography(src, dst, 0)
+        return matrix
+    if model == "affine":
+        a = np.zeros((2 * n, 6))
+        a[0::2, 0:2], a[0::2, 2] = src, 1
+        a[1::2, 3:5], a[1::2, 5] = src, 1
+        p = np.linalg.lstsq(a, dst.reshape(-1), rcond=None)[0]
+        return np.array([[p[0], p[1], p[2]], [p[3], p[4], p[5]], [0, 0, 1.0]])
+    a = np.zeros((2 * n, 4))
+    a[0::2] = np.column_stack([src[:, 0], -src[:, 1], np.ones(n), np.zeros(n)])
+    a[1::2] = np.column_stack([src[:, 1], src[:, 0], np.zeros(n), np.ones(n)])
+    c, s, tx, ty = np.linalg.lstsq(a, dst.reshape(-1), rcond=None)[0]
+    return np.array([[c, -s, tx], [s, c, ty], [0, 0, 1.0]])
+
+
+def _project(matrix: Any, points: Any) -> Any:
+    import cv2
+    return cv2.perspectiveTransform(points.reshape(-1, 1, 2).astype(float), matrix).reshape(-1, 2)
+
+
+#: The model fitted for the number of alignment marks found (with the QR code's four corners): three
+#: or four marks spread over the page pin a homography (perspective too), two an affine map, one a
+#: turn-scale-shift (all a flatbed scan does); every fit has more points than unknowns, so its
+#: residual checks it.
+_MODELS = {1: "similarity", 2: "affine", 3: "homography", 4: "homography"}
 
 
 def align(image: Any, corners: Any) -> Alignment | str:
-    """The homography from page millimetres to ``image`` pixels, from the QR code's corners and
-    the four corner marks; a reason when the marks cannot be found."""
-    import cv2
+    """The map from page millimetres to ``image`` pixels, from the QR code's corners and whichever
+    alignment marks are found (at least one); a reason when none is."""
     import numpy as np
     qr_mm = _qr_mm()
-    fitted, _ = cv2.estimateAffinePartial2D(qr_mm, corners)  # rotation, scale, shift: no perspective yet
-    if fitted is None:
-        return "the QR code's position could not be measured"
+    corners = np.asarray(corners, float)
     px_per_mm = float(np.linalg.norm(corners[1] - corners[0]) / pagecode.QR_BOX_MM[2])
+    if not px_per_mm > 0:
+        return "the QR code's position could not be measured"
+    matrix = _fit(qr_mm, corners, "similarity")
     marks_mm = np.array(pagecode.MARK_CENTRES_MM, float)
     # The QR code is small: extrapolating it across the page is rough, so take the nearest mark first
     # and refine the estimate with each mark found.
-    found: list[tuple[int, Any]] = []
-    order = sorted(range(4), key=lambda i: float(np.hypot(*(marks_mm[i] - qr_mm[0]))))
-    matrix = np.vstack([fitted, [0, 0, 1]])
+    centre = qr_mm.mean(axis=0)
+    order = sorted(range(len(marks_mm)), key=lambda i: float(np.hypot(*(marks_mm[i] - centre))))
+    found: dict[int, Any] = {}
     for i in order:
-        guess = cv2.perspectiveTransform(marks_mm[i].reshape(1, 1, 2), matrix).reshape(2)
-        centre = _mark_centre(image, guess, px_per_mm)
-        if centre is None:
-            names = ("top-left", "top-right", "bottom-left", "bottom-right")
-            return f"the {names[i]} alignment mark was not found (page cut off, folded or covered?)"
-        found.append((i, centre))
-        src = np.vstack([qr_mm] + [marks_mm[[j for j, _ in found]]])
-        dst = np.vstack([corners] + [np.array([c for _, c in found])])
-        if len(found) >= 2:
-            fitted, _ = cv2.estimateAffinePartial2D(src, dst) if len(found) < 4 else (None, None)
-            if fitted is not None:
-                matrix = np.vstack([fitted, [0, 0, 1]])
-    src = np.vstack([marks_mm, qr_mm])
-    dst = np.vstack([np.array([c for _, c in sorted(found, key=lambda f: f[0])]), corners])
-    matrix, _ = cv2.findHomography(src, dst)
+        guess = _project(matrix, marks_mm[i])[0]
+        mark = _mark_centre(image, guess, px_per_mm)
+        if mark is None:
+            continue
+        found[i] = mark
+        src = np.vstack([qr_mm, marks_mm[list(found)]])
+        dst = np.vstack([corners, np.array(list(found.values()))])
+        matrix = _fit(src, dst, "similarity")
+    if not found:
+        return "no alignment mark was found (page cut off, folded or covered?)"
+
+    def fitted(keep: list[int]) -> tuple[Any, float]:
+        src = np.vstack([qr_mm, marks_mm[keep]])
+        dst = np.vstack([corners, np.array([found[i] for i in keep])])
+        m = _fit(src, dst, _MODELS[len(keep)])
+        if m is None:
+            return None, float("inf")
+        back = _project(m, src)
+        return m, float(np.sqrt(np.mean(np.sum((back - dst) ** 2, axis=1)))) / px_per_mm
+
+    keep = sorted(found)
+    matrix, residual = fitted(keep)
+    if residual > MAX_RESIDUAL_MM and len(keep) > 1:
+        # one mark found in the wrong place (a blot beside it): the best fit without it
+        matrix, residual, keep = min((fitted([j for j in keep if j != i]) + ([j for j in keep if j != i],)
+                                      for i in keep), key=lambda t: t[1])
     if matrix is None:
         return "the alignment marks do not fit a page"
-    back = cv2.perspectiveTransform(src.reshape(-1, 1, 2), matrix).reshape(-1, 2)
-    residual = float(np.sqrt(np.mean(np.sum((back - dst) ** 2, axis=1)))) / px_per_mm
-    return Alignment(matrix, residual)
+    return Alignment(matrix, residual, len(keep))
 
 
 def aligned_region(image: Any, alignment: Alignment, box: tuple[int, int, int, int]) -> Any:

@@ -64,11 +64,30 @@ def test_round_trip_and_fits_a_version_5_symbol(pack_id, instance, page, version
     assert len(payload.encode("ascii")) <= 84
 
 
-def test_geometry_stays_in_the_free_corners():
+def test_geometry_survives_a_turned_and_shifted_sheet():
+    """The code and the marks sit where a sheet turned by 3 degrees about its centre and shifted by
+    5 mm keeps them on an A4 scan (the middles of the edges), clear of the body (22 mm head,
+    16 mm sides, 25 mm foot)."""
+    import math
     width, height = PAGE_SIZE_MM
     left, top, size = QR_BOX_MM
-    assert size >= 15 and left >= 210 - 24 and left + size <= width - 5 and top >= 4 and top + size <= 22
+    assert size >= 15 and top + size <= height - 7 and top - 4 * size / 37 >= height - 25
+    assert left <= 105 - size / 2 + 0.5 and left + size >= 105 + size / 2 - 0.5  # centred at the foot
+    turn = math.radians(3)
+
+    def moved(x, y):  # the furthest a point goes towards the nearest edge under a 3-degree turn
+        dx, dy = x - width / 2, y - height / 2
+        return [(dx * math.cos(a) - dy * math.sin(a) + width / 2, dx * math.sin(a) + dy * math.cos(a) + height / 2)
+                for a in (-turn, turn)]
+
+    corners = [(left, top), (left + size, top), (left, top + size), (left + size, top + size)]
+    for x, y in corners:
+        for mx, my in moved(x, y):
+            assert 5.5 <= mx <= width - 5.5 and 5.5 <= my <= height - 5.5, (x, y, mx, my)
     assert len(MARK_CENTRES_MM) == 4
-    for x, y in MARK_CENTRES_MM:
-        assert 5 <= x <= width - 5 and 5 <= y <= height - 5
-        assert x <= 16 or x >= 194  # in the side margins, clear of the body
+    half = 2.5
+    for cx, cy in MARK_CENTRES_MM:
+        for x, y in ((cx - half, cy - half), (cx + half, cy + half), (cx - half, cy + half), (cx + half, cy - half)):
+            for mx, my in moved(x, y):
+                assert 5.5 <= mx <= width - 5.5 and 5.5 <= my <= height - 5.5, (x, y, mx, my)
+        assert cx <= 16 or cx >= 194 or cy <= 22 or cy >= 272  # in the margins, clear of the body

@@ -98,6 +98,21 @@ def test_pages_upside_down_out_of_order_and_of_two_copies_in_one_tiff(blank):
     assert by_instance == {OTHER: [(4, 2, ""), (1, 3, "")], manifest["instance_id"]: [(3, 1, ""), (2, 2, "")]}
 
 
+@pytest.mark.parametrize("rotate, shift, upside_down", [(3.0, (5, 5), False), (-3.0, (-5, 5), False),
+                                                        (3.0, (-5, -5), True), (-3.0, (5, -5), False)])
+def test_a_sheet_three_degrees_askew_and_five_mm_off_is_still_read(blank, rotate, shift, upside_down):
+    """The worst the benchmark does to a sheet: the code and the marks (middles of the edges) stay on the scan."""
+    data, manifest, fields, pages = blank
+    page = first_page_with(fields, {"yesno"})
+    sheet = sheet_for(data, manifest, page, 200)
+    image = scan_sheet(sheet, 200, Scanner(dpi=200, rotate=rotate, shift_mm=shift, upside_down=upside_down))
+    result = scan.read_scan(to_bytes([image], "png", 200), "askew.png", lambda _: known(blank))
+    assert result.unidentified == []
+    [copy] = result.copies
+    [info] = copy.pages
+    assert (info.page, info.reason) == (page, "") and info.residual_mm < 0.5
+
+
 def test_unknown_instances_and_pages_without_our_code_are_kept_as_unidentified(blank):
     import segno
     data, manifest, fields, pages = blank

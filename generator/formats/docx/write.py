@@ -89,7 +89,7 @@ from generator.model.form import (
     TableBlock,
 )
 from generator.model.manifest import DOCX_NAMESPACE, dumps
-from generator.model.pagecode import QR_BOX_MM, QUIET_ZONE, WORD_PAGE, page_code, symbol
+from generator.model.pagecode import QUIET_ZONE, WORD_PAGE, WORD_QR_BOX_MM, page_code, symbol
 
 #: Where the Word look is defined.
 STYLES_PATH = TEMPLATES_DIR / "word" / "styles.yaml"
@@ -1076,7 +1076,7 @@ PAGE_CODE_ALT = "Page code: a QR code that identifies this copy when a printed p
 #: Pixels per QR module in that picture.
 PAGE_CODE_SCALE = 8
 #: Where the header's right-aligned text ends, mm in from the page's right edge: clear of the
-#: page code and its quiet zone (``pagecode.QR_BOX_MM``).
+#: page code and its quiet zone (``pagecode.WORD_QR_BOX_MM``).
 HEADER_TEXT_END_MM = 26.0
 
 
@@ -1090,9 +1090,9 @@ def page_code_png(manifest: Mapping[str, Any]) -> tuple[bytes, int]:
 
 
 def _page_code_run(w: _Writer, part: _Part) -> etree._Element:
-    """A ``w:r`` with the page code picture anchored to the page at ``QR_BOX_MM`` (the PDF's place),
+    """A ``w:r`` with the page code picture anchored to the page at ``WORD_QR_BOX_MM``,
     its quiet zone around it, floating over nothing (the header's text ends before it)."""
-    left, top, size = QR_BOX_MM
+    left, top, size = WORD_QR_BOX_MM
     modules = w.page_code_modules
     quiet = size * QUIET_ZONE / modules
     rid = part.relate(_OFFICE_REL + "image", "media/" + PAGE_CODE_MEDIA.rpartition("/")[2])

@@ -16,7 +16,7 @@ from PIL import Image
 from generator.formats.docx.stamp import DocxStamp
 from generator.model.manifest import make_manifest
 from tests.conftest import need_tool
-from tests.pagecodes import page_codes, read_codes
+from tests.pagecodes import WORD_CORNER_MM, page_codes, read_codes
 
 BLANK = "AAAAAAAAABAABAAAAAAAAAAAAE"  # 00000000-0000-4000-8000-000000000001 (the conftest manifest)
 COPY_ID = "00000000-0000-4000-8000-0000000000aa"
@@ -73,4 +73,4 @@ def test_libreoffice_prints_the_code_on_every_page(docx_path, form, tmp_path):
     printed = tmp_path / (docx_path.stem + ".pdf")
     assert printed.exists(), result.stdout + result.stderr
     expected = f"PF1|care-coordination-portfolio|{BLANK}|0|{form.content_version}"
-    assert page_codes(printed, 4, tmp_path) == [expected] * 4  # the cover (first-page header) and on
+    assert page_codes(printed, 4, tmp_path, WORD_CORNER_MM) == [expected] * 4  # the cover (first-page header) and on
