@@ -115,6 +115,11 @@ def review_enter(submission_id: int, field_id: str, value: str, actor: str | Non
         stored = api.scan_enter(submission_id, field_id, value, store_file, actor)
     except PortfolioError as exc:
         fail(exc)
+    if isinstance(stored, str) and stored.startswith("[withheld: possible "):
+        click.echo(f"submission {submission_id}: {shown(field_id)}: the text looks like a patient identifier "
+                   f"({stored[len('[withheld: '):-1]}), so it was not stored; {shown(stored)} was recorded in its "
+                   "place and in the audit log (portfolios must not hold patient identifiers)")
+        return
     click.echo(f"submission {submission_id}: {shown(field_id)} = {shown(repr(stored))}; recorded in the audit log")
 
 

@@ -374,7 +374,7 @@ def _read_all(items: Iterator[_Item], jobs: int, seconds: float = DEFAULT_LIMITS
     import zxingcpp  # noqa: F401
     limits = replace(DEFAULT_LIMITS, seconds=seconds, memory=memory)
     window = jobs * 4  # files read ahead of the one the caller waits for
-    running: dict[Any, tuple[_Item, Any, float]] = {}  # receiver -> (item, child, deadline)
+    running: dict[Any, tuple[_Item, Any, float, float]] = {}  # receiver -> (item, child, deadline, its limit)
     finished: dict[int, tuple[_Item, ReadOutcome]] = {}
     order: deque[int] = deque()
     source = iter(items)
@@ -390,25 +390,25 @@ def _read_all(items: Iterator[_Item], jobs: int, seconds: float = DEFAULT_LIMITS
                 own = seconds * SCAN_TIME_FACTOR if looks_scanned(item.data or b"") else seconds
                 receiver, child = start_isolated(read_copy, (item.data or b"", item.path.name, memory, known),
                                                  replace(limits, seconds=own))
-                running[receiver] = (item, child, time.monotonic() + own)
+                running[receiver] = (item, child, time.monotonic() + own, own)
             while order and order[0] in finished:
                 yield finished.pop(order.popleft())
             if not running:
                 if exhausted and not order:
                     return
                 continue
-            wait = max(0.0, min(deadline for _, _, deadline in running.values()) - time.monotonic())
+            wait = max(0.0, min(deadline for _, _, deadline, _ in running.values()) - time.monotonic())
             for receiver in connection_wait(list(running), wait):
-                item, child, _ = running.pop(receiver)
-                finished[item.index] = (item, _read_outcome(collect_isolated(receiver, child), seconds))
+                item, child, _, own = running.pop(receiver)
+                finished[item.index] = (item, _read_outcome(collect_isolated(receiver, child), own))
             now = time.monotonic()
-            for receiver, (item, child, deadline) in list(running.items()):
+            for receiver, (item, child, deadline, own) in list(running.items()):
                 if now >= deadline:
                     del running[receiver]
                     finished[item.index] = (item, _read_outcome(
-                        collect_isolated(receiver, child, timed_out=True), seconds))
+                        collect_isolated(receiver, child, timed_out=True), own))
     finally:
-        for receiver, (_, child, _) in running.items():
+        for receiver, (_, child, _, _) in running.items():
             collect_isolated(receiver, child, timed_out=True)
 
 

@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable, Iterator, Union
 
 from generator.records.sqlite import actor
 from generator.records.store import (
+    ALL_ROWS,
     COPY_TABLES,
     GENESIS,
     SEALED,
@@ -745,6 +746,25 @@ class PostgresStore:
 
     def _scan_rows(self, sql: str, ids: Iterable[int]) -> list[tuple]:
         return self._rows(f"{sql} WHERE submission_id = ANY(%s)", ([int(i) for i in set(ids)],))
+
+    def scan_waiting(self, limit: int | None = None, offset: int = 0) -> tuple[list[ScanField], int]:
+        """Scanned fields of current submissions still waiting for a person (status not 'read', no
+        review entered): every row (no crop) of ``limit`` such fields from ``offset`` on, in
+        submission, page and field order, and how many such fields there are in all."""
+        waiting = ("SELECT f.submission_id, f.field_id, MIN(f.page) AS page FROM scan_fields f "
+                   "WHERE f.status <> 'read' AND NOT EXISTS (SELECT 1 FROM scan_reviews r WHERE "
+                   "r.submission_id = f.submission_id AND r.field_id = f.field_id) AND NOT EXISTS "
+                   "(SELECT 1 FROM submissions n WHERE n.supersedes = f.submission_id) "
+                   "GROUP BY f.submission_id, f.field_id")
+        total = self._rows(f"SELECT count(*) FROM ({waiting}) w")[0][0]
+        rows = self._rows(
+            f"WITH waiting AS ({waiting}), chosen AS (SELECT submission_id, field_id, page FROM waiting "
+            f"ORDER BY submission_id, page, field_id LIMIT %s OFFSET %s) "
+            "SELECT f.submission_id, f.field_id, f.option, f.page, f.ink, f.decision, f.status, "
+            "f.crop IS NOT NULL FROM scan_fields f JOIN chosen c ON c.submission_id = f.submission_id "
+            "AND c.field_id = f.field_id ORDER BY f.submission_id, c.page, f.field_id, f.option",
+            (ALL_ROWS if limit is None else max(0, int(limit)), max(0, int(offset))))
+        return [ScanField(*r[:7], has_crop=bool(r[7])) for r in rows], int(total)
 
     def add_scan_review(self, submission_id: int, field_id: str, value: Any) -> None:
         self._writing()

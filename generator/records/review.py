@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import ReviewError
+from generator.reading.identifiers import scan_value
 from generator.records.store import AuditEntry, FieldValue, Store
 
 #: The audit-log action recording a reviewer's clearance of a submission's flags.
@@ -197,27 +198,34 @@ class PendingField:
     has_crop: bool
 
 
-def pending_fields(store: Store) -> list[PendingField]:
-    """Every scanned field of a current submission still waiting for a person, in submission and page order."""
-    reviewed = {(r.submission_id, r.field_id) for r in store.scan_reviews()}
-    subs = {s.id: s for s in store.submissions()}
-    definitions = store.definitions()
+def pending_page(store: Store, limit: int | None = None, offset: int = 0) -> tuple[list[PendingField], int]:
+    """``limit`` scanned fields of current submissions still waiting for a person, from ``offset`` on
+    (in submission and page order), and how many are waiting in all. Only those fields are read from
+    the store (``Store.scan_waiting``), with their own submissions."""
+    rows, total = store.scan_waiting(limit, offset)
     grouped: dict[tuple[int, str], list[Any]] = {}
-    for row in store.scan_fields(list(subs), crops=False):
-        if row.status != "read" and (row.submission_id, row.field_id) not in reviewed:
-            grouped.setdefault((row.submission_id, row.field_id), []).append(row)
+    for row in rows:
+        grouped.setdefault((row.submission_id, row.field_id), []).append(row)
+    subs = {sid: store.submission(sid) for sid in {sid for sid, _ in grouped}}
+    definitions = store.definitions() if grouped else {}
     out = []
     for (sid, fid), rows in grouped.items():
         sub = subs[sid]
+        assert sub is not None
         definition = next((d for d in definitions[sub.definition_id].fields if d["id"] == fid), {})
         order = [o["value"] for o in definition.get("options", ())]
         rows.sort(key=lambda r: order.index(r.option) if r.option in order else -1)
         out.append(PendingField(sid, sub.filename, sub.learner_name, fid, str(definition.get("label", fid)),
-                                str(definition.get("kind", "text")), rows[0].status, rows[0].page,
+                                str(definition.get("kind", "text")), rows[0].status, min(r.page for r in rows),
                                 [(r.option, r.ink, r.decision) for r in rows],
                                 [o["value"] for o in definition.get("options", ())],
                                 any(r.has_crop for r in rows)))
-    return out
+    return out, total
+
+
+def pending_fields(store: Store) -> list[PendingField]:
+    """Every scanned field of a current submission still waiting for a person, in submission and page order."""
+    return pending_page(store)[0]
 
 
 def field_crop(store: Store, submission_id: int, field_id: str) -> bytes:
@@ -232,11 +240,14 @@ def field_crop(store: Store, submission_id: int, field_id: str) -> bytes:
 def enter_value(store: Store, submission_id: int, field_id: str, text: str) -> Any:
     """Record what a person read on the scan for a field (typed text, or the decided mark: 'ticked',
     'empty', an option's value or its position 1..n); returns the stored value. Who did it and when is
-    kept with the value and in the audit log; nothing stored before is changed."""
+    kept with the value and in the audit log; nothing stored before is changed. Text that looks like
+    a patient identifier (``generator.reading.identifiers``) is not stored: its marker
+    (``[withheld: possible NHS number]``) is, and the audit entry names the kind, never the value."""
     from generator.model.values import coerce
-    subs = {s.id: s for s in store.submissions(current_only=False)}
-    if submission_id not in subs:
+    sub = store.submission(submission_id)
+    if sub is None:
         raise ReviewError(f"no submission {submission_id} in this store (see 'portfolio review scans')")
+    subs = {submission_id: sub}
     rows = [r for r in store.scan_fields([submission_id]) if r.field_id == field_id]
     if not rows:
         raise ReviewError(f"submission {submission_id} has no scanned field {field_id} "
@@ -256,9 +267,16 @@ def enter_value(store: Store, submission_id: int, field_id: str, text: str) -> A
         value, warning = coerce(definition, raw)
         if warning:
             raise ReviewError(f"{field_id}: {warning}")
+    detail = f"{field_id}: {rows[0].status} entered by hand"
+    # What a person types from a scan is checked for patient identifiers like any value read from a
+    # copy; a flagged entry is not kept: its marker is stored in its place, as exports withhold it.
+    kinds = [f.kind for f in scan_value(field_id, [text, value])]
+    if kinds:
+        value = marker(kinds)
+        detail += f"; possible {', '.join(KIND_NAMES.get(k, k) for k in kinds)}: not stored (value not shown)"
     with store.transaction():
         store.add_scan_review(submission_id, field_id, value)
         store.add_audit(SCAN_REVIEWED, filename=subs[submission_id].filename, sha256=subs[submission_id].sha256,
                         instance_id=subs[submission_id].instance_id, submission_id=submission_id,
-                        detail=f"{field_id}: {rows[0].status} entered by hand")
+                        detail=detail)
     return value

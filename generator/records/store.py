@@ -85,6 +85,9 @@ def store_path(option: str | Path | None = None) -> Path:
 
 # ---------------------------------------------------------------- plain data
 
+#: A LIMIT that takes every row (SQLite and PostgreSQL both take a 64-bit integer there).
+ALL_ROWS = 2 ** 62
+
 @dataclass(frozen=True)
 class Definition:
     """A set of field definitions as embedded in the copies' manifests."""
@@ -352,6 +355,8 @@ class Store(Protocol):
     def add_scan_fields(self, rows: Iterable[ScanField]) -> None: ...
     def scan_pages(self, submission_ids: Iterable[int] | None = None, unidentified: bool = False) -> list[ScanPage]: ...
     def scan_fields(self, submission_ids: Iterable[int] | None = None, crops: bool = True) -> list[ScanField]: ...
+    def scan_waiting(self, limit: int | None = None, offset: int = 0
+                     ) -> tuple[list[ScanField], int]: ...  # fields left to a person: a page of them, and the count
     def add_scan_review(self, submission_id: int, field_id: str, value: Any) -> None: ...
     def scan_reviews(self) -> list[ScanReview]: ...
     # -- copying a whole store (``generator.records.copy``)

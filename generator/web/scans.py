@@ -1,6 +1,7 @@
 """The scan review page: what scanned paper copies left to a person, each crop beside an input.
 
-In: the store's scanned fields still waiting (``generator.records.review.pending_fields``)
+In: the store's scanned fields still waiting (``generator.records.review.pending_page``: one
+page of ``PAGE_SIZE`` fields at a time, only those read from the store)
 and what a provider types or decides. Out: the page listing them (handwriting shown as
 its image, undecided marks with each bubble's ink), the crop images, and each entry
 recorded with who made it (``enter_value``; the audit log names the signed-in user).
@@ -17,13 +18,29 @@ from generator.web.auth import provider_only
 bp = Blueprint("scans", __name__)
 
 
+#: Fields shown on one page of the list (only those are read from the store).
+PAGE_SIZE = 50
+
+
+def _page_number() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
 @bp.route("/scans")
 @provider_only
 def scans():
-    from generator.records.review import pending_fields
-    pending = pending_fields(g.store)
+    from generator.records.review import pending_page
+    page = _page_number()
+    pending, total = pending_page(g.store, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    pages = max(1, -(-total // PAGE_SIZE))
+    if page > pages:
+        return redirect(url_for("scans.scans", page=pages))
     lost = g.store.scan_pages(unidentified=True)
-    return render_template("scans.html", pending=pending, lost=len(lost), error=request.args.get("error", ""))
+    return render_template("scans.html", pending=pending, total=total, page=page, pages=pages,
+                           first=(page - 1) * PAGE_SIZE + 1, lost=len(lost), error=request.args.get("error", ""))
 
 
 @bp.route("/scans/<int:sid>/<field_id>/crop.png")
@@ -41,8 +58,9 @@ def crop(sid: int, field_id: str):
 @provider_only
 def enter(sid: int, field_id: str):
     from generator.records.review import enter_value
+    page = _page_number()
     try:
         enter_value(g.store, sid, field_id, request.form.get("value", ""))
     except ReviewError as exc:
-        return redirect(url_for("scans.scans", error=str(exc)))
-    return redirect(url_for("scans.scans"))
+        return redirect(url_for("scans.scans", error=str(exc), page=page))
+    return redirect(url_for("scans.scans", page=page))

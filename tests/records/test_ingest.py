@@ -468,7 +468,7 @@ def crashing_read(data: bytes, name: str, *args):
 
 
 def sleeping_read(data: bytes, name: str, *args):
-    if name == "hang.docx":
+    if name in ("hang.docx", "hang.png"):
         time.sleep(60)
     return read_copy(data, name, *args)
 
@@ -508,6 +508,19 @@ def test_a_reader_that_hangs_is_stopped_and_refused(tmp_path, form, blank_docx, 
     results = {item.path.name: read for item, read in _read_all(iter(items), jobs=2, seconds=3)}
     assert "took longer than 3 s" in results["hang.docx"].error
     assert results["a.docx"].record is not None and results["c.docx"].record is not None
+
+
+
+def test_a_scan_that_hangs_is_refused_with_the_scans_own_time_limit(tmp_path, monkeypatch):
+    """A scan gets SCAN_TIME_FACTOR (4) times a copy's time, and its message says so: 2 s, not 0.5 s."""
+    import io
+    from PIL import Image
+    out = io.BytesIO()
+    Image.new("L", (40, 60), 250).save(out, format="PNG")
+    items = [_Item(0, tmp_path / "hang.png", "0" * 64, len(out.getvalue()), out.getvalue())]
+    monkeypatch.setattr(ingest_module, "read_copy", sleeping_read)
+    [(_, read)] = list(_read_all(iter(items), jobs=1, seconds=0.5))
+    assert read.error == "took longer than 2 s to read; refused (other files are not affected)"
 
 
 # ---------------------------------------------------------------- identifiers, finding files, registers

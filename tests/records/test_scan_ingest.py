@@ -166,6 +166,45 @@ def test_the_cli_ingests_a_scan_and_a_person_transcribes_and_decides_what_it_lef
         assert [a.action for a in opened.audit()].count("scan reviewed") == 2
 
 
+def test_text_typed_in_from_a_scan_is_checked_for_patient_identifiers(cohort, tmp_path):
+    """An NHS number typed in from a scan's handwriting is not stored: its marker is, as exports
+    withhold a flagged value; the audit entry names the kind, never the number."""
+    from click.testing import CliRunner
+
+    from generator.cli import main
+    register, rows = cohort
+    pack = issued_pdf(register, next(r for r in rows if "feedback" not in r["file"]))
+    _, _, fields, _ = sheet(pack, 1)
+    page = min(w["page"] for d in fields if d["kind"] == "yesno" for w in d["widgets"])
+    image, manifest, fields, pages = sheet(pack, page)
+    texts = [d for d in fields if d["kind"] in ("text", "longtext", "signature") and d["widgets"]
+             and d["widgets"][0]["page"] == page][:2]
+    assert len(texts) == 2
+    fill_sheet(image, fields, page, pages[page - 1]["height"], 200, {}, {t["id"] for t in texts})
+    scan_file = tmp_path / "scan.png"
+    scan_file.write_bytes(to_bytes([scan_sheet(image, 200, Scanner(dpi=200))], "png", 200))
+    store = str(tmp_path / "records.sqlite")
+    runner = CliRunner()
+    assert runner.invoke(main, ["ingest", str(scan_file), "--register", str(register), "--store", store]).exit_code == 0
+    sid = runner.invoke(main, ["review", "scans", "--store", store]).output.split()[0]
+    flagged = runner.invoke(main, ["review", "enter", sid, texts[0]["id"], "Saw patient 999 000 0018 today",
+                                   "--store", store])
+    assert flagged.exit_code == 0, flagged.output
+    assert "looks like a patient identifier (possible NHS number), so it was not stored" in flagged.output
+    assert "999" not in flagged.output
+    plain = runner.invoke(main, ["review", "enter", sid, texts[1]["id"], "Discussed the care plan", "--store", store])
+    assert plain.exit_code == 0 and "= 'Discussed the care plan'" in plain.output
+    with open_store(store) as opened:
+        values = {v.field_id: v.value for v in opened.values([int(sid)])[int(sid)]}
+        assert values[texts[0]["id"]] == "[withheld: possible NHS number]"
+        assert values[texts[1]["id"]] == "Discussed the care plan"
+        assert all("999" not in str(r.value) for r in opened.scan_reviews())
+        details = [a.detail for a in opened.audit() if a.action == "scan reviewed"]
+        assert details[0] == f"{texts[0]['id']}: needs transcription entered by hand; possible NHS number: " \
+                             "not stored (value not shown)"
+        assert all("999" not in d for d in details)
+
+
 def test_a_stack_of_fifty_printed_feedback_forms_comes_back_as_fifty_submissions(tmp_path):
     from tests.scans import render_page
     roster = tmp_path / "roster.csv"

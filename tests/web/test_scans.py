@@ -67,3 +67,28 @@ def test_a_pcn_manager_cannot_open_the_scan_review(app, store_file, as_user):
     client = as_user(RIVERSIDE)
     assert client.get("/scans").status_code in (302, 403)
     assert client.get(f"/scans/{sid}/paper.notes/crop.png").status_code in (302, 403)
+
+
+def test_the_list_comes_a_page_of_fifty_fields_at_a_time(app, store_file, as_user):
+    from tests.records.test_scan_queue import submission
+    with open_store(store_file) as store:
+        with store.transaction():
+            ids = []
+            for n in range(1, 62):  # 61 copies, one handwritten field each
+                sid = store.add_submission(submission(n), 1, None)
+                ids.append(sid)
+                store.add_scan_fields([ScanField(sid, "paper.notes", "", 2, 0.03, "written", "needs transcription",
+                                                 png())])
+    client = as_user(PROVIDER)
+    first = client.get("/scans").get_data(as_text=True)
+    assert "61 field(s) waiting (showing 1-50)" in first
+    assert first.count('name="value"') == 50 and "Page 1 of 2" in first
+    assert 'href="/scans?page=2" rel="next"' in first and 'rel="prev"' not in first
+    second = client.get("/scans?page=2").get_data(as_text=True)
+    assert "61 field(s) waiting (showing 51-61)" in second and second.count('name="value"') == 11
+    assert f"submission {ids[50]}, page 2" in second and f"submission {ids[49]}, page 2" not in second
+    assert 'href="/scans?page=1" rel="prev"' in second and 'rel="next"' not in second
+    assert client.get("/scans?page=9").headers["Location"].endswith("/scans?page=2")
+    saved = post(client, f"/scans/{ids[55]}/paper.notes?page=2", {"value": "Seen."}, page="/scans?page=2")
+    assert saved.status_code == 302 and saved.headers["Location"].endswith("/scans?page=2")
+    assert "60 field(s) waiting (showing 51-60)" in client.get("/scans?page=2").get_data(as_text=True)
