@@ -33,7 +33,7 @@ OUT = ROOT / "build" / "mutation"
 COPY = ("generator", "tests", "content", "templates", "pyproject.toml", "README.md")
 
 STORE_TESTS = ["tests/records/test_store_known.py", "tests/records/test_store.py", "tests/records/test_chain.py",
-               "tests/records/test_users.py", "tests/records/test_store_read_only.py", "tests/records/test_copy.py"]
+               "tests/records/test_store_read_only.py::test_a_store_opened_for_reading_refuses_every_write"]
 #: modules whose tests need a PostgreSQL server
 NEEDS_SERVER = ("store", "store-sqlite", "store-postgres")
 
@@ -45,9 +45,10 @@ MODULES: dict[str, tuple[str, list[str], list[str]]] = {
     # the export's known answers come from records built in the test; test_export.py (end to end, an ingest
     # per run) costs a minute a mutant and adds no kill (docs/testing.md)
     "csv-fhir-export": ("generator/records/export.py", ["tests/records/test_export_known.py"], []),
-    # the store: the protocol and ledger checks, and each engine; test_store_known.py first (known answers from
-    # rows written in the test, milliseconds each), then the engine tests; test_store_guarantees.py (an ingest of a
-    # whole pack in its fixture, seconds a mutant) and test_postgres.py (ingest processes) stay in `make test`.
+    # the store: the protocol and ledger checks, and each engine, from rows written in the test (test_store_known.py,
+    # test_store.py, test_chain.py). The files that ingest real copies through reader processes to fill a store
+    # (test_store_guarantees.py, test_copy.py, test_users.py with its argon2 hashing, test_postgres.py, the rest of
+    # test_store_read_only.py) cost seconds a mutant and stay in `make test`.
     # The PostgreSQL cases run against one server this script starts for the whole run (PORTFOLIO_TEST_PG).
     "store": ("generator/records/store.py", STORE_TESTS, []),
     "store-sqlite": ("generator/records/sqlite.py", STORE_TESTS, []),

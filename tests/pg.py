@@ -164,9 +164,15 @@ def pg_server():
 
 
 @pytest.fixture
-def pg_url(pg_server) -> str:
-    """A URL of a new, empty database on the test server."""
-    return pg_server.url(pg_server.new_database())
+def pg_url(pg_server):
+    """A URL of a new, empty database on the test server (dropped after the test, so that a long run, such as
+    the mutation runs on one server, does not fill the disk)."""
+    name = pg_server.new_database()
+    yield pg_server.url(name)
+    try:
+        pg_server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except Exception:  # a server that has gone away, or a user that may not drop it: left for the server's end
+        pass
 
 
 @pytest.fixture(params=ENGINES)

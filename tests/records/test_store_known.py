@@ -12,6 +12,8 @@ import json
 
 import pytest
 
+from generator.records import store as protocol
+from generator.records.connect import open_store
 from generator.records.store import (
     GENESIS,
     AuditEntry,
@@ -125,3 +127,280 @@ def test_the_store_path_is_the_option_then_the_environment_then_the_default(monk
     assert str(store_path()) == "env.sqlite"
     monkeypatch.delenv("PORTFOLIO_STORE")
     assert str(store_path()) == "records.sqlite"
+
+
+# ---------------------------------------------------------------- the seal of a store made before the ledger
+
+def sealed_entry(covers, counts='{"audit":1,"issued":0,"submission":0}', digest=None, seq=1) -> ChainEntry:
+    return ChainEntry(seq, "sealed", counts, digest or sha(json.dumps(covers, sort_keys=True, separators=(",", ":"))),
+                      GENESIS, "h" * 64)
+
+
+@pytest.fixture
+def one_audit(tmp_path):
+    """A store holding one audit entry (id 1), and that entry's digest (SHA-256 of its columns' JSON)."""
+    with open_store(str(tmp_path / "records.sqlite")) as store:
+        with store.transaction():
+            store.add_audit("rejected", filename="x.txt", detail="not a pack")
+        [entry] = store.audit()
+        text = json.dumps({"action": "rejected", "actor": entry.actor, "at": entry.at, "detail": "not a pack",
+                           "filename": "x.txt", "id": 1, "instance_id": None, "sha256": None, "submission_id": None},
+                          ensure_ascii=False, separators=(",", ":"))
+        yield store, sha(text)
+
+
+def test_a_seal_whose_list_matches_the_rows_is_sound(one_audit):
+    store, digest = one_audit
+    covers = {"audit": {"1": digest}, "issued": {}, "submission": {}}
+    assert protocol._sealed_problem(sealed_entry(covers), json.dumps(covers), protocol._Rows(store)) == (None, covers)
+    # a kind left out of the list holds no rows
+    short = {"audit": {"1": digest}}
+    assert protocol._sealed_problem(sealed_entry(short), json.dumps(short), protocol._Rows(store)) == (None, short)
+
+
+EDITED = "ledger entry 1 (the rows stored before the ledger): its list of rows was edited"
+
+
+@pytest.mark.parametrize("covers_text, counts, digest", [
+    (None, '{"audit":1,"issued":0,"submission":0}', None),  # the list is gone
+    ("not json", '{"audit":1,"issued":0,"submission":0}', None),
+    ("[]", '{"audit":1,"issued":0,"submission":0}', sha("[]")),  # a list that is no mapping, hashed right
+    ("LIST", '{"audit":1,"issued":0,"submission":0}', "0" * 64),  # the list does not hash to the entry's digest
+    ("LIST", '{"audit":2,"issued":0,"submission":0}', None),  # the counts do not match the list
+    ("LIST", "not json", None),
+    ("LIST", '{"audit":1}', None),
+])
+def test_an_edited_seal_is_named(one_audit, covers_text, counts, digest):
+    store, row_digest = one_audit
+    covers = {"audit": {"1": row_digest}, "issued": {}, "submission": {}}
+    text = json.dumps(covers) if covers_text == "LIST" else covers_text
+    entry = sealed_entry(covers, counts=counts, digest=digest)
+    assert protocol._sealed_problem(entry, text, protocol._Rows(store)) == (EDITED, {})
+
+
+def test_a_sealed_row_that_is_gone_or_changed_is_named(one_audit):
+    store, digest = one_audit
+    gone = {"audit": {"1": digest, "2": digest}, "issued": {}, "submission": {}}
+    assert protocol._sealed_problem(sealed_entry(gone, counts='{"audit":2,"issued":0,"submission":0}', seq=1),
+                                    json.dumps(gone), protocol._Rows(store)) == (
+        "audit entry 2, sealed by ledger entry 1, is gone: it was deleted", gone)
+    changed = {"audit": {"1": "e" * 64}, "issued": {}, "submission": {}}
+    assert protocol._sealed_problem(sealed_entry(changed), json.dumps(changed), protocol._Rows(store)) == (
+        "audit entry 1 no longer matches ledger entry 1: it was changed", changed)
+    # kinds are checked in the order submission, audit, issued
+    pack = {"audit": {"1": digest}, "issued": {'["i-9","z.pdf"]': digest}, "submission": {}}
+    assert protocol._sealed_problem(sealed_entry(pack, counts='{"audit":1,"issued":1,"submission":0}'),
+                                    json.dumps(pack), protocol._Rows(store))[0] == (
+        "issued pack i-9 (z.pdf), sealed by ledger entry 1, is gone: it was deleted")
+    both = {"audit": {"1": "e" * 64}, "issued": {}, "submission": {"5": digest}}
+    assert protocol._sealed_problem(sealed_entry(both, counts='{"audit":1,"issued":0,"submission":1}'),
+                                    json.dumps(both), protocol._Rows(store))[0] == (
+        "submission 5, sealed by ledger entry 1, is gone: it was deleted")
+
+
+def test_a_submission_without_values_warnings_or_flags_is_sealed_and_verifies(tmp_path):
+    from tests.records.test_store import submission
+    with open_store(str(tmp_path / "records.sqlite")) as store:
+        with store.transaction():
+            sid = store.add_submission(submission(values=[], warnings=[]), 1, None)
+        rows = protocol._Rows(store)
+        content = rows.content("submission", str(sid))
+        assert (content["values"], content["warnings"], content["flags"]) == ([], [], [])
+        assert rows.content("submission", "99") is None and rows.content("audit", "1") is None
+        assert rows.content("issued", '["i-1","f"]') is None
+        report = protocol.verify_chain(store)
+        assert report.ok and report.entries == 1
+
+
+# ---------------------------------------------------------------- both engines, row by row
+
+from generator.records.store import Definition, ReturnToken, ScanField, ScanPage, StoreError, User  # noqa: E402
+from tests.pg import raw_query  # noqa: E402
+from tests.records.test_store import DEFINITION, submission  # noqa: E402
+
+OTHER = Definition("e" * 64, "care-coordination-portfolio", "patient_feedback", "care-coordination-portfolio",
+                   "1.0.0", "h" * 64, [{"id": "patient_feedback.q", "kind": "text", "label": "Q: Ö", "options": []}])
+
+
+@pytest.fixture
+def engine_store(store_location):
+    with open_store(store_location) as store:
+        yield store
+
+
+def test_paper_layouts_pages_marks_and_reviews_round_trip(engine_store, store_location):
+    store = engine_store
+    with store.transaction():
+        one = store.add_submission(submission(sha="1" * 64, instance="i-1"), 1, None)
+        two = store.add_submission(submission(sha="2" * 64, instance="i-2"), 1, None)
+        store.add_issued_definition("i-1", OTHER, [{"width": 595.5, "height": 842.0}])
+        store.add_issued_definition("i-1", DEFINITION, [{"width": 1.0, "height": 2.0}])  # kept once, the first
+        store.add_issued_definition("i-2", DEFINITION, [])
+        pages = [ScanPage("s" * 64, 2, "scan.pdf", two, "i-2", 1, 300.0, 0.25, "", b"\x00png"),
+                 ScanPage("s" * 64, 1, "scan.pdf", one, "i-1", 2, 200.0, 0.5, "", None),
+                 ScanPage("s" * 64, 3, "scan.pdf", None, None, None, None, None, "no page code", b"img"),
+                 ScanPage("t" * 64, 1, "b.pdf", one, "i-1", 1, 150.0, 1.5, "", None)]
+        assert [store.add_scan_page(p) for p in pages] == [True, True, True, True]
+        assert store.add_scan_page(ScanPage("s" * 64, 2, "again.pdf", one, "i-1", 9, 1.0, 1.0, "x")) is False
+        store.add_scan_fields([ScanField(two, "b.f", "", 1, 0.5, "ticked", "read", b"crop"),
+                               ScanField(one, "z.f", "", 1, 0.01, "empty", "read"),
+                               ScanField(one, "a.f", "yes", 2, 0.3, "unsure", "needs review", b"c2"),
+                               ScanField(one, "a.f", "no", 2, 0.02, "empty", "needs review")])
+        store.add_scan_review(one, "a.f", {"answer": "Zoë"})
+        store.add_scan_review(one, "a.f", "no")
+        store.add_scan_review(two, "b.f", None)
+    assert store.issued_definitions() == {"i-1": ("e" * 64, [{"width": 595.5, "height": 842.0}]),
+                                          "i-2": ("d" * 64, [])}
+    assert list(store.definitions()) == ["d" * 64, "e" * 64]
+    assert store.definitions()["e" * 64] == OTHER
+    everything = store.scan_pages()
+    assert [(p.source_sha256[0], p.page_index) for p in everything] == [("s", 2), ("s", 1), ("s", 3), ("t", 1)]
+    assert everything[0] == ScanPage("s" * 64, 2, "scan.pdf", two, "i-2", 1, 300.0, 0.25, "", b"\x00png",
+                                     stored_at=everything[0].stored_at)
+    assert everything[0].stored_at.startswith("20") and everything[1].image is None
+    assert [(p.filename, p.reason, p.image) for p in store.scan_pages(unidentified=True)] == [
+        ("scan.pdf", "no page code", b"img")]
+    # by submission: ordered by submission, then page, then place in the file
+    assert [(p.submission_id, p.page, p.page_index) for p in store.scan_pages([two, one])] == [
+        (one, 1, 1), (one, 2, 1), (two, 1, 2)]
+    assert [p.page_index for p in store.scan_pages([two])] == [2]
+    assert store.scan_pages([]) == []
+    fields = store.scan_fields()
+    assert fields == [ScanField(one, "z.f", "", 1, 0.01, "empty", "read", None, False),
+                      ScanField(one, "a.f", "no", 2, 0.02, "empty", "needs review", None, False),
+                      ScanField(one, "a.f", "yes", 2, 0.3, "unsure", "needs review", b"c2", True),
+                      ScanField(two, "b.f", "", 1, 0.5, "ticked", "read", b"crop", True)]
+    assert [(f.field_id, f.crop, f.has_crop) for f in store.scan_fields([two], crops=False)] == [("b.f", None, True)]
+    assert [f.option for f in store.scan_fields([one])] == ["", "no", "yes"]
+    reviews = store.scan_reviews()
+    assert [(r.submission_id, r.field_id, r.value) for r in reviews] == [
+        (one, "a.f", {"answer": "Zoë"}), (one, "a.f", "no"), (two, "b.f", None)]
+    assert reviews[0].actor == store.actor and reviews[0].at.startswith("20")
+    assert raw_query(store_location, "SELECT value FROM scan_reviews ORDER BY id")[0][0] == '{"answer": "Zoë"}'
+    # a reviewed field reads as the latest review, except where the ledger seals what was stored
+    with store.transaction():
+        store.add_scan_review(one, "cover.details.name", "Zoë Typed")
+    assert store.values([one])[one][0] == FieldValue("cover.details.name", "read", "Zoë Typed")
+    assert store.values()[one][0] == FieldValue("cover.details.name", "read", "Zoë Typed")
+    assert store.values([one], reviewed=False)[one][0] == FieldValue("cover.details.name", "read", "Zoë Łukasiewicz")
+    assert store.values([two])[two][0] == FieldValue("cover.details.name", "read", "Zoë Łukasiewicz")
+
+
+def test_accounts_and_return_links_round_trip(engine_store):
+    store = engine_store
+    with store.transaction():
+        store.add_user(User("b@example.org", "pcn", "riverside-pcn", "$argon2id$hash-b", created_at="2026-01-02"))
+        store.add_user(User("a@example.org", "provider", None, "$argon2id$hash-a", True, 3, "2026-12-01T10:00",
+                            "2026-01-01"))
+        with pytest.raises(StoreError, match=r"^a user b@example.org exists already$"):
+            store.add_user(User("b@example.org", "provider", None, "$argon2id$other"))
+    assert store.user("a@example.org") == User("a@example.org", "provider", None, "$argon2id$hash-a", True, 3,
+                                                "2026-12-01T10:00", "2026-01-01")
+    assert store.user("nobody@example.org") is None
+    assert [u.email for u in store.users()] == ["a@example.org", "b@example.org"]
+    b = store.user("b@example.org")
+    assert (b.disabled, b.failed_logins, b.locked_until, b.pcn) == (False, 0, None, "riverside-pcn")
+    with store.transaction():
+        store.set_user_state("b@example.org", disabled=True, failed_logins=5, locked_until="2026-12-02T00:00")
+        store.set_user_state("a@example.org", disabled=False, failed_logins=0, locked_until=None)
+    assert store.user("b@example.org") == User("b@example.org", "pcn", "riverside-pcn", "$argon2id$hash-b", True, 5,
+                                               "2026-12-02T00:00", "2026-01-02")
+    assert store.user("a@example.org").disabled is False and store.user("b@example.org").disabled is True
+    token = ReturnToken("f" * 64, "i-1", "2027-01-31T00:00:00+00:00", "a@example.org", "2026-12-01T00:00:00+00:00")
+    with store.transaction():
+        store.add_return_token(token)
+        store.add_return_token(ReturnToken("0" * 64, "i-2", "2027-02-01", "b@example.org", "2026-12-02"))
+    assert store.return_token("f" * 64) == token
+    assert store.return_token("1" * 64) is None
+
+
+def test_originals_audit_lookups_and_counts(engine_store):
+    store = engine_store
+    with store.transaction():
+        sid = store.add_submission(submission(sha="1" * 64, data=b"%PDF-1.7 one"), 1, None)
+        store.add_submission(submission(sha="2" * 64, instance="i-2", data=b"two"), 1, None)
+        store.add_submission(submission(sha="3" * 64, instance="i-3"), 1, None)  # no file kept
+        store.add_audit("conflict", filename="a.pdf", sha256="9" * 64, detail="first")
+        store.add_audit("conflict", filename="b.pdf", sha256="9" * 64, detail="second")
+        store.add_audit("rejected", filename="c.pdf", sha256="8" * 64, instance_id="i-1", submission_id=sid,
+                        detail="third")
+    assert store.original("1" * 64) == b"%PDF-1.7 one" and store.original("3" * 64) is None
+    assert store.originals_size() == (2, 15)
+    first = store.find_audit("conflict", "9" * 64)
+    assert (first.id, first.filename, first.detail) == (1, "a.pdf", "first")
+    assert store.find_audit("rejected", "9" * 64) is None
+    third = store.find_audit("rejected", "8" * 64)
+    assert (third.instance_id, third.submission_id, third.actor) == ("i-1", sid, store.actor)
+    assert store.audit_entry(3) == third and store.audit_entry(4) is None
+    assert store.known_hashes() == {"1" * 64: 1, "2" * 64: 2, "3" * 64: 3}
+    assert store.submission_for_sha("2" * 64) == 2 and store.submission_for_sha("4" * 64) is None
+    assert store.submission(3).sha256 == "3" * 64 and store.submission(9) is None
+    counts = store.counts()
+    assert "schema_version" not in counts and "ledger" not in counts
+    assert {t: counts[t] for t in ("submissions", "audit_log", "originals", "definitions", "field_values",
+                                   "warnings", "users", "scan_pages")} == {
+        "submissions": 3, "audit_log": 3, "originals": 2, "definitions": 1, "field_values": 15, "warnings": 6,
+        "users": 0, "scan_pages": 0}
+    assert store.chained_counts() == {"submission": 3, "audit": 3, "issued": 0}
+    assert store.ledger_kinds() == {"submission": 3, "audit": 3}
+    assert [e.seq for e in store.ledger()] == [1, 2, 3, 4, 5, 6]
+    assert store.ledger_first().seq == 1 and store.ledger_tail().seq == 6
+    assert (store.ledger_first().kind, store.ledger_tail().kind) == ("submission", "audit")
+    assert store.ledger_covers(1) is None and store.ledger_covers(99) is None
+
+
+# ---------------------------------------------------------------- PostgreSQL locations and connection failures
+
+def test_postgresql_locations_are_told_apart_and_shown_without_the_password():
+    from generator.records.postgres import describe, is_url
+    assert [is_url(u) for u in ("postgresql://h/db", "POSTGRES://h/db", "postgres://h", "records.sqlite",
+                                "x-postgresql://h", "postgresq://h")] == [True, True, True, False, False, False]
+    assert describe("postgresql://ann:s3cret@db.example.org:5433/records") == "postgresql://ann@db.example.org:5433/records"
+    assert describe("postgresql://db.example.org/records") == "postgresql://db.example.org/records"
+    assert describe("postgresql:///records") == "postgresql://localhost/records"
+    assert describe("postgresql://ann@h:5432") == "postgresql://ann@h:5432/"
+    assert describe("postgresql://h:notaport:x/db?bad=1") == "postgresql://(a URL that cannot be parsed)"
+
+
+@pytest.mark.parametrize("url, error, why", [
+    ("postgresql://ann:x@h/records", "FATAL:  password authentication failed for user \"ann\"",
+     "the server refused user ann (wrong or missing password); give the password in the URL, $PGPASSWORD or "
+     "~/.pgpass, or ask the database administrator for the right user"),
+    ("postgresql://h/records", "fe_sendauth: no password supplied",
+     "the server refused user (your login name) (wrong or missing password); give the password in the URL, "
+     "$PGPASSWORD or ~/.pgpass, or ask the database administrator for the right user"),
+    ("postgresql://ann@h/records", "GSSAPI authentication failed", "the server refused user ann (wrong"),
+    ("postgresql://ann@h/records", 'FATAL:  database "records" does not exist',
+     "there is no database records on the server; create it (createdb records) or name another in --store"),
+    ("postgresql://ann@h", 'FATAL:  database "ann" does not exist',
+     "there is no database ann on the server; create it (createdb ann)"),
+    ("postgresql://bob@h/records", 'FATAL:  role "bob" does not exist',
+     "the server has no user bob; name another user in --store or ask the administrator to create it"),
+    ("postgresql://bob@h/records", "FATAL:  permission denied for database \"records\"",
+     "user bob may not connect to database records from here; ask the administrator to grant CONNECT "
+     "(see the README's GRANTs)"),
+    ("postgresql://bob@h/records", "connection not permitted", "user bob may not connect to database records"),
+    ("postgresql://bob@h/records", 'FATAL:  no pg_hba.conf entry for host "10.0.0.9"',
+     "user bob may not connect to database records"),
+    ("postgresql://bob@nowhere/records", 'could not translate host name "nowhere" to address',
+     "the host name is unknown; check the host in --store (or $PORTFOLIO_STORE)"),
+    ("postgresql://bob@nowhere/records", "Name or service not known", "the host name is unknown"),
+    ("postgresql://bob@nowhere/records", "nodename nor servname provided", "the host name is unknown"),
+    ("postgresql://bob@h/records", "connection timeout expired",
+     "the server did not answer within 10 s; check the host and port, and that a firewall lets you through"),
+    ("postgresql://bob@h/records", "the server timed out", "the server did not answer within 10 s"),
+    ("postgresql://bob@h/records", "Connection refused\n\tIs the server running?",
+     "no PostgreSQL server answers there; check the host and port in --store, and that the server is running"),
+    ("postgresql://bob@h/records", "could not connect to server", "no PostgreSQL server answers there"),
+    ("postgresql://bob@h/records", "No such file or directory", "no PostgreSQL server answers there"),
+    ("postgresql://bob@h/records", "server closed the connection unexpectedly", "no PostgreSQL server answers there"),
+    ("postgresql://bob@h/records", "something odd\nsecond line", "cannot connect (something odd); check the URL in --store"),
+    ("postgresql://bob@h/records", "", "cannot connect (OSError); check the URL in --store"),
+    ("postgresql://h:notaport:x/db?bad=1", "FATAL:  role \"x\" does not exist", "the server has no user (your login name)"),
+])
+def test_a_failed_connection_is_one_line_naming_the_cause_and_the_fix(url, error, why):
+    from generator.records.postgres import CONNECT_TIMEOUT, _connect_problem
+    assert CONNECT_TIMEOUT == 10
+    problem = _connect_problem("postgresql://bob@h/records", url, OSError(error) if error else OSError())
+    assert isinstance(problem, StoreError)
+    assert str(problem).startswith(f"postgresql://bob@h/records: {why}"), str(problem)
