@@ -5,7 +5,7 @@ which limit it broke. The parse runs in a forked child with a memory cap
 (address space), a CPU-time cap and a wall-clock timeout, so a parser that
 crashes, hangs or blows up its memory costs one file, not the batch. The file's
 size is checked before anything reads it. ``call_isolated`` and ``limit_memory``
-are the mechanism; ingest uses them for its own reader processes too.
+are the mechanism; ingest's reader processes start with ``child_setup`` too.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ import os
 import re
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from multiprocessing.connection import wait as connection_wait
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -65,8 +65,7 @@ from generator.reading.sandbox import (
     DEFAULT_LIMITS,
     Isolated,
     Limits,
-    collect_isolated,
-    start_isolated,
+    child_setup,
 )
 from generator.records.connect import describe_store
 from generator.records.register import (
@@ -355,30 +354,132 @@ def looks_scanned(data: bytes) -> bool:
     return sniff_image(data) is not None or (data.startswith(b"%PDF") and b"/AcroForm" not in data)
 
 
+#: Files one reader process reads before a fresh one takes its place. A reader is forked once for
+#: several files (a fork of a large process, such as a web worker, costs more than reading a Word
+#: copy); a hang, a crash or a limit still costs only the file being read, and a reader that met
+#: any error is replaced.
+READS_PER_READER = 20
+
+
+def _address_space(pid: str) -> int:
+    """A process's address space in bytes, from /proc (0 where there is none)."""
+    try:
+        with open(f"/proc/{pid}/statm") as handle:
+            return int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _reader(conn: Any, memory: int, parent: int, known: dict[str, Known] | None) -> None:
+    """A reader process: reads the files it is sent, one at a time, each as ``read_copy`` does
+    within its own CPU-time limit (the memory cap is set once, when the reader starts), and sends
+    back each outcome; ``known`` is the layouts scans are read against."""
+    import resource
+    child_setup(memory, parent)
+    try:
+        while True:
+            try:
+                job = conn.recv()
+            except EOFError:
+                return
+            if job is None:
+                return
+            data, name, seconds = job
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = int(usage.ru_utime + usage.ru_stime + seconds) + 1
+            try:  # SIGXCPU ends a reader that spends more CPU time on this file than it may have
+                resource.setrlimit(resource.RLIMIT_CPU, (cpu, resource.getrlimit(resource.RLIMIT_CPU)[1]))
+            except (ValueError, OSError):
+                pass
+            try:
+                result: tuple[str, Any] = ("ok", read_copy(data, name, memory, known))
+            except Exception as exc:  # sent back as its type: the caller blames the one file
+                result = ("raised", type(exc).__name__)
+            conn.send(result)
+    finally:
+        conn.close()
+
+
+class _Reader:
+    """The parent's end of one reader process (forked, dies with the parent)."""
+
+    def __init__(self, context: Any, memory: int, known: dict[str, Known] | None) -> None:
+        self.base = _address_space("self")  # what the reader starts with (a fork of this process)
+        self.conn, child_end = context.Pipe()
+        self.process = context.Process(target=_reader, args=(child_end, memory, os.getpid(), known), daemon=True)
+        self.process.start()
+        child_end.close()
+        self.reads = 0
+
+    def send(self, item: _Item, seconds: float) -> bool:
+        """Hand it a file; False when it died while waiting for work."""
+        try:
+            self.conn.send((item.data or b"", item.path.name, seconds))
+        except OSError:
+            return False
+        self.reads += 1
+        return True
+
+    def result(self) -> Isolated:
+        try:
+            status, value = self.conn.recv()
+            return Isolated(status, value)
+        except (EOFError, OSError):
+            self.process.join(5)
+            return Isolated("crash", exitcode=self.process.exitcode)
+
+    def grown(self) -> int:
+        """Bytes of address space the reader took on since it started (0 where /proc is not there)."""
+        return max(0, _address_space(str(self.process.pid)) - self.base) if self.base else 0
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+
 def _read_all(items: Iterator[_Item], jobs: int, seconds: float = DEFAULT_LIMITS.seconds,
               memory: int = DEFAULT_LIMITS.memory, known: dict[str, Known] | None = None
               ) -> Iterator[tuple[_Item, ReadOutcome]]:
-    """Read items, each in a child process of its own, ``jobs`` at a time; yields in input order.
+    """Read items in ``jobs`` reader processes at a time; yields in input order.
 
-    Every child has its own deadline (``seconds``), memory cap and CPU limit, and dies
-    with this process (SIGTERM or SIGKILL included). A file that hangs or crashes costs
-    its own slot until its deadline and nothing else: the other files go on being read
-    ``jobs`` at a time.
+    A reader reads one file at a time, up to ``READS_PER_READER`` files, under its memory
+    cap, with a CPU-time limit and a deadline for each file (``seconds``; a scan has
+    ``SCAN_TIME_FACTOR`` times as long), and dies with this process (SIGTERM or SIGKILL
+    included). A file that hangs, crashes its reader or breaks a limit costs that file and
+    its reader (killed, and a fresh one forked for the next file), nothing else: the other
+    files go on being read ``jobs`` at a time. A reader that met any error is replaced too.
     """
-    # Import the readers before forking so that every child has them already.
+    import multiprocessing
+
+    # Import the readers before forking so that every reader has them already.
     import generator.formats.docx.read  # noqa: F401
     import generator.formats.pdf.read  # noqa: F401
     from generator.reading.read import known_content_versions
-    known_content_versions()  # parsed once here (8 ms of YAML), not again in every child
+    known_content_versions()  # parsed once here (8 ms of YAML), not again in every reader
     import cv2  # noqa: F401  (the scan reader's libraries)
     import zxingcpp  # noqa: F401
-    limits = replace(DEFAULT_LIMITS, seconds=seconds, memory=memory)
+    context = multiprocessing.get_context("fork")
     window = jobs * 4  # files read ahead of the one the caller waits for
-    running: dict[Any, tuple[_Item, Any, float, float]] = {}  # receiver -> (item, child, deadline, its limit)
+    idle: list[_Reader] = []
+    running: dict[Any, tuple[_Item, _Reader, float, float]] = {}  # connection -> (item, reader, deadline, seconds)
     finished: dict[int, tuple[_Item, ReadOutcome]] = {}
     order: deque[int] = deque()
     source = iter(items)
     exhausted = False
+
+    def done(item: _Item, reader: _Reader, outcome: Isolated, own: float) -> None:
+        read = _read_outcome(outcome, own)
+        finished[item.index] = (item, read)
+        # A reader is kept for the next file only after a clean read, and only while it has most of
+        # its memory cap left (its cap is set once: a reader that grew would give the next file less).
+        if outcome.status == "ok" and read.error is None and reader.reads < READS_PER_READER \
+                and reader.grown() < memory // 4:
+            idle.append(reader)
+        else:
+            reader.stop()
+
     try:
         while True:
             while not exhausted and len(running) < jobs and len(running) + len(finished) < window:
@@ -388,9 +489,12 @@ def _read_all(items: Iterator[_Item], jobs: int, seconds: float = DEFAULT_LIMITS
                     break
                 order.append(item.index)
                 own = seconds * SCAN_TIME_FACTOR if looks_scanned(item.data or b"") else seconds
-                receiver, child = start_isolated(read_copy, (item.data or b"", item.path.name, memory, known),
-                                                 replace(limits, seconds=own))
-                running[receiver] = (item, child, time.monotonic() + own, own)
+                reader = idle.pop() if idle else _Reader(context, memory, known)
+                if not reader.send(item, own):
+                    reader.stop()
+                    reader = _Reader(context, memory, known)
+                    reader.send(item, own)  # a fresh reader that cannot take it shows as a crash below
+                running[reader.conn] = (item, reader, time.monotonic() + own, own)
             while order and order[0] in finished:
                 yield finished.pop(order.popleft())
             if not running:
@@ -398,18 +502,21 @@ def _read_all(items: Iterator[_Item], jobs: int, seconds: float = DEFAULT_LIMITS
                     return
                 continue
             wait = max(0.0, min(deadline for _, _, deadline, _ in running.values()) - time.monotonic())
-            for receiver in connection_wait(list(running), wait):
-                item, child, _, own = running.pop(receiver)
-                finished[item.index] = (item, _read_outcome(collect_isolated(receiver, child), own))
+            for conn in connection_wait(list(running), wait):
+                item, reader, _, own = running.pop(conn)
+                done(item, reader, reader.result(), own)
             now = time.monotonic()
-            for receiver, (item, child, deadline, own) in list(running.items()):
+            for conn, (item, reader, deadline, own) in list(running.items()):
                 if now >= deadline:
-                    del running[receiver]
-                    finished[item.index] = (item, _read_outcome(
-                        collect_isolated(receiver, child, timed_out=True), own))
+                    del running[conn]
+                    if conn.poll(0):  # it answered just in time
+                        done(item, reader, reader.result(), own)
+                    else:
+                        reader.stop()
+                        finished[item.index] = (item, _read_outcome(Isolated("timeout"), own))
     finally:
-        for receiver, (_, child, _, _) in running.items():
-            collect_isolated(receiver, child, timed_out=True)
+        for reader in idle + [reader for _, reader, _, _ in running.values()]:
+            reader.stop()
 
 
 # ---------------------------------------------------------------- classifying and storing
@@ -838,8 +945,9 @@ def ingest(paths: Iterable[str | Path], store: Store, *, supersede: bool = False
            only_pcn: str | None = None) -> IngestResult:
     """Read and store every returned copy under ``paths``; see the module docstring.
 
-    ``jobs`` is the number of files read at once, each in a child process of its own
-    within ``limits`` (None: one per core). ``limits`` caps each file's size,
+    ``jobs`` is the number of files read at once, in reader processes (each reads up to
+    ``READS_PER_READER`` files one after another, every file within ``limits``; a reader is
+    replaced after any error) (None: one per core). ``limits`` caps each file's size,
     reading time and memory (``generator.reading.sandbox.Limits``). ``progress(n)`` is called
     as every n files are done. ``registers`` are issue registers (``issued.csv``) to
     import first. ``only_pcn`` (a PCN slug) stores only copies of that PCN's learners:

@@ -103,3 +103,71 @@ def test_readers_die_with_an_ingest_that_is_killed(tmp_path, form, blank_docx):
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+# ---------------------------------------------------------------- readers are reused, within their limits
+
+def noting_read(data: bytes, name: str, *args):
+    """Notes, in $READ_LOG, which process read the file and the limits it read it under; fails on
+    bad*.docx (as read_copy reports a file it cannot read) and grows by 120 MB on big*.docx."""
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    note = {"pid": os.getpid(), "cpu_left": resource.getrlimit(resource.RLIMIT_CPU)[0] - usage.ru_utime - usage.ru_stime,
+            "memory_cap": resource.getrlimit(resource.RLIMIT_AS)[0]}
+    (Path(os.environ["READ_LOG"]) / f"{name}.json").write_text(repr(note))
+    if name.startswith("bad"):
+        return ingest_module.ReadOutcome(error="is not a portfolio")
+    if name.startswith("big"):
+        KEPT.append(bytearray(120 * 2**20))
+    return read_copy(data, name, *args)
+
+
+KEPT: list[bytearray] = []
+
+
+def read_notes(tmp_path, form, blank_docx, monkeypatch, names, **limits):
+    log = tmp_path / "log"
+    log.mkdir()
+    monkeypatch.setenv("READ_LOG", str(log))
+    monkeypatch.setattr(ingest_module, "read_copy", noting_read)
+    data = docx_copy(form, blank_docx, iid(320))
+    items = [_Item(n, tmp_path / name, "0" * 64, len(data), data) for n, name in enumerate(names)]
+    results = {item.path.name: outcome for item, outcome in _read_all(iter(items), jobs=1, **limits)}
+    return results, {name: eval((log / f"{name}.json").read_text()) for name in names}
+
+
+def test_a_reader_reads_several_files_and_is_replaced_after_an_error(tmp_path, form, blank_docx, monkeypatch):
+    names = ["a.docx", "b.docx", "bad.docx", "c.docx", "d.docx"]
+    results, notes = read_notes(tmp_path, form, blank_docx, monkeypatch, names, seconds=5)
+    assert [results[n].error for n in names] == [None, None, "is not a portfolio", None, None]
+    pids = [notes[n]["pid"] for n in names]
+    assert pids[0] == pids[1] == pids[2] != pids[3] == pids[4]
+    assert os.getpid() not in pids  # never read in the ingest's own process
+
+
+def test_a_reader_is_replaced_after_its_share_of_files(tmp_path, form, blank_docx, monkeypatch):
+    monkeypatch.setattr(ingest_module, "READS_PER_READER", 2)
+    names = [f"{n}.docx" for n in "abcde"]
+    results, notes = read_notes(tmp_path, form, blank_docx, monkeypatch, names, seconds=5)
+    assert all(results[n].record is not None for n in names)
+    pids = [notes[n]["pid"] for n in names]
+    assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
+
+
+def test_every_file_a_reader_reads_has_its_own_cpu_allowance_under_one_memory_cap(tmp_path, form, blank_docx,
+                                                                                   monkeypatch):
+    names = [f"{n}.docx" for n in "abcd"]
+    results, notes = read_notes(tmp_path, form, blank_docx, monkeypatch, names, seconds=3, memory=600 * 2**20)
+    assert len({notes[n]["pid"] for n in names}) == 1
+    # the CPU-time limit is set again before each file: the time used so far plus 3 s, rounded up
+    assert all(3 <= notes[n]["cpu_left"] <= 4.1 for n in names), notes
+    caps = {notes[n]["memory_cap"] for n in names}
+    assert len(caps) == 1 and 0 < caps.pop() < 2**40  # one finite cap, set when the reader started
+
+
+def test_a_reader_that_grew_is_replaced(tmp_path, form, blank_docx, monkeypatch):
+    names = ["a.docx", "big.docx", "c.docx", "d.docx"]
+    results, notes = read_notes(tmp_path, form, blank_docx, monkeypatch, names, seconds=5, memory=400 * 2**20)
+    assert all(results[n].record is not None for n in names)
+    pids = [notes[n]["pid"] for n in names]
+    assert pids[0] == pids[1] != pids[2] == pids[3]  # 120 MB is more than a quarter of its 400 MB cap
