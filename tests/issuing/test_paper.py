@@ -151,3 +151,42 @@ def test_a_return_link_needs_a_store_and_a_usable_address(tmp_path):
         assert result.exit_code != 0, extra
         assert message in result.output, (extra, result.output)
         assert not list((tmp_path / "out").rglob("*.pdf"))
+
+
+def test_the_print_file_is_tagged_a_part_per_form(printed):
+    from tests.formats.pdf.test_pdfua import KNOWN_SKIPS, _check
+
+    path = printed / "riverside-pcn" / "zoe-lukasiewicz-feedback-forms.pdf"
+    with pikepdf.open(path) as pdf:
+        assert pdf.Root.MarkInfo.Marked is True and pdf.Root.ViewerPreferences.DisplayDocTitle is True
+        with pdf.open_metadata() as meta:
+            assert meta["pdfuaid:part"] == "1"
+        document = pdf.Root.StructTreeRoot.K
+        assert document.S == "/Document" and [str(part.S) for part in document.K] == ["/Part"] * FORMS
+        pages = [page.obj for page in pdf.pages]
+        keys = [int(page.StructParents) for page in pages]
+        assert keys == list(range(len(pages)))
+        nums = pdf.Root.StructTreeRoot.ParentTree.Nums
+        assert [int(nums[i]) for i in range(0, len(nums), 2)] == keys  # a key per page, none for widgets
+        per_form = len(pages) // FORMS
+        for n, page in enumerate(pages):
+            marked = [e for e in nums[2 * n + 1] if isinstance(e, pikepdf.Dictionary)]
+            assert marked, f"page {n + 1} has no tagged content"
+            for element in marked:
+                assert element.Pg.objgen == page.objgen  # each copy's tags point at its own page
+                top = element
+                while top.P.get("/S") != "/Document":
+                    top = top.P
+                assert top.objgen == document.K[n // per_form].objgen  # ... inside that form's part
+
+        def no_widget_objects(element):
+            kids = element.K if isinstance(element.K, pikepdf.Array) else [element.K]
+            for kid in kids:
+                if isinstance(kid, pikepdf.Dictionary):
+                    assert kid.get("/Type") != "/OBJR"
+                    if "/K" in kid:
+                        no_widget_objects(kid)
+        no_widget_objects(document)
+    report = _check(path)
+    assert [f for f in report["findings"] if f["severity"].upper() in ("ERROR", "WARNING")] == []
+    assert {s["rule_id"] for s in report["skipped"]} <= set(KNOWN_SKIPS)

@@ -172,16 +172,21 @@ def print_ready(stamper: PdfStamp, manifests: list[Mapping[str, Any]], title: st
     to print: the blank's pages once per copy, each page with its own page code (so each form names
     its own instance id), sharing every other object (fonts, images) across the copies; without form
     fields or manifests: a copy to fill on screen is a separate file, this one is for paper, read
-    back by scanning it."""
+    back by scanning it. Tagged as the blank is, a /Part per form."""
     import pikepdf
+
+    from generator.formats.pdf.structure import tag_copies
 
     source = pikepdf.open(io.BytesIO(stamper.blank))
     out = pikepdf.new()
+    copies = []
     for manifest in manifests:
+        copies.append([])
         for n, (page, (_, width, height)) in enumerate(zip(source.pages, stamper.page_codes), start=1):
             out.pages.append(page)
             copy = out.pages[-1].obj
-            for key in ("/Annots", "/StructParents", "/Tabs"):  # the widgets and their tags stay behind
+            copies[-1].append(copy)
+            for key in ("/Annots", "/StructParents", "/Tabs"):  # the widgets stay behind; tags: tag_copies
                 if key in copy:
                     del copy[key]
             code = out.make_stream(marks.code_content(page_code(dict(manifest), n), height))
@@ -194,6 +199,7 @@ def print_ready(stamper: PdfStamp, manifests: list[Mapping[str, Any]], title: st
                 del xobjects[f"/{marks.RETURN_SLOT}"]
             resources.XObject = xobjects
             copy.Resources = resources
+    tag_copies(out, source, copies)
     # The blank's layout (every field's widget rectangles, the page sizes), so that registering the
     # copies can record what a scan of each one is read against: no manifest, no instance id.
     from generator.formats.pdf.objects import find_manifest
