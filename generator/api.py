@@ -294,7 +294,7 @@ def plan_issue(roster: Path | str, cohort: str, *, out_dir: Path | str = "build"
     """
     from generator.content.profile import load_profile, profile_names
     from generator.issuing.issue import check_cohort
-    from generator.issuing.roster import cover_labels, read_roster
+    from generator.issuing.roster import cover_labels, is_workbook, read_roster
     roster = Path(roster)
     wanted = _formats(formats, PACK_FORMATS)
     if not 0 <= feedback_forms <= 50:
@@ -312,11 +312,12 @@ def plan_issue(roster: Path | str, cohort: str, *, out_dir: Path | str = "build"
     cohort_dir = check_cohort(learners, cohort, Path(out_dir), wanted, feedback_forms, replace, print_forms)
     pcns = sorted({learner.pcn for learner in learners})
     warnings = []
+    where = "row" if is_workbook(roster) else "line"  # as the roster's own problems say
     for slug in pcns:  # a practice the profile does not list is probably a typo, but not an error
         practices = set(load_profile(slug, content).practices)
         for learner in learners:
             if practices and learner.pcn == slug and learner.practice not in practices:
-                warnings.append(f"{roster.name}: line {learner.line}: practice '{learner.practice}' is not "
+                warnings.append(f"{roster.name}: {where} {learner.line}: practice '{learner.practice}' is not "
                                 f"among {slug}'s practices ({', '.join(sorted(practices))})")
     return IssuePlan(content, learners, cohort, Path(out_dir), wanted, feedback_forms, replace, cohort_dir, pcns,
                      warnings, print_forms, return_url, return_by)
@@ -372,8 +373,7 @@ def issue(plan: IssuePlan, *, jobs: int | None = None, store: Path | str | None 
         if target is None:
             raise IssueError("return links need a records store to keep their tokens in: name it with --store "
                              "(or $PORTFOLIO_STORE), the one the web app serves; nothing was issued")
-        from generator.records.connect import open_store
-        with open_store(target, create=False) as opened:
+        with _opened(target, create=False, actor=actor) as opened:  # the tokens' audit entries name the actor
             result = issue_cohort(plan.learners, plan.cohort, plan.out_dir, plan.content, plan.formats,
                                   plan.feedback_forms, jobs, _counter(progress, len(plan.learners)), plan.replace,
                                   cache=cache, print_forms=plan.print_forms,
@@ -519,6 +519,47 @@ def records(store: Any = None, pcns: Sequence[str] = (), *, kept: Any = None) ->
             raise RecordsError(f"no learners in PCN {', '.join(unknown)} (PCNs in the store: {known})")
         learners = [lp for lp in learners if lp.pcn in pcns]
     return learners
+
+
+def learner(learner_key: str, store: Any = None):
+    """One learner's current copies with every answer (labelled), warning and version, and the
+    instance ids issued to them (``generator.records.learner.LearnerRecord``). Flagged answers are
+    marked, with their values there for ``show_flagged`` only; scope checks are the caller's."""
+    from generator.records.learner import learner_record
+    with _opened(store, create=False) as opened:
+        return learner_record(opened, learner_key)
+
+
+def show_flagged(submission_id: int, field_id: str, store: Any = None, *, actor: str | None = None):
+    """A flagged answer's value (``generator.records.learner.Shown``), once the audit log says that
+    ``actor`` saw it; None when the submission has no such flagged answer."""
+    from generator.records.learner import flagged_value
+    with _opened(store, create=False, actor=actor) as opened:
+        return flagged_value(opened, submission_id, field_id)
+
+
+# ---------------------------------------------------------------- accounts
+
+def sign_in(email: str, password: str, store: Any = None):
+    """Check an account's password (``generator.records.users.SignIn``: the user, or the reason to show).
+    Failures are counted and audited; the fifth in a row locks the account for 15 minutes."""
+    from generator.records.users import sign_in as check
+    with _opened(store, create=False) as opened:
+        return check(opened, email, password)
+
+
+def signed_in_user(email: str, store: Any = None):
+    """The account a session names (``generator.records.store.User``), or None when it is gone or disabled."""
+    with _opened(store, create=False) as opened:
+        user = opened.user(email)
+    return None if user is None or user.disabled else user
+
+
+def sign_out(email: str, store: Any = None) -> None:
+    """Audit that ``email`` signed out."""
+    with _opened(store, create=False) as opened:
+        with opened.transaction():
+            opened.add_audit("signed out", detail=email)
 
 
 @dataclass(frozen=True)

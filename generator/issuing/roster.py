@@ -218,6 +218,15 @@ def _csv_rows(path: Path, raw: bytes) -> list[tuple[int, list[str]]]:
     return rows
 
 
+def is_workbook(path: Path) -> bool:
+    """Whether ``read_roster`` reads ``path`` as an .xlsx workbook (its rows numbered as rows, not lines)."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4) == b"PK\x03\x04" or path.suffix.lower() == ".xlsx"
+    except OSError:
+        return path.suffix.lower() == ".xlsx"
+
+
 def read_roster(path: Path, known_pcns: Iterable[str] | Mapping[str, Iterable[str]],
                 labels: Mapping[str, str] | None = None) -> list[Learner]:
     """Parse and check a roster (CSV or .xlsx); RosterError (a ContentError) lists every problem with its line.

@@ -14,9 +14,9 @@ from typing import Any, Callable
 from flask import Flask, abort, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 
+from generator import api
 from generator.records.connect import open_store
 from generator.records.store import User
-from generator.records.users import sign_in
 
 #: Endpoints reachable without signing in.
 PUBLIC = {"static", "auth.signin", "returns.return_copy"}
@@ -57,8 +57,8 @@ def _open() -> None:
     g.user = None
     email = session.get("user")
     if email:
-        user = g.store.user(email)
-        if user is None or user.disabled:
+        user = api.signed_in_user(email, g.store)
+        if user is None:
             session.clear()
         else:
             g.user = user
@@ -103,7 +103,7 @@ def _safe_next(target: str | None) -> str:
 def signin():
     error = ""
     if request.method == "POST":
-        result = sign_in(g.store, request.form.get("email", ""), request.form.get("password", ""))
+        result = api.sign_in(request.form.get("email", ""), request.form.get("password", ""), g.store)
         if result.user is not None:
             session.clear()
             session["user"] = result.user.email
@@ -115,8 +115,7 @@ def signin():
 
 def signout():
     if g.user is not None:
-        with g.store.transaction():
-            g.store.add_audit("signed out", detail=g.user.email)
+        api.sign_out(g.user.email, g.store)
     session.clear()
     return redirect(url_for("auth.signin"))
 

@@ -1,11 +1,14 @@
 """Issue a cohort from the browser: roster upload, the same row checks as the CLI, a
 background job with a progress bar, a zip of the packs.
 
-In: a roster CSV and a cohort name from a provider. Out: a job folder under the
-app's work folder, named by a random id (never by anything the user typed):
-``roster.csv``, ``job.json`` (who, when, cohort), ``progress.json`` (done, total,
-state), ``out/`` (what ``issue_cohort`` writes) and ``cohort.zip``. The job runs
-in a process of its own, so a request never waits for 1,000 learners.
+In: a roster (CSV or an Excel .xlsx workbook) and a cohort name from a provider.
+Out: a job folder under the app's work folder, named by a random id (never by
+anything the user typed): ``roster.csv`` or ``roster.xlsx`` (by the file's first
+bytes), ``job.json`` (who, when, cohort), ``progress.json`` (done, total,
+state), ``out/`` (what ``api.issue`` writes) and ``cohort.zip``. The roster is
+checked by ``api.plan_issue``, as ``portfolio issue`` checks it, before and again
+when the job starts; the job runs in a process of its own, so a request never
+waits for 1,000 learners.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ import multiprocessing
 import os
 import re
 import secrets
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, g, render_template, request, send_file
 
 from generator.web.auth import provider_only
 
@@ -57,54 +61,53 @@ def read_progress(folder: Path) -> dict[str, Any]:
         return {"state": "starting", "done": 0, "total": 0}
 
 
-def _check(roster: Path, content_dir: str | None):
-    """The roster's learners, or (None, problems) with every problem as the CLI lists them."""
-    from generator.content.loader import load_content
-    from generator.content.profile import list_profiles
-    from generator.errors import ContentError
-    from generator.issuing.roster import read_roster
-    content = load_content(content_dir)
+#: What the page issues: both formats of every learner's pack.
+FORMATS = ("pdf", "docx")
+#: The roster's name in a job folder, by its first bytes (an .xlsx workbook is a zip).
+ROSTER_NAMES = {True: "roster.xlsx", False: "roster.csv"}
+
+
+def _roster(folder: Path) -> Path:
+    return next((folder / n for n in ROSTER_NAMES.values() if (folder / n).is_file()), folder / "roster.csv")
+
+
+def _plan(folder: Path, job: dict[str, Any], content_dir: str | None):
+    """(``api.IssuePlan``, []) for the job's roster, or (None, problems): every problem as
+    ``portfolio issue`` lists it (each bad row with its line), or the one that stops it."""
+    from generator import api
+    from generator.errors import ContentError, PortfolioError
     try:
-        return read_roster(roster, set(list_profiles(content.directory))), []
+        return api.plan_issue(_roster(folder), job["cohort"], out_dir=folder / "out", content_dir=content_dir,
+                              formats=FORMATS, feedback_forms=int(job.get("feedback_forms", 0)),
+                              return_url=job.get("return_url", ""), return_by=job.get("return_by", "")), []
     except ContentError as exc:
         return None, [str(p) for p in exc.problems]
+    except PortfolioError as exc:
+        return None, [str(exc)]
 
 
 def run_job(folder: str, store: str, actor: str, content_dir: str | None = None) -> None:
-    """The background job (in a process of its own): issue, zip, record in the store."""
-    from contextlib import ExitStack
-
-    from generator.content.loader import load_content
-    from generator.dates import format_date
+    """The background job (in a process of its own): plan and issue through ``api`` (the copies'
+    register imported into the store), zip, and audit."""
+    from generator import api
     from generator.errors import PortfolioError
-    from generator.issuing.issue import issue_cohort
     from generator.records.connect import open_store
-    from generator.records.register import import_register
 
     path = Path(folder)
     job = json.loads((path / "job.json").read_text(encoding="utf-8"))
     state = {"state": "running", "done": 0, "total": 0}
     try:
-        learners, problems = _check(path / "roster.csv", content_dir)
-        if learners is None:
+        plan, problems = _plan(path, job, content_dir)
+        if plan is None:
             raise PortfolioError("; ".join(problems))
-        state["total"] = len(learners)
+        state["total"] = len(plan.learners)
         _write_json(path / "progress.json", state)
 
-        def progress(n: int) -> None:
-            state["done"] += n
+        def progress(done: int, total: int) -> None:
+            state.update(done=done, total=total)
             _write_json(path / "progress.json", state)
 
-        with ExitStack() as stack:
-            link = None
-            if job.get("return_by"):  # each PDF cover shows its learner's return link to this app
-                from generator.api import return_links
-                tokens = stack.enter_context(open_store(store))
-                tokens.actor = actor
-                link = return_links(tokens, job["return_url"], job["return_by"])
-            result = issue_cohort(learners, job["cohort"], path / "out", load_content(content_dir),
-                                  ("pdf", "docx"), int(job.get("feedback_forms", 0)), None, progress,
-                                  return_link=link, return_by=format_date(job["return_by"]) if link else "")
+        result = api.issue(plan, store=store, progress=progress, actor=actor).result
         with zipfile.ZipFile(path / "cohort.zip.tmp", "w", zipfile.ZIP_DEFLATED) as archive:
             for file in sorted(result.cohort_dir.rglob("*")):
                 if file.is_file():
@@ -112,7 +115,6 @@ def run_job(folder: str, store: str, actor: str, content_dir: str | None = None)
         os.replace(path / "cohort.zip.tmp", path / "cohort.zip")
         with open_store(store) as records:
             records.actor = actor
-            import_register(records, result.register)
             with records.transaction():
                 records.add_audit("cohort issued", filename=result.register.name,
                                   detail=f"{job['cohort']}: {result.learners} learners, {result.files} files "
@@ -137,6 +139,7 @@ def _start(folder: Path) -> None:
 @provider_only
 def issue():
     problems: list[str] = []
+    warnings: list[str] = []
     learners = None
     job_id = ""
     cohort = request.form.get("cohort", "").strip()[:100]
@@ -146,11 +149,9 @@ def issue():
         roster = request.files.get("roster")
         data = roster.read(MAX_ROSTER_BYTES + 1) if roster else b""
         if not data:
-            problems = ["choose a roster file (CSV)"]
+            problems = ["choose a roster file (CSV or Excel .xlsx)"]
         elif len(data) > MAX_ROSTER_BYTES:
             problems = [f"the roster is larger than {MAX_ROSTER_BYTES // 1_000_000} MB; split it"]
-        elif data.startswith(b"PK\x03\x04"):
-            problems = ["the roster is a spreadsheet file: save it as 'CSV UTF-8' and upload that"]
         elif not cohort:
             problems = ["give the cohort a name (e.g. 2026 autumn)"]
         elif return_by:
@@ -164,16 +165,20 @@ def issue():
             job_id = secrets.token_hex(16)
             folder = _jobs_dir() / job_id
             folder.mkdir(mode=0o700)
-            (folder / "roster.csv").write_bytes(data)
-            learners, problems = _check(folder / "roster.csv", current_app.config.get("CONTENT_DIR"))
-            if learners is None:
+            # Named by its first bytes (a workbook is a zip), never by the name it was uploaded under.
+            (folder / ROSTER_NAMES[data.startswith(b"PK\x03\x04")]).write_bytes(data)
+            job = {"cohort": cohort, "by": g.user.email, "feedback_forms": 0, "return_url": return_url,
+                   "return_by": return_by}
+            content_dir = current_app.config.get("CONTENT_DIR")
+            plan, problems = _plan(folder, job, str(content_dir) if content_dir else None)
+            if plan is None:  # nothing is kept of a roster that cannot be issued
+                shutil.rmtree(folder)
                 job_id = ""
             else:
-                _write_json(folder / "job.json", {"cohort": cohort, "by": g.user.email, "learners": len(learners),
-                                                  "feedback_forms": 0, "return_url": return_url,
-                                                  "return_by": return_by})
-    return render_template("cohorts.html", problems=problems, learners=learners, job_id=job_id, cohort=cohort,
-                           return_by=return_by)
+                learners, warnings = plan.learners, plan.warnings
+                _write_json(folder / "job.json", {**job, "learners": len(learners)})
+    return render_template("cohorts.html", problems=problems, warnings=warnings, learners=learners, job_id=job_id,
+                           cohort=cohort, return_by=return_by)
 
 
 @bp.route("/cohorts/<job_id>/issue", methods=["POST"])

@@ -11,10 +11,10 @@ A provider makes a link on the learner's page, choosing when it expires.
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime, time, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, render_template, request
 
 from generator.web.auth import provider_only
 
@@ -82,12 +82,12 @@ def return_copy(token: str):
 @provider_only
 def make_link(lid: str):
     """A new return link for one of the learner's issued copies, expiring at the end of the chosen day (UTC)."""
-    from generator.records.users import new_return_token
-    from generator.web.views import copies_of, find_learner
+    from generator import api
+    from generator.web.views import find_learner
     lp = find_learner(lid)
     instance = request.form.get("instance", "")
-    issued = {p.instance_id for p in g.store.issued() if p.learner_key == lp.key}
-    if instance not in issued:
+    record = api.learner(lp.key, g.store)
+    if instance not in record.issued:
         abort(404)
     try:
         day = datetime.strptime(request.form.get("expires", ""), "%Y-%m-%d").date()
@@ -99,8 +99,7 @@ def make_link(lid: str):
     elif day < datetime.now(timezone.utc).date():
         error = "The expiry day is in the past."
     link = ""
-    if not error:
-        token = new_return_token(g.store, instance, datetime.combine(day, time(23, 59, 59), timezone.utc))
-        link = url_for("returns.return_copy", token=token, _external=True)
-    return render_template("learner.html", lp=lp, lid=lid, copies=copies_of(lp), shown={}, link=link,
-                           link_error=error, issued=sorted(issued)), (422 if error else 200)
+    if not error:  # valid to the end of that day (UTC)
+        link = api.return_links(g.store, request.url_root.rstrip("/"), day.isoformat())(instance)
+    return render_template("learner.html", lp=lp, lid=lid, copies=record.copies, shown={}, link=link,
+                           link_error=error, issued=record.issued), (422 if error else 200)

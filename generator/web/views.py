@@ -165,24 +165,6 @@ def _row(lp: LearnerProgress, learner_url: str):
     return cached
 
 
-@dataclass
-class Answer:
-    field_id: str
-    label: str
-    value: Any
-    state: str
-    flagged: str = ""  # the kind of identifier it may hold; its value is hidden until shown
-
-
-@dataclass
-class Copy:
-    row: Any
-    answers: list[Answer] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    history: list[Any] = field(default_factory=list)
-    names: dict[int, str] = field(default_factory=dict)  # submission id -> file name as uploaded
-
-
 def find_learner(lid: str) -> LearnerProgress:
     if not re.fullmatch(r"[0-9a-f]{20}", lid):
         abort(404)
@@ -193,56 +175,34 @@ def find_learner(lid: str) -> LearnerProgress:
     abort(404)
 
 
-def copies_of(lp: LearnerProgress) -> list[Copy]:
-    every = [s for s in g.store.submissions(current_only=False) if s.learner_key == lp.key]
-    current = [s for s in every if s.current]
-    ids = [s.id for s in current]
-    values, warnings, flags = g.store.values(ids), g.store.warnings(ids), g.store.flags(ids)
-    definitions = g.store.definitions()
-    uploaded = {e.sha256: e.filename for e in g.store.audit() if e.action == "uploaded" and e.sha256}
-    copies = []
-    for sub in current:
-        labels = {d["id"]: d.get("label") or d["id"] for d in definitions[sub.definition_id].fields}
-        flagged = {fid: kind for fid, kind in flags.get(sub.id, [])}
-        answers = [Answer(v.field_id, labels.get(v.field_id, v.field_id), v.value, v.state,
-                          flagged.get(v.field_id, "").replace("_", " "))
-                   for v in values.get(sub.id, []) if v.state != "read" or v.value not in (None, "", False, [])]
-        history = sorted((s for s in every if s.instance_id == sub.instance_id), key=lambda s: s.version)
-        copies.append(Copy(sub, answers, warnings.get(sub.id, []), history,
-                           {s.id: uploaded.get(s.sha256, s.filename) for s in history}))
-    return copies
-
-
 @bp.route("/learners/<lid>")
 def learner(lid: str):
+    from generator import api
     lp = find_learner(lid)
-    return render_template("learner.html", lp=lp, lid=lid, copies=copies_of(lp), shown={}, link="", link_error="",
-                           issued=sorted({p.instance_id for p in g.store.issued() if p.learner_key == lp.key}))
+    record = api.learner(lp.key, g.store)
+    return render_template("learner.html", lp=lp, lid=lid, copies=record.copies, shown={}, link="", link_error="",
+                           issued=record.issued)
 
 
 @bp.route("/learners/<lid>/show", methods=["POST"])
 @provider_only
 def show_flagged(lid: str):
-    """Show one flagged value to a provider, and write who saw it to the audit log."""
+    """Show one flagged value to a provider (``api.show_flagged`` writes who saw it to the audit log)."""
+    from generator import api
     lp = find_learner(lid)
     try:
         sid = int(request.form.get("submission", ""))
     except ValueError:
         abort(404)
-    fid = request.form.get("field", "")
-    if sid not in lp.submissions:
+    if sid not in lp.submissions:  # a copy of this learner's, in the user's scope (find_learner)
         abort(404)
-    flagged = {f for f, _ in g.store.flags([sid]).get(sid, [])}
-    if fid not in flagged:
+    shown = api.show_flagged(sid, request.form.get("field", ""), g.store)
+    if shown is None:
         abort(404)
-    value = next((v.value for v in g.store.values([sid]).get(sid, []) if v.field_id == fid), None)
-    sub = next(s for s in g.store.submissions() if s.id == sid)
-    with g.store.transaction():
-        g.store.add_audit("flag shown", instance_id=sub.instance_id, submission_id=sid, detail=f"field {fid}")
     if request.headers.get("HX-Request"):
-        return render_template("_shown.html", value=value)
-    return render_template("learner.html", lp=lp, lid=lid, copies=copies_of(lp), shown={(sid, fid): value}, link="",
-                           link_error="", issued=[])
+        return render_template("_shown.html", value=shown.value)
+    return render_template("learner.html", lp=lp, lid=lid, copies=api.learner(lp.key, g.store).copies,
+                           shown={(sid, shown.field_id): shown.value}, link="", link_error="", issued=[])
 
 
 # ---------------------------------------------------------------- Returned copies

@@ -242,11 +242,12 @@ def test_upload_a_roster_and_download_the_zip(watched, server, tmp_path):
     page = watched
     sign_in(page, server, PROVIDER)
     page.get_by_role("link", name="Issue a cohort").click()
-    (tmp_path / "roster.csv").write_text(
-        "name,practice,pcn,supervisor,facilitator,start_date\n"
-        "Ngozi Okonkwo-Smith,Riverside Surgery,riverside-pcn,Dr Ada Jones,Sam Patel,01/09/2026\n", encoding="utf-8")
+    from tests.web.test_cohorts import xlsx
+    (tmp_path / "cohort 2027.xlsx").write_bytes(xlsx([  # a real workbook, as Excel saves it
+        ["Name", "Practice", "PCN", "Supervisor", "Learning Facilitator (LF)", "Start date"],
+        ["Ngozi Okonkwo-Smith", "Riverside Surgery", "Riverside PCN", "Dr Ada Jones", "Sam Patel", datetime(2026, 9, 1)]]))
     page.get_by_label("Cohort name").fill("2027 spring")
-    page.get_by_label("Roster").set_input_files(str(tmp_path / "roster.csv"))
+    page.get_by_label("Roster").set_input_files(str(tmp_path / "cohort 2027.xlsx"))
     page.get_by_role("button", name="Check roster").click()
     page.get_by_role("heading", name="1 learner(s) ready to issue").wait_for()
     check_page(page, "cohort-checked")

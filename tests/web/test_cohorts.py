@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 import time
 import zipfile
 
@@ -30,8 +31,69 @@ def test_roster_problems_are_listed_and_nothing_is_issued(as_user, store_file):
     assert "roster.csv: line 2: start date &#39;31/02/2026&#39; is not a date (use DD/MM/YYYY or YYYY-MM-DD)" in page
     assert "line 3: unknown PCN &#39;nowhere-pcn&#39;" in page
     assert ">Issue</button>" not in page
-    spreadsheet = check(client, b"PK\x03\x04rest", name="roster.xlsx").get_data(True)
-    assert "save it as &#39;CSV UTF-8&#39;" in spreadsheet
+    broken = check(client, b"PK\x03\x04rest", name="roster.xlsx").get_data(True)
+    assert "roster.xlsx: is not an Excel .xlsx workbook (save it as .xlsx or CSV UTF-8)" in broken and ">Issue</button>" not in broken
+
+
+def xlsx(rows: list[list]) -> bytes:
+    """A real Excel workbook (openpyxl) with ``rows`` on its first sheet."""
+    import openpyxl
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def problems_listed(page: str) -> list[str]:
+    import html
+    block = page.split('class="problems"', 1)[1].split("</ul>", 1)[0]
+    return [html.unescape(item.split("</li>", 1)[0]) for item in block.split("<li>")[1:]]
+
+
+def test_an_xlsx_roster_is_checked_as_the_cli_checks_it(as_user, store_file, tmp_path):
+    from click.testing import CliRunner
+
+    from generator.cli.common import main
+    client = as_user(PROVIDER)
+    workbook = xlsx([["name", "practice", "pcn", "supervisor", "facilitator", "start_date"],
+                     ["Zoë Łukasiewicz", "Riverside Surgery", "Nowhere PCN", "Dr Ada Jones", "Sam Patel", "31/02/2026"],
+                     ["Åsa Øberg", "Riverside Surgery", "riverside-pcn", "Dr Ada Jones", "", datetime(2026, 9, 1)]])
+    page = check(client, workbook, name="my cohort.xlsx").get_data(True)
+    assert "3 problem(s) in the roster; nothing was issued" in page and ">Issue</button>" not in page
+    listed = problems_listed(page)
+    assert listed == [
+        "roster.xlsx: row 2: unknown PCN 'Nowhere PCN' (profiles: riverside-pcn; create one with "
+        "'portfolio profile new')",
+        "roster.xlsx: row 2: start date '31/02/2026' is not a date (use DD/MM/YYYY or YYYY-MM-DD)",
+        "roster.xlsx: row 3: missing facilitator"], listed
+    # the command line says the same of the same workbook
+    (tmp_path / "cli").mkdir()
+    (tmp_path / "cli" / "roster.xlsx").write_bytes(workbook)
+    result = CliRunner().invoke(main, ["issue", str(tmp_path / "cli" / "roster.xlsx"), "--cohort", "2026 autumn",
+                                       "--out", str(tmp_path / "out")])
+    assert result.exit_code != 0 and all(problem in result.output for problem in listed), result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_xlsx_roster_is_issued_with_the_cli_s_forgiving_headers_names_and_dates(as_user, store_file):
+    client = as_user(PROVIDER)
+    workbook = xlsx([["Name", "Practice", "PCN", "Workplace supervisor/mentor", "Learning Facilitator (LF)",
+                      "Start date"],
+                     ["Zoë Łukasiewicz", "Riverside Surgery", "Riverside PCN", "Dr Ada Jones", "Sam Patel",
+                      datetime(2026, 9, 1)],
+                     [None] * 6,
+                     ["Åsa Øberg", "Riverbank Surgery", "Riverside Primary Care Network", "Dr Ada Jones", "Sam Patel",
+                      "15/09/2026"]])
+    page = check(client, workbook, name="cohort.xlsx").get_data(True)
+    assert "2 learner(s) ready to issue" in page, page
+    rows = [r.split("</tr>")[0] for r in page.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]]
+    assert rows == ["<td>2</td><td>Zoë Łukasiewicz</td><td>Riverside Surgery</td><td>riverside-pcn</td>"
+                    "<td>2026-09-01</td>",
+                    "<td>4</td><td>Åsa Øberg</td><td>Riverbank Surgery</td><td>riverside-pcn</td><td>2026-09-15</td>"]
+    assert ("roster.xlsx: row 4: practice &#39;Riverbank Surgery&#39; is not among riverside-pcn&#39;s practices "
+            "(Mill Lane Medical Centre, Northgate Health Centre, Riverside Surgery)") in page
 
 
 def test_a_cohort_is_issued_in_the_background_and_downloaded(as_user, store_file):
