@@ -6,7 +6,8 @@ how many patient feedback forms each learner gets. Out: files under
 ``print_forms`` one print-ready ``…-feedback-forms.pdf`` holding them all), a
 register ``issued.csv`` of every instance id, and an ``IssueResult`` with counts
 and timings. With ``return_link`` (instance id -> the learner's personal link),
-each PDF copy's cover shows its link and a QR code of it.
+each copy's cover (PDF and Word) shows its link, as a link a reader can open, and a QR
+code of it.
 
 Each (content, PCN profile) layout is rendered once; every learner's copy is a
 stamp of it (``stamp.PdfStamp``, ``word_stamp.DocxStamp``): cover values and
@@ -76,7 +77,7 @@ def prepare_templates(content: Content, slugs: set[str], formats: tuple[str, ...
     """Render each PCN's pack (and feedback form) once. With ``cache_dir``, a blank rendered there
     before from the same inputs (``cache.render_key``: content, profile, theme, templates, generator
     version) is used as it is, and its name is added to ``reused``. With ``return_by`` (a date as the
-    cover shows it) the PDF cover keeps a slot for each copy's return link."""
+    cover shows it) the PDF and Word covers keep a slot for each copy's return link."""
     from generator.issuing.cache import cached_render, render_key
     theme = load_theme()
     roles = content.roles
@@ -92,7 +93,7 @@ def prepare_templates(content: Content, slugs: set[str], formats: tuple[str, ...
                 from generator.formats.pdf.write import write_pdf
                 return write_pdf(form, profile.theme, manifest, pcn=profile.layout.pcn, return_by=return_by)
             from generator.formats.docx.write import write_docx
-            return write_docx(form, profile.theme, manifest, pcn=profile.layout.pcn)
+            return write_docx(form, profile.theme, manifest, pcn=profile.layout.pcn, return_by=return_by)
         # A cover with a return link slot (and its date) is another rendering of the pack.
         key = render_key(fmt, manifest, layout, profile.theme, {"return_by": return_by} if return_by else None,
                          profile.layout.pcn)
@@ -116,7 +117,8 @@ def prepare_templates(content: Content, slugs: set[str], formats: tuple[str, ...
                                     cover_ids)
         if "docx" in formats:
             from generator.formats.docx.stamp import DocxStamp
-            docx = DocxStamp(render(slug, "docx", form, profile.layout, profile, blank_manifest), cover_ids)
+            docx = DocxStamp(render(slug, "docx", form, profile.layout, profile, blank_manifest, return_by),
+                             cover_ids)
         if feedback_forms:
             fb_layout = replace(profile.layout, only_sections=(roles.separate_part,))
             fb_form = build_form(content, fb_layout)
@@ -163,7 +165,7 @@ def _issue_one(learner: Learner, stem: str, folder: Path, feedback_forms: int,
         rows.append({**base, "instance_id": instance, "document": "pack", "file": _relative(path)})
     if t.docx is not None:
         path = folder / f"{stem}.docx"
-        write_atomic(path, t.docx.stamp(values, manifest))
+        write_atomic(path, t.docx.stamp(values, manifest, link))
         rows.append({**base, "instance_id": instance, "document": "pack", "file": _relative(path)})
     if t.feedback_pdf is not None and feedback_forms:
         part = t.feedback_form.sections[0].id
@@ -265,7 +267,8 @@ def issue_cohort(learners: list[Learner], cohort: str, out_dir: Path, content: C
     issue with nothing changed renders nothing (``IssueResult.reused`` names what it used again).
     With ``print_forms`` a learner's feedback forms are one print-ready PDF (``print_ready``).
     With ``return_link``, each learner's instance id is drawn first and ``return_link(instance)``
-    gives the link the PDF cover shows (``return_by``: the date the cover asks for it back by).
+    gives the link the PDF and Word covers show, with its QR code (``return_by``: the date the
+    cover asks for it back by).
     """
     result = IssueResult(check_cohort(learners, cohort, out_dir, formats, feedback_forms, replace, print_forms),
                          learners=len(learners))

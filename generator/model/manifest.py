@@ -25,6 +25,9 @@ PDF_ATTACHMENT_NAME = "portfolio-manifest.json"
 LAYOUT_ATTACHMENT_NAME = "portfolio-layout.json"
 #: Namespace of the custom XML part holding the manifest in a DOCX.
 DOCX_NAMESPACE = "urn:portfolio:manifest:1"
+#: The return link a blank rendered with a return link slot carries until each copy is stamped
+#: with its learner's own (the ``.invalid`` domain never resolves).
+RETURN_LINK_PLACEHOLDER = "https://return-link.invalid/stamped-per-copy"
 
 
 def field_definitions(form: Form) -> list[dict[str, Any]]:

@@ -190,3 +190,99 @@ def test_the_print_file_is_tagged_a_part_per_form(printed):
     report = _check(path)
     assert [f for f in report["findings"] if f["severity"].upper() in ("ERROR", "WARNING")] == []
     assert {s["rule_id"] for s in report["skipped"]} <= set(KNOWN_SKIPS)
+
+
+def _link_of(linked, stem: str, tmp_path: Path) -> str:
+    """The return link the PDF cover's QR code holds (read by zxing-cpp from a rendering)."""
+    cohort, _, _ = linked
+    return [c for c in _cover_codes(cohort / "riverside-pcn" / f"{stem}.pdf", tmp_path) if c.startswith("https://")][0]
+
+
+def test_the_pdf_covers_printed_link_is_a_tagged_link_annotation(linked, tmp_path):
+    import json
+    import sys
+    need_tool("qpdf")
+    cohort, _, _ = linked
+    pdf_path = cohort / "riverside-pcn" / "zoe-lukasiewicz.pdf"
+    link = _link_of(linked, "zoe-lukasiewicz", tmp_path)
+    check = subprocess.run(["qpdf", "--check", str(pdf_path)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    with pikepdf.open(pdf_path) as pdf:
+        cover = pdf.pages[0]
+        links = [a for a in cover.obj.get("/Annots", []) if a.get("/Subtype") == "/Link"]
+        assert len(links) == 1
+        annotation = links[0]
+        assert str(annotation.A.S) == "/URI" and str(annotation.A.URI) == link
+        assert str(annotation.Contents) == f"Your personal return link: {link}"
+        # over the slot where the QR code and the printed link are drawn
+        x0, y0, x1, y1 = (float(v) for v in cover.Resources.XObject["/PFreturn"].BBox)
+        ax = sorted(float(v) for v in annotation.Rect[0::2])
+        ay = sorted(float(v) for v in annotation.Rect[1::2])
+        assert abs(ax[0] - x0) < 1 and abs(ax[1] - x1) < 1 and abs(ay[0] - y0) < 1 and abs(ay[1] - y1) < 1
+        # PDF/UA: the annotation is the content of a /Link structure element, found through the parent tree
+        nums = pdf.Root.StructTreeRoot.ParentTree.Nums
+        parents = {int(nums[i]): nums[i + 1] for i in range(0, len(nums), 2)}
+        element = parents[int(annotation.StructParent)]
+        assert str(element.S) == "/Link"
+        kids = element.K if isinstance(element.K, pikepdf.Array) else [element.K]
+        assert any(isinstance(k, pikepdf.Dictionary) and k.get("/Type") == "/OBJR" and k.Obj.objgen == annotation.objgen
+                   for k in kids)
+    # and the machine-checkable PDF/UA rules still pass on the stamped copy
+    result = subprocess.run([sys.executable, "-m", "pdfua", "check", "--format", "json", str(pdf_path)],
+                            capture_output=True, text=True, timeout=300)
+    findings = [f for f in json.loads(result.stdout)["findings"] if f["severity"].upper() in ("ERROR", "WARNING")]
+    assert findings == [], findings
+
+
+def _word_link(docx: bytes) -> dict[str, str]:
+    """What a Word copy's return link is made of: the hyperlink's target (its relationship) and text,
+    the QR picture's alternative text and what the picture decodes to (zxing-cpp)."""
+    import io
+    import zipfile
+
+    from lxml import etree
+    from PIL import Image
+
+    from tests.pagecodes import read_codes
+    w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    r = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+    with zipfile.ZipFile(io.BytesIO(docx)) as archive:
+        document = etree.fromstring(archive.read("word/document.xml"))
+        rels = etree.fromstring(archive.read("word/_rels/document.xml.rels"))
+        hyperlinks = [h for h in document.iter(f"{w}hyperlink")
+                      if "".join(h.itertext()).startswith("https://portfolio.example.org/return/")]
+        assert len(hyperlinks) == 1, [("".join(h.itertext())) for h in document.iter(f"{w}hyperlink")]
+        rid = hyperlinks[0].get(f"{r}id")
+        [rel] = [x for x in rels if x.get("Id") == rid]
+        pictures = [p for p in document.iter("{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}"
+                                             "docPr") if (p.get("descr") or "").startswith("QR code of your")]
+        [picture] = pictures
+        blip = next(picture.getparent().iter("{http://schemas.openxmlformats.org/drawingml/2006/main}blip"))
+        [image_rel] = [x for x in rels if x.get("Id") == blip.get(f"{r}embed")]
+        image = Image.open(io.BytesIO(archive.read("word/" + image_rel.get("Target")))).convert("L")
+    codes = [c.text for c in read_codes(image)]
+    return {"target": rel.get("Target"), "mode": rel.get("TargetMode"), "text": "".join(hyperlinks[0].itertext()),
+            "alt": picture.get("descr"), "qr": codes[0] if len(codes) == 1 else repr(codes)}
+
+
+def test_the_word_copy_carries_its_own_return_link_and_keeps_it_through_libreoffice(linked, tmp_path):
+    from generator.reading.read import read_bytes
+    from tests.formats.docx.test_read import _soffice
+    cohort, _, _ = linked
+    rows = register_rows(cohort / "issued.csv")
+    link = _link_of(linked, "zoe-lukasiewicz", tmp_path)  # the PDF's: one link per learner, both formats
+    expected = {"target": link, "mode": "External", "text": link, "alt": f"QR code of your personal return link: {link}",
+                "qr": link}
+    docx = cohort / "riverside-pcn" / "zoe-lukasiewicz.docx"
+    assert _word_link(docx.read_bytes()) == expected
+    other = _word_link((cohort / "riverside-pcn" / "siobhan-kelly.docx").read_bytes())
+    assert other["target"] != link and other["qr"] == other["target"] == other["text"]
+    instance = [r["instance_id"] for r in rows if r["learner"] == "Zoë Łukasiewicz" and r["file"].endswith(".docx")][0]
+    assert read_bytes(docx.read_bytes(), docx.name).pack["instance_id"] == instance
+    # re-saved by LibreOffice: still a hyperlink to the same link, the picture and its text kept, still readable
+    need_tool("soffice")
+    [resaved] = _soffice(tmp_path, "docx", [docx], "resaved")
+    after = _word_link(resaved.read_bytes())
+    assert {k: after[k] for k in ("target", "mode", "text", "qr")} == {k: expected[k] for k in ("target", "mode", "text", "qr")}
+    assert after["alt"].startswith("QR code of your personal return link")
+    assert read_bytes(resaved.read_bytes(), resaved.name).pack["instance_id"] == instance

@@ -3,8 +3,10 @@
 In: the bytes of a DOCX rendered once for a (content, PCN profile) pair and the
 ids of the text (or date) controls to personalise. Out, per copy: the DOCX with
 those controls filled, the manifest part replaced, the headers' page code
-picture redrawn for the copy and the core properties' identifier set to the
-copy's instance id.
+picture redrawn for the copy, the core properties' identifier set to the
+copy's instance id and, when the blank was written with a return link
+(``write_docx(return_by=...)``), the cover's link stamped: the hyperlink's
+target and text, and its QR picture and that picture's alternative text.
 
 The template is parsed once: each stamped control is cut out of
 ``word/document.xml`` and the XML around it is kept as serialised bytes, so a
@@ -22,10 +24,24 @@ from lxml import etree
 
 from generator.errors import BuildError
 from generator.formats.docx.access import XML_SPACE, xml_safe
-from generator.formats.docx.write import MANIFEST_PART, MANIFEST_TAG, PAGE_CODE_MEDIA, W, page_code_png
+from generator.formats.docx.write import (
+    MANIFEST_PART,
+    MANIFEST_TAG,
+    PAGE_CODE_MEDIA,
+    RETURN_LINK_ALT,
+    RETURN_LINK_MEDIA,
+    RETURN_LINK_RID,
+    W,
+    page_code_png,
+    return_link_png,
+)
 from generator.model.manifest import DOCX_NAMESPACE, dumps
 
 QW = f"{{{W}}}"
+_R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_WP = "{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}"
+_PACKAGE_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_DOCUMENT_RELS = "word/_rels/document.xml.rels"
 _MARK = "{urn:portfolio:stamp}slot"
 _DC_IDENTIFIER = "{http://purl.org/dc/elements/1.1/}identifier"
 
@@ -46,12 +62,21 @@ class DocxStamp:
             if sdt is None or sdt.find(f"{QW}sdtPr/{QW}text") is None and sdt.find(f"{QW}sdtPr/{QW}date") is None:
                 raise BuildError(f"cannot stamp '{fid}': not a text or date control of this pack")
             self.templates.append((fid, copy.deepcopy(sdt)))
-            marker = etree.Element(_MARK)
-            marker.text = str(n)
-            sdt.getparent().replace(sdt, marker)
+            sdt.getparent().replace(sdt, _marker(n))
+        # The cover's return link (after the cover's controls): the body-level element holding it.
+        self.return_block: etree._Element | None = None
+        self.rels: etree._Element | None = None
+        link = root.find(f".//{QW}hyperlink[@{_R}id='{RETURN_LINK_RID}']")
+        if link is not None:
+            block = link
+            while block.getparent() is not None and block.getparent().tag != f"{QW}body":
+                block = block.getparent()
+            self.return_block = copy.deepcopy(block)
+            block.getparent().replace(block, _marker(len(self.templates)))
+            self.rels = etree.fromstring(self.parts[_DOCUMENT_RELS])
         text = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
         self.segments: list[bytes] = []
-        for n in range(len(self.templates)):
+        for n in range(len(self.templates) + (self.return_block is not None)):
             token = etree.tostring(_marker(n))
             before, found, text = text.partition(token)
             if not found:
@@ -95,15 +120,43 @@ class DocxStamp:
         # declared on w:document already, and repeating them is harmless but noisy.
         return xml
 
-    def stamp(self, values: Mapping[str, str], manifest: Mapping[str, Any]) -> bytes:
-        """One personalised copy."""
+    def _return_link(self, link: str) -> bytes:
+        """The cover's return link block for one copy: the hyperlink's text and the QR picture's
+        alternative text name ``link`` (nothing at all without a link)."""
+        if not link or self.return_block is None:
+            return b""
+        block = copy.deepcopy(self.return_block)
+        hyperlink = block.find(f".//{QW}hyperlink[@{_R}id='{RETURN_LINK_RID}']")
+        texts = hyperlink.findall(f".//{QW}t")
+        texts[0].text = xml_safe(link)
+        for extra in texts[1:]:
+            extra.text = ""
+        for picture in block.iter(f"{_WP}docPr"):
+            picture.set("descr", f"{RETURN_LINK_ALT}: {xml_safe(link)}")
+        return etree.tostring(block)
+
+    def stamp(self, values: Mapping[str, str], manifest: Mapping[str, Any], return_link: str = "") -> bytes:
+        """One personalised copy; with ``return_link``, the cover's return link is that link (the
+        blank must have been written with one: ``BuildError`` otherwise)."""
+        if return_link and self.return_block is None:
+            raise BuildError("the Word pack was rendered without a return link on its cover")
         pieces = [self.segments[0]]
         for n, (fid, template) in enumerate(self.templates):
             value = values.get(fid)
             pieces.append(self._filled(template, value) if value else etree.tostring(template))
             pieces.append(self.segments[n + 1])
+        if self.return_block is not None:
+            pieces.append(self._return_link(return_link))
+            pieces.append(self.segments[-1])
         parts = dict(self.parts)
         parts["word/document.xml"] = b"".join(pieces)
+        if return_link and self.rels is not None:  # the hyperlink opens the copy's own link
+            rels = copy.deepcopy(self.rels)
+            for rel in rels.iter(f"{_PACKAGE_RELS}Relationship"):
+                if rel.get("Id") == RETURN_LINK_RID:
+                    rel.set("Target", return_link)
+            parts[_DOCUMENT_RELS] = etree.tostring(rels, xml_declaration=True, encoding="UTF-8", standalone=True)
+            parts[RETURN_LINK_MEDIA] = return_link_png(return_link)
         manifest_root = etree.Element(MANIFEST_TAG, nsmap={None: DOCX_NAMESPACE})
         manifest_root.text = dumps(dict(manifest))
         parts[MANIFEST_PART.lstrip("/")] = etree.tostring(manifest_root, xml_declaration=True, encoding="UTF-8",

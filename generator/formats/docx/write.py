@@ -88,7 +88,7 @@ from generator.model.form import (
     ProseBlock,
     TableBlock,
 )
-from generator.model.manifest import DOCX_NAMESPACE, dumps
+from generator.model.manifest import DOCX_NAMESPACE, RETURN_LINK_PLACEHOLDER, dumps
 from generator.model.pagecode import QUIET_ZONE, WORD_PAGE, WORD_QR_BOX_MM, page_code, symbol
 
 #: Where the Word look is defined.
@@ -179,7 +179,7 @@ def _id(name: str) -> str:
 _BUILTIN_NAMES = {
     "Normal": "Normal", "Title": "Title", "Subtitle": "Subtitle", "List Bullet": "List Bullet",
     "Heading 1": "heading 1", "Heading 2": "heading 2", "Heading 3": "heading 3",
-    "Header": "header", "Footer": "footer", "Placeholder Text": "Placeholder Text",
+    "Header": "header", "Footer": "footer", "Placeholder Text": "Placeholder Text", "Hyperlink": "Hyperlink",
 }
 _HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
@@ -324,11 +324,13 @@ def _style_rpr(parent: etree._Element, props: Mapping[str, Any], look: _Look) ->
         half_points = round(float(props["size"]) * 2)
         _el(rpr, "w:sz", {"w:val": half_points})
         _el(rpr, "w:szCs", {"w:val": half_points})
+    if props.get("underline"):
+        _el(rpr, "w:u", {"w:val": "single"})
 
 
 _STYLE_KEYS = {"based_on", "next", "size", "bold", "color", "before", "after", "line", "keep_next",
                "keep_lines", "outline_level", "align", "indent_mm", "hanging_mm", "bullet", "tab_right",
-               "border_bottom", "border_left"}
+               "border_bottom", "border_left", "underline"}
 
 
 def _styles_xml(look: _Look) -> bytes:
@@ -466,7 +468,9 @@ def _rels_xml(rels: list[tuple[str, str, str]]) -> bytes:
     ns = "http://schemas.openxmlformats.org/package/2006/relationships"
     root = etree.Element(f"{{{ns}}}Relationships", nsmap={None: ns})
     for rid, rel_type, target in rels:
-        etree.SubElement(root, f"{{{ns}}}Relationship", Id=rid, Type=rel_type, Target=target)
+        rel = etree.SubElement(root, f"{{{ns}}}Relationship", Id=rid, Type=rel_type, Target=target)
+        if rel_type == _OFFICE_REL + "hyperlink":  # a web address, not a part of the package
+            rel.set("TargetMode", "External")
     return _xml(root)
 
 
@@ -704,6 +708,11 @@ class _Writer:
         width_mm = height_mm * px_w / px_h
         if width_mm > max_width_mm:
             width_mm, height_mm = max_width_mm, max_width_mm * px_h / px_w
+        return self.inline_picture(part, media, width_mm, height_mm, "Logo", descr)
+
+    def inline_picture(self, part: _Part, media: str, width_mm: float, height_mm: float, name: str,
+                       descr: str) -> etree._Element:
+        """A ``w:r`` holding the picture ``media`` (a part name), related from ``part``, in line with text."""
         rid = part.relate(_OFFICE_REL + "image", "media/" + media.rpartition("/")[2])
         cx, cy = _emu(width_mm), _emu(height_mm)
         r = etree.Element(_q("w:r"))
@@ -715,7 +724,7 @@ class _Writer:
         extent.set("cy", str(cy))
         doc_pr = _el(inline, "wp:docPr")
         doc_pr.set("id", str(self.next_drawing_id))
-        doc_pr.set("name", f"Logo {self.next_drawing_id}")
+        doc_pr.set("name", f"{name} {self.next_drawing_id}")
         doc_pr.set("descr", descr)
         self.next_drawing_id += 1
         _picture(inline, rid, media.rpartition("/")[2], cx, cy)
@@ -1212,6 +1221,47 @@ def _write_band(w: _Writer, kind: str) -> None:
     _el(w.spacer()[0], "w:spacing", {"w:after": _tw(float(band.get("after_mm", 0)))})
 
 
+# ---------------------------------------------------------------- the cover's return link
+
+#: The return link's hyperlink relationship (a fixed id, so the stamper finds it) and its QR picture;
+#: a blank carries ``RETURN_LINK_PLACEHOLDER`` in both, and each stamped copy its learner's own link.
+RETURN_LINK_RID = "rIdReturnLink"
+RETURN_LINK_MEDIA = "word/media/returnlink.png"
+#: The QR picture's alternative text (the stamper adds ": " and the link).
+RETURN_LINK_ALT = "QR code of your personal return link"
+#: Side of the QR picture, mm (the PDF cover's slot is 24 mm high).
+RETURN_QR_MM = 24.0
+
+
+def return_link_png(link: str) -> bytes:
+    """A QR code of ``link`` as a PNG (the symbol and its quiet zone)."""
+    import segno
+    out = io.BytesIO()
+    segno.make(link, error="m", boost_error=False, micro=False).save(out, kind="png", scale=8, border=QUIET_ZONE)
+    return out.getvalue()
+
+
+def _write_return_link(w: _Writer, return_by: str) -> None:
+    """What the PDF cover says about returning the copy, and a borderless table holding the QR
+    picture of the learner's link and the link itself (a real hyperlink), stamped per copy."""
+    w.para(w.body, "Heading2", "Returning your filled copy")
+    w.para(w.body, None, f"When your portfolio is complete, upload this copy by {return_by} at your personal "
+                         "link below, or scan its QR code with a phone. The link accepts this copy only.")
+    w.parts.append(_Part(RETURN_LINK_MEDIA, None, return_link_png(RETURN_LINK_PLACEHOLDER)))
+    qr_width = _tw(RETURN_QR_MM + 4)
+    tbl = w.table([qr_width, w.look.text_width - qr_width], padding={"top": 0, "bottom": 0, "left": 0, "right": 0})
+    tr = w.row(tbl)
+    picture = w.para(w.cell(tr, qr_width, valign="center"))
+    picture.append(w.inline_picture(w.document, RETURN_LINK_MEDIA, RETURN_QR_MM, RETURN_QR_MM, "Return link",
+                                    f"{RETURN_LINK_ALT}: {RETURN_LINK_PLACEHOLDER}"))
+    text = w.cell(tr, w.look.text_width - qr_width, valign="center")
+    w.para(text, None, "Your personal return link:")
+    link = _el(w.para(text), "w:hyperlink", {"r:id": RETURN_LINK_RID, "w:history": 1})
+    w.run(link, RETURN_LINK_PLACEHOLDER, style="Hyperlink")
+    w.document.rels.append((RETURN_LINK_RID, _OFFICE_REL + "hyperlink", RETURN_LINK_PLACEHOLDER))
+    w.end_table(tbl)
+
+
 def _write_cover_top(w: _Writer) -> None:
     _write_band(w, "band")
     w.para(w.body, "Title", w.form.title)
@@ -1283,11 +1333,14 @@ def _manifest_parts(document: _Part, manifest: Mapping[str, Any]) -> list[_Part]
 # ---------------------------------------------------------------- entry point
 
 def write_docx(form: Form, theme: Theme, manifest: Mapping[str, Any],
-               values: Mapping[str, Any] | None = None, pcn: str = "") -> bytes:
+               values: Mapping[str, Any] | None = None, pcn: str = "", return_by: str = "") -> bytes:
     """Render the pack to DOCX bytes with its manifest in a custom XML part.
 
     ``values`` pre-fills controls by field id (``None``: all empty); an id that
     is not in the form, or a value a control cannot hold, raises ``BuildError``.
+    With ``return_by`` (a date as the cover shows it), the cover asks for the copy back by
+    then at the learner's personal link: a hyperlink and its QR picture, both pointing at
+    ``RETURN_LINK_PLACEHOLDER`` until ``stamp.DocxStamp`` stamps each copy's own.
     """
     values = dict(values or {})
     known = {f.id for f in form.fields}
@@ -1309,7 +1362,8 @@ def write_docx(form: Form, theme: Theme, manifest: Mapping[str, Any],
     for index, section in enumerate(form.sections):
         if index == 0 or section.new_page:
             if index:  # close the Word section before: its sectPr sits in its last paragraph
-                _sect_pr(w, _el(w.spacer(), "w:pPr"), w.header_rid, first)
+                # in the spacer's own paragraph properties (a paragraph has one w:pPr; sectPr comes last in it)
+                _sect_pr(w, w.spacer().find(_q("w:pPr")), w.header_rid, first)
                 first = None
             headers += 1
             w.header_rid = _header_part(w, headers, section.short_title)
@@ -1328,6 +1382,8 @@ def write_docx(form: Form, theme: Theme, manifest: Mapping[str, Any],
                 # An introduction stays with the table it introduces. Only before grids:
                 # LibreOffice 7.4 pushes a kept paragraph and a following field table to the next page.
                 _keep_next(w.body[-1])
+        if w.cover and return_by:
+            _write_return_link(w, return_by)
     if not w.header_rid:  # a form without sections
         w.header_rid = _header_part(w, headers + 1, "")
     _sect_pr(w, w.body, w.header_rid, first)

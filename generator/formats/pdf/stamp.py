@@ -8,7 +8,8 @@ PDF: the blank pack is parsed once; each copy is the blank bytes plus a PDF
 incremental update (ISO 32000-1, 7.5.6) that replaces the stamped fields'
 dictionaries (each with an appearance stream drawn by ``appearance``, wrapped
 when the field is multi-line), every page's code XObject (``marks``: the QR
-code then holds the copy's instance id) and the manifest's embedded file stream, with its own
+code then holds the copy's instance id), the cover's return link slot and its /Link annotation
+(when the blank has one) and the manifest's embedded file stream, with its own
 cross-reference stream and file identifier. Readers see the updated objects;
 the rendered pages are shared byte for byte.
 """
@@ -30,7 +31,7 @@ from pypdf.generic import DictionaryObject, IndirectObject, NameObject, TextStri
 from generator.errors import BuildError
 from generator.formats.pdf import marks
 from generator.formats.pdf.appearance import text_appearance
-from generator.model.manifest import PDF_ATTACHMENT_NAME, dumps, geometry_of, with_geometry
+from generator.model.manifest import PDF_ATTACHMENT_NAME, RETURN_LINK_PLACEHOLDER, dumps, geometry_of, with_geometry
 from generator.model.pagecode import page_code
 
 _STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
@@ -60,6 +61,9 @@ class PdfStamp:
     page_codes: list[tuple[int, float, float]]
     #: The cover's return link slot (``marks.RETURN_SLOT``): object number and rectangle; None without one.
     return_slot: tuple[int, tuple[float, float, float, float]] | None = None
+    #: The slot's /Link annotation (tagged by the writer: a /Link structure element holds it), pointing at
+    #: ``RETURN_LINK_PLACEHOLDER`` in the blank: object number and dictionary; None without one.
+    return_annotation: tuple[int, DictionaryObject] | None = None
 
     @classmethod
     def from_pdf(cls, data: bytes, stamp_ids: list[str]) -> "PdfStamp":
@@ -99,6 +103,14 @@ class PdfStamp:
             slot = first.raw_get(f"/{marks.RETURN_SLOT}")
             box = tuple(float(v) for v in slot.get_object()["/BBox"])
             return_slot = (slot.idnum, box)  # type: ignore[assignment]
+        return_annotation = None
+        for ref in (reader.pages[0].get("/Annots") or []) if reader.pages else []:
+            annotation = ref.get_object()
+            action = annotation.get("/A")
+            if annotation.get("/Subtype") == "/Link" and hasattr(ref, "idnum") and action is not None \
+                    and action.get("/URI") == RETURN_LINK_PLACEHOLDER:
+                return_annotation = (ref.idnum, DictionaryObject(annotation))
+                break
         trailer = reader.trailer
         info = trailer.raw_get("/Info") if "/Info" in trailer else None
         ids = trailer.get("/ID")
@@ -108,6 +120,7 @@ class PdfStamp:
             info=_serialise(info) if info is not None else None,
             first_id=_serialise(ids[0]) if ids else b"<" + hashlib.md5(data).hexdigest().encode() + b">",
             geometry=geometry, page_codes=page_codes, return_slot=return_slot,
+            return_annotation=return_annotation,
         )
 
     def stamp(self, values: Mapping[str, str], manifest: Mapping[str, Any], return_link: str = "") -> bytes:
@@ -144,6 +157,9 @@ class PdfStamp:
             put(number, marks.code_xobject(page_code(dict(manifest), page), width, height))
         if return_link and self.return_slot is not None:
             put(self.return_slot[0], marks.return_link_xobject(return_link, self.return_slot[1]))
+        if self.return_annotation is not None:  # the slot's link opens this copy's return link (or nothing)
+            number, original = self.return_annotation
+            put(number, _serialise(return_link_annotation(original, return_link)))
         raw = dumps(dict(manifest)).encode("utf-8")
         packed = zlib.compress(raw, 6)
         header = (b"<< /Type /EmbeddedFile /Subtype /application#2Fjson /Filter /FlateDecode /Length %d "
@@ -165,6 +181,21 @@ class PdfStamp:
         body.write(b"%d 0 obj\n" % xref_number + trailer + b"\nstream\n" + rows + b"\nendstream\nendobj\n")
         body.write(b"startxref\n%d\n%%%%EOF\n" % xref_offset)
         return self.blank + body.getvalue()
+
+
+def return_link_annotation(original: DictionaryObject, link: str) -> DictionaryObject:
+    """The cover slot's /Link annotation for one copy: a /URI action to ``link`` and a /Contents
+    description naming it (PDF/UA: a link says where it goes); without a link, no action at all."""
+    annotation = DictionaryObject(original)
+    if link:
+        annotation[NameObject("/A")] = DictionaryObject({
+            NameObject("/Type"): NameObject("/Action"), NameObject("/S"): NameObject("/URI"),
+            NameObject("/URI"): TextStringObject(link)})
+        annotation[NameObject("/Contents")] = TextStringObject(f"Your personal return link: {link}")
+    else:
+        del annotation[NameObject("/A")]
+        annotation[NameObject("/Contents")] = TextStringObject("No return link was stamped on this copy")
+    return annotation
 
 
 def print_ready(stamper: PdfStamp, manifests: list[Mapping[str, Any]], title: str) -> bytes:

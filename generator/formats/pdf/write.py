@@ -38,7 +38,7 @@ from generator import __version__
 from generator.content.theme import TEMPLATES_DIR, Theme, template_env
 from generator.formats.pdf import appearance, marks
 from generator.model.form import Form
-from generator.model.manifest import PDF_ATTACHMENT_NAME, dumps, with_geometry
+from generator.model.manifest import PDF_ATTACHMENT_NAME, RETURN_LINK_PLACEHOLDER, dumps, with_geometry
 from generator.model.pagecode import page_code
 
 #: Font and size text fields are filled with by viewers that build appearances.
@@ -70,7 +70,7 @@ def render_html(form: Form, theme: Theme, values: Mapping[str, Any] | None = Non
     return _ENV.get_template("pack.html.j2").render(
         form=form, theme=theme, css=css, values=dict(values or {}), pcn=pcn,
         logo_uri=_data_uri(theme.logo) if theme.logo else "", generator_version=__version__,
-        return_by=return_by,
+        return_by=return_by, return_placeholder=RETURN_LINK_PLACEHOLDER,
     )
 
 
