@@ -45,6 +45,10 @@ def serve(app: Any, host: str, port: int, workers: int, *, behind_proxy: bool = 
         # Ctrl-C stops gracefully, as SIGTERM does: each worker finishes the request it is answering (and its
         # access-log line) before it exits, instead of gunicorn's quick exit in the middle of a request.
         arbiter.handle_int = arbiter.handle_term
+        # The cohort's progress is worked out once, here in the master before any worker is forked: every
+        # worker (and every one started later in place of another) inherits it instead of working it out
+        # again, and works out only what was stored since.
+        warm_up(app)
         if on_ready:
             on_ready()
 
@@ -52,7 +56,7 @@ def serve(app: Any, host: str, port: int, workers: int, *, behind_proxy: bool = 
         # A terminal's Ctrl-C reaches every process of the group; the workers leave it to the master,
         # which stops them gracefully (above).
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        warm_up(app)  # the cohort's progress worked out before the worker's first request
+        warm_up(app)  # brought up to date before the worker's first request (the master's is inherited)
 
     class Server(BaseApplication):
         def load_config(self) -> None:

@@ -85,9 +85,10 @@ def progress_of(store: Any) -> list[LearnerProgress]:
 
 
 def warm_up(app: Flask) -> None:
-    """Work out the cohort's progress before a fresh worker takes its first request (``portfolio serve``
-    calls it in every worker), so that no one waits for it; a store that cannot be read is left for
-    the requests to report."""
+    """Work out the cohort's progress before requests come (``portfolio serve`` calls it in its master
+    process before forking the workers, which inherit it, and in each worker, which then works out only
+    what was stored since), so that no one waits for it; a store that cannot be read is left for the
+    requests to report."""
     from generator.errors import PortfolioError
     from generator.records.connect import open_store
     try:

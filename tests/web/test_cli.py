@@ -100,3 +100,55 @@ def test_the_secret_key_is_made_once_or_taken_from_the_environment(tmp_path, mon
     monkeypatch.setenv("PORTFOLIO_SECRET_KEY", "from-the-environment-" * 3)
     assert secret_key(store) == "from-the-environment-" * 3
     assert Path(tmp_path / "r.sqlite.web" / "secret_key").read_text().strip() == first
+
+
+WARMED_SERVE = """
+import os, sys
+from pathlib import Path
+from generator.web import create_app, views
+from generator.web.serve import serve
+log = Path(sys.argv[2])
+worked_out = views.warm_up
+
+def noting(app):
+    known = len(views._PROGRESS)  # what this process had before (a worker: what it inherited)
+    worked_out(app)
+    with log.open("a") as handle:
+        handle.write(f"{os.getpid()} {known} {len(views._PROGRESS)}\\n")
+
+views.warm_up = noting
+serve(create_app(sys.argv[1], key="k" * 64), "127.0.0.1", int(sys.argv[3]), 2,
+      on_ready=lambda: print("ready", flush=True))
+"""
+
+
+def test_serve_works_progress_out_once_in_the_master_and_its_workers_inherit_it(tmp_path, make_copy):
+    import time
+
+    from generator.records.ingest import ingest
+    from tests.web.conftest import iid
+    store = tmp_path / "r.sqlite"
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "zoe.docx").write_bytes(make_copy(iid(90)))
+    with open_store(store) as s:
+        ingest([tmp_path / "in"], s, jobs=1)
+    log, port = tmp_path / "warm.log", _free_port()
+    process = subprocess.Popen([sys.executable, "-c", WARMED_SERVE, str(store), str(log), str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2])
+    try:
+        assert process.stdout.readline() == "ready\n"
+        deadline = time.monotonic() + 120  # bounds a hang while the workers start; not a speed check
+        while (not log.exists() or len(log.read_text().splitlines()) < 3) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        calls = [tuple(int(x) for x in line.split()) for line in log.read_text().splitlines()] if log.exists() else []
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+    # the master first, from nothing; then each of the two workers, which had it already
+    assert calls[0] == (process.pid, 0, 1), calls
+    assert sorted(calls[1:]) == sorted((pid, 1, 1) for pid, _, _ in calls[1:]) and len(calls) == 3
+    assert len({pid for pid, _, _ in calls}) == 3
