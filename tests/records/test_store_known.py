@@ -404,3 +404,249 @@ def test_a_failed_connection_is_one_line_naming_the_cause_and_the_fix(url, error
     problem = _connect_problem("postgresql://bob@h/records", url, OSError(error) if error else OSError())
     assert isinstance(problem, StoreError)
     assert str(problem).startswith(f"postgresql://bob@h/records: {why}"), str(problem)
+
+
+def test_a_seal_edited_in_the_database_is_named_and_its_rows_count_as_unsealed(tmp_path):
+    location = str(tmp_path / "records.sqlite")
+    with open_store(location) as store:
+        with store.transaction():
+            store.add_audit("rejected", filename="x.txt", detail="not a pack")
+    covers = '{"audit":{"1":"' + "0" * 64 + '"}}'  # hashes to something else than the entry's digest
+    ref = '{"audit":1,"issued":0,"submission":0}'
+    link = sha(f'[1,"sealed","{ref.replace(chr(34), chr(92) + chr(34))}","{"d" * 64}","{GENESIS}"]')
+    import sqlite3
+    db = sqlite3.connect(location, isolation_level=None)
+    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        db.execute(f"DROP TRIGGER {name}")
+    db.execute("DELETE FROM ledger")
+    db.execute("INSERT INTO ledger VALUES (1, 'sealed', ?, ?, ?, ?, ?)", (ref, "d" * 64, GENESIS, link, covers))
+    db.close()
+    with open_store(location, create=False) as store:
+        assert protocol.link_hash(1, "sealed", ref, "d" * 64, GENESIS) == link
+        problems = protocol.verify_chain(store).problems
+    assert problems[0].startswith("the store's guard trigger ")
+    assert problems[1:] == ["ledger entry 1 (the rows stored before the ledger): its list of rows was edited",
+                            "audit entry 1 is not in the ledger: it was added around the tool"]
+
+
+def escaped(text: str) -> str:
+    return text.replace('"', '\\"')
+
+
+@pytest.mark.parametrize("ref, problem", [
+    ("not json", "ledger entry 1 (the rows stored before the ledger): its list of rows was edited"),
+    ('{"audit":1,"issued":0,"submission":0}',
+     "the audit_log table holds 0 rows but the ledger seals 1: rows were added or deleted around the tool"),
+    ('{"other":1}', "the ledger holds 0 entries for 0 rows: it was edited"),
+])
+def test_the_tail_check_refuses_a_write_after_a_seal_that_does_not_add_up(tmp_path, ref, problem):
+    location = str(tmp_path / "records.sqlite")
+    with open_store(location):
+        pass
+    import sqlite3
+    db = sqlite3.connect(location, isolation_level=None)  # the guards stay: a ledger row may be appended
+    db.execute("INSERT INTO ledger VALUES (1, 'sealed', ?, ?, ?, ?, ?)",
+               (ref, "d" * 64, GENESIS, sha(f'[1,"sealed","{escaped(ref)}","{"d" * 64}","{GENESIS}"]'), "{}"))
+    db.close()
+    with open_store(location) as store:
+        with pytest.raises(StoreError) as raised:
+            with store.transaction():
+                store.add_audit("rejected", filename="x.txt")
+        assert str(raised.value) == (
+            f"{location}: the records store was changed outside the tool ({problem}); nothing was stored: run "
+            "'portfolio store verify' and restore the store from a backup")
+        assert store.audit() == [] and len(store.ledger()) == 1
+
+
+def test_the_tail_check_passes_a_sound_seal_and_the_next_entry_follows_it(tmp_path):
+    """A row stored before the ledger, sealed by entry 1 (as the upgrade writes it), with every guard in place."""
+    location = str(tmp_path / "records.sqlite")
+    with open_store(location):
+        pass
+    import sqlite3
+    db = sqlite3.connect(location, isolation_level=None)
+    db.execute("INSERT INTO audit_log (id, at, action, actor, filename, sha256, instance_id, submission_id, detail) "
+               "VALUES (1, '2026-01-01T00:00:00', 'rejected', 'ann', 'x.txt', NULL, NULL, NULL, 'not a pack')")
+    text = ('{"action":"rejected","actor":"ann","at":"2026-01-01T00:00:00","detail":"not a pack","filename":"x.txt",'
+            '"id":1,"instance_id":null,"sha256":null,"submission_id":null}')
+    covers = '{"audit":{"1":"%s"},"issued":{},"submission":{}}' % sha(text)
+    ref = '{"audit":1,"issued":0,"submission":0}'
+    link = sha(f'[1,"sealed","{escaped(ref)}","{sha(covers)}","{GENESIS}"]')
+    db.execute("INSERT INTO ledger VALUES (1, 'sealed', ?, ?, ?, ?, ?)", (ref, sha(covers), GENESIS, link, covers))
+    db.close()
+    with open_store(location) as store:
+        assert protocol.check_tail(store).hash == link
+        assert protocol.verify_chain(store).problems == []
+        with store.transaction():
+            store.add_audit("rejected", filename="y.txt")
+        assert [(e.seq, e.kind, e.ref, e.prev) for e in store.ledger()] == [(1, "sealed", ref, GENESIS),
+                                                                            (2, "audit", "2", link)]
+        assert store.ledger_covers(1) == covers and store.ledger_covers(2) is None
+        report = protocol.verify_chain(store)
+        assert report.ok and report.entries == 2
+        assert protocol._Rows(store).content("audit", "1")["actor"] == "ann"
+
+
+# ---------------------------------------------------------------- the guard triggers, as each builder writes them
+# (the schema is built from them once, when the module is imported; called here, each builder's own output is
+# run on a table of its own, so that a change to a builder is seen)
+
+def sqlite_table(sql: str):
+    import sqlite3
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.execute(sql)
+    return db
+
+
+def test_sqlite_no_change_triggers_refuse_update_and_delete_by_name():
+    from generator.records.sqlite import _no_change_triggers
+    import sqlite3
+    db = sqlite_table("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+    for statement in _no_change_triggers("notes"):
+        db.execute(statement)
+    db.execute("INSERT INTO notes VALUES (1, 'a')")
+    assert sorted(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")) == [
+        "notes_no_delete", "notes_no_update"]
+    with pytest.raises(sqlite3.IntegrityError, match=r"^notes is append-only: rows are never changed$"):
+        db.execute("UPDATE notes SET text = 'b'")
+    with pytest.raises(sqlite3.IntegrityError, match=r"^notes is append-only: rows are never deleted$"):
+        db.execute("DELETE FROM notes")
+    assert db.execute("SELECT * FROM notes").fetchall() == [(1, "a")]
+
+
+def test_sqlite_no_replace_triggers_refuse_a_row_meeting_each_key():
+    from generator.records.sqlite import _KEYS, _no_replace_triggers
+    import sqlite3
+    assert _KEYS["warnings"] == (("submission_id", "seq"),) and _KEYS["users"] == (("email",),)
+    assert _KEYS["submissions"] == (("id",), ("sha256",), ("instance_id", "version"))
+    db = sqlite_table("CREATE TABLE warnings (submission_id INTEGER, seq INTEGER, message TEXT, "
+                      "PRIMARY KEY (submission_id, seq))")
+    db.execute("CREATE TABLE users (email TEXT PRIMARY KEY, role TEXT)")
+    db.execute("CREATE TABLE submissions (id INTEGER PRIMARY KEY, sha256 TEXT UNIQUE, instance_id TEXT, "
+               "version INTEGER, UNIQUE (instance_id, version))")
+    for table in ("warnings", "users", "submissions"):
+        for statement in _no_replace_triggers(table):
+            db.execute(statement)
+    assert sorted(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")) == [
+        "submissions_no_replace_id", "submissions_no_replace_instance_id_version", "submissions_no_replace_sha256",
+        "users_no_replace_email", "warnings_no_replace_submission_id_seq"]
+    db.execute("INSERT INTO warnings VALUES (1, 1, 'a')")
+    db.execute("INSERT INTO warnings VALUES (1, 2, 'b')")  # the same submission, another place: allowed
+    db.execute("INSERT INTO warnings VALUES (2, 1, 'c')")
+    with pytest.raises(sqlite3.IntegrityError, match=r"^warnings is append-only: a row with this submission_id, "
+                                                     r"seq exists and is never replaced$"):
+        db.execute("INSERT OR REPLACE INTO warnings VALUES (1, 2, 'replaced')")
+    db.execute("INSERT INTO users VALUES ('a@example.org', 'pcn')")
+    with pytest.raises(sqlite3.IntegrityError, match=r"^users are never deleted: disable the account instead "
+                                                     r"\(an account is never replaced\)$"):
+        db.execute("REPLACE INTO users VALUES ('a@example.org', 'provider')")
+    db.execute("INSERT INTO submissions VALUES (1, 'aa', 'i-1', 1)")
+    db.execute("INSERT INTO submissions VALUES (2, 'bb', 'i-1', 2)")
+    db.execute("INSERT INTO submissions VALUES (3, 'cc', 'i-2', 1)")
+    for row, key in [((1, "zz", "i-9", 1), "id"), ((9, "aa", "i-9", 1), "sha256"),
+                     ((9, "zz", "i-1", 2), "instance_id, version")]:
+        with pytest.raises(sqlite3.IntegrityError, match=rf"^submissions is append-only: a row with this {key} "
+                                                         r"exists and is never replaced$"):
+            db.execute("INSERT OR REPLACE INTO submissions VALUES (?, ?, ?, ?)", row)
+    assert db.execute("SELECT * FROM warnings ORDER BY submission_id, seq").fetchall() == [
+        (1, 1, "a"), (1, 2, "b"), (2, 1, "c")]
+
+
+def test_postgresql_no_change_triggers_refuse_update_delete_and_truncate(pg_url):
+    import psycopg
+    from generator.records.postgres import _REFUSE_CHANGE, _no_change_triggers
+    with psycopg.connect(pg_url, autocommit=True) as db:
+        db.execute(_REFUSE_CHANGE)
+        db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+        for statement in _no_change_triggers("notes"):
+            db.execute(statement)
+        db.execute("INSERT INTO notes VALUES (1, 'a')")
+        assert sorted(r[0] for r in db.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")) == [
+            "notes_no_change", "notes_no_truncate"]
+        for statement, word in [("UPDATE notes SET text = 'b'", "changed"), ("DELETE FROM notes", "deleted"),
+                                ("TRUNCATE notes", "truncated")]:
+            with pytest.raises(psycopg.errors.RestrictViolation, match=rf"^notes is append-only: rows are never {word}"):
+                db.execute(statement)
+        assert db.execute("SELECT * FROM notes").fetchall() == [(1, "a")]
+
+
+def test_scanned_pages_and_marks_of_given_copies_come_in_copy_page_and_place_order(engine_store):
+    """Orders where each sort key decides: the instance ids and the dpi run against the copies' and pages'
+    order, a page without a number comes first, and two places of one page are ordered by place, not name."""
+    store = engine_store
+    with store.transaction():
+        one = store.add_submission(submission(sha="1" * 64, instance="i-1"), 1, None)
+        two = store.add_submission(submission(sha="2" * 64, instance="i-2"), 1, None)
+        for page in [ScanPage("a" * 64, 4, "z.pdf", one, "i-9", 2, 100.0, 0.1, ""),
+                     ScanPage("a" * 64, 3, "y.pdf", one, "i-9", 1, 300.0, 0.1, ""),
+                     ScanPage("a" * 64, 9, "a.pdf", one, "i-9", 1, 300.0, 0.1, ""),
+                     ScanPage("a" * 64, 5, "b.pdf", one, "i-9", None, None, None, "unreadable"),
+                     ScanPage("a" * 64, 1, "c.pdf", two, "i-0", 1, 50.0, 0.1, "")]:
+            store.add_scan_page(page)
+        store.add_scan_fields([ScanField(one, "z.f", "", 1, 0.9, "ticked", "read"),
+                               ScanField(one, "a.f", "yes", 1, 0.1, "empty", "read"),
+                               ScanField(one, "m.f", "", 2, 0.01, "empty", "read"),
+                               ScanField(two, "b.f", "", 1, 0.5, "ticked", "read")])
+    assert [(p.submission_id, p.page, p.page_index) for p in store.scan_pages([one, two])] == [
+        (one, None, 5), (one, 1, 3), (one, 1, 9), (one, 2, 4), (two, 1, 1)]
+    assert [(f.submission_id, f.page, f.field_id) for f in store.scan_fields([one, two])] == [
+        (one, 1, "a.f"), (one, 1, "z.f"), (one, 2, "m.f"), (two, 1, "b.f")]
+    assert [f.field_id for f in store.scan_fields()] == ["a.f", "z.f", "m.f", "b.f"]
+
+
+def test_the_review_queue_holds_the_unread_unreviewed_fields_of_current_copies_a_page_at_a_time(engine_store):
+    store = engine_store
+    with store.transaction():
+        old = store.add_submission(submission(sha="1" * 64, instance="i-1"), 1, None)
+        two = store.add_submission(submission(sha="2" * 64, instance="i-2"), 1, None)
+        new = store.add_submission(submission(sha="3" * 64, instance="i-1"), 2, old)  # replaces the first
+        store.add_scan_fields([
+            ScanField(old, "x.f", "", 1, 0.3, "unsure", "needs review"),  # of a replaced copy: not waiting
+            ScanField(two, "b.f", "yes", 2, 0.3, "unsure", "needs review"),
+            ScanField(two, "b.f", "no", 1, 0.2, "unsure", "needs review"),
+            ScanField(two, "a.f", "", 2, 0.0, "written", "needs transcription", b"crop"),
+            ScanField(two, "c.f", "", 1, 0.9, "ticked", "read"),  # read: not waiting
+            ScanField(two, "d.f", "", 1, 0.3, "unsure", "needs review"),  # reviewed below: not waiting
+            ScanField(new, "e.f", "", 1, 0.3, "unsure", "needs review", b"png")])
+        store.add_scan_review(two, "d.f", True)
+    rows, total = store.scan_waiting()
+    assert total == 3
+    assert rows == [ScanField(two, "b.f", "no", 1, 0.2, "unsure", "needs review"),
+                    ScanField(two, "b.f", "yes", 2, 0.3, "unsure", "needs review"),
+                    ScanField(two, "a.f", "", 2, 0.0, "written", "needs transcription", None, True),
+                    ScanField(new, "e.f", "", 1, 0.3, "unsure", "needs review", None, True)]
+    assert store.scan_waiting(limit=1, offset=1) == ([rows[2]], 3)
+    assert store.scan_waiting(limit=2) == (rows[:3], 3)  # a field's rows come together
+    assert store.scan_waiting(limit=5, offset=2) == ([rows[3]], 3)
+    assert store.scan_waiting(limit=-1) == ([], 3)
+    assert store.scan_waiting(limit=1, offset=-5) == (rows[:2], 3)
+
+
+def test_a_store_copied_into_a_new_sqlite_store_holds_the_same_rows_and_chains_on(engine_store, tmp_path):
+    from generator.records.copy import copy_store
+    source = engine_store
+    with source.transaction():
+        one = source.add_submission(submission(sha=hashlib.sha256(b"one").hexdigest(), data=b"one"), 1, None)
+        source.add_submission(submission(sha="2" * 64, instance="i-2"), 1, None)
+        source.add_audit("ingested", filename="a.pdf", submission_id=one, detail="new copy")
+        source.add_scan_page(ScanPage("s" * 64, 1, "scan.pdf", one, "i-1", 1, 300.0, 0.5, "", b"img"))
+        source.add_scan_fields([ScanField(one, "a.f", "", 1, 0.3, "unsure", "needs review", b"crop")])
+        source.add_scan_review(one, "a.f", "typed")
+    with open_store(str(tmp_path / "copy.sqlite")) as copy:
+        result = copy_store(source, copy)
+        assert {t.table: t.copied for t in result.tables if t.copied} == {
+            "definitions": 1, "submissions": 2, "field_values": 10, "warnings": 4, "originals": 1, "audit_log": 1,
+            "scan_pages": 1, "scan_fields": 1, "scan_reviews": 1, "ledger": 3}
+        assert copy.submissions() == source.submissions() and copy.audit() == source.audit()
+        assert copy.ledger() == source.ledger() and copy.values() == source.values()
+        assert copy.scan_pages() == source.scan_pages() and copy.scan_reviews() == source.scan_reviews()
+        assert copy.original(hashlib.sha256(b"one").hexdigest()) == b"one"
+        assert list(copy.table_rows("audit_log", ["id", "action"], ("id",))) == [(1, "ingested")]
+        with copy.transaction():  # new rows take the next ids and follow the copied chain
+            copy.add_audit("rejected", filename="b.txt")
+        assert [e.id for e in copy.audit()] == [1, 2]
+        assert protocol.verify_chain(copy).ok and copy.ledger_tail().seq == 4
+    with pytest.raises(StoreError, match=r"^users: not a table a store copy carries$"):
+        list(source.table_rows("users", ["email"], ("email",)))
+    with pytest.raises(StoreError, match=r"^users: not a table a store copy carries$"):
+        source.columns("users")
