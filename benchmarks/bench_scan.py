@@ -121,7 +121,8 @@ def accuracy(pages: int, seed: int) -> str:
                            for w in d["widgets"]})
     rng = random.Random(seed)
     blanks = {p: sheet_for(data, manifest, p, 300) for p in with_buttons}
-    table: dict[str, Counter] = {"200+": Counter(), "150": Counter()}
+    table: dict[str, Counter] = {"200": Counter(), "300": Counter(), "200 and 300": Counter(), "150": Counter()}
+    kinds: dict[str, Counter] = {"tick boxes": Counter(), "radio groups": Counter()}
     per_dpi: dict[int, Counter] = {150: Counter(), 200: Counter(), 300: Counter()}
     reasons: Counter = Counter()
     styles_seen: dict[str, Counter] = {}
@@ -142,9 +143,12 @@ def accuracy(pages: int, seed: int) -> str:
             reasons[info.reason.split(" (")[0]] += 1
         read = bool(copy) and not info.reason
         decided = {(m.field_id, m.option): m.decision for m in copy.marks} if read else {}
-        bucket = table["150" if dpi == 150 else "200+"]
+        buckets = [table["150"]] if dpi == 150 else [table[str(dpi)], table["200 and 300"]]
+        kinds_of = {d["id"]: d["kind"] for d in fields}
         for key, state in truth.items():
-            styles_seen.setdefault(styles[key], Counter())[(dpi >= 200, decided.get(key, "page not read"))] += 1
+            style = styles[key] if styles[key] != "filled" else (
+                "filled tick box" if kinds_of[key[0]] == "checkbox" else "filled bubble")
+            styles_seen.setdefault(style, Counter())[(dpi >= 200, decided.get(key, "page not read"))] += 1
         # what is stored counts: a tick box's decision, and a radio group's answer as a whole
         for d in fields:
             keys = [k for k in truth if k[0] == d["id"]]
@@ -168,14 +172,17 @@ def accuracy(pages: int, seed: int) -> str:
                 value = copy.values[d["id"]]
                 got = ("yes" if value else "no") if d["kind"] == "yesno" else value
                 decision = "ticked" if got == chosen else "another option"
-            bucket[(state, decision)] += 1
+            for bucket in buckets:
+                bucket[(state, decision)] += 1
+            if dpi >= 200:
+                kinds["tick boxes" if d["kind"] == "checkbox" else "radio groups"][(state, decision)] += 1
     lines = ["| resolution | pages | QR read | aligned |", "|---|---|---|---|"]
     for dpi, c in per_dpi.items():
         lines.append(f"| {dpi} dpi | {c['pages']} | {c['qr']} ({c['qr'] / max(1, c['pages']):.1%}) | "
                      f"{c['aligned']} ({c['aligned'] / max(1, c['pages']):.1%}) |")
     if reasons:
         lines += ["", "Pages not read: " + "; ".join(f"{r} ({n})" for r, n in reasons.most_common())]
-    for name, counts in table.items():
+    for name, counts in [*table.items(), *((f"200 and 300 ({k})", c) for k, c in kinds.items())]:
         total = sum(counts.values())
         lines += ["", f"Answers at {name} dpi ({total}: each tick box, and each radio group as a whole): "
                   "true state (rows) x what was stored (columns)", "",
@@ -190,7 +197,7 @@ def accuracy(pages: int, seed: int) -> str:
         lines.append("")
         lines.append(f"Right: {right} of {total} ({right / max(1, total):.2%}); clear marks sent to review: {review}; "
                      f"silent errors: {silent}; on pages not read (stored for a person): {unread}")
-    lines += ["", "Each drawn box's own decision, per style, at 200 dpi and above:", "",
+    lines += ["", "Each drawn box's own decision, per style, at 200 and 300 dpi:", "",
               "| style | ticked | empty | uncertain | page not read |", "|---|---|---|---|---|"]
     for style, c in sorted(styles_seen.items()):
         lines.append(f"| {style} | " + " | ".join(str(c[(True, d)]) for d in DECISIONS if d != "another option")
@@ -208,15 +215,16 @@ def speed(pages: int = 24) -> str:
                          Scanner(dpi=200, rotate=0.7, jpeg=85)) for n in range(pages)]
     pdf = to_bytes(images, "pdf", 200)
     scan.read_scan(pdf, "warm.pdf", lambda _: known)
-    times = []
+    times, cpu = [], []
     for _ in range(3):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = scan.read_scan(pdf, "pack.pdf", lambda _: known)
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
     assert sum(len(c.pages) for c in result.copies) == pages
     load = os.getloadavg()[0]
     return (f"A {pages}-page scanned pack (one PDF, 200 dpi, JPEG pages): read in {min(times):.2f} s "
-            f"(best of 3, one core; load average {load:.1f} on {os.cpu_count()} cores).")
+            f"({min(cpu):.2f} s of CPU; best of 3, one core; load average {load:.1f} on {os.cpu_count()} cores).")
 
 
 def forms(count: int, jobs: int = 2) -> str:
@@ -254,13 +262,16 @@ def forms(count: int, jobs: int = 2) -> str:
     with open_store(work / "records.sqlite") as store:
         from generator.records.register import import_register
         import_register(store, register)
+        before = os.times()
         start = time.perf_counter()
         result = ingest([stacks], store, jobs=jobs)
         seconds = time.perf_counter() - start
+        after = os.times()
         new = result.counts["new"]
+    cpu = sum(b - a for a, b in zip(before[:4], after[:4]))  # this process and its readers, user and system
     load = os.getloadavg()[0]
     return (f"{len(rows)} scanned feedback forms ({len(rows) // 50 or 1} files of up to 50 pages, 200 dpi): "
-            f"ingested in {seconds:.1f} s with {jobs} readers, {new} new submissions "
+            f"ingested in {seconds:.1f} s with {jobs} readers ({cpu:.1f} s of CPU in all), {new} new submissions "
             f"(load average {load:.1f} on {os.cpu_count()} cores).")
 
 

@@ -49,18 +49,32 @@ MAX_PAGES = 200
 LOW_DPI = 180.0
 #: Alignment residual (RMS over the marks and QR corners, millimetres) above which a page is refused.
 MAX_RESIDUAL_MM = 1.5
-#: Ink ratio thresholds of a button: below EMPTY it is empty, from TICKED on it is ticked, between uncertain.
-EMPTY_BELOW = 0.04
-TICKED_FROM = 0.12
-#: A tick or a cross covers well under half of a box's inside; a box this full of ink is filled in: a radio
-#: bubble filled in is chosen, a tick box filled in may be a crossed-out tick, so it goes to review. Between
-#: the two (a scribble, a tick crossed out) the mark goes to review, as does any heavy mark whose ink
-#: spills far outside its box.
-TICK_UP_TO = 0.48
+#: How a button's ink is measured: each pixel's darkness relative to the page's own contrast, 0 at the
+#: paper around the box, 1 at the black of the page's alignment marks (so a grey photocopy, a dark
+#: scan or uneven light moves both ends together). A pixel is pen ink from INK_FROM on.
+INK_FROM = 0.45
+#: Below this share of pen ink inside a box there is no pen mark (a noisy blank box has none at all).
+NO_INK_BELOW = 0.003
+#: A box with no pen ink but this much faint grey (smoothed over 3 x 3 pixels, from FAINT_LEVEL on:
+#: a pencil tick, a light photocopy of one) goes to review.
+FAINT_LEVEL = 0.06
+FAINT_FROM = 0.06
+#: A stray dot: its pen ink spans at most this many millimetres and its darkness in all stays under
+#: DOT_MASS_BELOW; it is no answer (a tick or a cross spans 1.8 mm or more).
+DOT_SPAN_MM = 1.0
+DOT_MASS_BELOW = 0.06
+#: A tick or a cross: at least this share of pen ink and this mean darkness (a small tick has 0.12).
+TICKED_FROM = 0.06
+TICK_MASS_FROM = 0.09
+#: A tick or a cross covers well under half of a box's inside; more ink than this is a scribble.
+TICK_UP_TO = 0.45
+#: Rows (or columns) of the box's inside that are mostly ink: none in a tick or a cross. A share of
+#: them from SCRIBBLE_FROM on is a scribble (a tick crossed out) or a box filled in: a radio bubble
+#: filled in (FILLED_FROM of its inside ink, nearly every row full) is chosen; a tick box filled in
+#: may be a crossed-out tick, so it goes to review, as does any heavy mark spilling outside its box.
+SCRIBBLE_FROM = 0.12
 FILLED_FROM = 0.88
 SPILL_UNCERTAIN = 0.30
-#: A box with no dark ink but this much faint grey (a pencil tick, a light photocopy) goes to review.
-FAINT_FROM = 0.01
 #: Share of a text field's region that must be ink for it to count as written in.
 TEXT_INK_FROM = 0.004
 PT_PER_MM = 72 / 25.4
@@ -385,6 +399,7 @@ class Alignment:
     matrix: Any  # 3x3: page millimetres -> image pixels
     residual_mm: float
     marks: int = 4  # alignment marks found (the QR code's corners are always used)
+    black: float = 0.0  # grey level of the marks' middles: the page's black
 
 
 def _fit(src: Any, dst: Any, model: str) -> Any:
@@ -466,7 +481,17 @@ def align(image: Any, corners: Any) -> Alignment | str:
                                       for i in keep), key=lambda t: t[1])
     if matrix is None:
         return "the alignment marks do not fit a page"
-    return Alignment(matrix, residual, len(keep))
+    return Alignment(matrix, residual, len(keep), _black(image, [found[i] for i in keep], px_per_mm))
+
+
+def _black(image: Any, centres: list[Any], px_per_mm: float) -> float:
+    """The grey level of solid ink on this scan: the median of the middles (2 mm squares) of the marks."""
+    import numpy as np
+    half = max(1, int(px_per_mm))
+    height, width = image.shape
+    patches = [image[max(0, int(y) - half):min(height, int(y) + half + 1),
+                     max(0, int(x) - half):min(width, int(x) + half + 1)].ravel() for x, y in centres]
+    return float(np.median(np.concatenate(patches))) if patches else 0.0
 
 
 def aligned_region(image: Any, alignment: Alignment, box: tuple[int, int, int, int]) -> Any:
@@ -516,9 +541,23 @@ def _box_px(rect: list[float], page_height_pt: float) -> tuple[int, int, int, in
             int(round(x1 * k)), int(round((page_height_pt - y0) * k)))
 
 
-def ink(page: Any, box: tuple[int, int, int, int]) -> tuple[float, float, float]:
-    """(ink inside the box, faint marks inside it, ink spilling around it): the share of pixels clearly
-    darker (and of those a little darker) than the paper measured around the box."""
+@dataclass(frozen=True)
+class Ink:
+    """What is inside one button's box (see ``ink``)."""
+
+    share: float  # share of the inside that is pen ink (the ink ratio stored)
+    mass: float  # mean darkness of the inside, 0-1
+    faint: float  # share of the inside a little darker than the paper (smoothed)
+    full_rows: float  # share of the inside's rows (or columns, whichever is more) mostly ink
+    span_mm: float  # the larger side of the pen ink's bounding box, millimetres
+    spill: float  # share of pen ink in a ring outside the box
+
+
+def ink(page: Any, box: tuple[int, int, int, int], black: float = 0.0) -> Ink:
+    """The ink inside a button's box (aligned-page pixels), inside its printed border (the widget
+    rectangle less 22 % each side), measured against the paper around the box and ``black``, the
+    grey level of the page's alignment marks."""
+    import cv2
     import numpy as np
     x0, y0, x1, y1 = box
     height, width = page.shape
@@ -526,24 +565,31 @@ def ink(page: Any, box: tuple[int, int, int, int]) -> tuple[float, float, float]
     ax0, ay0 = max(0, x0 - pad), max(0, y0 - pad)
     around = page[ay0:min(height, y1 + pad), ax0:min(width, x1 + pad)]
     paper = max(60.0, level(around, 0.75))
-    page = Offset(around, ax0, ay0)
-    # inside the box's printed border: the widget rectangle is the drawn box, border included
+    contrast = max(paper - black, 40.0)
+    dark = (paper - around.astype(np.float32)) / contrast  # 0 paper, 1 black; negative where lighter
+    local = Offset(dark, ax0, ay0)
     cut = max(int(0.5 * PX_PER_MM), int(0.22 * min(x1 - x0, y1 - y0)))
-    inside = page[max(0, y0 + cut):max(0, y1 - cut), max(0, x0 + cut):max(0, x1 - cut)]
+    cx0, cy0, cx1, cy1 = max(0, x0 + cut), max(0, y0 + cut), max(0, x1 - cut), max(0, y1 - cut)
+    inside = local[cy0:cy1, cx0:cx1]
     if inside.size == 0:
-        return 0.0, 0.0, 0.0
-    dark = paper * 0.62
-    inner = float(np.mean(inside < dark))
-    faint = float(np.mean(inside < paper - max(25.0, 0.1 * paper)))
+        return Ink(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    pen = inside >= INK_FROM
+    share = float(np.mean(pen))
+    mass = float(np.mean(np.clip(inside, 0.0, 1.0)))
+    smooth = Offset(cv2.blur(dark, (3, 3)), ax0, ay0)[cy0:cy1, cx0:cx1]
+    faint = float(np.mean(smooth >= FAINT_LEVEL))
+    full_rows = max(float(np.mean(np.mean(pen, axis=1) >= 0.75)), float(np.mean(np.mean(pen, axis=0) >= 0.75)))
+    ys, xs = np.nonzero(pen)
+    span = float(max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)) / PX_PER_MM if xs.size else 0.0
     # the ring 1.2-2.2 mm outside the box (past a printed border)
     r0, r1 = int(1.2 * PX_PER_MM), int(2.2 * PX_PER_MM)
-    outer = page[max(0, y0 - r1):min(height, y1 + r1), max(0, x0 - r1):min(width, x1 + r1)] < dark
-    mid = np.zeros_like(outer)
     oy, ox = max(0, y0 - r1), max(0, x0 - r1)
+    outer = local[oy:min(height, y1 + r1), ox:min(width, x1 + r1)] >= INK_FROM
+    mid = np.zeros_like(outer)
     mid[max(0, y0 - r0 - oy):max(0, y1 + r0 - oy), max(0, x0 - r0 - ox):max(0, x1 + r0 - ox)] = True
     ring = outer[~mid]
     spill = float(np.mean(ring)) if ring.size else 0.0
-    return inner, faint, spill
+    return Ink(share, mass, faint, full_rows, span, spill)
 
 
 class Offset:
@@ -568,18 +614,21 @@ def level(array: Any, share: float) -> float:
     return float(np.searchsorted(counts, share * counts[-1]))
 
 
-def decide(kind: str, inner: float, faint: float, spill: float) -> str:
+def decide(kind: str, found: Ink) -> str:
     """ticked, empty or uncertain for one box's ink."""
-    if inner < EMPTY_BELOW:
-        return "uncertain" if faint >= FAINT_FROM else "empty"
-    if inner < TICKED_FROM:
+    if found.share < NO_INK_BELOW:
+        return "uncertain" if found.faint >= FAINT_FROM else "empty"  # no pen ink: faint grey goes to review
+    if found.span_mm <= DOT_SPAN_MM and found.mass < DOT_MASS_BELOW:
+        return "empty"  # a stray dot
+    if found.full_rows >= SCRIBBLE_FROM or found.share > TICK_UP_TO:
+        # a bubble filled in is an answer; a tick box filled in, a scribble or a blot spilling over is not clear
+        if (kind != "checkbox" and found.share >= FILLED_FROM and found.full_rows >= 0.9
+                and found.spill < SPILL_UNCERTAIN):
+            return "ticked"
         return "uncertain"
-    if inner >= FILLED_FROM:
-        # a bubble filled in is an answer; a tick box filled in, or a blot spilling over, may be crossed out
-        return "uncertain" if kind == "checkbox" or spill >= SPILL_UNCERTAIN else "ticked"
-    if inner > TICK_UP_TO:
-        return "uncertain"  # more than a tick, less than a filled bubble: a scribble, a tick crossed out
-    return "ticked"
+    if found.share >= TICKED_FROM and found.mass >= TICK_MASS_FROM:
+        return "ticked"
+    return "uncertain"  # a small or light mark: a person decides
 
 
 def _png(array: Any) -> bytes:
@@ -590,10 +639,11 @@ def _png(array: Any) -> bytes:
 
 
 def read_fields(page: Any, number: int, known: Known, copy: ScanCopy,
-                text: Callable[[list[float]], str] | None = None) -> None:
+                text: Callable[[list[float]], str] | None = None, black: float = 0.0) -> None:
     """Read every field of page ``number`` of ``known`` from the aligned ``page`` into ``copy``; a text
     field's answer is taken from the page's own text (``text``) where a PDF still has it (a copy filled
-    on screen, then printed to PDF without flattening the text away)."""
+    on screen, then printed to PDF without flattening the text away). ``black`` is the grey level of
+    the page's alignment marks (its darkest ink)."""
     import numpy as np
     height_pt = known.pages[number - 1]["height"] if number - 1 < len(known.pages) else \
         pagecode.PAGE_SIZE_MM[1] * PT_PER_MM
@@ -605,11 +655,11 @@ def read_fields(page: Any, number: int, known: Known, copy: ScanCopy,
         if kind in BUTTON_KINDS:
             chosen, unsure = [], False
             for widget in widgets:
-                inner, faint, spill = ink(page, _box_px(widget["rect"], height_pt))
-                decision = decide(kind, inner, faint, spill)
+                found = ink(page, _box_px(widget["rect"], height_pt), black)
+                decision = decide(kind, found)
                 on = widget.get("on")
                 option = "" if kind == "checkbox" else str(on)
-                copy.marks.append(Mark(fid, option, number, round(inner, 4), decision))
+                copy.marks.append(Mark(fid, option, number, round(found.share, 4), decision))
                 unsure |= decision == "uncertain"
                 if decision == "ticked":
                     chosen.append(on)
@@ -712,7 +762,7 @@ def read_scan(data: bytes, name: str, lookup: Lookup) -> ScanRead:
             copy.pages.append(info)
             continue
         info.residual_mm = round(alignment.residual_mm, 3)
-        read_fields(AlignedPage(loaded.image, alignment), code.page, known, copy, loaded.text)
+        read_fields(AlignedPage(loaded.image, alignment), code.page, known, copy, loaded.text, alignment.black)
         copy.pages.append(info)
     for copy in copies.values():
         known = lookup(copy.instance_id)

@@ -70,6 +70,39 @@ def test_ticks_crosses_and_bubbles_read_back_exactly_as_drawn(blank):
     assert copy.states[elsewhere["id"]] == "missing"
 
 
+@pytest.mark.parametrize("scanner", [
+    Scanner(dpi=200, rotate=-2.0, shift_mm=(3, -4), scale=0.97, blur=0.5, noise=6, jpeg=50, grey=True),
+    Scanner(dpi=300, rotate=1.0, shift_mm=(-2, 2), blur=1.0, noise=3, jpeg=65)], ids=["grey-jpeg50", "blurred"])
+def test_hesitant_marks_go_to_review_and_clear_ones_are_read(blank, scanner):
+    """A crossed-out tick and a faint tick go to review; a stray dot is no answer; a small tick is
+    ticked; a filled-in bubble is chosen; a filled-in tick box (crossed out?) goes to review."""
+    data, manifest, fields, pages = blank
+    page = max({w["page"] for d in fields if d["kind"] == "checkbox" for w in d["widgets"]},
+               key=lambda p: (len(page_fields(fields, p, {"checkbox"})), bool(page_fields(fields, p, {"yesno"}))))
+    boxes = page_fields(fields, page, {"checkbox"})
+    assert len(boxes) >= 6
+    drawn = ["crossed_out", "faint", "dot", "small", "filled", "tick"]
+    styles = {(b["id"], ""): style for b, style in zip(boxes, drawn)}
+    radios = page_fields(fields, page, {"yesno", "choice"})
+    if radios:
+        styles[(radios[0]["id"], str(radios[0]["widgets"][-1]["on"]))] = "filled"
+    sheet = sheet_for(data, manifest, page, 300)
+    fill_sheet(sheet, fields, page, pages[page - 1]["height"], 300, styles, set(), seed=7)
+    image = scan_sheet(sheet, 300, scanner, seed=7)
+    [copy] = scan.read_scan(to_bytes([image], "png", scanner.dpi), "scan.png", lambda _: known(blank)).copies
+    decided = {m.field_id: m.decision for m in copy.marks if m.option == ""}
+    assert [decided[b["id"]] for b in boxes[:6]] == ["uncertain", "uncertain", "empty", "ticked", "uncertain",
+                                                      "ticked"]
+    assert [copy.states[b["id"]] for b in boxes[:6]] == [scan.NEEDS_REVIEW, scan.NEEDS_REVIEW, "read", "read",
+                                                         scan.NEEDS_REVIEW, "read"]
+    assert [copy.values[b["id"]] for b in boxes[2:4]] == [False, True]
+    assert all(decided[b["id"]] == "empty" for b in boxes[6:])
+    if radios:
+        last = radios[0]["widgets"][-1]["on"]
+        assert copy.states[radios[0]["id"]] == "read"
+        assert copy.values[radios[0]["id"]] == ((last == "yes") if radios[0]["kind"] == "yesno" else last)
+
+
 def test_two_marks_in_a_radio_group_and_a_faint_tick_go_to_review(blank):
     data, manifest, fields, pages = blank
     page = first_page_with(fields, {"yesno"})
