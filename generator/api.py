@@ -352,6 +352,63 @@ def return_links(store: Any, base: str, day: str) -> Callable[[str], str]:
     return lambda instance: f"{base}/return/{new_return_token(store, instance, expires)}"
 
 
+def return_link_valid(token: str, store: Any = None):
+    """The return link a token is (``generator.records.store.ReturnToken``: its instance id and
+    expiry), or None when it is unknown or has expired."""
+    from generator.records.users import check_return_token
+    with _opened(store, create=False) as opened:
+        return check_return_token(opened, token)
+
+
+@dataclass(frozen=True)
+class LinkReturn:
+    """What became of a copy sent to a learner's return link.
+
+    ``status`` is ingest's for the copy (new, unchanged, superseded, conflict, rejected,
+    failed), or "unreadable" (not a portfolio copy) or "other copy" (a copy of another
+    instance than the link's): those two store nothing. ``outcome`` is ingest's
+    ``FileOutcome`` when the copy was ingested.
+    """
+
+    status: str
+    outcome: Any = None
+
+
+def return_by_link(token: str, data: bytes, kind: str, store: Any = None, *,
+                   jobs: int | None = None) -> LinkReturn | None:
+    """Take a learner's filled copy (``data``, of sniffed ``kind`` "pdf" or "docx") sent to the return
+    link ``token``: read in a child process within the reading limits; stored as ``ingest`` stores it
+    only when it is a copy of the link's own instance; audited either way. None when the link is
+    unknown or has expired (nothing is read)."""
+    import tempfile
+
+    from generator.reading.sandbox import call_isolated
+    from generator.records.ingest import ingest as run_ingest
+    from generator.records.ingest import read_copy
+    from generator.records.users import check_return_token
+    with _opened(store, create=False) as opened:
+        link = check_return_token(opened, token)
+        if link is None:
+            return None
+        read = call_isolated(read_copy, (data, f"returned.{kind}"))
+        record = read.value.record if read.status == "ok" and read.value.record is not None else None
+        if record is None:
+            return LinkReturn("unreadable")
+        if str(record.pack.get("instance_id") or "") != link.instance_id:
+            with opened.transaction():
+                opened.add_audit("return refused", instance_id=link.instance_id,
+                                 detail="a copy of another instance was sent to this return link")
+            return LinkReturn("other copy")
+        with tempfile.TemporaryDirectory(prefix="return-") as tmp:  # a name the server makes
+            path = Path(tmp) / f"returned.{kind}"
+            path.write_bytes(data)
+            outcome = run_ingest([path], opened, jobs=jobs).files[0]
+        with opened.transaction():
+            opened.add_audit("returned by link", sha256=outcome.sha256, instance_id=link.instance_id,
+                             submission_id=outcome.submission_id, detail=outcome.status)
+        return LinkReturn(outcome.status, outcome)
+
+
 def issue(plan: IssuePlan, *, jobs: int | None = None, store: Path | str | None = None,
           progress: Progress | None = None, cache: bool = True,
           actor: str | None = None) -> IssueOutcome:

@@ -3,16 +3,15 @@ uploads their filled copy without email.
 
 In: a token from the link (only its SHA-256 is stored, with the instance id it
 accepts and when it expires) and the learner's file. Out: the file ingested as
-``ingest`` does, when it is a copy of that one instance; otherwise refused. The
+``ingest`` does, when it is a copy of that one instance; otherwise refused
+(``api.return_by_link``, which audits either). The
 page shows nothing of any record: only whether the copy was received.
 A provider makes a link on the learner's page, choosing when it expires.
 """
 
 from __future__ import annotations
 
-import tempfile
 from datetime import datetime, timezone
-from pathlib import Path
 
 from flask import Blueprint, abort, current_app, g, render_template, request
 
@@ -31,18 +30,23 @@ SAID = {
 
 
 def _valid(token: str):
-    from generator.records.users import check_return_token
-    row = check_return_token(g.store, token)
+    from generator import api
+    row = api.return_link_valid(token, g.store)
     if row is None:
         abort(404)
     return row
 
 
+#: What a learner is told when their file was not stored for what it is.
+NOT_READ = {
+    "unreadable": "This file cannot be read as a portfolio copy; send it to your training provider.",
+    "other copy": "This is not the copy this link is for: upload the copy you were sent with this link.",
+}
+
+
 @bp.route("/return/<token>", methods=["GET", "POST"])
 def return_copy(token: str):
     from generator import api
-    from generator.reading.sandbox import call_isolated
-    from generator.records.ingest import read_copy
     from generator.web.views import MAX_FILE_BYTES, sniff
     row = _valid(token)
     message, ok = "", False
@@ -55,26 +59,12 @@ def return_copy(token: str):
         elif len(data) > MAX_FILE_BYTES or kind is None:
             message = "This is not a PDF or Word (.docx) file of up to 25 MB."
         else:
-            read = call_isolated(read_copy, (data, f"returned.{kind}"))
-            record = read.value.record if read.status == "ok" and read.value.record is not None else None
-            if record is None:
-                message = "This file cannot be read as a portfolio copy; send it to your training provider."
-            elif str(record.pack.get("instance_id") or "") != row.instance_id:
-                message = "This is not the copy this link is for: upload the copy you were sent with this link."
-                with g.store.transaction():
-                    g.store.add_audit("return refused", instance_id=row.instance_id,
-                                      detail="a copy of another instance was sent to this return link")
-            else:
-                with tempfile.TemporaryDirectory(prefix="return-") as tmp:
-                    path = Path(tmp) / f"returned.{kind}"
-                    path.write_bytes(data)
-                    outcome = api.ingest([path], store=g.store, jobs=current_app.config["INGEST_JOBS"]).files[0]
-                with g.store.transaction():
-                    g.store.add_audit("returned by link", sha256=outcome.sha256, instance_id=row.instance_id,
-                                      submission_id=outcome.submission_id, detail=outcome.status)
-                message = SAID.get(outcome.status, "This copy could not be stored; send it to your training "
-                                                   "provider.")
-                ok = outcome.status in ("new", "unchanged", "superseded")
+            returned = api.return_by_link(token, data, kind, g.store, jobs=current_app.config["INGEST_JOBS"])
+            if returned is None:  # expired while the file was on its way
+                abort(404)
+            message = NOT_READ.get(returned.status) or SAID.get(
+                returned.status, "This copy could not be stored; send it to your training provider.")
+            ok = returned.status in ("new", "unchanged", "superseded")
     return render_template("return.html", message=message, ok=ok, expires=row.expires[:10])
 
 

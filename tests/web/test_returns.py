@@ -86,3 +86,22 @@ def test_only_providers_make_links_for_issued_copies_with_a_future_expiry(as_use
 def test_return_link_tokens_are_never_logged():
     assert redact_path("/return/AbC-123_x") == "/return/(token)"
     assert redact_path("/learners/0123") == "/learners/0123"
+
+
+def test_a_copy_sent_to_a_link_is_stored_only_when_it_is_the_links_own(issued, make_copy):
+    from generator import api
+    with open_store(issued) as store:
+        token = new_return_token(store, iid(21), datetime.now(timezone.utc) + timedelta(days=2))
+        assert api.return_link_valid(token, store).instance_id == iid(21)
+        assert api.return_link_valid("not-a-token", store) is None
+        assert api.return_by_link("not-a-token", make_copy(iid(21)), "docx", store, jobs=1) is None
+        assert api.return_by_link(token, b"PK\x03\x04 not a portfolio", "docx", store, jobs=1).status == "unreadable"
+        other = api.return_by_link(token, make_copy(iid(22)), "docx", store, jobs=1)
+        assert other.status == "other copy" and store.submissions() == []
+        mine = api.return_by_link(token, make_copy(iid(21), {ACHIEVED: True}), "docx", store, jobs=1)
+        assert mine.status == "new" and [s.instance_id for s in store.submissions()] == [iid(21)]
+        again = api.return_by_link(token, make_copy(iid(21), {ACHIEVED: True}), "docx", store, jobs=1)
+        assert again.status == "unchanged" and len(store.submissions()) == 1  # the same copy again
+        entries = [(e.action, e.instance_id, e.detail) for e in store.audit() if "return" in e.action]
+    assert entries[1:] == [("return refused", iid(21), "a copy of another instance was sent to this return link"),
+                           ("returned by link", iid(21), "new"), ("returned by link", iid(21), again.status)]
