@@ -46,6 +46,7 @@ class LearnerRecord:
     key: str
     copies: list[LearnerCopy] = field(default_factory=list)
     issued: list[str] = field(default_factory=list)  # instance ids issued to the learner, sorted
+    files: dict[str, list[str]] = field(default_factory=dict)  # instance id -> the files issued with it
 
 
 def learner_record(store: Store, key: str) -> LearnerRecord:
@@ -67,8 +68,11 @@ def learner_record(store: Store, key: str) -> LearnerRecord:
         history = sorted((s for s in every if s.instance_id == sub.instance_id), key=lambda s: s.version)
         copies.append(LearnerCopy(sub, answers, warnings.get(sub.id, []), history,
                                   {s.id: uploaded.get(s.sha256, s.filename) for s in history}))
-    issued = sorted({p.instance_id for p in store.issued() if p.learner_key == key})
-    return LearnerRecord(key, copies, issued)
+    files: dict[str, list[str]] = {}
+    for pack in store.issued():
+        if pack.learner_key == key:
+            files.setdefault(pack.instance_id, []).append(pack.file.rpartition("/")[2])
+    return LearnerRecord(key, copies, sorted(files), {i: sorted(set(names)) for i, names in files.items()})
 
 
 @dataclass(frozen=True)

@@ -92,4 +92,4 @@ def make_link(lid: str):
     if not error:  # valid to the end of that day (UTC)
         link = api.return_links(g.store, request.url_root.rstrip("/"), day.isoformat())(instance)
     return render_template("learner.html", lp=lp, lid=lid, copies=record.copies, shown={}, link=link,
-                           link_error=error, issued=record.issued), (422 if error else 200)
+                           link_error=error, issued=record.issued, files=record.files), (422 if error else 200)

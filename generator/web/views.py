@@ -182,7 +182,7 @@ def learner(lid: str):
     lp = find_learner(lid)
     record = api.learner(lp.key, g.store)
     return render_template("learner.html", lp=lp, lid=lid, copies=record.copies, shown={}, link="", link_error="",
-                           issued=record.issued)
+                           issued=record.issued, files=record.files)
 
 
 @bp.route("/learners/<lid>/show", methods=["POST"])

@@ -38,7 +38,7 @@ def test_a_learners_record_holds_the_current_copy_its_versions_and_its_labelled_
                                                                                        blank_docx):
     stored(tmp_path, store, form, blank_docx)
     record = learner_record(store, ZOE)
-    assert record.key == ZOE and record.issued == [iid(700)]
+    assert record.key == ZOE and record.issued == [iid(700)] and record.files == {iid(700): ["zoe.docx"]}
     [copy] = record.copies
     assert (copy.row.instance_id, copy.row.version) == (iid(700), 2)
     assert [(s.version, s.current) for s in copy.history] == [(1, False), (2, True)]

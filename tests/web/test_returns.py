@@ -39,6 +39,8 @@ def make_link(client, expires: str):
 
 def test_a_provider_makes_a_link_and_the_learner_returns_their_copy(as_user, issued, app, make_copy):
     provider = as_user(PROVIDER)
+    # the issued copy is offered by its file's name
+    assert f'<option value="{iid(21)}">zoe.pdf (00000000…)</option>' in provider.get(learner_page(provider)).get_data(True)
     future = (datetime.now(timezone.utc) + timedelta(days=30)).date().isoformat()
     body = make_link(provider, future).get_data(True)
     link = body.split("send it to the learner): <code>")[1].split("</code>")[0]
