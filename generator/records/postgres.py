@@ -288,6 +288,8 @@ $$""",
         *_no_change_triggers("ledger"),
         _seal_existing,
     ),
+    # SQLite's schema 7 turns its originals into a rowid table; PostgreSQL's is one already.
+    7: (),
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)
