@@ -28,7 +28,7 @@ def pages_png(content: Content, layout: Layout, theme: Theme, sections: tuple[st
     """The first page of each of ``sections`` (section ids, each starting a page, the cover one page
     long) as PNGs, ``width`` pixels wide: the sections are laid out together, once."""
     import pypdfium2
-    from weasyprint import HTML
+    from generator.formats.pdf.renderer import HTML
 
     from generator.formats.pdf.write import render_html
 

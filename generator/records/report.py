@@ -213,7 +213,7 @@ def report_csv(learners: list[LearnerProgress]) -> str:
 
 def html_to_pdf(html: str) -> bytes:
     """The report's PDF, laid out by WeasyPrint."""
-    from weasyprint import HTML
+    from generator.formats.pdf.renderer import HTML
     return HTML(string=html, base_url=str(TEMPLATES_DIR / "report")).write_pdf()
 
 

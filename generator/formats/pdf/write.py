@@ -31,12 +31,11 @@ import io
 from typing import Any, Mapping
 
 import pydyf
-from weasyprint import HTML, Attachment
-from weasyprint.text.fonts import FontConfiguration
 
 from generator import __version__
 from generator.content.theme import TEMPLATES_DIR, Theme, template_env
 from generator.formats.pdf import appearance, marks
+from generator.formats.pdf.renderer import HTML, Attachment, FontConfiguration
 from generator.model.form import Form
 from generator.model.manifest import PDF_ATTACHMENT_NAME, RETURN_LINK_PLACEHOLDER, dumps, with_geometry
 from generator.model.pagecode import page_code
