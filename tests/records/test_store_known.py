@@ -650,3 +650,72 @@ def test_a_store_copied_into_a_new_sqlite_store_holds_the_same_rows_and_chains_o
         list(source.table_rows("users", ["email"], ("email",)))
     with pytest.raises(StoreError, match=r"^users: not a table a store copy carries$"):
         source.columns("users")
+
+
+# ---------------------------------------------------------------- SQLite opened for reading
+
+def older_store(path, monkeypatch, version: int) -> None:
+    """A store at schema ``version`` (as an older tool left it), with one submission."""
+    from generator.records import sqlite as engine
+    with monkeypatch.context() as m:
+        m.setattr(engine, "MIGRATIONS", {v: s for v, s in engine.MIGRATIONS.items() if v <= version})
+        m.setattr(engine, "SCHEMA_VERSION", version)
+        m.setattr(engine, "check_tail", lambda store: None)
+        m.setattr(engine.SQLiteStore, "_seal", lambda *args: None)
+        with open_store(str(path)) as store:
+            with store.transaction():
+                store.add_submission(submission(), 1, None)
+
+
+def test_a_store_in_a_read_only_folder_is_read_as_immutable(tmp_path):
+    from tests.records.test_store_read_only import read_only
+    folder = tmp_path / "records"
+    folder.mkdir()
+    with open_store(str(folder / "r.sqlite")) as store:
+        with store.transaction():
+            store.add_submission(submission(), 1, None)
+    with read_only(folder):  # no -shm file can be made beside it: opened as immutable, and read
+        with open_store(str(folder / "r.sqlite"), read_only=True) as store:
+            assert [s.sha256 for s in store.submissions()] == ["a" * 64]
+    assert sorted(p.name for p in folder.iterdir()) == ["r.sqlite"]
+
+
+def test_an_older_store_in_a_read_only_folder_is_refused_with_the_fix(tmp_path, monkeypatch):
+    from generator.records.sqlite import SCHEMA_VERSION
+    from tests.records.test_store_read_only import read_only
+    folder = tmp_path / "records"
+    folder.mkdir()
+    older_store(folder / "r.sqlite", monkeypatch, SCHEMA_VERSION - 1)
+    with read_only(folder):
+        with pytest.raises(StoreError) as raised:
+            open_store(str(folder / "r.sqlite"), read_only=True)
+    assert str(raised.value) == (
+        f"{folder / 'r.sqlite'}: made by an older version of this tool (schema {SCHEMA_VERSION - 1}) and read-only "
+        "here; upgrade it by ingesting into it once where it can be written, then read it here")
+
+
+def test_an_older_store_where_it_can_be_written_is_upgraded_then_read(tmp_path, monkeypatch):
+    from generator.records.sqlite import SCHEMA_VERSION
+    older_store(tmp_path / "r.sqlite", monkeypatch, SCHEMA_VERSION - 1)
+    with open_store(str(tmp_path / "r.sqlite"), read_only=True) as store:
+        assert store.schema_version() == SCHEMA_VERSION and len(store.submissions()) == 1
+        with pytest.raises(StoreError, match="opened for reading only"):
+            with store.transaction():
+                store.add_audit("rejected")
+
+
+def test_a_newer_store_is_refused_for_reading_too(tmp_path):
+    from generator.records.sqlite import SCHEMA_VERSION
+    import sqlite3
+    path = tmp_path / "r.sqlite"
+    with open_store(str(path)):
+        pass
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO schema_version VALUES (?, 'later')", (SCHEMA_VERSION + 1,))
+    db.commit()
+    db.close()
+    for read in (True, False):
+        with pytest.raises(StoreError) as raised:
+            open_store(str(path), read_only=read)
+        assert str(raised.value) == (f"{path}: made by a newer version of this tool (schema {SCHEMA_VERSION + 1}, "
+                                     f"this tool knows {SCHEMA_VERSION}); upgrade the tool")
