@@ -122,9 +122,10 @@ def prepare(name: str) -> Path:
     return work
 
 
-def run(name: str, jobs: int, again: bool = False) -> dict:
+def run(name: str, jobs: int, again: bool = False, only_again: bool = False) -> dict:
     previous = OUT / f"{name}.json"
-    survivors = json.loads(previous.read_text(encoding="utf-8"))["survivors"] if again and previous.exists() else []
+    survivors = json.loads(previous.read_text(encoding="utf-8"))["survivors"] \
+        if (again or only_again) and previous.exists() else []
     work = prepare(name)
     env = dict(os.environ, CI="true", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
                PORTFOLIO_MUTATE_PACKS=str(work / "packs"))  # blank packs rendered once (tests/conftest.py)
@@ -137,19 +138,20 @@ def run(name: str, jobs: int, again: bool = False) -> dict:
         server, stop = start_server(base)
         env["PORTFOLIO_TEST_PG"] = server.admin_url
     try:
-        return _run(name, jobs, work, env, survivors)
+        return _run(name, jobs, work, env, survivors, only_again)
     finally:
         if stop:
             stop()
 
 
-def _run(name: str, jobs: int, work: Path, env: dict, survivors: list[str]) -> dict:
+def _run(name: str, jobs: int, work: Path, env: dict, survivors: list[str], only_again: bool = False) -> dict:
     mutmut = [sys.executable, "-m", "mutmut"]
     log = OUT / f"{name}.log"
     with log.open("w", encoding="utf-8") as handle:
         # mutmut keeps a mutant's result until its function changes: new mutants are checked by a plain run,
         # survivors again only by name
-        for names in ([], survivors) if survivors else ([],):
+        # (--survivors-only: the survivors alone, leaving mutants not checked yet for a later run)
+        for names in ([survivors] if only_again else [[], survivors]) if survivors else ([],):
             subprocess.run(["nice", "-n", os.environ.get("MUTATE_NICE", "10"), *mutmut, "run", "--max-children",
                             str(jobs), *names], cwd=work, env=env, stdout=handle, stderr=subprocess.STDOUT,
                            check=False)
@@ -185,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the modules and their tests")
     parser.add_argument("--survivors", action="store_true",
                         help="check the last run's surviving mutants again (after adding tests for them)")
+    parser.add_argument("--survivors-only", action="store_true",
+                        help="check only the last run's surviving mutants again (a run stopped part-way: its "
+                             "unchecked mutants wait for a plain run)")
     args = parser.parse_args(argv)
     if args.list:
         for name, (module, tests, extra) in MODULES.items():
@@ -197,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in args.modules or list(MODULES):
         print(f"mutating {name} ({MODULES[name][0]}) ...", flush=True)
-        summary = run(name, jobs, args.survivors)
+        summary = run(name, jobs, args.survivors, args.survivors_only)
         rows.append((name, summary))
         print(f"  {summary['score']}% killed of {summary['mutants']} mutants: {summary['counts']}", flush=True)
     print(f"\n{'module':16} {'mutants':>7} {'killed':>7} {'survived':>8} {'score':>6}")

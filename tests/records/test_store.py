@@ -259,3 +259,11 @@ def test_many_submissions_are_read_back_in_chunks(store):
     assert [v.field_id for v in values[1200]] == [v.field_id for v in submission().values]
     assert len(values) == 1200 and all(len(v) == 5 for v in values.values())
     assert set(store.warnings([5, 6, 99999])) == {5, 6}
+    # scanned pages and marks of more copies than one query asks for (500 a query): every chunk's rows
+    from generator.records.store import ScanField, ScanPage
+    with store.transaction():
+        store.add_scan_fields([ScanField(n, "a.f", "", 1, 0.5, "ticked", "read") for n in (1, 600, 1200)])
+        for n in (1, 600, 1200):
+            store.add_scan_page(ScanPage("s" * 64, n, "scan.pdf", n, f"i-{n}", 1, 300.0, 0.1, ""))
+    assert [f.submission_id for f in store.scan_fields(range(1, 1201))] == [1, 600, 1200]
+    assert [p.submission_id for p in store.scan_pages(range(1, 1201))] == [1, 600, 1200]

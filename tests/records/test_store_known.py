@@ -719,3 +719,14 @@ def test_a_newer_store_is_refused_for_reading_too(tmp_path):
             open_store(str(path), read_only=read)
         assert str(raised.value) == (f"{path}: made by a newer version of this tool (schema {SCHEMA_VERSION + 1}, "
                                      f"this tool knows {SCHEMA_VERSION}); upgrade the tool")
+
+
+def test_a_store_opened_for_reading_where_it_can_be_written_sees_later_writes(tmp_path):
+    """Not opened as immutable where a writer may be at work: a row another connection commits afterwards
+    (still in the -wal file) is read."""
+    path = str(tmp_path / "r.sqlite")
+    with open_store(path) as writer, open_store(path, read_only=True) as reader:
+        assert reader.audit() == []
+        with writer.transaction():
+            writer.add_audit("rejected", filename="x.txt", detail="not a pack")
+        assert [(e.action, e.filename) for e in reader.audit()] == [("rejected", "x.txt")]
