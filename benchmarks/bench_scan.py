@@ -182,9 +182,10 @@ def accuracy(pages: int, seed: int) -> str:
                      f"{c['aligned']} ({c['aligned'] / max(1, c['pages']):.1%}) |")
     if reasons:
         lines += ["", "Pages not read: " + "; ".join(f"{r} ({n})" for r, n in reasons.most_common())]
-    for name, counts in [*table.items(), *((f"200 and 300 ({k})", c) for k, c in kinds.items())]:
+    for name, counts in [*((f"{k} dpi", c) for k, c in table.items()),
+                         *((f"200 and 300 dpi, {k} only", c) for k, c in kinds.items())]:
         total = sum(counts.values())
-        lines += ["", f"Answers at {name} dpi ({total}: each tick box, and each radio group as a whole): "
+        lines += ["", f"Answers at {name} ({total}: each tick box, and each radio group as a whole): "
                   "true state (rows) x what was stored (columns)", "",
                   "| true \\ decided | " + " | ".join(DECISIONS) + " |", "|---" * (len(DECISIONS) + 1) + "|"]
         for state in TRUE_STATES:

@@ -179,7 +179,10 @@ class Scanner:
 
 
 def scan_sheet(sheet: Image.Image, sheet_dpi: float, scanner: Scanner, seed: int = 0) -> Image.Image:
-    """The page as a scanner would return it."""
+    """The page as a flatbed scanner would return it. "Fit to page" printing shrinks the page about its
+    centre (``scale``); the sheet then lies on the glass turned by ``rotate`` degrees about its centre
+    and moved by ``shift_mm``; the scan is the glass's A4 area, so whatever of the sheet moves past its
+    edge is lost and the white lid (grey 250, 235 in a grey copy) shows where the sheet is not."""
     rng = np.random.default_rng(seed)
     k = scanner.dpi / sheet_dpi
     width, height = sheet.size

@@ -146,6 +146,29 @@ def test_a_sheet_three_degrees_askew_and_five_mm_off_is_still_read(blank, rotate
     assert (info.page, info.reason) == (page, "") and info.residual_mm < 0.5
 
 
+@pytest.mark.parametrize("covered, reason", [((0, 1), ""), ((0, 1, 2), ""),
+                                             ((0, 1, 2, 3), "no alignment mark was found")])
+def test_alignment_uses_whichever_marks_survive(blank, covered, reason):
+    """Marks covered (a sticker, a punched hole): the rest and the code's corners still align the page;
+    with none left the page is kept, unread, with the reason."""
+    from PIL import ImageDraw
+
+    from generator.model.pagecode import MARK_CENTRES_MM
+    data, manifest, fields, pages = blank
+    page = first_page_with(fields, {"yesno"})
+    sheet = sheet_for(data, manifest, page, 200)
+    draw, k = ImageDraw.Draw(sheet), 200 / 25.4
+    for i in covered:
+        x, y = MARK_CENTRES_MM[i]
+        draw.rectangle([(x - 4) * k, (y - 4) * k, (x + 4) * k, (y + 4) * k], fill=255)
+    image = scan_sheet(sheet, 200, Scanner(dpi=200, rotate=1.5, shift_mm=(2, -3), scale=0.98))
+    [copy] = scan.read_scan(to_bytes([image], "png", 200), "covered.png", lambda _: known(blank)).copies
+    [info] = copy.pages
+    assert info.reason.startswith(reason) if reason else info.reason == ""
+    if not reason:
+        assert info.residual_mm < 0.5
+
+
 def test_unknown_instances_and_pages_without_our_code_are_kept_as_unidentified(blank):
     import segno
     data, manifest, fields, pages = blank
