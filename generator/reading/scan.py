@@ -343,7 +343,10 @@ def find_code(image: Any) -> Found:
     regions = _code_regions(height, width)
     for attempt in (regions, [(0, 0, height, width)]):
         for y, x, rh, rw in attempt:
-            for barcode, k in _barcodes(np.ascontiguousarray(image[y:y + rh, x:x + rw])):
+            region = image[y:y + rh, x:x + rw]
+            if region.shape[0] < 1 or region.shape[1] < 1:  # the sheet is cut off before that place
+                continue
+            for barcode, k in _barcodes(np.ascontiguousarray(region)):
                 try:
                     code = pagecode.decode(barcode.text)
                 except PageCodeError as exc:

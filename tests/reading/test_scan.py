@@ -188,6 +188,15 @@ def test_unknown_instances_and_pages_without_our_code_are_kept_as_unidentified(b
     assert all(Image.open(io.BytesIO(p.image)).format == "PNG" for p in result.unidentified)
 
 
+@pytest.mark.parametrize("size", [(1654, 2000), (1654, 300), (400, 2339)])
+def test_a_sheet_cut_off_where_the_code_is_printed_is_kept_as_unidentified(size):
+    # an A4 page at 200 dpi with its foot (or all but a strip, or its sides) cut off by the scanner:
+    # where the code is looked for first lies outside the image; that page is not a damaged file
+    result = scan.read_scan(to_bytes([Image.new("L", size, 250)], "png", 200), "cut.png", lambda _: None)
+    assert result.copies == []
+    assert [(p.index, p.reason) for p in result.unidentified] == [(1, "no QR code of this tool was found on the page")]
+
+
 def test_a_low_resolution_page_that_fails_asks_for_a_better_scan(blank):
     plain = Image.new("L", (1240, 1754), 250)  # A4 at 150 dpi, no code
     result = scan.read_scan(to_bytes([plain], "png", 150), "low.png", lambda _: None)
