@@ -10,6 +10,7 @@ table printed at the end; docs/testing.md keeps the latest scores and explains e
     python scripts/mutate.py --list           # the modules and their tests
     python scripts/mutate.py --survivors csv-fhir-export   # the last run's survivors again, after new tests
     MUTATE_JOBS=2 python scripts/mutate.py values   # more mutants at once (default 1)
+    MUTATE_SUMMARY_ONLY=1 python scripts/mutate.py store-sqlite   # the table again from the kept results
 
 A mutant is a small change to the code (a flipped comparison, a changed constant, a dropped call);
 "killed" means some selected test failed with it in place. mutmut caches results in the copy, so a
@@ -130,7 +131,7 @@ def run(name: str, jobs: int, again: bool = False, only_again: bool = False) -> 
     env = dict(os.environ, CI="true", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
                PORTFOLIO_MUTATE_PACKS=str(work / "packs"))  # blank packs rendered once (tests/conftest.py)
     stop = None
-    if name in NEEDS_SERVER and not os.environ.get("PORTFOLIO_TEST_PG"):
+    if name in NEEDS_SERVER and not os.environ.get("PORTFOLIO_TEST_PG") and not os.environ.get("MUTATE_SUMMARY_ONLY"):
         # one server for every mutant (each mutant's pytest session would otherwise start its own)
         sys.path.insert(0, str(ROOT))
         from tests.pg import start_server
@@ -151,7 +152,8 @@ def _run(name: str, jobs: int, work: Path, env: dict, survivors: list[str], only
         # mutmut keeps a mutant's result until its function changes: new mutants are checked by a plain run,
         # survivors again only by name
         # (--survivors-only: the survivors alone, leaving mutants not checked yet for a later run)
-        for names in ([survivors] if only_again else [[], survivors]) if survivors else ([],):
+        for names in [] if os.environ.get("MUTATE_SUMMARY_ONLY") else \
+                ([survivors] if only_again else [[], survivors]) if survivors else ([],):
             subprocess.run(["nice", "-n", os.environ.get("MUTATE_NICE", "10"), *mutmut, "run", "--max-children",
                             str(jobs), *names], cwd=work, env=env, stdout=handle, stderr=subprocess.STDOUT,
                            check=False)
@@ -161,7 +163,7 @@ def _run(name: str, jobs: int, work: Path, env: dict, survivors: list[str], only
     for line in listing.splitlines():
         if m := re.match(r"^\s*(\S+): (.+)$", line):
             results[m[1]] = m[2].strip()
-    sql_case = sorted(k for k, v in results.items() if v == "survived"
+    sql_case = sorted(k for k, v in results.items() if v in ("survived", "no tests")
                       and sql_case_only(subprocess.run([*mutmut, "show", k], cwd=work, env=env, capture_output=True,
                                                        text=True, check=False).stdout))
     for k in sql_case:

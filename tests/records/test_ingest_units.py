@@ -762,3 +762,32 @@ def test_a_later_copy_of_one_stored_without_values(store):
     one = Record(record().pack, {"cover.name": ZOE}, definitions=FIELDS[:1])
     status, reason, _, previous = store_submission(store, new(one, sha="b"), False)
     assert (status, previous) == ("conflict", 1) and "in 1 field(s): cover.name;" in reason
+
+
+# ---------------------------------------------------------------- what read_copy hands to the scan reader
+
+def test_an_image_is_read_as_a_scan_and_a_pdf_without_fields_that_is_no_scan_keeps_its_own_error():
+    import io
+
+    import pikepdf
+    from PIL import Image
+    blank = io.BytesIO()
+    Image.new("L", (400, 560), 255).save(blank, "PNG")  # a page with no page code, at 48 dpi
+    outcome = read_copy(blank.getvalue(), "scan.png")
+    assert (outcome.error, outcome.record) == (None, None)
+    assert (outcome.scan.pages, outcome.scan.scanned, outcome.scan.copies) == (1, 1, [])
+    [page] = outcome.scan.unidentified
+    assert (page.index, page.instance_id, page.dpi) == (1, None, 47.9)
+    assert page.reason == ("no QR code of this tool was found on the page (scanned at 48 dpi: scan again at 200 "
+                           "or 300 dpi)")
+    flat = pikepdf.new()
+    flat.add_blank_page(page_size=(595, 842))
+    data = io.BytesIO()
+    flat.save(data)
+    outcome = read_copy(data.getvalue(), "flat.pdf")
+    assert (outcome.error, outcome.code, outcome.scan) == (
+        "has no form fields: it was probably printed to PDF or flattened. Return the fillable copy that was "
+        "issued, filled in", "E-READ", None)
+    outcome = read_copy(b"\x89PNG\r\n\x1a\n" + b"junk" * 10, "bad.png")
+    assert (outcome.error, outcome.code) == (
+        "is a truncated image and cannot be read (Truncated File Read); scan the pages again", "E-READ-DAMAGED")
