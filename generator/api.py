@@ -304,14 +304,14 @@ def plan_issue(roster: Path | str, cohort: str, *, out_dir: Path | str = "build"
     return_url, return_by = return_link_options(return_url, return_by)
     try:
         content = load_content(content_dir)
-        learners = read_roster(roster, profile_names(content.directory), cover_labels(content))
+        warnings: list[str] = []
+        learners = read_roster(roster, profile_names(content.directory), cover_labels(content), warnings)
     except RosterError:
         raise
     except ContentError as exc:
         raise RosterError(exc.problems) from None
     cohort_dir = check_cohort(learners, cohort, Path(out_dir), wanted, feedback_forms, replace, print_forms)
     pcns = sorted({learner.pcn for learner in learners})
-    warnings = []
     where = "row" if is_workbook(roster) else "line"  # as the roster's own problems say
     for slug in pcns:  # a practice the profile does not list is probably a typo, but not an error
         practices = set(load_profile(slug, content).practices)

@@ -228,12 +228,15 @@ def is_workbook(path: Path) -> bool:
 
 
 def read_roster(path: Path, known_pcns: Iterable[str] | Mapping[str, Iterable[str]],
-                labels: Mapping[str, str] | None = None) -> list[Learner]:
-    """Parse and check a roster (CSV or .xlsx); RosterError (a ContentError) lists every problem with its line.
+                labels: Mapping[str, str] | None = None, warnings: list[str] | None = None) -> list[Learner]:
+    """Parse and check a roster (CSV or .xlsx); RosterError (a ContentError) lists every problem with its line,
+    the header's and the rows' together.
 
     ``known_pcns`` are the profile slugs, or slug -> other names (full and short name)
     a roster may use for it; ``labels`` are the cover's labels of the roster's columns
-    (``cover_labels``), accepted as headers too.
+    (``cover_labels``), accepted as headers too. A column the roster does not use (a
+    spreadsheet's phone numbers, notes) is ignored, with a line added to ``warnings``;
+    it is a problem only when a required column is missing and it looks like that one.
     """
     name = path.name
     try:
@@ -264,14 +267,22 @@ def read_roster(path: Path, known_pcns: Iterable[str] | Mapping[str, Iterable[st
     if missing:
         problems.append(roster_problem(name, at, f"missing column(s): {', '.join(missing)} "
                                           f"(the header needs: {', '.join(REQUIRED)}; optional: email)"))
+    meant = {}
     for cell in unknown:
         suggestion = closest(header_key(cell), names, key=lambda s: s)
-        problems.append(roster_problem(name, at, f"unknown column '{cell}'"
-                                          + _mean(names[suggestion] if suggestion else None)))
+        meant[cell] = names[suggestion] if suggestion else None
+    resembling = [cell for cell in unknown if meant[cell] in missing]
+    for cell in unknown:
+        if cell in resembling:  # a misspelt required column
+            problems.append(roster_problem(name, at, f"unknown column '{cell}'" + _mean(meant[cell])))
+        elif missing and not resembling:  # perhaps the missing one under another name
+            problems.append(roster_problem(name, at, f"unknown column '{cell}'" + (
+                f" (if it holds {missing[0]}, name it so)" if len(missing) == 1 else "")))
+        elif warnings is not None:
+            warnings.append(f"{name}: {at}: column '{cell}' is not one a roster uses; ignored "
+                            f"(the columns: {', '.join(REQUIRED + OPTIONAL)})")
     for column in doubled:
         problems.append(roster_problem(name, at, f"two columns are {column} (keep one)"))
-    if problems:
-        raise RosterError(problems)
     lookup = pcn_lookup(known_pcns)
     slugs = sorted(set(lookup.values()))
     learners: list[Learner] = []
@@ -290,7 +301,7 @@ def read_roster(path: Path, known_pcns: Iterable[str] | Mapping[str, Iterable[st
             continue  # blank line
         before = len(problems)
         for column in REQUIRED:
-            if not cells.get(column):
+            if column in present and not cells.get(column):  # a column missing altogether is said once, above
                 problems.append(roster_problem(name, where, f"missing {column.replace('_', ' ')}"))
         pcn = ""
         if cells.get("pcn"):
@@ -314,7 +325,7 @@ def read_roster(path: Path, known_pcns: Iterable[str] | Mapping[str, Iterable[st
                 seen[key] = line
         if cells.get("email") and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", cells["email"]):
             problems.append(roster_problem(name, where, f"email '{cells['email']}' is not an email address"))
-        if len(problems) == before:
+        if len(problems) == before and not missing:
             learners.append(Learner(line, cells["name"], cells["practice"], pcn, cells["supervisor"],
                                     cells["facilitator"], start or "", cells.get("email", "")))
     if problems:

@@ -66,6 +66,32 @@ def test_a_pcn_by_its_slug_in_any_case_or_its_full_or_short_name(tmp_path, given
     assert zoe.pcn == "riverside-pcn"
 
 
+def test_columns_a_roster_does_not_use_are_ignored_with_a_warning(tmp_path):
+    path = write(tmp_path, "name,practice,pcn,supervisor,facilitator,start_date,mobile,emial\n"
+                           + ",".join(ZOE[:6]) + ",07700 900000,zoe@example.org\n")
+    warnings: list[str] = []
+    [zoe] = read_roster(path, PCNS, warnings=warnings)
+    assert (zoe.name, zoe.email) == ("Zoë Łukasiewicz", "")
+    columns = "(the columns: name, practice, pcn, supervisor, facilitator, start_date, email)"
+    assert warnings == [f"roster.csv: line 1: column 'mobile' is not one a roster uses; ignored {columns}",
+                        f"roster.csv: line 1: column 'emial' is not one a roster uses; ignored {columns}"]
+
+
+def test_the_headers_problems_and_the_rows_come_together(tmp_path):
+    path = write(tmp_path, "name,practise,pcn,supervisor,facilitator,start_date,notes\n"
+                           "Zoë Łukasiewicz,Riverside Surgery,Riversyde PCN,Dr A,Ms B,31/02/2026,\n"
+                           "Siobhán Kelly,Riverside Surgery,riverside-pcn,Dr A,Ms B,01/09/2026,\n"
+                           "Siobhán Kelly,Riverside Surgery,riverside-pcn,Dr A,,01/09/2026,\n")
+    assert problems(path) == [
+        "roster.csv: line 1: missing column(s): practice (the header needs: name, practice, pcn, supervisor, "
+        "facilitator, start_date; optional: email)",
+        "roster.csv: line 1: unknown column 'practise' — did you mean practice?",
+        "roster.csv: line 2: unknown PCN 'Riversyde PCN' — did you mean riverside-pcn?",
+        "roster.csv: line 2: start date '31/02/2026' is not a date (use DD/MM/YYYY or YYYY-MM-DD)",
+        "roster.csv: line 4: missing facilitator",
+        "roster.csv: line 4: duplicate learner 'Siobhán Kelly' in riverside-pcn (first on line 3)"]
+
+
 def test_profile_names_come_from_the_profiles():
     assert profile_names()["riverside-pcn"] == ("Riverside Primary Care Network", "Riverside PCN")
 
@@ -75,8 +101,7 @@ def test_an_unknown_pcn_or_column_gets_the_closest_match(tmp_path):
     assert problems(path) == [
         "roster.csv: line 1: missing column(s): facilitator (the header needs: name, practice, pcn, supervisor, "
         "facilitator, start_date; optional: email)",
-        "roster.csv: line 1: unknown column 'facilitater' — did you mean facilitator?",
-        "roster.csv: line 1: unknown column 'emial' — did you mean email?"]
+        "roster.csv: line 1: unknown column 'facilitater' — did you mean facilitator?"]
     path = write(tmp_path, "name,practice,pcn,supervisor,facilitator,start_date\n"
                            "Zoë,Riverside Surgery,riverside-pc,Dr A,Jo,2026-09-01\n"
                            "Kai,Riverside Surgery,Riversyde PCN,Dr A,Jo,2026-09-01\n"
