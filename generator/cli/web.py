@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from generator.cli.common import CONTENT_OPTION, fail, main
-from generator.errors import PortfolioError
+from generator.errors import OptionError, PortfolioError
 from generator.records.store import DEFAULT_STORE, STORE_ENV
 
 STORE_OPTION = click.option(
@@ -79,14 +79,27 @@ def user() -> None:
 @click.option("--password-stdin", is_flag=True, required=True,
               help="Read the password from standard input (at least 12 characters).")
 @STORE_OPTION
-def user_add(email: str, role: str, pcn: str | None, password_stdin: bool, store_file: Path) -> None:
+@CONTENT_OPTION
+def user_add(email: str, role: str, pcn: str | None, password_stdin: bool, store_file: Path,
+             content_dir: Path | None) -> None:
     """Add an account that can sign in to the web app.
+
+    A PCN manager's --pcn must be one of the content's PCN profiles.
 
     Example: portfolio user add lead@riverside.example --role pcn --pcn riverside-pcn --password-stdin < pw.txt
     """
+    from generator.content.profile import list_profiles
+    from generator.issuing.roster import closest
     from generator.records.connect import open_store
     from generator.records.users import add_user
     password = sys.stdin.readline().rstrip("\r\n")
+    slugs = list_profiles(content_dir)
+    if pcn and pcn not in slugs:  # an account scoped to no PCN would sign in to an empty, unfixable app
+        near = closest(pcn, slugs)
+        fail(OptionError("pcn", f"there is no PCN profile '{pcn}'"
+                                + (f" — did you mean {near}?" if near else "")
+                                + f" (profiles: {', '.join(slugs) or 'none'}; create one with "
+                                  f"'portfolio profile new {pcn}')"))
     try:
         with open_store(store_file) as store:
             added = add_user(store, email, role, pcn, password)

@@ -47,6 +47,11 @@ def test_user_add_explains_what_is_wrong(tmp_path):
     no_pcn = run("user", "add", "a@b.example", "--role", "pcn", "--password-stdin", "--store", store,
                  input=PASSWORD + "\n")
     assert no_pcn.exit_code == 1 and "needs --pcn SLUG" in no_pcn.output
+    typo = run("user", "add", "m@b.example", "--role", "pcn", "--pcn", "riversde-pcn", "--password-stdin",
+               "--store", store, input=PASSWORD + "\n")
+    assert typo.exit_code == 2
+    assert ("there is no PCN profile 'riversde-pcn' — did you mean riverside-pcn? (profiles: riverside-pcn; "
+            "create one with 'portfolio profile new riversde-pcn')") in typo.output
     missing = run("user", "disable", "nobody@b.example", "--store", store)
     assert missing.exit_code == 1 and "no user nobody@b.example" in missing.output
     assert run("user", "list", "--store", str(tmp_path / "none.sqlite")).exit_code == 1
