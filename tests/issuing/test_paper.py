@@ -286,3 +286,12 @@ def test_the_word_copy_carries_its_own_return_link_and_keeps_it_through_libreoff
     assert {k: after[k] for k in ("target", "mode", "text", "qr")} == {k: expected[k] for k in ("target", "mode", "text", "qr")}
     assert after["alt"].startswith("QR code of your personal return link")
     assert read_bytes(resaved.read_bytes(), resaved.name).pack["instance_id"] == instance
+
+
+def test_reading_the_print_file_says_what_it_is_for(printed):
+    path = printed / "riverside-pcn" / "zoe-lukasiewicz-feedback-forms.pdf"
+    result = CliRunner().invoke(main, ["read", str(path)])
+    assert result.exit_code == 1
+    assert result.output == ("Error: zoe-lukasiewicz-feedback-forms.pdf: is a print-ready file of forms for paper "
+                             "(issued with --print), with no form fields: print it, and ingest the scans of the "
+                             "filled-in forms\n")

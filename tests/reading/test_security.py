@@ -56,7 +56,10 @@ def test_truncated_pdf(tmp_path, pack_pdf):
 
 
 def test_renamed_non_pdf(tmp_path):
-    rejected(tmp_path, "photo.pdf", b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "is not a PDF or Word (.docx) file")
+    rejected(tmp_path, "photo.pdf", b"\x89PNG\r\n\x1a\n" + b"\0" * 100,
+             "is a scanned image (PNG): scans are read by 'portfolio ingest FILE --store STORE', against the "
+             "store's record of the issued copies")
+    rejected(tmp_path, "notes.pdf", b"Name,Practice\nZoe,High Street\n", "is not a PDF or Word (.docx) file")
 
 
 def test_encrypted_pdf(tmp_path, pack_pdf):
@@ -212,3 +215,12 @@ def test_date_of_birth_is_flagged(tmp_path, pack_pdf):
 def test_ordinary_dates_and_numbers_are_not_flagged(tmp_path, pack_pdf):
     run = read_with_text(tmp_path, pack_pdf, "Met on 01/09/2026; 12 actions agreed, 3 completed by week 10.")
     assert json.loads(run.out)["flags"] == []
+
+
+def test_an_excel_workbook_is_named_as_one(tmp_path):
+    import openpyxl
+    book = openpyxl.Workbook()
+    book.active.append(["name", "practice"])
+    book.save(tmp_path / "book.xlsx")
+    rejected(tmp_path, "roster.xlsx", (tmp_path / "book.xlsx").read_bytes(),
+             "is an Excel workbook, not a returned copy of the pack (a roster is issued with 'portfolio issue')")

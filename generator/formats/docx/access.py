@@ -168,6 +168,9 @@ def open_package(data: bytes, name: str) -> Package:
         if "mimetype" in names and archive.read("mimetype").startswith(b"application/vnd.oasis.opendocument"):
             raise ReadError(name, "is an OpenDocument file (.odt), which cannot hold the pack's form; "
                                   "fill in the Word copy that was issued and save it as Word (.docx)")
+        if "xl/workbook.xml" in names:
+            raise ReadError(name, "is an Excel workbook, not a returned copy of the pack (a roster is issued "
+                                  "with 'portfolio issue')")
         raise ReadError(name, "is not a Word (.docx) document")
     types = archive.read("[Content_Types].xml").lower()
     if any(marker.encode() in types for marker in MACRO_TYPES) or \

@@ -32,6 +32,7 @@ from generator.formats.pdf.objects import (
 )
 from generator.kinds import BUTTON_KINDS
 from generator.model.document import RawDocument
+from generator.model.manifest import LAYOUT_ATTACHMENT_NAME, PDF_ATTACHMENT_NAME
 
 LIMIT_MESSAGE = ("goes beyond the reading limits (a stream that unpacks to more than 10 MB, or "
                  "too many objects); refused as a possible decompression bomb")
@@ -149,6 +150,9 @@ def _read_pdf_raw(pdf: pikepdf.Pdf, name: str, data: bytes) -> RawDocument:
     if not found:
         if repaired(pdf):  # a truncated copy whose form qpdf could not recover
             raise ReadError.damaged(name, DAMAGED)
+        if LAYOUT_ATTACHMENT_NAME in pdf.attachments and PDF_ATTACHMENT_NAME not in pdf.attachments:
+            raise ReadError(name, "is a print-ready file of forms for paper (issued with --print), with no "
+                                  "form fields: print it, and ingest the scans of the filled-in forms")
         raise ReadError(name, "has no form fields: it was probably printed to PDF or flattened. "
                               "Return the fillable copy that was issued, filled in")
     try:
