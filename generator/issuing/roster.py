@@ -245,6 +245,11 @@ def read_roster(path: Path, known_pcns: Iterable[str] | Mapping[str, Iterable[st
         raw = path.read_bytes()
     except OSError as exc:
         raise RosterError([roster_problem(name, "", f"cannot be read ({exc.strerror})")]) from None
+    if raw.startswith(b"%PDF-") or raw.lstrip()[:1] in (b"{", b"["):
+        what = "a PDF" if raw.startswith(b"%PDF-") else "JSON"
+        raise RosterError([roster_problem(name, "", f"is {what}, not a roster: a roster is a CSV file or an .xlsx "
+                                                    "workbook with a row per learner (a returned copy is read with "
+                                                    "'portfolio ingest')")])
     xlsx = raw[:4] == b"PK\x03\x04" or path.suffix.lower() == ".xlsx"
     rows = _xlsx_rows(path, raw) if xlsx else _csv_rows(path, raw)
     where_word = "row" if xlsx else "line"

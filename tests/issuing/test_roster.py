@@ -92,6 +92,15 @@ def test_the_headers_problems_and_the_rows_come_together(tmp_path):
         "roster.csv: line 4: duplicate learner 'Siobhán Kelly' in riverside-pcn (first on line 3)"]
 
 
+@pytest.mark.parametrize("data, what", [(b"%PDF-1.7\n%\xe2\xe3\n", "a PDF"), (b'  {"name": "Zo\xc3\xab"}', "JSON"),
+                                        (b"[1, 2]", "JSON")])
+def test_a_returned_copy_or_a_record_given_as_the_roster_is_named(tmp_path, data, what):
+    path = tmp_path / "roster.csv"
+    path.write_bytes(data)
+    assert problems(path) == [f"roster.csv: is {what}, not a roster: a roster is a CSV file or an .xlsx workbook "
+                              "with a row per learner (a returned copy is read with 'portfolio ingest')"]
+
+
 def test_profile_names_come_from_the_profiles():
     assert profile_names()["riverside-pcn"] == ("Riverside Primary Care Network", "Riverside PCN")
 
