@@ -193,7 +193,7 @@ def _issue_one(learner: Learner, stem: str, folder: Path, feedback_forms: int,
 def _write_register(result: IssueResult, rows: list[dict[str, str]]) -> None:
     """Add this run's rows to ``<cohort>/issued.csv`` (earlier runs' rows are kept)."""
     rows = sorted(rows, key=lambda r: (r["pcn"], r["learner"], r["document"], r["file"]))
-    result.files = len(rows)
+    result.files = len({r["file"] for r in rows})  # a print-ready file holds several forms, a row each
     result.register = result.cohort_dir / "issued.csv"
     if result.register.exists():
         with result.register.open(newline="", encoding="utf-8") as handle:

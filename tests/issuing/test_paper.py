@@ -31,6 +31,8 @@ def printed(tmp_path_factory):
     result = CliRunner().invoke(main, ["issue", str(path), "--cohort", "Paper", "--out", str(out), "--format", "pdf",
                                        "--feedback-forms", str(FORMS), "--print", "--jobs", "1"])
     assert result.exit_code == 0, result.output
+    # 2 learners: a pack and one print-ready file of 3 forms each (the register has a row per form)
+    assert "issued 2 learners, 4 files in" in result.output
     return out / "paper"
 
 
