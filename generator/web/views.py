@@ -288,7 +288,8 @@ def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[Upl
         for index, path in zip(where, paths):
             o = by_path[path.name]
             name = files[index][0]
-            result = UploadResult(name, o.status, o.reason, missing=len(o.missing), unmapped=len(o.unmapped),
+            result = UploadResult(name, o.status, _for_the_browser(o.reason), missing=len(o.missing),
+                                  unmapped=len(o.unmapped),
                                   warnings=o.warnings)
             pcn, key = owners.get(o.submission_id or o.previous_id or 0, (None, None))
             if pcn is not None and not in_scope(pcn):
@@ -308,6 +309,21 @@ def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[Upl
                     g.store.add_audit("uploaded", filename=name, sha256=o.sha256, instance_id=o.instance_id,
                                       submission_id=o.submission_id, detail=f"{o.status} through the web app")
     return [r for r in results if r is not None]
+
+
+#: ingest's advice to rerun the command, as it reads on the page (which has its own button for a new version)
+_COMMAND_ADVICE = {
+    ": rerun with --supersede to store it as a new version": " (a training provider can store it as a new version)",
+    "if the learner really changed, rerun with --accept-changed-learner":
+        "if the learner really changed, a training provider can store it with "
+        "'portfolio ingest --accept-changed-learner'",
+}
+
+
+def _for_the_browser(reason: str) -> str:
+    for command, page in _COMMAND_ADVICE.items():
+        reason = reason.replace(command, page)
+    return reason
 
 
 def _display(name: str) -> str:

@@ -136,6 +136,16 @@ def test_pages_forbid_framing_and_foreign_scripts(as_user):
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_no_template_styles_inline_what_the_policy_forbids():
+    # "style-src 'self'" makes a browser ignore style="…" (the scans page's crops once filled the
+    # window, pushing its Save buttons off screen); styles go in static/app.css
+    import re
+    from tests.conftest import ROOT
+    inline = [f"{p.name}: {m.group(0)}" for p in sorted((ROOT / "templates" / "web").glob("*.html"))
+              for m in re.finditer(r"\sstyle\s*=\s*[\"'][^\"']*", p.read_text(encoding="utf-8"))]
+    assert inline == []
+
+
 def test_htmx_is_served_from_the_app_pinned(as_user):
     client = as_user(PROVIDER)
     page = client.get("/").get_data(True)
@@ -242,6 +252,9 @@ def test_upload_gives_each_files_result_as_ingest_does(as_user, make_copy, store
     conflict = upload(client, ("changed.docx", changed)).get_data(True)
     assert "status-conflict" in conflict
     assert f"<code>case_studies.studies.case_1.outcomes</code>, <code>{ACHIEVED}</code>" in conflict
+    # the command line's advice is not given in the browser, which has its own button
+    assert "nothing was stored (a training provider can store it as a new version)" in conflict
+    assert "--supersede" not in conflict
     held = conflict.split('name="held" value="')[1].split('"')[0]
     with open_store(store_file) as store:
         assert len(store.submissions(current_only=False)) == 1  # never silently stored
