@@ -43,8 +43,10 @@ def _percent(done: int, total: int) -> float:
 
 
 def progress_chart(learners: list[LearnerProgress]) -> Chart:
-    """Per measure, the share of the cohort's items done (percent), over learners who returned their pack."""
+    """Per measure, the share of the cohort's items done (percent), over every learner shown: one who has
+    not returned a pack counts as nothing done, with as many items as the returned packs have on average."""
     packs = [lp for lp in learners if lp.pack_submission is not None]
+    waiting = len(learners) - len(packs)
     measures = [
         ("Competency areas", sum(lp.competencies[0] for lp in packs), sum(lp.competencies[1] for lp in packs)),
         ("Assessor sign-offs", sum(lp.signoffs[0] for lp in packs), sum(lp.signoffs[1] for lp in packs)),
@@ -53,11 +55,14 @@ def progress_chart(learners: list[LearnerProgress]) -> Chart:
         ("Initial discussion", sum(lp.initial.signed for lp in packs), len(packs)),
         ("Final review", sum(lp.final.signed for lp in packs), len(packs)),
     ]
-    bars = [Bar(label, _percent(done, total), f"{_percent(done, total):.0f}% ({done}/{total})")
-            for label, done, total in measures]
+    bars = []
+    for label, done, total in measures:
+        total += round(total / len(packs) * waiting) if packs else 0
+        bars.append(Bar(label, _percent(done, total), f"{_percent(done, total):.0f}% ({done}/{total})"))
     returned = sum(lp.returned for lp in learners)
+    others = f"; the {waiting} without one count as nothing done" if packs and waiting else ""
     return Chart(f"Cohort progress: {len(packs)} of {len(learners)} learners returned a pack"
-                 f" ({returned} returned anything)", 100.0, bars, "%")
+                 f" ({returned} returned anything){others}", 100.0, bars, "%")
 
 
 def feedback_chart(learners: list[LearnerProgress]) -> Chart:
