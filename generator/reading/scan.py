@@ -437,6 +437,9 @@ def _project(matrix: Any, points: Any) -> Any:
 #: turn-scale-shift (all a flatbed scan does); every fit has more points than unknowns, so its
 #: residual checks it.
 _MODELS = {1: "similarity", 2: "affine", 3: "homography", 4: "homography"}
+#: At least one mark found must be this far (mm) from the QR code's centre: the code's 16 mm alone
+#: tells the page's turn too roughly for boxes 250 mm away.
+FAR_MARK_MM = 80.0
 
 
 def align(image: Any, corners: Any) -> Alignment | str:
@@ -466,6 +469,9 @@ def align(image: Any, corners: Any) -> Alignment | str:
         matrix = _fit(src, dst, "similarity")
     if not found:
         return "no alignment mark was found (page cut off, folded or covered?)"
+    if max(float(np.hypot(*(marks_mm[i] - centre))) for i in found) < FAR_MARK_MM:
+        # the code and the mark beside it are too close together to tell the turn across the whole page
+        return "only the alignment mark beside the QR code was found (page cut off, folded or covered?)"
 
     def fitted(keep: list[int]) -> tuple[Any, float]:
         src = np.vstack([qr_mm, marks_mm[keep]])

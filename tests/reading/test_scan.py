@@ -146,11 +146,12 @@ def test_a_sheet_three_degrees_askew_and_five_mm_off_is_still_read(blank, rotate
     assert (info.page, info.reason) == (page, "") and info.residual_mm < 0.5
 
 
-@pytest.mark.parametrize("covered, reason", [((0, 1), ""), ((0, 1, 2), ""),
+@pytest.mark.parametrize("covered, reason", [((0, 1), ""), ((0, 1, 3), ""), ((0, 1, 2), "only the alignment mark"),
                                              ((0, 1, 2, 3), "no alignment mark was found")])
 def test_alignment_uses_whichever_marks_survive(blank, covered, reason):
-    """Marks covered (a sticker, a punched hole): the rest and the code's corners still align the page;
-    with none left the page is kept, unread, with the reason."""
+    """Marks covered (a sticker, a punched hole): the rest and the code's corners still align the page,
+    one far mark being enough; with only the mark beside the code, or none, left the page is kept,
+    unread, with the reason."""
     from PIL import ImageDraw
 
     from generator.model.pagecode import MARK_CENTRES_MM
