@@ -560,21 +560,31 @@ def _progress(store: Any, kept: Any = None):
         return (kept or cohort_progress)(opened), opened.path
 
 
-def records(store: Any = None, pcns: Sequence[str] = (), *, kept: Any = None) -> list[Any]:
+def records(store: Any = None, pcns: Sequence[str] = (), *, kept: Any = None,
+            cohorts: Sequence[str] = ()) -> list[Any]:
     """Every learner's progress (``generator.records.progress.LearnerProgress``), sorted as stored.
 
-    ``pcns`` keeps only learners of those PCN slugs; a slug with no learner in
-    the store raises RecordsError naming the PCNs that are there. ``kept`` (a
+    ``pcns`` keeps only learners of those PCN slugs, ``cohorts`` only those issued in those cohorts
+    (``IssuedPack.cohort``); one with no learner in the store raises RecordsError naming what is there. ``kept`` (a
     ``generator.records.progress.CohortProgress``, for a long-running process)
     works out only the submissions it has not seen before; the figures are the same.
     """
     learners, _ = _progress(store, kept)
-    if pcns:
-        unknown = sorted(set(pcns) - {lp.pcn for lp in learners})
+    return _only(learners, pcns, cohorts)
+
+
+def _only(learners: list[Any], pcns: Sequence[str] = (), cohorts: Sequence[str] = ()) -> list[Any]:
+    """The learners of those PCN slugs and of those cohorts (the folders their registers were written
+    to); RecordsError naming what the store holds for a PCN or cohort no learner is in."""
+    for wanted, of, what in ((pcns, lambda lp: [lp.pcn], "PCN"), (cohorts, lambda lp: lp.cohorts, "cohort")):
+        if not wanted:
+            continue
+        there = {x for lp in learners for x in of(lp)}
+        unknown = sorted(set(wanted) - there)
         if unknown:
-            known = ", ".join(sorted({lp.pcn for lp in learners})) or "none"
-            raise RecordsError(f"no learners in PCN {', '.join(unknown)} (PCNs in the store: {known})")
-        learners = [lp for lp in learners if lp.pcn in pcns]
+            raise RecordsError(f"no learners in {what} {', '.join(unknown)} "
+                               f"({what}s in the store: {', '.join(sorted(there)) or 'none'})")
+        learners = [lp for lp in learners if set(of(lp)) & set(wanted)]
     return learners
 
 
@@ -724,24 +734,23 @@ def store_location(store: Path | str | None = None) -> str:
 
 def report(store: Path | str | None = None, out_dir: Path | str = "build", *,
            formats: Iterable[str] = ("html", "pdf", "csv"), title: str = "Cohort progress",
-           pcns: Sequence[str] = ()):
+           pcns: Sequence[str] = (), cohorts: Sequence[str] = ()):
     """Write the cohort progress report (HTML, PDF and/or CSV) to ``out_dir``.
 
-    ``pcns`` keeps only learners of those PCN slugs. Returns
+    ``pcns`` and ``cohorts`` keep only those learners, as ``records``. Returns
     ``generator.records.report.ReportResult`` (``outputs``: format -> path).
     """
     from generator.records.report import REPORT_FORMATS, write_report
     wanted = _formats(formats, REPORT_FORMATS)
     learners, path = _progress(store)
-    if pcns:
-        learners = [lp for lp in learners if lp.pcn in pcns]
+    learners = _only(learners, pcns, cohorts)
     from generator.records.connect import describe_store
     return write_report(learners, Path(out_dir), formats=wanted, title=title,
                         source=describe_store(path, name_only=True))
 
 
 def report_document(store: Any = None, fmt: str = "html", *, title: str = "Cohort progress",
-                    pcns: Sequence[str] = (), source: str | None = None) -> bytes:
+                    pcns: Sequence[str] = (), source: str | None = None, cohorts: Sequence[str] = ()) -> bytes:
     """The cohort progress report as one document's bytes (``fmt`` "html", "pdf" or "csv"), for a download.
 
     ``source`` is what the report says it was made from (None: the store's name).
@@ -750,8 +759,7 @@ def report_document(store: Any = None, fmt: str = "html", *, title: str = "Cohor
     from generator.records.report import REPORT_FORMATS, html_to_pdf, render_report, render_summary, report_csv
     (fmt,) = _formats((fmt,), REPORT_FORMATS, "format")
     learners, path = _progress(store)
-    if pcns:
-        learners = [lp for lp in learners if lp.pcn in pcns]
+    learners = _only(learners, pcns, cohorts)
     source = source or describe_store(path, name_only=True)
     if fmt == "csv":
         return report_csv(learners).encode("utf-8")

@@ -167,6 +167,9 @@ def _progress_lines(lp) -> list[str]:
 @main.command()
 @STORE_OPTION
 @click.option("--pcn", "pcns", multiple=True, metavar="SLUG", help="Only learners of this PCN; repeat for more.")
+@click.option("--cohort", "cohorts", multiple=True, metavar="NAME",
+              help="Only learners issued in this cohort (the folder of its issue register, e.g. 2026-autumn); "
+                   "repeat for more.")
 @click.option("--json", "as_json", is_flag=True, help="Print the progress as JSON.")
 @click.option("--warnings", "warnings_of", metavar="FILE-OR-ID",
               help="Print every warning stored for one returned copy (a file, or a submission id).")
@@ -175,8 +178,8 @@ def _progress_lines(lp) -> list[str]:
               help="Write the returned file kept for this submission (its number) to -o FILE.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="The file --original writes.")
-def records(store_file: str, pcns: Sequence[str], as_json: bool, warnings_of: str | None, summary: bool,
-            original_id: int | None, output: Path | None) -> None:
+def records(store_file: str, pcns: Sequence[str], cohorts: Sequence[str], as_json: bool, warnings_of: str | None,
+            summary: bool, original_id: int | None, output: Path | None) -> None:
     """List learners with their progress, from the records store.
 
     For each learner: competency areas achieved per domain, assessor sign-offs,
@@ -187,7 +190,7 @@ def records(store_file: str, pcns: Sequence[str], as_json: bool, warnings_of: st
     --original N -o FILE fetches back the file submission N was read from, as
     it was returned (checked against its SHA-256).
 
-    Example: portfolio records --pcn riverside-pcn
+    Example: portfolio records --pcn riverside-pcn --cohort 2026-autumn
     """
     if original_id is not None or output is not None:
         if original_id is None or output is None:
@@ -201,7 +204,7 @@ def records(store_file: str, pcns: Sequence[str], as_json: bool, warnings_of: st
         _print_warnings(store_file, warnings_of)
         return
     try:
-        learners = api.records(store_file, pcns)
+        learners = api.records(store_file, pcns, cohorts=cohorts)
     except PortfolioError as exc:
         fail(exc)
     if as_json:
@@ -308,7 +311,11 @@ def export(store_file: str, fmt: str, long_csv: bool, all_versions: bool, fhir_b
               show_default=True, help="Which files to write.")
 @click.option("--title", default="Cohort progress", show_default=True, help="The report's title.")
 @click.option("--pcn", "pcns", multiple=True, metavar="SLUG", help="Only learners of this PCN; repeat for more.")
-def report(store_file: str, out_dir: Path, formats: str, title: str, pcns: Sequence[str]) -> None:
+@click.option("--cohort", "cohorts", multiple=True, metavar="NAME",
+              help="Only learners issued in this cohort (the folder of its issue register, e.g. 2026-autumn); "
+                   "repeat for more.")
+def report(store_file: str, out_dir: Path, formats: str, title: str, pcns: Sequence[str],
+           cohorts: Sequence[str]) -> None:
     """Write a cohort progress report (an HTML page, a PDF and a CSV).
 
     The HTML has a summary, an overview table, and per learner a table of
@@ -318,11 +325,11 @@ def report(store_file: str, out_dir: Path, formats: str, title: str, pcns: Seque
     CSV has a row per learner with every figure. No free-text answers
     appear in any of them.
 
-    Example: portfolio report --out reports/ --title "2026 autumn cohort"
+    Example: portfolio report --cohort 2026-autumn --out reports/ --title "2026 autumn cohort"
     """
     wanted = ("html", "pdf", "csv") if formats == "all" else (formats,)
     try:
-        result = api.report(store_file, out_dir, formats=wanted, title=title, pcns=pcns)
+        result = api.report(store_file, out_dir, formats=wanted, title=title, pcns=pcns, cohorts=cohorts)
     except PortfolioError as exc:
         fail(exc)
     for fmt, path in result.outputs.items():

@@ -320,3 +320,35 @@ def test_every_records_command_has_help_with_an_example(command):
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0 and "Example: portfolio " + command in result.output
     assert "PORTFOLIO_STORE" in result.output
+
+
+def test_records_and_report_keep_one_cohort(tmp_path):
+    from generator.records.register import import_register
+    store_path = tmp_path / "records.sqlite"
+    for cohort, rows in (("2026-autumn", [("00000000-0000-4000-8000-000000000041", "Zoë Łukasiewicz"),
+                                          ("00000000-0000-4000-8000-000000000042", "Siobhán Kelly")]),
+                         ("2027-spring", [("00000000-0000-4000-8000-000000000043", "Aled Jones")])):
+        folder = tmp_path / "build" / cohort
+        folder.mkdir(parents=True)
+        (folder / "issued.csv").write_text("instance_id,learner,practice,pcn\n" + "".join(
+            f"{i},{name},Riverside Surgery,riverside-pcn\n" for i, name in rows), encoding="utf-8")
+        with open_store(store_path) as store:
+            import_register(store, folder / "issued.csv")
+    runner = CliRunner()
+    autumn = runner.invoke(main, ["records", "--store", str(store_path), "--cohort", "2026-autumn"])
+    assert autumn.exit_code == 0, autumn.output
+    assert [line for line in autumn.output.splitlines() if not line.startswith(" ")] == [
+        "Siobhán Kelly (Riverside Surgery, riverside-pcn)", "Zoë Łukasiewicz (Riverside Surgery, riverside-pcn)",
+        "2 learner(s), 0 with returned copies"]
+    both = runner.invoke(main, ["records", "--store", str(store_path), "--json", "--cohort", "2026-autumn",
+                                "--cohort", "2027-spring"])
+    assert sorted(lp["name"] for lp in json.loads(both.output)) == ["Aled Jones", "Siobhán Kelly", "Zoë Łukasiewicz"]
+    wrong = runner.invoke(main, ["records", "--store", str(store_path), "--cohort", "2026-autum"])
+    assert wrong.exit_code == 1
+    assert "no learners in cohort 2026-autum (cohorts in the store: 2026-autumn, 2027-spring)" in wrong.output
+    report = runner.invoke(main, ["report", "--store", str(store_path), "--cohort", "2027-spring", "--format", "csv",
+                                  "--out", str(tmp_path / "out")])
+    assert report.exit_code == 0, report.output
+    assert "(1 learners)" in report.output
+    rows = (tmp_path / "out" / "cohort-progress.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 2 and "Aled Jones" in rows[1]
