@@ -180,6 +180,8 @@ def main() -> None:
     process(lo, 1)  # first start makes LibreOffice's profile
     whole = {
         "`portfolio --help`": (process([*python, "--help"], env_runs), None, ""),
+        "importing the PDF writer (WeasyPrint and ours)": (
+            process([sys.executable, "-c", "import generator.formats.pdf.write"], env_runs), None, ""),
         "`portfolio read filled.pdf`": (process([*python, "read", str(work / "filled.pdf")], env_runs),
                                        process(["pdftk", str(work / "filled.pdf"), "dump_data_fields_utf8"], env_runs),
                                        "`pdftk filled.pdf dump_data_fields_utf8`"),
