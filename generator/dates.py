@@ -33,31 +33,35 @@ def month_index(name: str) -> int | None:
     return None
 
 
+def _parts(text: str) -> tuple[int, int, int] | None:
+    """(year, month, day) as written in a date's shape, not yet checked to exist; None for no date shape."""
+    if m := _ISO_DATE.match(text):
+        return int(m[1]), int(m[2]), int(m[3])
+    if m := _NUMERIC_DATE.match(text):
+        return int(m[3]) + (2000 if len(m[3]) == 2 else 0), int(m[2]), int(m[1])
+    if (m := _WORD_DATE.match(text)) and (index := month_index(m[2])) is not None:
+        return int(m[3]), index + 1, int(m[1])
+    return None
+
+
 def parse_date(raw: str) -> str | None:
     """ISO date from UK day-first text (or ISO text), or None when it can't be read unambiguously.
 
     Two-digit years are 20YY; a month name must be a whole name, its first three
     letters or 'Sept'; an impossible day (31/02) is None.
     """
-    text = raw.strip()
-    year = month = day = None
-    if m := _ISO_DATE.match(text):
-        year, month, day = int(m[1]), int(m[2]), int(m[3])
-    elif m := _NUMERIC_DATE.match(text):
-        day, month, year = int(m[1]), int(m[2]), int(m[3])
-        if len(m[3]) == 2:
-            year += 2000
-    elif m := _WORD_DATE.match(text):
-        index = month_index(m[2])
-        if index is None:
-            return None
-        day, month, year = int(m[1]), index + 1, int(m[3])
-    if year is None or month is None or day is None:
+    parts = _parts(raw.strip())
+    if parts is None:
         return None
     try:
-        return dt.date(year, month, day).isoformat()
+        return dt.date(*parts).isoformat()
     except ValueError:
         return None
+
+
+def impossible_date(raw: str) -> bool:
+    """Whether ``raw`` is written as a date but names a day that does not exist (31/02/2026, 2026-13-01)."""
+    return _parts(raw.strip()) is not None and parse_date(raw) is None
 
 
 def iso_date(value: Any) -> str | None:

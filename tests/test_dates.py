@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from generator.dates import MONTHS, format_date, iso_date, month_index, parse_date
+from generator.dates import MONTHS, format_date, impossible_date, iso_date, month_index, parse_date
 
 DAYS = st.dates(min_value=date(1900, 1, 1), max_value=date(2199, 12, 31))
 
@@ -59,3 +59,12 @@ def test_a_day_written_with_a_month_name_parses(day, short):
 def test_parse_date_gives_an_iso_day_or_none_for_any_text(text):
     parsed = parse_date(text)
     assert parsed is None or iso_date(parsed) == parsed
+
+
+@pytest.mark.parametrize("text, impossible", [
+    ("31/02/2026", True), ("29/02/2025", True), ("2026-13-01", True), ("00/01/2026", True), ("31 June 2026", True),
+    ("29/02/2028", False), ("01/09/2026", False), ("2026-09-01", False),  # real days
+    ("next Tuesday", False), ("31 Febtember 2026", False), ("", False), ("31/02", False),  # not a date's shape
+])
+def test_an_impossible_date_is_one_written_as_a_date_that_does_not_exist(text, impossible):
+    assert impossible_date(text) is impossible

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from generator.dates import format_date, parse_date
+from generator.dates import format_date, impossible_date, parse_date
 from generator.errors import FillError
 from generator.kinds import KINDS
 
@@ -42,6 +42,8 @@ def _date(raw: Any, options: tuple[str, ...]) -> tuple[Any, str | None]:
         return None, None
     iso = parse_date(text)
     if iso is None:
+        if impossible_date(text):
+            return text.strip(), "date not understood (no such day: its day or month is out of range); kept as written"
         return text.strip(), "date not understood (expected DD/MM/YYYY); kept as written"
     return iso, None
 
@@ -127,6 +129,8 @@ def value_problem(definition: dict[str, Any], value: Any) -> str | None:
             return f"expected one of: {', '.join(options)}"
     if KINDS[kind].value == "text" and not isinstance(value, str):
         return "expected text" + (" (a date as YYYY-MM-DD or DD/MM/YYYY)" if kind == "date" else "")
+    if kind == "date" and impossible_date(value):
+        return "no such day (its day or month is out of range)"
     return None
 
 

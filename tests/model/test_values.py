@@ -107,6 +107,7 @@ def test_month_names_in_full_or_short_read_the_same_date(day, short, ordinal):
 # ---------------------------------------------------------------- coercion per field kind
 
 DATE_WARNING = "date not understood (expected DD/MM/YYYY); kept as written"
+NO_SUCH_DAY = "date not understood (no such day: its day or month is out of range); kept as written"
 FEELINGS = {"kind": "choice", "options": [{"value": "happy"}, {"value": "unsure"}]}
 
 
@@ -118,7 +119,10 @@ FEELINGS = {"kind": "choice", "options": [{"value": "happy"}, {"value": "unsure"
     ({"kind": "text"}, None, (None, None)),
     ({"kind": "text"}, "", (None, None)),
     ({"kind": "date"}, "14/09/2026", ("2026-09-14", None)),
-    ({"kind": "date"}, " 31/02/2026 ", ("31/02/2026", DATE_WARNING)),
+    ({"kind": "date"}, " 31/02/2026 ", ("31/02/2026", NO_SUCH_DAY)),
+    ({"kind": "date"}, "2026-13-01", ("2026-13-01", NO_SUCH_DAY)),
+    ({"kind": "date"}, "next Tuesday", ("next Tuesday", DATE_WARNING)),
+    ({"kind": "date"}, "31 Febtember 2026", ("31 Febtember 2026", DATE_WARNING)),
     ({"kind": "date"}, "   ", (None, None)),
     ({"kind": "date"}, None, (None, None)),
     ({"kind": "checkbox"}, True, (True, None)),
@@ -229,6 +233,8 @@ def test_coerce_of_to_document_is_identity(kind, data):
     ({"kind": "longtext"}, ["a"], "expected text"),
     ({"kind": "signature"}, True, "expected text"),
     ({"kind": "date"}, 20260914, "expected text (a date as YYYY-MM-DD or DD/MM/YYYY)"),
+    ({"kind": "date"}, "31/02/2026", "no such day (its day or month is out of range)"),
+    ({"kind": "date"}, "2026-02-30", "no such day (its day or month is out of range)"),
 ])
 def test_values_that_do_not_fit_are_named(definition, value, problem):
     assert value_problem(definition, value) == problem
@@ -237,6 +243,7 @@ def test_values_that_do_not_fit_are_named(definition, value, problem):
 @pytest.mark.parametrize("definition, value", [
     ({"kind": "checkbox"}, True), ({"kind": "yesno"}, False), ({"kind": "yesno"}, "yes"), ({"kind": "yesno"}, "no"),
     (FEELINGS, "happy"), ({"kind": "text"}, "x"), ({"kind": "date"}, "2026-09-14"), ({"kind": "checkbox"}, None),
+    ({"kind": "date"}, "sometime in spring"),  # not a date's shape: written as given, and read back with a warning
     (FEELINGS, None),
 ])
 def test_values_that_fit_have_no_problem(definition, value):
