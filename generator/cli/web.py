@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from generator.cli.common import CONTENT_OPTION, fail, main
-from generator.errors import OptionError, PortfolioError
+from generator.errors import OptionError, PortfolioError, StoreError
 from generator.records.store import DEFAULT_STORE, STORE_ENV
 
 STORE_OPTION = click.option(
@@ -40,10 +40,15 @@ def serve(host: str, port: int, workers: int, behind_proxy: bool, store_file: Pa
 
     Example: portfolio serve --port 8000 --store records.sqlite
     """
-    from generator.records.connect import open_store
+    from generator.records.connect import describe_store, open_store, store_exists
     from generator.web import create_app
     from generator.web.serve import serve as run
     try:
+        if not store_exists(store_file):  # a mistyped --store would serve a new, empty store
+            where = describe_store(store_file)
+            fail(StoreError(f"{where}: no records store here; make it with its first account: portfolio user add "
+                            f"EMAIL --role provider --password-stdin --store {where} (or name the store with "
+                            "--store or $PORTFOLIO_STORE)"))
         with open_store(store_file) as store:
             accounts = len(store.users())
         app = create_app(store_file, config={"CONTENT_DIR": content_dir})

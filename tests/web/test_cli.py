@@ -64,8 +64,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def test_serve_refuses_a_store_that_is_not_there(tmp_path):
+    result = run("serve", "--port", str(_free_port()), "--store", str(tmp_path / "typo.sqlite"))
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {tmp_path / 'typo.sqlite'}: no records store here; make it with its first "
+                             "account: portfolio user add EMAIL --role provider --password-stdin --store "
+                             f"{tmp_path / 'typo.sqlite'} (or name the store with --store or $PORTFOLIO_STORE)\n")
+    assert not (tmp_path / "typo.sqlite").exists()
+
+
 def test_serve_prints_the_address_serves_and_stops_cleanly_on_ctrl_c(tmp_path):
     store = tmp_path / "r.sqlite"
+    with open_store(store):  # made, with no account yet
+        pass
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "PORTFOLIO_SECRET_KEY"}
     process = subprocess.Popen(
