@@ -143,3 +143,10 @@ def init(app: Flask) -> None:
     app.register_error_handler(413, lambda e: _error(
         413, "Too large", "The upload is larger than the limit (200 MB in one go, 25 MB a file). "
                           "Upload fewer files at a time."))
+
+
+def uploaded_name(name: str) -> str:
+    """An uploader's file name as text for the audit log and the page (no folders, bounded); it is
+    never used as a path: uploads are kept under names the server makes."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(c for c in name if c.isprintable())[:200] or "(no name)"

@@ -25,7 +25,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, g, render_template, request, send_file
 
-from generator.web.auth import provider_only
+from generator.web.auth import provider_only, uploaded_name
 
 bp = Blueprint("cohorts", __name__)
 
@@ -84,6 +84,11 @@ def _plan(folder: Path, job: dict[str, Any], content_dir: str | None):
         return None, [str(p) for p in exc.problems]
     except PortfolioError as exc:
         return None, [str(exc)]
+
+
+def _as_uploaded(message: str, server_name: str, shown: str) -> str:
+    """A roster problem as the user knows the file: by the name they uploaded it under."""
+    return shown + message[len(server_name):] if message.startswith(server_name + ":") else message
 
 
 def run_job(folder: str, store: str, actor: str, content_dir: str | None = None) -> None:
@@ -171,11 +176,14 @@ def issue():
                    "return_by": return_by}
             content_dir = current_app.config.get("CONTENT_DIR")
             plan, problems = _plan(folder, job, str(content_dir) if content_dir else None)
+            server_name = _roster(folder).name
+            shown = uploaded_name(roster.filename or server_name)
+            problems = [_as_uploaded(p, server_name, shown) for p in problems]
             if plan is None:  # nothing is kept of a roster that cannot be issued
                 shutil.rmtree(folder)
                 job_id = ""
             else:
-                learners, warnings = plan.learners, plan.warnings
+                learners, warnings = plan.learners, [_as_uploaded(w, server_name, shown) for w in plan.warnings]
                 _write_json(folder / "job.json", {**job, "learners": len(learners)})
     return render_template("cohorts.html", problems=problems, warnings=warnings, learners=learners, job_id=job_id,
                            cohort=cohort, return_by=return_by)

@@ -21,7 +21,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, g, render_temp
 from markupsafe import Markup
 
 from generator.records.progress import CohortProgress, LearnerProgress
-from generator.web.auth import in_scope, provider_only, require_scope
+from generator.web.auth import in_scope, provider_only, require_scope, uploaded_name
 from generator.web.charts import feedback_chart, progress_chart
 
 bp = Blueprint("views", __name__)
@@ -275,7 +275,7 @@ def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[Upl
         if refused:  # one transaction for the request's entries, not one (and one disk sync) per file
             with g.store.transaction():
                 for index, result in refused:
-                    g.store.add_audit("upload rejected", filename=_display(files[index][0]), detail=result.reason)
+                    g.store.add_audit("upload rejected", filename=uploaded_name(files[index][0]), detail=result.reason)
         # A PCN manager's upload stores only their own PCN's copies (ingest refuses the rest, audited).
         only_pcn = g.user.pcn if g.user.role != "provider" else None
         outcome = api.ingest(paths, store=g.store, supersede=supersede, jobs=current_app.config["INGEST_JOBS"],
@@ -301,7 +301,7 @@ def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[Upl
                 held = f"{secrets.token_hex(16)}{path.suffix}"
                 shutil.copyfile(path, _held_dir() / held)
                 result.held = held
-            uploaded.append((_display(name), o))
+            uploaded.append((uploaded_name(name), o))
             results[index] = result
         if uploaded:
             with g.store.transaction():
@@ -326,17 +326,11 @@ def _for_the_browser(reason: str) -> str:
     return reason
 
 
-def _display(name: str) -> str:
-    """An uploader's file name as text for the audit log and the page (no folders, bounded)."""
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    return "".join(c for c in name if c.isprintable())[:200] or "(no name)"
-
-
 @bp.route("/returned", methods=["GET", "POST"])
 def returned():
     results: list[UploadResult] = []
     if request.method == "POST":
-        uploads = [(_display(f.filename or ""), f.read(MAX_FILE_BYTES + 1)) for f in request.files.getlist("copies")
+        uploads = [(uploaded_name(f.filename or ""), f.read(MAX_FILE_BYTES + 1)) for f in request.files.getlist("copies")
                    if f.filename]
         if uploads:
             results = _ingest(uploads)
@@ -354,7 +348,7 @@ def store_new_version():
     path = _held_dir() / held
     if not path.is_file():
         abort(404)
-    name = _display(request.form.get("name", held))
+    name = uploaded_name(request.form.get("name", held))
     results = _ingest([(name, path.read_bytes())], supersede=True)
     path.unlink(missing_ok=True)
     template = "_results.html" if request.headers.get("HX-Request") else "returned.html"

@@ -64,14 +64,14 @@ def test_an_xlsx_roster_is_checked_as_the_cli_checks_it(as_user, store_file, tmp
     assert "3 problem(s) in the roster; nothing was issued" in page and ">Issue</button>" not in page
     listed = problems_listed(page)
     assert listed == [
-        "roster.xlsx: row 2: unknown PCN 'Nowhere PCN' (profiles: riverside-pcn; create one with "
+        "my cohort.xlsx: row 2: unknown PCN 'Nowhere PCN' (profiles: riverside-pcn; create one with "
         "'portfolio profile new')",
-        "roster.xlsx: row 2: start date '31/02/2026' is not a date (use DD/MM/YYYY or YYYY-MM-DD)",
-        "roster.xlsx: row 3: missing facilitator"], listed
+        "my cohort.xlsx: row 2: start date '31/02/2026' is not a date (use DD/MM/YYYY or YYYY-MM-DD)",
+        "my cohort.xlsx: row 3: missing facilitator"], listed  # by the name it was uploaded under
     # the command line says the same of the same workbook
     (tmp_path / "cli").mkdir()
-    (tmp_path / "cli" / "roster.xlsx").write_bytes(workbook)
-    result = CliRunner().invoke(main, ["issue", str(tmp_path / "cli" / "roster.xlsx"), "--cohort", "2026 autumn",
+    (tmp_path / "cli" / "my cohort.xlsx").write_bytes(workbook)
+    result = CliRunner().invoke(main, ["issue", str(tmp_path / "cli" / "my cohort.xlsx"), "--cohort", "2026 autumn",
                                        "--out", str(tmp_path / "out")])
     assert result.exit_code != 0 and all(problem in result.output for problem in listed), result.output
     assert not (tmp_path / "out").exists()
@@ -92,7 +92,7 @@ def test_an_xlsx_roster_is_issued_with_the_cli_s_forgiving_headers_names_and_dat
     assert rows == ["<td>2</td><td>Zoë Łukasiewicz</td><td>Riverside Surgery</td><td>riverside-pcn</td>"
                     "<td>2026-09-01</td>",
                     "<td>4</td><td>Åsa Øberg</td><td>Riverbank Surgery</td><td>riverside-pcn</td><td>2026-09-15</td>"]
-    assert ("roster.xlsx: row 4: practice &#39;Riverbank Surgery&#39; is not among riverside-pcn&#39;s practices "
+    assert ("cohort.xlsx: row 4: practice &#39;Riverbank Surgery&#39; is not among riverside-pcn&#39;s practices "
             "(Mill Lane Medical Centre, Northgate Health Centre, Riverside Surgery)") in page
 
 
