@@ -230,3 +230,39 @@ def test_a_truncated_jpeg_is_refused_with_its_reason():
     assert caught.value.reason.startswith("is a truncated image and cannot be read")
     assert "\n" not in caught.value.reason
 
+
+
+def photo_of_a_screen(sheet: Image.Image, seed: int) -> Image.Image:
+    """A phone's photo of a page shown on a monitor: the page small inside a dark bezel, seen at an
+    angle (perspective), a blue cast, lifted blacks, the screen's pixel grid as moiré, and noise."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    page = np.asarray(sheet.convert("L").resize((sheet.width * 2 // 5, sheet.height * 2 // 5)), dtype=np.float64)
+    h, w = page.shape
+    photo = np.full((int(h * 1.5), int(w * 1.6)), 18.0)  # the dark room and the monitor's frame
+    top, left = (photo.shape[0] - h) // 2, (photo.shape[1] - w) // 2
+    yy, xx = np.mgrid[0:h, 0:w]
+    moire = 14 * np.sin(xx * 0.9 + yy * 0.23) * np.sin(yy * 0.87)  # the pixel grid beating with the camera's
+    photo[top:top + h, left:left + w] = 40 + 0.7 * page + moire
+    photo += rng.normal(0, 6, photo.shape)
+    image = Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8))
+    skew = 0.04 * (1 if seed % 2 else -1)
+    image = image.transform(image.size, Image.Transform.PERSPECTIVE,
+                            (1, skew, -skew * image.height / 2, 0.02, 1, -10, 0.00004, 0.00002), Image.Resampling.BICUBIC,
+                            fillcolor=18)
+    return Image.merge("RGB", [image.point(lambda v: v * 0.85), image.point(lambda v: v * 0.95), image]).convert("L")
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_photo_of_a_screen_is_refused_or_read_without_a_guess(blank, seed):
+    data, manifest, fields, pages = blank
+    page = first_page_with(fields, {"checkbox"})
+    sheet = sheet_for(data, manifest, page, 200)  # nothing ticked on it
+    photo = photo_of_a_screen(sheet, seed)
+    result = scan.read_scan(to_bytes([photo], "jpeg", 200), "photo.jpg",
+                            lambda i: known(blank) if i == manifest["instance_id"] else None)
+    assert result.pages == 1 and len(result.copies) + len(result.unidentified) == 1
+    for page_info in result.unidentified:  # kept, with one line saying why
+        assert page_info.reason and "\n" not in page_info.reason
+    for copy in result.copies:  # read: then no box of this blank page may come back ticked
+        assert [m for m in copy.marks if m.decision == "ticked"] == []
