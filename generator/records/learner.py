@@ -30,6 +30,7 @@ class Answer:
     value: Any
     state: str  # read, missing or unmapped (``FieldValue.state``)
     flagged: str = ""  # the kind of identifier it may hold ("nhs number"); "" when not flagged
+    option: str = ""  # a choice's option label as the form shows it ("Very happy" for very_happy)
 
 
 @dataclass
@@ -60,10 +61,13 @@ def learner_record(store: Store, key: str) -> LearnerRecord:
     uploaded = {e.sha256: e.filename for e in store.audit() if e.action == "uploaded" and e.sha256}
     copies = []
     for sub in current:
-        labels = {d["id"]: d.get("label") or d["id"] for d in definitions[sub.definition_id].fields}
+        fields = definitions[sub.definition_id].fields
+        labels = {d["id"]: d.get("label") or d["id"] for d in fields}
+        options = {d["id"]: {o["value"]: o.get("label") or o["value"] for o in d.get("options", ())} for d in fields}
         flagged = {} if sub.id in cleared else {fid: kind for fid, kind in flags.get(sub.id, [])}
         answers = [Answer(v.field_id, labels.get(v.field_id, v.field_id), v.value, v.state,
-                          flagged.get(v.field_id, "").replace("_", " "))
+                          flagged.get(v.field_id, "").replace("_", " "),
+                          options.get(v.field_id, {}).get(v.value, "") if isinstance(v.value, str) else "")
                    for v in values.get(sub.id, []) if v.state != "read" or v.value not in _EMPTY]
         history = sorted((s for s in every if s.instance_id == sub.instance_id), key=lambda s: s.version)
         copies.append(LearnerCopy(sub, answers, warnings.get(sub.id, []), history,

@@ -351,3 +351,24 @@ def test_identifiers_never_reach_the_logs(as_user, stored, caplog):
     text = caplog.text
     for secret in ("Zoë", "Łukasiewicz", "Dafydd", "943 476 5919", PASSWORD):
         assert secret not in text
+
+
+def test_the_learner_page_shows_choices_and_feedback_questions_as_the_form_words_them(as_user, store_file,
+                                                                                        make_copy):
+    from generator.records.ingest import ingest
+    folder = store_file.parent / "in"
+    folder.mkdir()
+    (folder / "zoe.docx").write_bytes(make_copy(iid(5), {"patient_feedback.ratings.individual_needs": "very_happy",
+                                                         "patient_feedback.ratings.respect": "unhappy"}))
+    with open_store(store_file) as store:
+        assert [f.status for f in ingest([folder], store, jobs=1).files] == ["new"]
+    provider = as_user(PROVIDER)
+    page = provider.get(learner_link(provider, "Zoë Łukasiewicz")).get_data(True)
+    def answer(field_id):
+        return page.split(f"<code>{field_id}</code></th>")[1].split("</tr>")[0]
+    assert "Very happy" in answer("patient_feedback.ratings.individual_needs")
+    assert "very_happy" not in answer("patient_feedback.ratings.individual_needs")
+    assert "Unhappy" in answer("patient_feedback.ratings.respect")
+    feedback = page.split('<th scope="row">Patient feedback</th>')[1].split("</tr>")[0]
+    assert feedback.startswith("<td>1 form(s); mean answer (1 = Very happy … 5 = Very unhappy):<br>")
+    assert "Understood your individual needs? 1.0" in feedback and "individual_needs" not in feedback
