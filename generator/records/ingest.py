@@ -56,7 +56,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait as connection_wait
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from generator.errors import IngestError, PortfolioError, ReadError
 from generator.reading.read import Record, read_bytes
@@ -594,6 +594,12 @@ def _answers(values: Iterable[FieldValue]) -> dict[str, tuple[str, Any]]:
     return {v.field_id: (v.state, v.value) for v in values}
 
 
+def _answered(values: Iterable[FieldValue], definitions: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether a stored copy has anything filled in besides the cover the issuing stamped on it."""
+    cover = {d["id"] for d in definitions if d.get("cover")}
+    return any(v.state == "read" and v.value not in (None, "", False) and v.field_id not in cover for v in values)
+
+
 def differing_fields(stored: Iterable[FieldValue], new: Iterable[FieldValue]) -> list[str]:
     """Ids of the fields whose value or state differs between two copies (ids only, never values), in the
     new copy's order, then those only the stored copy has."""
@@ -748,6 +754,10 @@ def store_submission(store: Store, new: NewSubmission, supersede: bool,
                                 submission_id=latest.id,
                                 detail=f"answers differ from submission {latest.id} in {', '.join(differing)}; "
                                        "nothing stored")
+            if not _answered(store.values([latest.id]).get(latest.id, []), new.definition.fields):
+                return ("conflict", f"this copy was ingested before (submission {latest.id}) blank, with nothing "
+                                    "filled in beyond its cover; nothing was stored: rerun with --supersede to store "
+                                    "this one as a new version", None, latest.id)
             return ("conflict", f"this copy was ingested before (submission {latest.id}) with other answers in "
                                 f"{len(differing)} field(s): {_some(differing)}; nothing was stored: rerun with "
                                 "--supersede to store it as a new version",

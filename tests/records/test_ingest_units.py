@@ -357,6 +357,18 @@ def test_store_conflict_then_supersede(store):
         (1, 1, None, False), (2, 2, 1, False), (3, 3, 2, True)]
 
 
+def test_a_filled_copy_after_a_blank_one_says_the_stored_one_is_blank(store):
+    # the blank copy was sent first (only its stamped cover, an unticked box): the filled one is a conflict
+    # whose reason says so, instead of listing every answer as "other answers"
+    blank = new(record({"review.notes": None}), name="zoe-blank.pdf")
+    assert store_submission(store, blank, False)[0] == "new"
+    filled = new(record({"review.notes": "Went well"}), sha="b", name="zoe.pdf")
+    assert store_submission(store, filled, False) == (
+        "conflict", "this copy was ingested before (submission 1) blank, with nothing filled in beyond its cover; "
+                    "nothing was stored: rerun with --supersede to store this one as a new version", None, 1)
+    assert store_submission(store, filled, True)[:2] == ("superseded", "version 2, replaces submission 1 (kept)")
+
+
 def test_a_conflict_lists_five_fields_and_how_many_more(store):
     fields = [{"id": f"s.f{n}", "kind": "text", "label": str(n)} for n in range(1, 9)]
     first = Record(record().pack, {f["id"]: "a" for f in fields}, definitions=fields)
@@ -761,7 +773,10 @@ def test_a_later_copy_of_one_stored_without_values(store):
     assert store_submission(store, new(Record(record().pack, {}, definitions=[])), False)[0] == "new"
     one = Record(record().pack, {"cover.name": ZOE}, definitions=FIELDS[:1])
     status, reason, _, previous = store_submission(store, new(one, sha="b"), False)
-    assert (status, previous) == ("conflict", 1) and "in 1 field(s): cover.name;" in reason
+    assert (status, previous) == ("conflict", 1)
+    assert "(submission 1) blank, with nothing filled in beyond its cover" in reason  # it holds no value at all
+    [row] = store.instance_submissions(IID)
+    assert differing_fields(store.values([row.id]).get(row.id, []), new(one, sha="b").values) == ["cover.name"]
 
 
 # ---------------------------------------------------------------- what read_copy hands to the scan reader
