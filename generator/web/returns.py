@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, abort, current_app, g, render_template, request
+from flask import Blueprint, abort, current_app, g, make_response, render_template, request
 
 from generator.web.auth import provider_only
 
@@ -29,11 +29,21 @@ SAID = {
 }
 
 
+#: What someone following a return link that does not work is told (nothing of any record, and nothing
+#: that tells an expired link from one that never was).
+LINK_GONE = ("This link does not work: it has expired, or it is not a link from a portfolio cover. Ask your "
+             "training provider for a new link, or send them your filled copy.")
+
+
+def _gone():
+    return abort(make_response(render_template("error.html", title="Return link not valid", message=LINK_GONE), 404))
+
+
 def _valid(token: str):
     from generator import api
     row = api.return_link_valid(token, g.store)
     if row is None:
-        abort(404)
+        _gone()
     return row
 
 
@@ -61,7 +71,7 @@ def return_copy(token: str):
         else:
             returned = api.return_by_link(token, data, kind, g.store, jobs=current_app.config["INGEST_JOBS"])
             if returned is None:  # expired while the file was on its way
-                abort(404)
+                _gone()
             message = NOT_READ.get(returned.status) or SAID.get(
                 returned.status, "This copy could not be stored; send it to your training provider.")
             ok = returned.status in ("new", "unchanged", "superseded")

@@ -68,8 +68,13 @@ def test_an_expired_or_unknown_link_is_not_found(issued, app):
     with open_store(issued) as store:
         token = new_return_token(store, iid(21), datetime.now(timezone.utc) - timedelta(minutes=1))
     client = app.test_client()
-    assert client.get(f"/return/{token}").status_code == 404
-    assert client.get("/return/not-a-token").status_code == 404
+    expired, unknown = client.get(f"/return/{token}"), client.get("/return/not-a-token")
+    assert expired.status_code == unknown.status_code == 404
+    assert expired.get_data(True) == unknown.get_data(True)  # an expired link cannot be told from a made-up one
+    page = expired.get_data(True)
+    assert ("This link does not work: it has expired, or it is not a link from a portfolio cover. Ask your "
+            "training provider for a new link, or send them your filled copy.") in page
+    assert "Back to Learners" not in page and "PCN" not in page  # nothing of the signed-in app
 
 
 def test_only_providers_make_links_for_issued_copies_with_a_future_expiry(as_user, issued):
