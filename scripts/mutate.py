@@ -40,7 +40,9 @@ NEEDS_SERVER = ("store", "store-sqlite", "store-postgres")
 
 #: name -> (module file, the tests that exercise it in-process, extra pytest arguments)
 MODULES: dict[str, tuple[str, list[str], list[str]]] = {
-    "identifiers": ("generator/reading/identifiers.py", ["tests/reading/test_identifiers.py"], []),
+    # the checks, and the scan of a record's values (normalising, budgets, evasions)
+    "identifiers": ("generator/reading/identifiers.py",
+                    ["tests/reading/test_identifiers.py", "tests/reading/test_identifier_evasion.py"], []),
     "values": ("generator/model/values.py", ["tests/model/test_values.py"], []),
     "dates": ("generator/dates.py", ["tests/model/test_values.py", "tests/test_dates.py"], []),
     # the export's known answers come from records built in the test; test_export.py (end to end, an ingest

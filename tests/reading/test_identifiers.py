@@ -172,3 +172,45 @@ def test_a_valid_number_is_found_in_text_in_its_usual_groups(nine, gap):
     number = with_check_digit(nine)
     text = f"seen {number[:3]}{gap}{number[3:6]}{gap}{number[6:]} today" if number else f"seen {nine}0 today"
     assert ("nhs_number" in scan_text(text)) is (number is not None)
+
+
+# ---------------------------------------------------------------- the scan's character budget, at its edges
+
+def test_the_scan_budget_is_counted_after_normalising_and_holds_exactly():
+    from generator.reading.identifiers import Flag, _Budget, scan_fields, scan_value
+    budget = _Budget(8)
+    assert scan_value("f", "SW1A 1AA", budget) == [Flag("f", "postcode")] and budget.left == 0
+    assert scan_value("f", "SW1A 1AA", _Budget(7)) == [Flag("f", "unchecked")]
+    # a text up to ten times the budget is normalised first (white space runs count once) ...
+    assert scan_value("f", "a" + " " * 19, _Budget(2)) == []
+    # ... a longer one is skipped whole, unread
+    assert scan_value("f", "a" + " " * 20, _Budget(2)) == [Flag("f", "unchecked")]
+    # what was found before the budget ran out is kept; blank texts are passed over, not an end
+    assert scan_value("f", [" ", "SW1A 1AA", "x" * 50], _Budget(20)) == [Flag("f", "postcode"), Flag("f", "unchecked")]
+    assert scan_value("f", "Call 020 7946 0000 from SW1A 1AA") == [Flag("f", "postcode"), Flag("f", "phone_number")]
+    assert scan_fields({"a": "Call 020 7946 0000", "b": "fine", "c": "SW1A 1AA"}) == [
+        Flag("a", "phone_number"), Flag("c", "postcode")]
+    assert scan_fields({"a": "SW1A 1AA", "b": "SW1A 1AA"}, budget=10) == [Flag("a", "postcode"), Flag("b", "unchecked")]
+
+
+def test_option_values_are_not_typed_text_and_raw_text_is_scanned_once_where_it_differs():
+    from generator.reading.identifiers import Flag, scan_value
+    choice = [{"id": "q", "kind": "choice", "options": [{"value": "SW1A 1AA"}, {"value": "no"}]},
+              {"id": "t", "kind": "text"}]
+    assert scan_record_values(choice, {"q": "SW1A 1AA"}) == []  # an option's value, chosen, is not typed text
+    assert scan_record_values(choice, {"q": None}, raw={"q": "SW1A 1AA"}) == []  # nor read as raw text
+    assert scan_record_values(choice, {"q": None}, raw={"q": "call 020 7946 0000"}) == [Flag("q", "phone_number")]
+    # raw text the same as the value is scanned once: the budget is spent once
+    assert scan_record_values(choice, {"t": "SW1A 1AA"}, raw={"t": "SW1A 1AA"}, budget=8) == [Flag("t", "postcode")]
+    # every text of a value adds its kinds
+    assert scan_value("f", ["SW1A 1AA", "020 7946 0000"]) == [Flag("f", "postcode"), Flag("f", "phone_number")]
+
+
+@pytest.mark.parametrize("text, found", [
+    ("01/02/1980 DOB", True), ("01/02/1980 ( DOB", True), ("01/02/1980 (DOB)", True), ("01/02/1980  (DOB", True),
+    ("01/02/1980   (DOB", False),  # a date before the word counts with at most three spaces or brackets between
+    ("01/02/1980X DOB", False), ("01/02/1980 X DOB", False),
+])
+def test_a_date_before_the_word_is_a_date_of_birth_only_close_up(text, found):
+    from generator.reading.identifiers import _date_of_birth
+    assert _date_of_birth(text) is found
