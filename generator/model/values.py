@@ -140,7 +140,9 @@ def check_fill_values(manifest: dict[str, Any], values: Mapping[str, Any], name:
     unknown = [fid for fid in values if fid not in definitions]
     if unknown:
         shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
-        raise FillError(f"{name}: the pack has no field(s) {shown} (check the ids with 'portfolio fields')")
+        slug = (manifest.get("pcn") or {}).get("slug")  # a PCN's pack may have other fields (e.g. fewer rows)
+        command = f"portfolio fields --profile {slug}" if slug else "portfolio fields"
+        raise FillError(f"{name}: the pack has no field(s) {shown} (check the ids with '{command}')")
     problems = [f"{fid}: {problem}, not {value!r}" for fid, value in values.items()
                 if (problem := value_problem(definitions[fid], value))]
     if problems:

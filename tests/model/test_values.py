@@ -275,6 +275,13 @@ def test_fill_check_counts_the_sixth_unknown_id():
                                  "(check the ids with 'portfolio fields')")
 
 
+def test_fill_check_points_a_pcns_pack_to_its_own_field_list():
+    with pytest.raises(FillError) as caught:
+        check_fill_values(MANIFEST | {"pcn": {"slug": "riverside-pcn", "name": "Riverside PCN"}}, {"x": "v"}, "zoe.pdf")
+    assert str(caught.value) == ("zoe.pdf: the pack has no field(s) x "
+                                 "(check the ids with 'portfolio fields --profile riverside-pcn')")
+
+
 def test_a_choice_without_options_accepts_nothing():
     assert value_problem({"kind": "choice"}, "happy") == "expected one of: "
 
