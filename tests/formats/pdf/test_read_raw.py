@@ -424,3 +424,33 @@ def test_states_of_every_pdf_type():
     state = pdf_read._state
     assert state(None) is None and state(Name("/Off")) == "/Off" and state(String("On")) == "On"
     assert state(Array([Name("/1")])) == "/1" and state(Array([])) is None and state(3) == "3"
+
+
+def test_a_print_ready_file_is_told_apart_from_a_flattened_copy():
+    """No form fields, the paper layout attached and no manifest: the file issued for printing. With a
+    manifest too, or without the layout, it is a copy that lost its form."""
+    import io
+
+    import pikepdf
+
+    from generator.errors import ReadError
+    from generator.formats.pdf.read import read_pdf_raw
+
+    def pdf_with(*names: str) -> bytes:
+        pdf = pikepdf.new()
+        pdf.add_blank_page(page_size=(595, 842))
+        for n in names:
+            pdf.attachments[n] = pikepdf.AttachedFileSpec(pdf, b"{}", mime_type="application/json")
+        out = io.BytesIO()
+        pdf.save(out)
+        return out.getvalue()
+
+    with pytest.raises(ReadError) as raised:
+        read_pdf_raw(pdf_with("portfolio-layout.json"), "print.pdf")
+    assert (raised.value.file, raised.value.reason) == (
+        "print.pdf", "is a print-ready file of forms for paper (issued with --print), with no form fields: print "
+        "it, and ingest the scans of the filled-in forms")
+    for names in (("portfolio-layout.json", "portfolio-manifest.json"), ("other.json",)):
+        with pytest.raises(ReadError) as raised:
+            read_pdf_raw(pdf_with(*names), "flat.pdf")
+        assert raised.value.reason.startswith("has no form fields: it was probably printed to PDF or flattened")
