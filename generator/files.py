@@ -84,9 +84,16 @@ def csv_value(cell: str) -> str:
 
 
 def csv_text(rows: Iterable[Iterable[Any]], lineterminator: str = "\n") -> str:
-    """CSV text of ``rows`` (the header row included), every cell through ``csv_cell``."""
+    """CSV text of ``rows`` (the header row included), every cell through ``csv_cell``; a cell holding
+    a line break of any kind (CR or LF) is quoted, whichever ``lineterminator`` the rows end with."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator=lineterminator)
+    line = io.StringIO()
+    # The csv module quotes a cell for the characters of its own line terminator only: with "\n", a
+    # lone "\r" went out bare and split the row for every reader. It decides with "\r\n" here.
+    writer = csv.writer(line, lineterminator="\r\n")
     for row in rows:
+        line.seek(0)
+        line.truncate()
         writer.writerow([csv_cell(cell) for cell in row])
+        out.write(line.getvalue()[:-2] + lineterminator)
     return out.getvalue()

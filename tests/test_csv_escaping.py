@@ -101,3 +101,15 @@ def test_the_issue_register_escapes_roster_names_and_reads_them_back_as_written(
     packs = read_register(result.register)
     assert [(p.instance_id, p.learner, p.practice) for p in packs] == [("i-1", "=cmd|' /C calc'!A0", "@practice"),
                                                                       ("i-2", "=cmd|' /C calc'!A0", "@practice")]
+
+
+def test_a_cell_with_a_lone_carriage_return_is_quoted():
+    import csv
+    import io
+
+    from generator.files import csv_text
+    text = csv_text([["id", "notes"], ["1", "first\rsecond"], ["2", "a\nb"], ["3", "a\r\nb"]])
+    assert text == 'id,notes\n1,"first\rsecond"\n2,"a\nb"\n3,"a\r\nb"\n'
+    assert list(csv.reader(io.StringIO(text, newline=""))) == [
+        ["id", "notes"], ["1", "first\rsecond"], ["2", "a\nb"], ["3", "a\r\nb"]]  # three rows, not five
+    assert csv_text([["a", "b"]], lineterminator="\r\n") == "a,b\r\n"

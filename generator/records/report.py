@@ -16,8 +16,6 @@ never free-text answers.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,7 +23,7 @@ from typing import Any
 
 from generator.content.theme import TEMPLATES_DIR, Theme, load_theme, template_env
 from generator.dates import format_date
-from generator.files import write_atomic
+from generator.files import csv_text, write_atomic
 from generator.records.progress import LearnerProgress
 
 REPORT_FORMATS = ("html", "pdf", "csv")
@@ -184,9 +182,7 @@ def report_csv(learners: list[LearnerProgress]) -> str:
         head += [f"{title}: areas achieved", f"{title}: areas", f"{title}: signed off", f"{title}: assessor achieved"]
     for text in questions:
         head += [f"feedback: {text}: answers", f"feedback: {text}: mean"]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(head)
+    rows: list[list[Any]] = [head]
 
     def flag(value: bool | None) -> str:
         return "" if value is None else ("yes" if value else "no")
@@ -207,8 +203,8 @@ def report_csv(learners: list[LearnerProgress]) -> str:
         for text in questions:
             q = by_text.get(text)
             row += [q.answers, "" if q.mean is None else f"{q.mean:.2f}"] if q else ["", ""]
-        writer.writerow(row)
-    return out.getvalue()
+        rows.append(row)
+    return csv_text(rows)  # names come from returned copies: escaped as every CSV the tool writes
 
 
 def html_to_pdf(html: str) -> bytes:

@@ -234,6 +234,16 @@ def test_report_csv_has_every_figure_per_learner(tmp_path):
     assert aled["learner"] == "Aled Jones" and aled["submissions"] == "0" and aled["final_signed"] == ""
 
 
+def test_report_csv_defuses_a_name_a_spreadsheet_would_run(tmp_path):
+    from generator.records.report import report_csv
+    evil = learners()[0]
+    evil.name = '=HYPERLINK("https://example.org","Zoë")'
+    evil.practice = "Mill Lane\rSurgery"
+    [head, line] = list(csv.reader(io.StringIO(report_csv([evil]), newline="")))
+    assert line[0] == '\'=HYPERLINK("https://example.org","Zoë")'  # as every CSV the tool writes
+    assert line[2] == "Mill Lane\rSurgery"  # one row, quoted
+
+
 def test_cohort_figures_sum_the_learners():
     from generator.records.report import cohort
     figures = cohort(learners())
