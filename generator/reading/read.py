@@ -112,8 +112,8 @@ def read_bytes(data: bytes, name: str) -> Record:
     kind = sniff(data)
     if kind is None:
         from generator.reading.scan import sniff_image
-        if sniff_image(data):
-            raise ReadError(name, f"is a scanned image ({sniff_image(data).upper()}): scans are read by "
+        if image := sniff_image(data):
+            raise ReadError(name, f"is a scanned image ({image.upper()}): scans are read by "
                                   "'portfolio ingest FILE --store STORE', against the store's record of the "
                                   "issued copies")
         raise ReadError(name, "is not a PDF or Word (.docx) file")

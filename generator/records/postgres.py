@@ -33,9 +33,9 @@ from typing import Any, Callable, Iterable, Iterator, Union
 
 from generator.records.sqlite import actor
 from generator.records.store import (
-    ALL_ROWS,
     COPY_TABLES,
     GENESIS,
+    SCAN_WAITING_COUNT,
     SEALED,
     AuditEntry,
     ChainEntry,
@@ -43,11 +43,11 @@ from generator.records.store import (
     FieldValue,
     IssuedPack,
     NewSubmission,
-    StoreError,
     ReturnToken,
     ScanField,
     ScanPage,
     ScanReview,
+    StoreError,
     SubmissionRow,
     User,
     audit_content,
@@ -59,8 +59,10 @@ from generator.records.store import (
     link_hash,
     next_entry,
     now,
-    with_reviews,
+    page_bounds,
+    scan_waiting_page,
     seal_existing,
+    with_reviews,
 )
 
 #: The advisory lock every write transaction takes first (any constant; it is per database).
@@ -753,19 +755,8 @@ class PostgresStore:
         """Scanned fields of current submissions still waiting for a person (status not 'read', no
         review entered): every row (no crop) of ``limit`` such fields from ``offset`` on, in
         submission, page and field order, and how many such fields there are in all."""
-        waiting = ("SELECT f.submission_id, f.field_id, MIN(f.page) AS page FROM scan_fields f "
-                   "WHERE f.status <> 'read' AND NOT EXISTS (SELECT 1 FROM scan_reviews r WHERE "
-                   "r.submission_id = f.submission_id AND r.field_id = f.field_id) AND NOT EXISTS "
-                   "(SELECT 1 FROM submissions n WHERE n.supersedes = f.submission_id) "
-                   "GROUP BY f.submission_id, f.field_id")
-        total = self._rows(f"SELECT count(*) FROM ({waiting}) w")[0][0]
-        rows = self._rows(
-            f"WITH waiting AS ({waiting}), chosen AS (SELECT submission_id, field_id, page FROM waiting "
-            f"ORDER BY submission_id, page, field_id LIMIT %s OFFSET %s) "
-            "SELECT f.submission_id, f.field_id, f.option, f.page, f.ink, f.decision, f.status, "
-            "f.crop IS NOT NULL FROM scan_fields f JOIN chosen c ON c.submission_id = f.submission_id "
-            "AND c.field_id = f.field_id ORDER BY f.submission_id, c.page, f.field_id, f.option",
-            (ALL_ROWS if limit is None else max(0, int(limit)), max(0, int(offset))))
+        total = self._rows(SCAN_WAITING_COUNT)[0][0]
+        rows = self._rows(scan_waiting_page("%s"), page_bounds(limit, offset))
         return [ScanField(*r[:7], has_crop=bool(r[7])) for r in rows], int(total)
 
     def add_scan_review(self, submission_id: int, field_id: str, value: Any) -> None:

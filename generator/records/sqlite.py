@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Union
 
 from generator.records.store import (
-    ALL_ROWS,
     COPY_TABLES,
     GENESIS,
+    SCAN_WAITING_COUNT,
     SEALED,
     AuditEntry,
     ChainEntry,
@@ -44,8 +44,10 @@ from generator.records.store import (
     link_hash,
     next_entry,
     now,
-    with_reviews,
+    page_bounds,
+    scan_waiting_page,
     seal_existing,
+    with_reviews,
 )
 
 #: Seconds a writer waits for another process's transaction to finish.
@@ -777,19 +779,8 @@ class SQLiteStore:
         """Scanned fields of current submissions still waiting for a person (status not 'read', no
         review entered): every row (no crop) of ``limit`` such fields from ``offset`` on, in
         submission, page and field order, and how many such fields there are in all."""
-        waiting = ("SELECT f.submission_id, f.field_id, MIN(f.page) AS page FROM scan_fields f "
-                   "WHERE f.status <> 'read' AND NOT EXISTS (SELECT 1 FROM scan_reviews r WHERE "
-                   "r.submission_id = f.submission_id AND r.field_id = f.field_id) AND NOT EXISTS "
-                   "(SELECT 1 FROM submissions n WHERE n.supersedes = f.submission_id) "
-                   "GROUP BY f.submission_id, f.field_id")
-        total = self._rowsq(f"SELECT count(*) FROM ({waiting}) w")[0][0]
-        rows = self._rowsq(
-            f"WITH waiting AS ({waiting}), chosen AS (SELECT submission_id, field_id, page FROM waiting "
-            f"ORDER BY submission_id, page, field_id LIMIT ? OFFSET ?) "
-            "SELECT f.submission_id, f.field_id, f.option, f.page, f.ink, f.decision, f.status, "
-            "f.crop IS NOT NULL FROM scan_fields f JOIN chosen c ON c.submission_id = f.submission_id "
-            "AND c.field_id = f.field_id ORDER BY f.submission_id, c.page, f.field_id, f.option",
-            (ALL_ROWS if limit is None else max(0, int(limit)), max(0, int(offset))))
+        total = self._rowsq(SCAN_WAITING_COUNT)[0][0]
+        rows = self._rowsq(scan_waiting_page("?"), page_bounds(limit, offset))
         return [ScanField(*r[:7], has_crop=bool(r[7])) for r in rows], int(total)
 
     def add_scan_review(self, submission_id: int, field_id: str, value: Any) -> None:

@@ -88,6 +88,32 @@ def store_path(option: str | Path | None = None) -> Path:
 #: A LIMIT that takes every row (SQLite and PostgreSQL both take a 64-bit integer there).
 ALL_ROWS = 2 ** 62
 
+
+#: Scanned fields of current submissions still waiting for a person (status not 'read', no review
+#: entered), one row per field with its first page: the SQL both engines run for ``scan_waiting``.
+_SCAN_WAITING = ("SELECT f.submission_id, f.field_id, MIN(f.page) AS page FROM scan_fields f "
+                 "WHERE f.status <> 'read' AND NOT EXISTS (SELECT 1 FROM scan_reviews r WHERE "
+                 "r.submission_id = f.submission_id AND r.field_id = f.field_id) AND NOT EXISTS "
+                 "(SELECT 1 FROM submissions n WHERE n.supersedes = f.submission_id) "
+                 "GROUP BY f.submission_id, f.field_id")
+#: How many fields are waiting.
+SCAN_WAITING_COUNT = f"SELECT count(*) FROM ({_SCAN_WAITING}) w"
+
+
+def scan_waiting_page(mark: str) -> str:
+    """Every row (no crop) of a page of waiting fields, LIMIT and OFFSET given with the engine's
+    parameter ``mark`` ("?" or "%s"), in submission, page and field order."""
+    return (f"WITH waiting AS ({_SCAN_WAITING}), chosen AS (SELECT submission_id, field_id, page FROM waiting "
+            f"ORDER BY submission_id, page, field_id LIMIT {mark} OFFSET {mark}) "
+            "SELECT f.submission_id, f.field_id, f.option, f.page, f.ink, f.decision, f.status, "
+            "f.crop IS NOT NULL FROM scan_fields f JOIN chosen c ON c.submission_id = f.submission_id "
+            "AND c.field_id = f.field_id ORDER BY f.submission_id, c.page, f.field_id, f.option")
+
+
+def page_bounds(limit: int | None, offset: int) -> tuple[int, int]:
+    """``scan_waiting``'s LIMIT and OFFSET: every row when ``limit`` is None, never negative."""
+    return (ALL_ROWS if limit is None else max(0, int(limit)), max(0, int(offset)))
+
 @dataclass(frozen=True)
 class Definition:
     """A set of field definitions as embedded in the copies' manifests."""

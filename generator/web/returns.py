@@ -12,6 +12,7 @@ A provider makes a link on the learner's page, choosing when it expires.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import NoReturn
 
 from flask import Blueprint, abort, current_app, g, make_response, render_template, request
 
@@ -35,8 +36,8 @@ LINK_GONE = ("This link does not work: it has expired, or it is not a link from 
              "training provider for a new link, or send them your filled copy.")
 
 
-def _gone():
-    return abort(make_response(render_template("error.html", title="Return link not valid", message=LINK_GONE), 404))
+def _gone() -> NoReturn:
+    abort(make_response(render_template("error.html", title="Return link not valid", message=LINK_GONE), 404))
 
 
 def _valid(token: str):
