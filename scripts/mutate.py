@@ -66,7 +66,10 @@ MODULES: dict[str, tuple[str, list[str], list[str]]] = {
                      "tests/formats/pdf/test_read_raw.py"], []),
     "word-reader": ("generator/formats/docx/read.py", ["tests/formats/docx/test_read_raw.py"], []),
     # ingest's decisions from records built in the test, and two runs through the real reader processes
-    "ingest": ("generator/records/ingest.py", ["tests/records/test_ingest_units.py"], []),
+    # and its scan path (test_ingest_scans.py, scan results written in the test) and reader processes
+    # (test_ingest_readers.py, real readers on tiny Word copies)
+    "ingest": ("generator/records/ingest.py", ["tests/records/test_ingest_units.py", "tests/records/test_ingest_scans.py",
+                                               "tests/records/test_ingest_readers.py"], []),
 }
 
 STATUSES = ("killed", "survived", "timeout", "suspicious", "no tests", "skipped", "segfault", "not checked",

@@ -1,0 +1,292 @@
+"""Ingest's reader processes, through real processes reading tiny real copies.
+
+A reader process is forked once for several files (``READS_PER_READER``) and replaced after any
+error, after its last read, and when it has grown by a quarter of its memory cap. Which reader read
+which file is seen by the process id each file was sent to (``_Reader`` is subclassed only to note
+that; everything else is the real reader). The copies are Word packages of a few parts built as
+``tests/formats/docx/test_read_raw.py`` does: a reader answers each in milliseconds.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import resource
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from generator.reading.sandbox import Isolated
+from generator.records import ingest as ingest_module
+from generator.records.ingest import READS_PER_READER, SCAN_TIME_FACTOR, _address_space, _Item, _read_all, \
+    _reader, looks_scanned
+from tests.formats.docx.test_read_raw import NAME, docx, p, sdt
+
+MB = 1 << 20
+BROKEN = b"PK\x03\x04 not really a Word file"  # refused at once: not a zip archive
+BAD_PNG = b"\x89PNG\r\n\x1a\n" + b"junk" * 10  # a scan refused at once: a truncated image
+
+
+def copy(name: str) -> bytes:
+    return docx(p(sdt(name, tag="cover.name")), [NAME])
+
+
+def padded(name: str, size: int) -> bytes:
+    """A copy carrying ``size`` bytes of a part the reader never opens (an image, say)."""
+    out = io.BytesIO(copy(name))
+    with zipfile.ZipFile(out, "a") as archive:
+        archive.writestr("word/media/image1.bin", b"\0" * size, compress_type=zipfile.ZIP_STORED)
+    return out.getvalue()
+
+
+class Spy(ingest_module._Reader):
+    """The real reader's parent end, noting what it is given (a list per test)."""
+
+    made: list[tuple[int, int, object]] = []
+    sent: list[tuple[str, int, float, bool]] = []
+    all: list[ingest_module._Reader] = []
+
+    def __init__(self, context, memory, known):
+        super().__init__(context, memory, known)
+        Spy.made.append((self.process.pid, memory, known))
+        Spy.all.append(self)
+
+    def send(self, item, seconds):
+        ok = super().send(item, seconds)
+        Spy.sent.append((item.path.name, self.process.pid, seconds, ok))
+        return ok
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    monkeypatch.setattr(Spy, "made", [])
+    monkeypatch.setattr(Spy, "sent", [])
+    monkeypatch.setattr(Spy, "all", [])
+    monkeypatch.setattr(ingest_module, "_Reader", Spy)
+    return Spy
+
+
+def read_all(files: list[tuple[str, bytes]], jobs: int = 1, seconds: float = 60.0, memory: int = 512 * MB,
+             known=None) -> list[tuple[str, str | None, dict | None]]:
+    items = [_Item(i, Path("returns") / name, f"{i:064x}", len(data), data) for i, (name, data) in enumerate(files)]
+    return [(item.path.name, read.error, read.record.fields if read.record else None)
+            for item, read in _read_all(iter(items), jobs, seconds, memory, known)]
+
+
+def readers(spy) -> list[int]:
+    """Reader number (0, 1, …, in the order readers were made) of each file, in the order files were sent."""
+    pids = [pid for pid, _, _ in spy.made]
+    return [pids.index(pid) for _, pid, _, _ in spy.sent]
+
+
+# ---------------------------------------------------------------- reuse and replacement
+
+def test_a_reader_reads_up_to_its_limit_of_files_then_a_fresh_one_takes_its_place(spy):
+    assert READS_PER_READER == 20
+    files = [(f"copy-{n:02}.docx", copy(f"Learner {n}")) for n in range(1, 23)]
+    out = read_all(files)
+    assert out == [(f"copy-{n:02}.docx", None, {"cover.name": f"Learner {n}"}) for n in range(1, 23)]
+    assert readers(spy) == [0] * 20 + [1, 1]
+    assert all(ok for *_, ok in spy.sent)
+    assert not any(r.process.is_alive() for r in spy.all)  # every reader is stopped at the end
+
+
+def test_a_reader_that_refused_a_file_is_replaced(spy):
+    out = read_all([("a.docx", copy("A")), ("b.docx", copy("B")), ("broken.docx", BROKEN), ("c.docx", copy("C")),
+                    ("d.docx", copy("D"))])
+    assert [(name, error is None, fields) for name, error, fields in out] == [
+        ("a.docx", True, {"cover.name": "A"}), ("b.docx", True, {"cover.name": "B"}),
+        ("broken.docx", False, None), ("c.docx", True, {"cover.name": "C"}), ("d.docx", True, {"cover.name": "D"})]
+    assert readers(spy) == [0, 0, 0, 1, 1]
+
+
+def test_a_reader_that_grew_by_a_quarter_of_its_memory_cap_is_replaced(spy):
+    # 40 MB held by the reader after reading the padded copy (the file it was sent): more than a quarter of a
+    # 128 MB cap, less than a quarter of a 512 MB one
+    files = [("a.docx", copy("A")), ("big.docx", padded("Big", 40 * MB)), ("c.docx", copy("C")),
+             ("d.docx", copy("D"))]
+    out = read_all(files, memory=128 * MB)
+    assert [(name, error, fields) for name, error, fields in out] == [
+        ("a.docx", None, {"cover.name": "A"}), ("big.docx", None, {"cover.name": "Big"}),
+        ("c.docx", None, {"cover.name": "C"}), ("d.docx", None, {"cover.name": "D"})]
+    assert readers(spy) == [0, 0, 1, 1]
+    assert [memory for _, memory, _ in spy.made] == [128 * MB, 128 * MB]
+    spy.made.clear()
+    spy.sent.clear()
+    assert [error for _, error, _ in read_all(files, memory=512 * MB)] == [None] * 4
+    assert readers(spy) == [0, 0, 0, 0]
+
+
+def test_files_are_read_by_as_many_readers_as_jobs_and_come_back_in_their_order(spy):
+    files = [(f"copy-{n}.docx", copy(f"L{n}")) for n in range(1, 9)]
+    out = read_all(files, jobs=2)
+    assert [(name, fields) for name, _, fields in out] == [(f"copy-{n}.docx", {"cover.name": f"L{n}"})
+                                                            for n in range(1, 9)]
+    assert len(spy.made) == 2 and sorted(set(readers(spy))) == [0, 1]
+
+
+def test_a_scan_has_longer_to_be_read_and_every_reader_gets_the_layouts(spy):
+    assert SCAN_TIME_FACTOR == 4
+    known = {"00000000-0000-4000-8000-000000000001": None}
+    out = read_all([("a.docx", copy("A")), ("scan.png", BAD_PNG), ("b.docx", copy("B"))], seconds=2.5, known=known)
+    assert [(name, error) for name, error, _ in out] == [
+        ("a.docx", None),
+        ("scan.png", "is a truncated image and cannot be read (Truncated File Read); scan the pages again"),
+        ("b.docx", None)]
+    assert [(name, seconds) for name, _, seconds, _ in spy.sent] == [("a.docx", 2.5), ("scan.png", 10.0),
+                                                                     ("b.docx", 2.5)]
+    assert all(k is known for _, _, k in spy.made) and readers(spy) == [0, 0, 1]
+
+
+def test_nothing_to_read_starts_no_reader(spy):
+    assert read_all([]) == []
+    assert spy.made == []
+
+
+@pytest.mark.parametrize("data, scanned", [
+    (b"\x89PNG\r\n\x1a\n....", True), (b"\xff\xd8\xff\xe0", True), (b"II*\x00", True), (b"MM\x00*", True),
+    (b"%PDF-1.7\n1 0 obj << /Type /Catalog >>", True),  # a PDF without a form
+    (b"%PDF-1.7\n1 0 obj << /AcroForm 2 0 R >>", False), (b"PK\x03\x04", False), (b"", False),
+    (b" %PDF-1.7", False),
+])
+def test_looks_scanned(data, scanned):
+    assert looks_scanned(data) is scanned
+
+
+# ---------------------------------------------------------------- one reader process
+
+def context():
+    return multiprocessing.get_context("fork")
+
+
+def limits_of(pid: int) -> dict[str, str]:
+    """Soft limits of a process, from /proc/PID/limits."""
+    out = {}
+    with open(f"/proc/{pid}/limits") as handle:
+        for line in handle.readlines()[1:]:
+            name, soft = line[:26].strip(), line[26:].split()[0]
+            out[name] = soft
+    return out
+
+
+def test_a_reader_process_has_its_memory_cap_and_a_cpu_limit_per_file():
+    reader = ingest_module._Reader(context(), 1024 * MB, None)
+    try:
+        assert reader.process.daemon is True and reader.reads == 0 and reader.base > 0
+        assert reader.send(_Item(0, Path("a.docx"), "", 0, copy("A")), 500.0) is True
+        result = reader.result()
+        assert (result.status, result.value.error, result.value.record.fields) == ("ok", None, {"cover.name": "A"})
+        limits = limits_of(reader.process.pid)
+        # the cap: what the reader used when it started (a fork of this process) plus 1 GB
+        assert abs(int(limits["Max address space"]) - 1024 * MB - reader.base) < 64 * MB
+        # CPU time: what it had used, plus the file's 500 s, plus one (a tiny copy takes well under a second)
+        assert 501 <= int(limits["Max cpu time"]) <= 503
+        assert reader.reads == 1 and 0 <= reader.grown() < 16 * MB
+        assert reader.send(_Item(1, Path("b.docx"), "", 0, copy("B")), 1000.0) is True
+        assert reader.result().value.record.fields == {"cover.name": "B"}
+        assert 1001 <= int(limits_of(reader.process.pid)["Max cpu time"]) <= 1003 and reader.reads == 2
+    finally:
+        reader.stop()
+    assert not reader.process.is_alive() and reader.conn.closed
+
+
+def test_a_reader_that_died_is_a_crash_and_takes_no_more_files():
+    reader = ingest_module._Reader(context(), 256 * MB, None)
+    try:
+        reader.process.kill()
+        reader.process.join(10)
+        assert reader.conn.poll(10)  # its end of the pipe is closed: the parent holds no copy of it
+        assert reader.result() == Isolated("crash", exitcode=-9)
+        assert reader.send(_Item(0, Path("a.docx"), "", 0, copy("A")), 5.0) is False
+        assert reader.reads == 0
+    finally:
+        reader.stop()
+    reader.stop()  # stopping twice is harmless
+
+
+def test_a_reader_without_an_address_space_to_start_from_has_not_grown():
+    reader = ingest_module._Reader(context(), 256 * MB, None)
+    try:
+        reader.base = 0
+        assert reader.grown() == 0
+        reader.base = 1
+        assert reader.grown() > 100 * MB  # a fork of this process (Python with the readers' libraries)
+    finally:
+        reader.stop()
+
+
+def test_address_space_from_proc():
+    with open("/proc/self/status") as handle:
+        before = next(int(line.split()[1]) * 1024 for line in handle if line.startswith("VmSize:"))
+    size = _address_space("self")
+    assert abs(size - before) < 8 * MB and size % resource.getpagesize() == 0
+    assert _address_space(str(os.getpid())) > 100 * MB
+    assert _address_space("999999999") == 0 and _address_space("not-a-pid") == 0
+
+
+# ---------------------------------------------------------------- the reader's own loop, in a thread here
+
+@pytest.fixture
+def loop(monkeypatch):
+    """``_reader`` run in a thread of this process (so every line of it is seen here), with the real pipe and
+    the real ``read_copy``; only the sandbox's set-up of a child (die with the parent, cap the memory) is noted
+    instead of done, as it would apply to this test process. Its CPU limit is put back afterwards."""
+    calls = []
+    monkeypatch.setattr(ingest_module, "child_setup", lambda memory, parent: calls.append((memory, parent)))
+    saved = resource.getrlimit(resource.RLIMIT_CPU)
+    parent_end, child_end = multiprocessing.Pipe()
+    thread = threading.Thread(target=_reader, args=(child_end, 123 * MB, 4242, None), daemon=True)
+    thread.start()
+    yield parent_end, thread, calls
+    parent_end.close()
+    thread.join(30)
+    resource.setrlimit(resource.RLIMIT_CPU, saved)
+
+
+def test_the_reader_loop_reads_each_file_it_is_sent_until_told_to_stop(loop):
+    conn, thread, calls = loop
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    conn.send((copy("Zoë"), "zoe.docx", 1_000_000.0))
+    assert conn.poll(30)
+    status, read = conn.recv()
+    assert (status, read.error, read.record.fields) == ("ok", None, {"cover.name": "Zoë"})
+    assert calls == [(123 * MB, 4242)]
+    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    spent = usage.ru_utime + usage.ru_stime
+    assert int(spent) + 1_000_001 <= soft <= int(spent) + 1_000_011
+    assert hard == resource.RLIM_INFINITY or hard >= soft
+    conn.send((BROKEN, "broken.docx", 1_000_000.0))
+    assert conn.poll(30)
+    status, read = conn.recv()
+    assert (status, read.code, read.error) == ("ok", "E-READ-DAMAGED", (
+        "is damaged or truncated and cannot be read as a Word file; ask for the copy again, saved once more from "
+        "the program it was filled in"))
+    conn.send(None)
+    thread.join(30)
+    assert not thread.is_alive()
+    assert conn.poll(5)
+    with pytest.raises(EOFError):  # the reader closed its end
+        conn.recv()
+
+
+def test_the_reader_loop_sends_back_what_raised_and_goes_on(loop, monkeypatch):
+    conn, thread, _ = loop
+
+    def read(data, name, memory, known):
+        if name == "bad.docx":
+            raise RuntimeError("a reader bug")
+        return ingest_module.ReadOutcome(error=f"{name} {len(data)} {memory} {known}")
+
+    monkeypatch.setattr(ingest_module, "read_copy", read)
+    conn.send((b"x", "bad.docx", 1_000_000.0))
+    assert conn.poll(30) and conn.recv() == ("raised", "RuntimeError")
+    conn.send((b"xyz", "good.docx", 1_000_000.0))
+    assert conn.poll(30)
+    status, out = conn.recv()
+    assert (status, out.error) == ("ok", f"good.docx 3 {123 * MB} None")
+    conn.close()  # the parent went away: the reader ends
+    thread.join(30)
+    assert not thread.is_alive()

@@ -1,0 +1,355 @@
+"""Ingest's scan path with known answers, from scan results built in the test.
+
+``scan_outcomes`` stores what ``generator.reading.scan`` read from a scanned file: one submission
+per copy found in it (its pages, every mark's ink and decision, every text crop) and every page it
+could not identify. Here the scan results (``ScanRead``, ``ScanCopy``, ``PageInfo``, ``Mark``) are
+written in the test, so nothing is rendered and no image is decoded: each answer is written here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from generator.errors import ReadError, StoreError
+from generator.reading.scan import NEEDS_REVIEW, NEEDS_TRANSCRIPTION, Known, Mark, PageInfo, ScanCopy, ScanRead
+from generator.records import ingest as ingest_module
+from generator.records.connect import open_store
+from generator.records.ingest import _page_row, _read_scan, _scan_submission, known_layouts, scan_outcomes
+from generator.records.register import learner_key
+from generator.records.store import Definition, FieldValue, IssuedPack, ScanField, ScanPage
+
+ONE = "00000000-0000-4000-8000-00000000000a"
+TWO = "00000000-0000-4000-8000-00000000000b"
+STRAY = "00000000-0000-4000-8000-00000000000c"  # not issued: unknown to the store
+SHA = "5" * 64
+PAGES = [{"width": 595.0, "height": 842.0}, {"width": 595.0, "height": 842.0}]
+FIVE = [{"value": v, "label": v} for v in ("never", "rarely", "sometimes", "often", "always")]
+THREE = [{"value": v, "label": v} for v in ("yes", "no", "unsure")]
+FIELDS = [{"id": "cover.name", "kind": "text", "label": "Name", "cover": "name"},
+          {"id": "review.done", "kind": "checkbox", "label": "Done"},
+          {"id": "feedback.respect", "kind": "choice", "label": "Respect", "options": FIVE},
+          {"id": "feedback.again", "kind": "choice", "label": "Again", "options": THREE},
+          {"id": "review.notes", "kind": "longtext", "label": "Notes"}]
+DEFINITION = Definition("d" * 64, "care-pack", None, "care-pack", "1.2.0", "c" * 64, FIELDS)
+FORM = Definition("e" * 64, "care-pack", "patient_feedback", "care-pack", "1.2.0", "f" * 64, FIELDS[2:4])
+ISSUED = IssuedPack(ONE, "pack", "Zoë Łukasiewicz", "Riverside Surgery", "riverside-pcn", "Dr A", "Ms B",
+                    "2026-09-01", "", "zoe.pdf", "care-pack", "1.2.0", "2026-08-01T09:00:00Z",
+                    learner_key("riverside-pcn", "Riverside Surgery", "Zoë Łukasiewicz"), "cohort-a/issued.csv")
+
+
+@pytest.fixture
+def store(tmp_path):
+    with open_store(tmp_path / "records.sqlite") as s:
+        with s.transaction():
+            s.add_issued([ISSUED], "cohort-a/issued.csv")
+            s.add_issued_definition(ONE, DEFINITION, PAGES)
+            s.add_issued_definition(TWO, FORM, PAGES[:1])
+        yield s
+
+
+def page(index, instance=ONE, number=1, reason="", image=None, dpi=300.0, residual=0.25) -> PageInfo:
+    return PageInfo(index, instance, number, "care-pack", "1.2.0", dpi, residual, reason, image)
+
+
+def zoe_copy(*pages: PageInfo) -> ScanCopy:
+    return ScanCopy(
+        ONE, list(pages or [page(1), page(2, number=2)]),
+        values={"cover.name": "Zoë Łukasiewicz", "review.done": True, "feedback.respect": "often",
+                "feedback.again": "no", "review.notes": None},
+        states={"cover.name": "read", "review.done": "read", "feedback.respect": "read",
+                "feedback.again": NEEDS_REVIEW, "review.notes": NEEDS_TRANSCRIPTION},
+        marks=[Mark("cover.name", "", 1, 0.031, "written"), Mark("review.done", "", 1, 0.214, "ticked"),
+               Mark("feedback.respect", "often", 2, 0.402, "ticked"),
+               Mark("feedback.respect", "never", 2, 0.011, "empty"),
+               Mark("review.notes", "", 2, 0.052, "written")],
+        crops={"cover.name": b"PNG-name", "review.notes": b"PNG-notes", "feedback.respect": b"never-kept"},
+        warnings=["feedback.again: two bubbles are marked; a person must choose", "page 2 was scanned skewed"])
+
+
+def form_copy(*pages: PageInfo) -> ScanCopy:
+    return ScanCopy(TWO, list(pages), values={"feedback.respect": "always"}, states={"feedback.respect": "read"},
+                    marks=[Mark("feedback.respect", "always", 1, 0.3, "ticked")])
+
+
+def audit(store) -> list[tuple[str, str | None, str | None, str | None, int | None, str]]:
+    return [(e.action, e.filename, e.sha256, e.instance_id, e.submission_id, e.detail) for e in store.audit()]
+
+
+# ---------------------------------------------------------------- what one copy becomes
+
+def test_a_scanned_copy_becomes_one_submission_with_its_values_positions_and_warnings():
+    copy = zoe_copy()
+    copy.pages[1].reason = "the page did not align (3.1 mm off)"
+    new = _scan_submission(Path("scans") / "stack.png", SHA, 4321, copy, DEFINITION, ISSUED, b"PNG")
+    assert (new.sha256, new.filename, new.size, new.format, new.editor, new.instance_id) == (
+        SHA, "stack.png", 4321, "scan", "paper", ONE)
+    assert (new.pack_id, new.part, new.content_id, new.content_version, new.content_hash, new.generator_version) == (
+        "care-pack", None, "care-pack", "1.2.0", "c" * 64, "")
+    assert new.definition is DEFINITION and new.data == b"PNG"
+    assert (new.learner_name, new.practice, new.pcn, new.pcn_name) == (
+        "Zoë Łukasiewicz", "Riverside Surgery", "riverside-pcn", "riverside-pcn")
+    assert new.learner == {"name": "Zoë Łukasiewicz", "practice": "Riverside Surgery"}
+    assert new.pcn_facts == {"slug": "riverside-pcn"}
+    assert new.learner_key == ISSUED.learner_key
+    # every field of the definition, in its order; a five-option choice carries its position (1-based)
+    assert new.values == [FieldValue("cover.name", "read", "Zoë Łukasiewicz"), FieldValue("review.done", "read", True),
+                          FieldValue("feedback.respect", "read", "often", 4), FieldValue("feedback.again", "read", "no"),
+                          FieldValue("review.notes", "read", None)]
+    assert new.warnings == [
+        ("review.notes", "review.notes: handwriting on a scanned page needs transcription (portfolio review)"),
+        ("feedback.again", "feedback.again: two bubbles are marked; a person must choose"),
+        (None, "page 2 was scanned skewed"),
+        (None, "scanned page 2 (page 2 of the copy) was not read: the page did not align (3.1 mm off); "
+               "its image is kept")]
+    assert new.flags == []
+
+
+def test_a_field_the_scan_did_not_reach_is_missing_and_a_value_off_the_options_has_no_position():
+    copy = ScanCopy(ONE, [page(3)], values={"feedback.respect": "loudly", "cover.name": "Zoë"},
+                    states={"feedback.respect": "read", "cover.name": "read"})
+    new = _scan_submission(Path("a.png"), SHA, 1, copy, DEFINITION, ISSUED, None)
+    assert new.values == [FieldValue("cover.name", "read", "Zoë"), FieldValue("review.done", "missing", None),
+                          FieldValue("feedback.respect", "read", "loudly"),
+                          FieldValue("feedback.again", "missing", None), FieldValue("review.notes", "missing", None)]
+    assert new.warnings == [] and new.data is None
+    first = ScanCopy(ONE, [page(1)], values={"feedback.respect": "never"}, states={"feedback.respect": "read"})
+    assert _scan_submission(Path("a.png"), SHA, 1, first, DEFINITION, ISSUED, None).values[2] == FieldValue(
+        "feedback.respect", "read", "never", 1)
+    last = ScanCopy(ONE, [page(1)], values={"feedback.respect": "always"}, states={"feedback.respect": "read"})
+    assert _scan_submission(Path("a.png"), SHA, 1, last, DEFINITION, ISSUED, None).values[2] == FieldValue(
+        "feedback.respect", "read", "always", 5)
+    # a state other than read or missing (needs review) keeps the value read, without a transcription warning
+    review = ScanCopy(ONE, [page(1)], values={"review.done": False}, states={"review.done": NEEDS_REVIEW})
+    new = _scan_submission(Path("a.png"), SHA, 1, review, DEFINITION, ISSUED, None)
+    assert new.values[1] == FieldValue("review.done", "read", False) and new.warnings == []
+
+
+def test_a_copy_not_in_the_register_is_named_by_its_instance():
+    copy = form_copy(page(1, TWO))
+    new = _scan_submission(Path("form.png"), SHA, 9, copy, FORM, None, None)
+    assert (new.learner_name, new.practice, new.pcn, new.pcn_name, new.learner, new.pcn_facts) == (
+        "(unnamed copy 00000000)", "", "", "", {}, {})
+    assert new.learner_key == learner_key("", "", "(unnamed copy 00000000)")
+    assert new.learner_key == '["", "", "(unnamed copy 00000000)"]'
+    assert (new.part, new.pack_id) == ("patient_feedback", "care-pack")
+    assert new.values == [FieldValue("feedback.respect", "read", "always", 5),
+                          FieldValue("feedback.again", "missing", None)]
+
+
+def test_a_warning_names_its_field_only_when_the_field_is_in_the_definition():
+    copy = ScanCopy(ONE, [page(1)], warnings=["review.done: a faint mark", "cover: torn", "no colon here",
+                                              "review.notes: x: y"])
+    new = _scan_submission(Path("a.png"), SHA, 1, copy, DEFINITION, ISSUED, None)
+    assert new.warnings == [("review.done", "review.done: a faint mark"), (None, "cover: torn"),
+                            (None, "no colon here"), ("review.notes", "review.notes: x: y")]
+
+
+def test_a_page_row_carries_every_fact_of_the_page():
+    info = page(4, number=2, reason="blurred", image=b"IMG", dpi=200.0, residual=1.5)
+    assert _page_row(SHA, "stack.png", info, 7) == ScanPage(SHA, 4, "stack.png", 7, ONE, 2, 200.0, 1.5, "blurred",
+                                                            b"IMG")
+    bare = PageInfo(2)
+    assert _page_row(SHA, "b.png", bare, None) == ScanPage(SHA, 2, "b.png", None, None, None, None, None, "", None)
+
+
+# ---------------------------------------------------------------- storing a scanned file
+
+def test_a_scan_of_two_copies_and_an_unknown_page_stores_each(store):
+    scan = ScanRead(copies=[form_copy(page(3, TWO)), zoe_copy()],
+                    unidentified=[page(4, None, None, "no QR code of this tool was found on the page", b"IMG4")],
+                    pages=4, scanned=4)
+    data = b"PNG-the-scanned-file"
+    outcomes = scan_outcomes(store, Path("scans") / "stack.png", SHA, data, scan, False)
+    second = hashlib.sha256(f"{SHA}:{TWO}".encode()).hexdigest()
+    assert second == hashlib.sha256(("5" * 64 + ":" + TWO).encode()).hexdigest()
+    # copies in the order of their first page; the file's own hash and bytes go with the first
+    assert [(o.path, o.status, o.reason, o.sha256, o.instance_id, o.submission_id, o.previous_id, o.code)
+            for o in outcomes] == [
+        ("scans/stack.png", "new", "scanned pages 1, 2", SHA, ONE, 1, None, ""),
+        ("scans/stack.png", "new", "scanned page 3", SHA, TWO, 2, None, ""),
+        ("scans/stack.png", "unidentified",
+         "scanned page 4: no QR code of this tool was found on the page; its image is kept (portfolio review pages)",
+         SHA, None, None, None, "E-READ")]
+    assert outcomes[0].missing == [] and outcomes[1].missing == ["feedback.again"]
+    assert outcomes[0].warnings == [
+        "review.notes: handwriting on a scanned page needs transcription (portfolio review)",
+        "feedback.again: two bubbles are marked; a person must choose", "page 2 was scanned skewed"]
+    assert outcomes[1].warnings == [] and outcomes[2].warnings == []
+    [zoe, form] = store.submissions()
+    assert (zoe.sha256, zoe.filename, zoe.size, zoe.format, zoe.editor, zoe.instance_id, zoe.version) == (
+        SHA, "stack.png", len(data), "scan", "paper", ONE, 1)
+    assert (form.sha256, form.size, form.instance_id, form.part, form.learner_name) == (
+        second, len(data), TWO, "patient_feedback", "(unnamed copy 00000000)")
+    assert store.original(SHA) == data and store.original(second) is None
+    assert [(p.source_sha256, p.page_index, p.filename, p.submission_id, p.instance_id, p.page, p.dpi, p.reason,
+             p.image) for p in store.scan_pages()] == [
+        (SHA, 1, "stack.png", 1, ONE, 1, 300.0, "", None), (SHA, 2, "stack.png", 1, ONE, 2, 300.0, "", None),
+        (SHA, 3, "stack.png", 2, TWO, 1, 300.0, "", None),
+        (SHA, 4, "stack.png", None, None, None, 300.0, "no QR code of this tool was found on the page", b"IMG4")]
+    # every mark, with its state; a text field's crop is kept, a bubble's never
+    assert [(f.submission_id, f.field_id, f.option, f.page, f.ink, f.decision, f.status, f.crop)
+            for f in store.scan_fields()] == [
+        (1, "cover.name", "", 1, 0.031, "written", "read", b"PNG-name"),
+        (1, "review.done", "", 1, 0.214, "ticked", "read", None),
+        (1, "feedback.respect", "never", 2, 0.011, "empty", "read", None),
+        (1, "feedback.respect", "often", 2, 0.402, "ticked", "read", None),
+        (1, "review.notes", "", 2, 0.052, "written", NEEDS_TRANSCRIPTION, b"PNG-notes"),
+        (2, "feedback.respect", "always", 1, 0.3, "ticked", "read", None)]
+    assert audit(store) == [("ingested", "stack.png", SHA, ONE, 1, "new copy"),
+                            ("ingested", "stack.png", second, TWO, 2, "new copy"),
+                            ("unidentified", "stack.png", SHA, None, None,
+                             "page 4: no QR code of this tool was found on the page")]
+    assert store.warnings([1]) == {1: [
+        "review.notes: handwriting on a scanned page needs transcription (portfolio review)",
+        "feedback.again: two bubbles are marked; a person must choose", "page 2 was scanned skewed"]}
+
+
+def test_a_mark_of_a_field_without_a_state_is_stored_as_read(store):
+    copy = ScanCopy(ONE, [page(1)], marks=[Mark("review.done", "", 1, 0.2, "ticked")])
+    [outcome] = scan_outcomes(store, Path("one.png"), SHA, b"X", ScanRead([copy], pages=1, scanned=1), False)
+    assert (outcome.status, outcome.reason) == ("new", "scanned page 1")
+    [row] = store.scan_fields()
+    assert (row.field_id, row.status, row.crop) == ("review.done", "read", None)
+
+
+def test_a_scan_offered_again_is_unchanged_and_its_unknown_page_is_not_stored_twice(store):
+    scan = ScanRead(copies=[zoe_copy()], unidentified=[page(3, STRAY, 1, "not issued by this store")], pages=3)
+    scan_outcomes(store, Path("stack.png"), SHA, b"DATA", scan, False)
+    again = scan_outcomes(store, Path("again.png"), SHA, b"DATA", scan, False)
+    assert [(o.status, o.reason, o.submission_id, o.previous_id) for o in again] == [
+        ("unchanged", "scanned pages 1, 2: already ingested (submission 1)", None, 1),
+        ("unidentified", "scanned page 3: not issued by this store; its image is kept (portfolio review pages)",
+         None, None)]
+    assert [e[0] for e in audit(store)] == ["ingested", "unidentified"]  # the page's entry is written once
+    assert [(p.page_index, p.instance_id, p.filename) for p in store.scan_pages(unidentified=True)] == [
+        (3, STRAY, "stack.png")]
+
+
+def test_a_changed_copy_scanned_again_is_a_conflict_or_with_supersede_the_next_version(store):
+    scan_outcomes(store, Path("first.png"), SHA, b"ONE", ScanRead([zoe_copy(page(1))]), False)
+    changed = zoe_copy(page(1))
+    changed.values["review.done"] = False
+    [conflict] = scan_outcomes(store, Path("second.png"), "6" * 64, b"TWO", ScanRead([changed]), False)
+    assert (conflict.status, conflict.submission_id, conflict.previous_id) == ("conflict", None, 1)
+    assert conflict.reason.startswith("scanned page 1: ")
+    [superseded] = scan_outcomes(store, Path("second.png"), "6" * 64, b"TWO", ScanRead([changed]), True)
+    assert (superseded.status, superseded.submission_id, superseded.previous_id) == ("superseded", 2, 1)
+    assert [(s.id, s.version, s.supersedes) for s in store.submissions(current_only=False)] == [
+        (1, 1, None), (2, 2, 1)]
+    assert [p.submission_id for p in store.scan_pages()] == [1, 2]
+
+
+def test_a_scan_of_another_pcns_copy_is_refused_for_a_pcn_manager(store):
+    [outcome] = scan_outcomes(store, Path("stack.png"), SHA, b"DATA", ScanRead([zoe_copy(page(1))]), False,
+                              only_pcn="hill-pcn")
+    assert (outcome.status, outcome.submission_id) == ("rejected", None)
+    assert outcome.reason.startswith("scanned page 1: is not a copy of a learner of your PCN (hill-pcn)")
+    assert store.submissions() == [] and store.scan_pages() == [] and store.scan_fields() == []
+    [ok] = scan_outcomes(store, Path("stack.png"), SHA, b"DATA", ScanRead([zoe_copy(page(1))]), False,
+                         only_pcn="riverside-pcn")
+    assert ok.status == "new"
+
+
+def test_a_scan_with_no_pages_is_rejected(tmp_path):
+    with open_store(tmp_path / "empty.sqlite") as store:
+        [outcome] = scan_outcomes(store, Path("empty.tif"), SHA, b"", ScanRead(), False)
+        assert (outcome.path, outcome.status, outcome.reason, outcome.sha256, outcome.code) == (
+            "empty.tif", "rejected", "has no pages", SHA, "E-READ")
+        assert store.audit() == []
+
+
+def test_a_copy_whose_storing_fails_is_failed_and_the_rest_go_on(store, monkeypatch):
+    real = store.add_scan_fields
+
+    def refuse(rows):
+        rows = list(rows)
+        if any(r.field_id == "review.done" for r in rows):  # Zoë's copy, not the feedback form
+            raise StoreError("disk full at 'scan_fields'")
+        real(rows)
+
+    monkeypatch.setattr(store, "add_scan_fields", refuse)
+    scan = ScanRead(copies=[zoe_copy(page(1)), form_copy(page(2, TWO))], unidentified=[page(3, None, None, "blank")])
+    outcomes = scan_outcomes(store, Path("stack.png"), SHA, b"DATA", scan, False)
+    assert [(o.status, o.code, o.instance_id, o.submission_id) for o in outcomes] == [
+        ("failed", "E-STORE", ONE, None), ("new", "", TWO, 1), ("unidentified", "E-READ", None, None)]
+    assert outcomes[0].reason == "could not be stored (disk full at '…'); nothing of it was kept"
+    assert outcomes[0].missing == [] and len(outcomes[0].warnings) == 3
+    # the failed copy's transaction left nothing: not its submission, pages or original
+    [form] = store.submissions()
+    assert (form.instance_id, form.sha256) == (TWO, hashlib.sha256(f"{SHA}:{TWO}".encode()).hexdigest())
+    assert [p.page_index for p in store.scan_pages()] == [2, 3] and store.original(SHA) is None
+
+
+def test_an_unknown_page_whose_storing_fails_is_failed(store, monkeypatch):
+    def refuse(row):
+        raise StoreError("the store is read-only ('records.sqlite')")
+
+    monkeypatch.setattr(store, "add_scan_page", refuse)
+    scan = ScanRead(unidentified=[page(5, None, None, "blank"), page(6, None, None, "blank")])
+    outcomes = scan_outcomes(store, Path("stack.png"), SHA, b"DATA", scan, False)
+    assert [(o.path, o.status, o.reason, o.sha256, o.code) for o in outcomes] == [
+        ("stack.png", "failed", "page 5 could not be stored (the store is read-only ('…'))", SHA, "E-STORE"),
+        ("stack.png", "failed", "page 6 could not be stored (the store is read-only ('…'))", SHA, "E-STORE")]
+    assert store.audit() == []
+
+
+# ---------------------------------------------------------------- what the scan reader is given
+
+def test_known_layouts_maps_each_issued_instance_to_its_definitions_fields_and_pages(store):
+    layouts = known_layouts(store)
+    assert layouts == {ONE: Known(FIELDS, PAGES), TWO: Known(FIELDS[2:4], PAGES[:1])}
+    with store.transaction():
+        store.add_issued_definition(STRAY, DEFINITION, [{"width": 1.0, "height": 2.0}])
+    layouts = known_layouts(store)
+    # instances of one definition share one Known (the first one's pages)
+    assert layouts[STRAY] is layouts[ONE] and layouts[STRAY].pages == PAGES
+
+
+def test_known_layouts_of_a_store_without_layouts_is_empty(tmp_path):
+    with open_store(tmp_path / "empty.sqlite") as empty:
+        assert known_layouts(empty) == {}
+
+
+def test_known_layouts_leaves_out_an_instance_whose_definition_is_not_stored(store, monkeypatch):
+    monkeypatch.setattr(store, "definitions", lambda: {DEFINITION.id: DEFINITION})
+    assert known_layouts(store) == {ONE: Known(FIELDS, PAGES)}
+
+
+def _scan(copies=(), unidentified=(), scanned=0) -> ScanRead:
+    return ScanRead(list(copies), list(unidentified), len(copies) + len(unidentified), scanned)
+
+
+@pytest.mark.parametrize("scan, refused", [
+    (_scan(unidentified=[PageInfo(1, None, reason="no QR code")]), True),  # nothing of ours, no scanner's image
+    (_scan(unidentified=[PageInfo(1, STRAY, reason="not issued")]), False),  # a page code of ours
+    (_scan(unidentified=[PageInfo(1, None), PageInfo(2, STRAY)]), False),
+    (_scan(unidentified=[PageInfo(1, None)], scanned=1), False),  # a scanner's image
+    (_scan(copies=[ScanCopy(ONE, [PageInfo(1, ONE)])]), False),  # a copy
+    (_scan(), True),
+])
+def test_a_pdf_without_fields_is_a_scan_only_when_a_page_is_ours_or_a_scanners_image(monkeypatch, scan, refused):
+    seen = []
+    monkeypatch.setattr(ingest_module, "read_scan", lambda data, name, lookup: seen.append((data, name, lookup)) or scan)
+    unless = ReadError("flat.pdf", "has no form fields: it was flattened", code="E-READ")
+    known = {ONE: Known(FIELDS, PAGES)}
+    out = _read_scan(b"%PDF-1.7", "flat.pdf", known, unless=unless)
+    assert (seen[0][0], seen[0][1], seen[0][2](ONE), seen[0][2](TWO)) == (b"%PDF-1.7", "flat.pdf", known[ONE], None)
+    if refused:
+        assert (out.error, out.code, out.scan) == ("has no form fields: it was flattened", "E-READ", None)
+    else:
+        assert (out.error, out.scan) == (None, scan)
+    # without ``unless`` (an image) the scan is always the answer
+    plain = _read_scan(b"II*\0", "a.tif", known)
+    assert (plain.error, plain.scan) == (None, scan)
+
+
+def test_a_scan_the_reader_refuses_keeps_the_readers_reason_and_code(monkeypatch):
+    def refuse(data, name, lookup):
+        raise ReadError(name, "is a truncated image", code="E-READ-DAMAGED")
+
+    monkeypatch.setattr(ingest_module, "read_scan", refuse)
+    out = _read_scan(b"\x89PNG", "a.png", {}, unless=ReadError("a.png", "other", code="E-READ"))
+    assert (out.error, out.code, out.scan, out.record) == ("is a truncated image", "E-READ-DAMAGED", None, None)
