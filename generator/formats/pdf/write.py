@@ -81,13 +81,15 @@ def write_pdf(form: Form, theme: Theme, manifest: Mapping[str, Any],
     at the learner's personal link, and keeps a slot (``marks.RETURN_SLOT``) where the stamper
     draws each copy's link and its QR code."""
     html = render_html(form, theme, values, pcn, return_by)
-    attachment = Attachment(string=dumps(dict(manifest)).encode("utf-8"), name=PDF_ATTACHMENT_NAME,
+    # The finisher writes the manifest into this attachment once the layout is known
+    # (``_replace_manifest``): what is attached here is never kept.
+    attachment = Attachment(string=b"{}", name=PDF_ATTACHMENT_NAME,
                             description="Portfolio pack manifest", relationship="Data")
     out = io.BytesIO()
     HTML(string=html, base_url=str(TEMPLATES_DIR / "pdf")).write_pdf(
         out, pdf_forms=True, pdf_variant="pdf/ua-1", attachments=[attachment],
-        finisher=lambda document, pdf: finish_pack(document, pdf, manifest), font_config=_FONT_CONFIG, uncompressed_pdf=False,
-        custom_metadata=True,
+        finisher=lambda document, pdf: finish_pack(document, pdf, manifest, return_slot=bool(return_by)),
+        font_config=_FONT_CONFIG, uncompressed_pdf=False, custom_metadata=True,
     )
     return out.getvalue()
 
@@ -123,12 +125,14 @@ def _placed(widget: pydyf.Dictionary, pages: dict[int, int], on: Any) -> dict[st
     return {"page": pages[int(widget["P"].split()[0])], "rect": [float(v) for v in widget["Rect"]], "on": on}
 
 
-def finish_pack(document: Any, pdf: pydyf.PDF, manifest: Mapping[str, Any]) -> None:
-    """``finish_forms``, the page codes drawn on every page, then the manifest attachment
-    rewritten with the finished layout."""
+def finish_pack(document: Any, pdf: pydyf.PDF, manifest: Mapping[str, Any], return_slot: bool = True) -> None:
+    """``finish_forms``, the page codes drawn on every page, the return link's slot kept (only
+    looked for with ``return_slot``: the cover has one only when it asks for the copy back),
+    then the manifest attachment rewritten with the finished layout."""
     widgets = finish_forms(document, pdf)
     _draw_page_codes(pdf, manifest)
-    _keep_return_slot(document, pdf)
+    if return_slot:
+        _keep_return_slot(document, pdf)
     _replace_manifest(pdf, with_geometry(manifest, widgets, _page_sizes(pdf)))
 
 
