@@ -28,12 +28,11 @@ def pages_png(content: Content, layout: Layout, theme: Theme, sections: tuple[st
     """The first page of each of ``sections`` (section ids, each starting a page, the cover one page
     long) as PNGs, ``width`` pixels wide: the sections are laid out together, once."""
     import pypdfium2
-    from generator.formats.pdf.renderer import HTML
-
+    from generator.formats.pdf.renderer import html_document
     from generator.formats.pdf.write import render_html
 
     form = build_form(content, replace(layout, only_sections=tuple(sections)))
-    document = HTML(string=render_html(form, theme, pcn=layout.pcn), base_url=str(TEMPLATES_DIR / "pdf")).render()
+    document = html_document(render_html(form, theme, pcn=layout.pcn), str(TEMPLATES_DIR / "pdf")).render()
     first = document.copy(document.pages[:len(sections)])
     pdf = pypdfium2.PdfDocument(first.write_pdf())
     images = []

@@ -35,7 +35,7 @@ import pydyf
 from generator import __version__
 from generator.content.theme import TEMPLATES_DIR, Theme, template_env
 from generator.formats.pdf import appearance, marks
-from generator.formats.pdf.renderer import HTML, Attachment, FontConfiguration
+from generator.formats.pdf.renderer import Attachment, FontConfiguration, html_document
 from generator.model.form import Form
 from generator.model.manifest import PDF_ATTACHMENT_NAME, RETURN_LINK_PLACEHOLDER, dumps, with_geometry
 from generator.model.pagecode import page_code
@@ -86,7 +86,7 @@ def write_pdf(form: Form, theme: Theme, manifest: Mapping[str, Any],
     attachment = Attachment(string=b"{}", name=PDF_ATTACHMENT_NAME,
                             description="Portfolio pack manifest", relationship="Data")
     out = io.BytesIO()
-    HTML(string=html, base_url=str(TEMPLATES_DIR / "pdf")).write_pdf(
+    html_document(html, str(TEMPLATES_DIR / "pdf")).write_pdf(
         out, pdf_forms=True, pdf_variant="pdf/ua-1", attachments=[attachment],
         finisher=lambda document, pdf: finish_pack(document, pdf, manifest, return_slot=bool(return_by)),
         font_config=_FONT_CONFIG, uncompressed_pdf=False, custom_metadata=True,
