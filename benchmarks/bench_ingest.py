@@ -10,7 +10,7 @@ commands a provider runs, each as its own process (``python -m generator``):
 ingested), ``records``, ``export`` (CSV and FHIR) and ``report`` (HTML and
 PDF). Prints a Markdown table with the machine, for docs/ingest-performance.md.
 
-Usage: python benchmarks/bench_ingest.py [--packs 1000] [--pdf-share 0.5] [--jobs N] [--work DIR] [--keep]
+Usage: python benchmarks/bench_ingest.py [--packs 1000] [--pdf-share 0.5] [--jobs N] [--work DIR] [--keep] [--reuse]
 """
 
 from __future__ import annotations
@@ -180,15 +180,24 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="folder to work in (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the generated packs and the store")
     parser.add_argument("--no-report", action="store_true", help="skip the report (its PDF takes a while)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --work: keep the returned copies a run with the same --packs and --pdf-share "
+                             "left there (to time one change against another on the same files)")
     args = parser.parse_args()
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     returned = work / "returned"
-    if returned.exists():
-        shutil.rmtree(returned)
     for leftover in work.glob("records.sqlite*"):
         leftover.unlink()
-    made = make_returned_packs(returned, args.packs, args.pdf_share)
+    recipe = work / "returned.txt"  # what the copies in ``returned`` were made for
+    wanted = f"{args.packs} {args.pdf_share}"
+    if args.reuse and returned.exists() and recipe.exists() and recipe.read_text() == wanted:
+        made = {"reused the copies of an earlier run": 0.0}
+    else:
+        if returned.exists():
+            shutil.rmtree(returned)
+        made = make_returned_packs(returned, args.packs, args.pdf_share)
+        recipe.write_text(wanted)
     size = sum(p.stat().st_size for p in returned.rglob("*") if p.is_file())
     jobs = ["--jobs", str(args.jobs)] if args.jobs else []
 

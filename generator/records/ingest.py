@@ -274,6 +274,7 @@ class ReadOutcome:
     error: str | None = None
     code: str = "E-READ"  # the error's code, when there is an error
     scan: ScanRead | None = None  # a scanned paper copy (then there is no record)
+    definition: Definition | None = None  # the record's field definitions with their id, worked out by the reader
 
 
 #: What a PDF reader says of a PDF without form fields: a scan, or a copy printed to PDF.
@@ -319,8 +320,11 @@ def read_copy(data: bytes, name: str, memory: int = DEFAULT_LIMITS.memory,
         return ReadOutcome(error=f"could not be read ({type(exc).__name__}); it may be damaged: keep the file "
                                  "and report it", code="E-READ-DAMAGED")
     part = record.pack.get("part")
-    return ReadOutcome(record, part if isinstance(part, str) and part != "pack" else None,
-                       record.definitions, record.missing)
+    part = part if isinstance(part, str) and part != "pack" else None
+    # The definitions' id (a hash of their canonical JSON, ~3 ms) is worked out here, in the reader,
+    # rather than by the one process that stores every copy.
+    return ReadOutcome(record, part, record.definitions, record.missing,
+                       definition=definition_of(record, part, record.definitions))
 
 
 @dataclass
@@ -480,6 +484,12 @@ def _read_all(items: Iterator[_Item], jobs: int, seconds: float = DEFAULT_LIMITS
         else:
             reader.stop()
 
+    def collect(wait: float) -> None:
+        """Take in the reads that end within ``wait`` seconds (0: those ended already)."""
+        for conn in connection_wait(list(running), wait):
+            item, reader, _, own = running.pop(conn)
+            done(item, reader, reader.result(), own)
+
     try:
         while True:
             while not exhausted and len(running) < jobs and len(running) + len(finished) < window:
@@ -495,16 +505,18 @@ def _read_all(items: Iterator[_Item], jobs: int, seconds: float = DEFAULT_LIMITS
                     reader = _Reader(context, memory, known)
                     reader.send(item, own)  # a fresh reader that cannot take it shows as a crash below
                 running[reader.conn] = (item, reader, time.monotonic() + own, own)
-            while order and order[0] in finished:
+            if order and order[0] in finished:
+                # One file at a time, then the readers get new work at once: a reader that finished
+                # while the caller stored this file does not wait for the caller to store the rest too.
                 yield finished.pop(order.popleft())
+                if running:
+                    collect(0)
+                continue
             if not running:
                 if exhausted and not order:
                     return
                 continue
-            wait = max(0.0, min(deadline for _, _, deadline, _ in running.values()) - time.monotonic())
-            for conn in connection_wait(list(running), wait):
-                item, reader, _, own = running.pop(conn)
-                done(item, reader, reader.result(), own)
+            collect(max(0.0, min(deadline for _, _, deadline, _ in running.values()) - time.monotonic()))
             now = time.monotonic()
             for conn, (item, reader, deadline, own) in list(running.items()):
                 if now >= deadline:
@@ -584,7 +596,7 @@ def new_submission(item_path: Path, sha256: str, size: int, read: ReadOutcome,
         pack_id=str(pack.get("pack_id") or ""), part=read.part,
         content_id=str(pack.get("content_id") or ""), content_version=str(pack.get("content_version") or ""),
         content_hash=str(pack.get("content_hash") or ""), generator_version=str(pack.get("generator_version") or ""),
-        definition=definition_of(record, read.part, read.definitions),
+        definition=read.definition or definition_of(record, read.part, read.definitions),
         learner_key=learner_key(pcn, practice, name), learner_name=str(name), practice=str(practice),
         pcn=str(pcn), pcn_name=str(pcn_facts.get("name") or pcn), learner=dict(learner), pcn_facts=dict(pcn_facts),
         values=values, warnings=warnings, flags=[(flag.field, flag.kind) for flag in record.flags], data=data)

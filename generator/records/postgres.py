@@ -53,7 +53,7 @@ from generator.records.store import (
     audit_content,
     check_tail,
     digest_of,
-    entry_content,
+    stored_submission_content,
     issued_content,
     issued_ref,
     link_hash,
@@ -554,7 +554,7 @@ class PostgresStore:
         if new.data is not None:
             self._db.execute("INSERT INTO originals VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
                              (new.sha256, len(new.data), new.data, now()))
-        self._seal("submission", str(sid), entry_content(self, "submission", str(sid)))
+        self._seal("submission", str(sid), stored_submission_content(self, sid, new))
         return sid
 
     def add_issued(self, packs: Iterable[IssuedPack], source: str) -> int:

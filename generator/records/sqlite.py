@@ -38,7 +38,7 @@ from generator.records.store import (
     audit_content,
     check_tail,
     digest_of,
-    entry_content,
+    stored_submission_content,
     issued_content,
     issued_ref,
     link_hash,
@@ -560,7 +560,7 @@ class SQLiteStore:
         if new.data is not None and not self._db.execute("SELECT 1 FROM originals WHERE sha256 = ?",
                                                          (new.sha256,)).fetchone():
             self._db.execute("INSERT INTO originals VALUES (?, ?, ?, ?)", (new.sha256, len(new.data), new.data, now()))
-        self._seal("submission", str(sid), entry_content(self, "submission", str(sid)))
+        self._seal("submission", str(sid), stored_submission_content(self, sid, new))
         return sid
 
     def add_issued(self, packs: Iterable[IssuedPack], source: str) -> int:

@@ -730,3 +730,23 @@ def test_a_store_opened_for_reading_where_it_can_be_written_sees_later_writes(tm
         with writer.transaction():
             writer.add_audit("rejected", filename="x.txt", detail="not a pack")
         assert [(e.action, e.filename) for e in reader.audit()] == [("rejected", "x.txt")]
+
+
+def test_a_submission_is_sealed_as_it_reads_back_whatever_its_values_hold(engine_store):
+    """The seal is worked out from what was written, not read back: it must equal what the store gives back."""
+    store = engine_store
+    values = [FieldValue("a", "read", "Zoë Łukasiewicz \u2028 \"quoted\""), FieldValue("b", "read", True),
+              FieldValue("c", "read", False), FieldValue("d", "read", None), FieldValue("e", "read", "happy", 2),
+              FieldValue("f", "read", [{"row": "1", "when": "2026-09-01"}, {"row": "2"}]),
+              FieldValue("g", "read", 3), FieldValue("h", "read", 2.5), FieldValue("i", "missing", None),
+              FieldValue("j", "unmapped", "kept")]
+    flags = [("a", "postcode"), ("a", "nhs_number"), ("a", "postcode")]  # a repeated flag is kept once
+    with store.transaction():
+        sid = store.add_submission(submission(values=values, flags=flags), 1, None)
+    entry = store.ledger_tail()
+    assert (entry.seq, entry.kind, entry.ref) == (1, "submission", str(sid))
+    content = protocol.entry_content(store, "submission", str(sid))
+    assert content["values"][5] == ["f", "read", [{"row": "1", "when": "2026-09-01"}, {"row": "2"}], None]
+    assert content["flags"] == [["a", "nhs_number"], ["a", "postcode"]]
+    assert entry.digest == digest_of(content)
+    assert protocol.verify_chain(store).ok

@@ -272,3 +272,41 @@ def test_a_field_tree_sixteen_deep_is_read_and_seventeen_is_damaged():
     assert list(objects.terminal_fields(deep_form(16))) == [".".join(f"n{n}" for n in range(17))]
     with pytest.raises(Damaged):
         objects.terminal_fields(deep_form(17))
+
+
+def _saved(pdf: pikepdf.Pdf) -> bytes:
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("memfd", ["a file in memory", "no memfd (another system)", "no /proc"])
+def test_a_pdf_is_opened_the_same_from_a_file_in_memory_or_a_python_stream(monkeypatch, memfd):
+    data = _saved(form_pdf([Dictionary(T=String("cover.name"), FT=Name.Tx, V=String("Zoë Ní Bhriain"))]))
+    opened = []
+    real_open = pikepdf.open
+
+    def spy(source, **kwargs):
+        opened.append("stream" if isinstance(source, io.BytesIO) else "path")
+        return real_open(source, **kwargs)
+
+    monkeypatch.setattr(objects.pikepdf, "open", spy)
+    if memfd == "no memfd (another system)":
+        monkeypatch.delattr(objects.os, "memfd_create")
+    elif memfd == "no /proc":
+        monkeypatch.setattr(objects.os.path, "isdir", lambda path: False)
+    pdf = objects.open_pdf(data, "x.pdf")
+    fields = objects.terminal_fields(pdf)
+    assert list(fields) == ["cover.name"]
+    assert str(fields["cover.name"].V) == "Zoë Ní Bhriain"
+    assert opened == (["path"] if memfd == "a file in memory" else ["stream"])
+    pdf.close()
+
+
+def test_a_pdf_opened_from_a_file_in_memory_leaves_no_descriptor_open_once_closed():
+    import os
+    data = _saved(form_pdf([Dictionary(T=String("a"), FT=Name.Tx)]))
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(5):
+        objects.open_pdf(data, "x.pdf").close()
+    assert len(os.listdir("/proc/self/fd")) == before
