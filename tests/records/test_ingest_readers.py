@@ -9,14 +9,15 @@ that; everything else is the real reader). The copies are Word packages of a few
 
 from __future__ import annotations
 
+import functools
 import io
 import multiprocessing
 import os
 import resource
 import threading
-import zipfile
 from pathlib import Path
 
+import pikepdf
 import pytest
 
 from generator.reading.sandbox import Isolated
@@ -34,11 +35,14 @@ def copy(name: str) -> bytes:
     return docx(p(sdt(name, tag="cover.name")), [NAME])
 
 
+@functools.cache
 def padded(name: str, size: int) -> bytes:
-    """A copy carrying ``size`` bytes of a part the reader never opens (an image, say)."""
-    out = io.BytesIO(copy(name))
-    with zipfile.ZipFile(out, "a") as archive:
-        archive.writestr("word/media/image1.bin", b"\0" * size, compress_type=zipfile.ZIP_STORED)
+    """A PDF copy carrying a stream of ``size`` bytes the reader never opens (an attachment, say)."""
+    from tests.records.test_ingest_units import tiny_pdf
+    pdf = pikepdf.open(io.BytesIO(tiny_pdf(name)))
+    pdf.Root.PieceInfo = pdf.make_stream(b"\0" * size)
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=False)
     return out.getvalue()
 
 
@@ -104,19 +108,21 @@ def test_a_reader_that_refused_a_file_is_replaced(spy):
 
 
 def test_a_reader_that_grew_by_a_quarter_of_its_memory_cap_is_replaced(spy):
-    # 40 MB held by the reader after reading the padded copy (the file it was sent): more than a quarter of a
-    # 128 MB cap, less than a quarter of a 512 MB one
-    files = [("a.docx", copy("A")), ("big.docx", padded("Big", 40 * MB)), ("c.docx", copy("C")),
+    # The reader holds the last file it was sent (300 MB here, in a stream it never opens) while it waits for the
+    # next: more than a quarter of a 1 GB cap, less than a quarter of a 2 GB one. (A reader forked from a process
+    # with free space inside its heap fills that first without growing: the file is larger than any such space
+    # here, up to 200 MB when mutmut has just compiled a mutated module.)
+    files = [("a.docx", copy("A")), ("big.pdf", padded("Big", 300 * MB)), ("c.docx", copy("C")),
              ("d.docx", copy("D"))]
-    out = read_all(files, memory=128 * MB)
+    out = read_all(files, memory=1024 * MB)
     assert [(name, error, fields) for name, error, fields in out] == [
-        ("a.docx", None, {"cover.name": "A"}), ("big.docx", None, {"cover.name": "Big"}),
+        ("a.docx", None, {"cover.name": "A"}), ("big.pdf", None, {"cover.name": "Big"}),
         ("c.docx", None, {"cover.name": "C"}), ("d.docx", None, {"cover.name": "D"})]
     assert readers(spy) == [0, 0, 1, 1]
-    assert [memory for _, memory, _ in spy.made] == [128 * MB, 128 * MB]
+    assert [memory for _, memory, _ in spy.made] == [1024 * MB, 1024 * MB]
     spy.made.clear()
     spy.sent.clear()
-    assert [error for _, error, _ in read_all(files, memory=512 * MB)] == [None] * 4
+    assert [error for _, error, _ in read_all(files, memory=2048 * MB)] == [None] * 4
     assert readers(spy) == [0, 0, 0, 0]
 
 
