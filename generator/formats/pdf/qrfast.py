@@ -55,13 +55,17 @@ def _check_table(data: int, check: int) -> list[list[int]]:
                 lcoef = log[coef]
                 for n in range(check):
                     unit[k + n + 1] ^= exp[lcoef + gen[n]]
-        words = unit[data:]
-        row = [0] * 256
-        for value in range(1, 256):
-            lv = log[value]
-            row[value] = int.from_bytes(bytes(exp[lv + log[w]] if w else 0 for w in words), "big")
-        table.append(row)
+        words = bytes(unit[data:])
+        table.append([0] + [int.from_bytes(words.translate(times), "big") for times in _products()[1:]])
     return table
+
+
+@lru_cache(maxsize=1)
+def _products() -> tuple[bytes, ...]:
+    """For each byte value v, the table w -> v times w in segno's Galois field (for ``bytes.translate``)."""
+    from segno import consts
+    log, exp = consts.GALIOS_LOG, consts.GALIOS_EXP
+    return tuple(bytes(exp[log[v] + log[w]] if v and w else 0 for w in range(256)) for v in range(256))
 
 
 @lru_cache(maxsize=8)
