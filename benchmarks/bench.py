@@ -124,7 +124,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--profile", type=Path, help="write a cProfile listing of one PDF build here")
+    parser.add_argument("--profile", type=Path,
+                        help="write a cProfile listing of one PDF build here (by cumulative and by own time)")
     args = parser.parse_args()
 
     from pypdf import PdfReader
@@ -219,7 +220,9 @@ def main() -> None:
         write_pdf(form, theme, manifest)
         profiler.disable()
         with args.profile.open("w") as handle:
-            pstats.Stats(profiler, stream=handle).sort_stats("cumulative").print_stats(40)
+            stats = pstats.Stats(profiler, stream=handle)
+            stats.sort_stats("cumulative").print_stats(60)  # where the time goes, stage by stage
+            stats.sort_stats("tottime").print_stats(40)  # the functions it is spent in
         print(f"\nprofile written to {args.profile}")
 
 
