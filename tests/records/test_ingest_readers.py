@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import resource
 import threading
+import time
 from pathlib import Path
 
 import pikepdf
@@ -109,7 +110,7 @@ def test_a_reader_that_refused_a_file_is_replaced(spy):
 
 def test_a_reader_that_grew_by_a_quarter_of_its_memory_cap_is_replaced(spy):
     # The reader holds the last file it was sent (300 MB here, in a stream it never opens) while it waits for the
-    # next: more than a quarter of a 1 GB cap, less than a quarter of a 2 GB one. (A reader forked from a process
+    # next: more than a quarter of a 1 GB cap, less than a quarter (but more than a fifth) of a 1.4 GB one. (A reader forked from a process
     # with free space inside its heap fills that first without growing: the file is larger than any such space
     # here, up to 200 MB when mutmut has just compiled a mutated module.)
     files = [("a.docx", copy("A")), ("big.pdf", padded("Big", 300 * MB)), ("c.docx", copy("C")),
@@ -122,7 +123,7 @@ def test_a_reader_that_grew_by_a_quarter_of_its_memory_cap_is_replaced(spy):
     assert [memory for _, memory, _ in spy.made] == [1024 * MB, 1024 * MB]
     spy.made.clear()
     spy.sent.clear()
-    assert [error for _, error, _ in read_all(files, memory=2048 * MB)] == [None] * 4
+    assert [error for _, error, _ in read_all(files, memory=1400 * MB)] == [None] * 4
     assert readers(spy) == [0, 0, 0, 0]
 
 
@@ -145,6 +146,56 @@ def test_a_scan_has_longer_to_be_read_and_every_reader_gets_the_layouts(spy):
     assert [(name, seconds) for name, _, seconds, _ in spy.sent] == [("a.docx", 2.5), ("scan.png", 10.0),
                                                                      ("b.docx", 2.5)]
     assert all(k is known for _, _, k in spy.made) and readers(spy) == [0, 0, 1]
+
+
+def reading(hold):
+    """The real ``read_copy``, first holding the reader (in the reader process, forked with it) on the files
+    ``hold`` names: ``hold(name)`` returns when that file may be read."""
+    real = ingest_module.read_copy
+
+    def read(data, name, memory, known):
+        hold(name)
+        return real(data, name, memory, known)
+    return read
+
+
+def test_a_file_still_being_read_at_its_deadline_costs_that_file_and_its_reader(spy, monkeypatch):
+    monkeypatch.setattr(ingest_module, "read_copy", reading(lambda name: name == "hang.docx" and time.sleep(60)))
+    out = read_all([("a.docx", copy("A")), ("hang.docx", copy("H")), ("b.docx", copy("B"))], seconds=0.5)
+    assert out == [("a.docx", None, {"cover.name": "A"}),
+                   ("hang.docx", "took longer than 0.5 s to read; refused (other files are not affected)", None),
+                   ("b.docx", None, {"cover.name": "B"})]
+    assert readers(spy) == [0, 0, 1]
+    assert not spy.all[0].process.is_alive()
+
+
+def test_readers_read_ahead_of_a_slow_file_four_files_a_reader_and_no_more(spy, monkeypatch, tmp_path):
+    go = tmp_path / "go"
+
+    def hold(name):
+        while name == "slow.docx" and not go.exists():
+            time.sleep(0.01)
+
+    def release():  # once eight files were handed out, and a moment more for any that should not be
+        for _ in range(3000):
+            if len(spy.sent) >= 8:
+                time.sleep(0.3)
+                break
+            time.sleep(0.01)
+        go.touch()
+
+    monkeypatch.setattr(ingest_module, "read_copy", reading(hold))
+    files = [("slow.docx", copy("S"))] + [(f"copy-{n:02}.docx", copy(f"L{n}")) for n in range(1, 12)]
+    items = [_Item(i, Path(name), "", len(data), data) for i, (name, data) in enumerate(files)]
+    watcher = threading.Thread(target=release, daemon=True)
+    watcher.start()
+    results = _read_all(iter(items), 2, 60.0, 512 * MB, None)
+    first, read = next(results)
+    # the slow file holds the head of the line: the other reader read seven more, then waited (2 jobs x 4)
+    assert (first.path.name, read.error, len(spy.sent)) == ("slow.docx", None, 8)
+    rest = [(item.path.name, r.record.fields) for item, r in results]
+    assert rest == [(f"copy-{n:02}.docx", {"cover.name": f"L{n}"}) for n in range(1, 12)]
+    watcher.join(30)
 
 
 def test_nothing_to_read_starts_no_reader(spy):

@@ -223,7 +223,9 @@ def test_a_scan_offered_again_is_unchanged_and_its_unknown_page_is_not_stored_tw
         ("unchanged", "scanned pages 1, 2: already ingested (submission 1)", None, 1),
         ("unidentified", "scanned page 3: not issued by this store; its image is kept (portfolio review pages)",
          None, None)]
-    assert [e[0] for e in audit(store)] == ["ingested", "unidentified"]  # the page's entry is written once
+    assert audit(store) == [  # the page's entry is written once, with the instance its page code names
+        ("ingested", "stack.png", SHA, ONE, 1, "new copy"),
+        ("unidentified", "stack.png", SHA, STRAY, None, "page 3: not issued by this store")]
     assert [(p.page_index, p.instance_id, p.filename) for p in store.scan_pages(unidentified=True)] == [
         (3, STRAY, "stack.png")]
 
@@ -333,12 +335,12 @@ def _scan(copies=(), unidentified=(), scanned=0) -> ScanRead:
 def test_a_pdf_without_fields_is_a_scan_only_when_a_page_is_ours_or_a_scanners_image(monkeypatch, scan, refused):
     seen = []
     monkeypatch.setattr(ingest_module, "read_scan", lambda data, name, lookup: seen.append((data, name, lookup)) or scan)
-    unless = ReadError("flat.pdf", "has no form fields: it was flattened", code="E-READ")
+    unless = ReadError("flat.pdf", "has no form fields: it was flattened", code="E-READ-DAMAGED")
     known = {ONE: Known(FIELDS, PAGES)}
     out = _read_scan(b"%PDF-1.7", "flat.pdf", known, unless=unless)
     assert (seen[0][0], seen[0][1], seen[0][2](ONE), seen[0][2](TWO)) == (b"%PDF-1.7", "flat.pdf", known[ONE], None)
     if refused:
-        assert (out.error, out.code, out.scan) == ("has no form fields: it was flattened", "E-READ", None)
+        assert (out.error, out.code, out.scan) == ("has no form fields: it was flattened", "E-READ-DAMAGED", None)
     else:
         assert (out.error, out.scan) == (None, scan)
     # without ``unless`` (an image) the scan is always the answer
