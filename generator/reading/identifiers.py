@@ -52,6 +52,10 @@ _DOB_WORD = re.compile(r"\b(?:d\.? ?o\.? ?b\.?|date of birth|birth ?date|born(?:
 _DATE_AFTER = re.compile(rf"\W{{0,3}} ?{_DATE}", re.IGNORECASE)
 _DATE_ANY = re.compile(_DATE, re.IGNORECASE)
 
+#: Every pattern above holds a digit (``\d``: any Unicode decimal digit) that must match: a text
+#: without one holds none of them, and is not run through them (most answers are words).
+_DIGIT = re.compile(r"\d")
+
 #: The compiled patterns, for the test that checks their width.
 PATTERNS = {"nhs_number": _NHS, "postcode": _POSTCODE, "date_of_birth": _DOB_WORD, "date_after": _DATE_AFTER,
             "date": _DATE_ANY, "phone_number": _PHONE}
@@ -158,7 +162,8 @@ def scan_value(fid: str, value: Any, budget: _Budget | None = None) -> list[Flag
             budget.left -= len(clean)
         else:
             clean = normalise(text)
-        kinds += [k for k, found in DETECTORS.items() if k not in kinds and found(clean)]
+        if _DIGIT.search(clean):
+            kinds += [k for k, found in DETECTORS.items() if k not in kinds and found(clean)]
     return [Flag(fid, kind) for kind in kinds]
 
 

@@ -54,6 +54,7 @@ from generator.records.store import (
     check_tail,
     digest_of,
     stored_submission_content,
+    value_json,
     issued_content,
     issued_ref,
     link_hash,
@@ -397,6 +398,7 @@ class PostgresStore:
             raise
         self.actor = actor()
         self._in_transaction = False
+        self._batch = False  # inside batch(): a transaction is a savepoint of the batch's one
         self._tail: ChainEntry | None | bool = False
 
     def close(self) -> None:
@@ -470,9 +472,32 @@ class PostgresStore:
     # -- transactions
 
     @contextmanager
+    def batch(self) -> Iterator["PostgresStore"]:
+        """One transaction holding several: each ``transaction()`` inside is a savepoint (rolled back
+        alone when it fails), and all of them are committed together at the end, or none is."""
+        with self.transaction():
+            self._batch = True
+            try:
+                yield self
+            finally:
+                self._batch = False
+
+    @contextmanager
     def transaction(self) -> Iterator["PostgresStore"]:
-        """One all-or-nothing unit of work; takes the store's write lock at once (writers take turns)."""
+        """One all-or-nothing unit of work; takes the store's write lock at once (writers take turns).
+        Inside ``batch()``, a savepoint of the batch's transaction."""
         import psycopg
+        if self._in_transaction and self._batch:
+            tail = self._tail
+            try:
+                with self._db.transaction():  # psycopg makes a nested transaction a savepoint
+                    yield self
+            except BaseException as exc:
+                self._tail = tail  # the ledger entries written since were rolled back too
+                if isinstance(exc, psycopg.Error):
+                    raise StoreError(f"{self.path}: {_first_line(exc)}; the transaction was rolled back") from exc
+                raise
+            return
         if self._in_transaction:
             raise StoreError("transactions do not nest")
         self._in_transaction = True
@@ -543,7 +568,7 @@ class PostgresStore:
                 cursor.executemany(
                     "INSERT INTO field_values VALUES (%s, %s, %s, %s, %s, %s)",
                     [(sid, v.field_id, n, v.state,
-                      None if v.value is None else json.dumps(v.value, ensure_ascii=False), v.position)
+                      None if v.value is None else value_json(v.value), v.position)
                      for n, v in enumerate(new.values, 1)])
             if new.warnings:
                 cursor.executemany("INSERT INTO warnings VALUES (%s, %s, %s, %s)",

@@ -39,6 +39,7 @@ from generator.records.store import (
     check_tail,
     digest_of,
     stored_submission_content,
+    value_json,
     issued_content,
     issued_ref,
     link_hash,
@@ -383,6 +384,7 @@ class SQLiteStore:
             raise
         self.actor = actor()
         self._in_transaction = False
+        self._batch = False  # inside batch(): a transaction is a savepoint of the batch's one
 
     def _check_writable(self) -> None:
         """A store that cannot be written is reported once, before any file is read."""
@@ -476,8 +478,43 @@ class SQLiteStore:
     # -- transactions
 
     @contextmanager
+    def batch(self) -> Iterator["SQLiteStore"]:
+        """One transaction holding several: each ``transaction()`` inside is a savepoint (rolled back
+        alone when it fails), and all of them are committed together at the end (one write to disk,
+        one tail check), or none is."""
+        with self.transaction():
+            self._batch = True
+            try:
+                yield self
+            finally:
+                self._batch = False
+
+    @contextmanager
+    def _savepoint(self) -> Iterator["SQLiteStore"]:
+        if not self._db.in_transaction:  # SQLite rolled the batch back after an error (disk full, I/O error)
+            raise StoreError(f"{self.path}: the batch this belongs to was rolled back by an earlier error")
+        tail = self._tail
+        self._db.execute("SAVEPOINT unit")
+        try:
+            yield self
+            self._db.execute("RELEASE unit")
+        except BaseException as exc:
+            self._tail = tail  # the ledger entries written since were rolled back too
+            if self._db.in_transaction:  # else SQLite rolled back the whole batch (disk full, I/O error)
+                self._db.execute("ROLLBACK TO unit")
+                self._db.execute("RELEASE unit")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"{self.path}: {exc}; the transaction was rolled back") from exc
+            raise
+
+    @contextmanager
     def transaction(self) -> Iterator["SQLiteStore"]:
-        """One all-or-nothing unit of work; takes the write lock at once (BEGIN IMMEDIATE)."""
+        """One all-or-nothing unit of work; takes the write lock at once (BEGIN IMMEDIATE).
+        Inside ``batch()``, a savepoint of the batch's transaction."""
+        if self._in_transaction and self._batch:
+            with self._savepoint():
+                yield self
+            return
         if self._in_transaction:
             raise StoreError("transactions do not nest")
         try:
@@ -551,7 +588,7 @@ class SQLiteStore:
         sid = cursor.lastrowid
         self._db.executemany(
             "INSERT INTO field_values VALUES (?, ?, ?, ?, ?, ?)",
-            [(sid, v.field_id, n, v.state, None if v.value is None else json.dumps(v.value, ensure_ascii=False),
+            [(sid, v.field_id, n, v.state, None if v.value is None else value_json(v.value),
               v.position) for n, v in enumerate(new.values, 1)])
         self._db.executemany("INSERT INTO warnings VALUES (?, ?, ?, ?)",
                              [(sid, n, fid, message) for n, (fid, message) in enumerate(new.warnings, 1)])

@@ -346,6 +346,7 @@ class Store(Protocol):
 
     def close(self) -> None: ...
     def transaction(self) -> Any: ...  # context manager; writes happen only inside one
+    def batch(self) -> Any: ...  # context manager: transactions inside are savepoints, committed together
     # -- inside a transaction
     def submission_for_sha(self, sha256: str) -> int | None: ...
     def instance_submissions(self, instance_id: str) -> list[SubmissionRow]: ...
@@ -446,9 +447,17 @@ class ChainEntry:
     hash: str
 
 
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+
+
 def canonical_json(value: Any) -> str:
     """The one JSON text a value hashes as (sorted keys, no spaces, UTF-8 kept)."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _CANONICAL(value)
+
+
+#: A stored value's JSON text (UTF-8 kept), as ``json.dumps(value, ensure_ascii=False)`` writes it, with
+#: one encoder for all of them (``json.dumps`` with options makes a new encoder for every value).
+value_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def digest_of(content: Any) -> str:

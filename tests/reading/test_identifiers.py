@@ -214,3 +214,35 @@ def test_option_values_are_not_typed_text_and_raw_text_is_scanned_once_where_it_
 def test_a_date_before_the_word_is_a_date_of_birth_only_close_up(text, found):
     from generator.reading.identifiers import _date_of_birth
     assert _date_of_birth(text) is found
+
+
+# ---------------------------------------------------------------- text without digits
+
+from generator.reading.identifiers import DETECTORS, normalise, scan_value  # noqa: E402
+
+WORDS_ONLY = [
+    "date of birth: first of March nineteen sixty", "born on the fifth of May", "DOB: March the first",
+    "GIR OAA", "SW A AA", "ring oh seven seven double oh", "nine nine nine, zero zero zero",
+    "Zoë Łukasiewicz met the practice nurse", "",
+]
+
+
+@pytest.mark.parametrize("text", WORDS_ONLY)
+def test_no_detector_finds_anything_in_text_without_a_digit(text):
+    # every pattern needs a digit: scan_value skips the detectors for such text, so this must hold
+    assert [kind for kind, found in DETECTORS.items() if found(normalise(text))] == []
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Nd",)), max_size=80))
+def test_no_detector_fires_on_any_text_without_a_decimal_digit(text):
+    assert not any(found(normalise(text)) for found in DETECTORS.values())
+
+
+@pytest.mark.parametrize("text, kinds", [
+    ("date of birth: 1st March 1960", ["date_of_birth"]),
+    ("NHS ٩٤٣ ٤٧٦ ٥٩١٩", ["nhs_number"]),  # Arabic-Indic digits are digits too (9434765919, check 9)
+    ("call 07700 900123", ["phone_number"]),
+    ("lives at SW1A 1AA", ["postcode"]),
+])
+def test_a_text_with_a_digit_in_any_script_is_still_run_through_every_detector(text, kinds):
+    assert [flag.kind for flag in scan_value("review.notes", text)] == kinds
