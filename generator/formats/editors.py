@@ -21,6 +21,8 @@ The marks, as each editor writes them:
 - Chrome and Edge save a form through PDFium, which rewrites the file with
   the header comment ``%\\xA1\\xB3\\xC5\\xD7`` (PDFium's ``CPDF_Creator``) and keeps
   /Producer; a PDF Chrome prints says "Skia/PDF";
+- ``portfolio fill`` (pypdf) rewrites the file with the same header comment as
+  iText, so it names itself in /Producer: "portfolio fill (pypdf)";
 - Firefox (pdf.js) appends an incremental update and keeps /Info; its trailer
   dictionary is written key by key starting with ``/Prev`` (``<< /Prev …``),
   which no other writer here does.
@@ -34,6 +36,7 @@ UNKNOWN = "unknown"
 
 #: Substring of /Producer, /Creator or the XMP text -> editor, first match wins.
 PDF_PRODUCERS: tuple[tuple[str, str], ...] = (
+    ("portfolio fill", "portfolio fill"),  # ``generator.formats.pdf.fill``: before "pypdf", which it names too
     ("pdftk", "pdftk"), ("itext-paulo", "pdftk"),
     ("Adobe Acrobat", "Adobe Acrobat"), ("Acrobat Reader", "Adobe Acrobat"), ("Adobe PDF Library", "Adobe Acrobat"),
     ("Acrobat Distiller", "Adobe Acrobat"),
@@ -43,8 +46,6 @@ PDF_PRODUCERS: tuple[tuple[str, str], ...] = (
     ("pdf.js", "Firefox"), ("PDF.js", "Firefox"),
     ("pypdf", "pypdf"),
 )
-#: What this tool's own writer puts in /Producer: a copy saved without new marks.
-OWN_PRODUCERS = ("WeasyPrint", "portfolio")
 #: The binary comment on a PDF's second line -> the writer that rewrote the whole file.
 PDF_HEADER_COMMENTS: tuple[tuple[bytes, str], ...] = (
     (b"%\xa1\xb3\xc5\xd7", "Chrome/Edge"),  # PDFium

@@ -83,3 +83,11 @@ def test_a_copy_filled_by_pdftk_is_pdftk(pdf_path, tmp_path):
                    capture_output=True)
     record = read_bytes(out.read_bytes(), "filled.pdf")
     assert record.fields["cover.details.name"] == "Kai Jensen" and record.pack["editor"] == "pdftk"
+
+
+def test_a_copy_filled_by_portfolio_fill_is_named_so_not_taken_for_pdftk(pdf_path):
+    from generator.formats.pdf.fill import fill_pdf
+    filled = fill_pdf(pdf_path.read_bytes(), {"cover.details.name": "Kai Jensen"})
+    assert filled.split(b"\n", 2)[1].startswith(b"%\xe2\xe3\xcf\xd3")  # the header comment pdftk's iText writes too
+    record = read_bytes(filled, "filled.pdf")
+    assert record.fields["cover.details.name"] == "Kai Jensen" and record.pack["editor"] == "portfolio fill"

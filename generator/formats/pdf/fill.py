@@ -17,6 +17,10 @@ from generator.kinds import BUTTON_KINDS
 from generator.model.values import check_fill_values, to_document
 
 
+#: The /Producer of a copy filled by ``fill_pdf`` (``portfolio fill``).
+FILL_PRODUCER = "portfolio fill (pypdf)"
+
+
 def fill_pdf(data: bytes, values: Mapping[str, Any], name: str = "pack.pdf") -> bytes:
     """Fill a PDF pack with pypdf, generating appearances so every viewer shows the values."""
     from pypdf import PdfReader, PdfWriter
@@ -52,6 +56,9 @@ def fill_pdf(data: bytes, values: Mapping[str, Any], name: str = "pack.pdf") -> 
     for fid, text in text_values.items():
         _set_text(writer, fields[fid], text)
     writer.set_need_appearances_writer(False)
+    # pypdf rewrites the whole file with the same header comment as iText (pdftk): name the writer,
+    # or the copy would be taken for one pdftk filled (``generator.formats.editors``).
+    writer.add_metadata({"/Producer": FILL_PRODUCER})
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
