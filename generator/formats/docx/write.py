@@ -941,7 +941,7 @@ def _entry_rows(w: _Writer, tbl: etree._Element, widths: list[int], entry: Entry
     if entry.date:  # label | typed name | date
         tr = w.row(tbl)
         _label_cell(w, tr, widths[0], entry)
-        _field_cell(w, tr, widths[1], entry.field, caption="Signature (type your name)")
+        _field_cell(w, tr, widths[1], entry.field, caption="Signature (sign, or type your name)")
         _field_cell(w, tr, total - widths[0] - widths[1], entry.date, span=len(widths) - 2, caption="Date")
     elif entry.field.kind == "longtext":  # label above a box as tall as the expected answer
         tr = w.row(tbl)
