@@ -102,15 +102,17 @@ def _safe_next(target: str | None) -> str:
 
 def signin():
     error = ""
+    email = ""
     if request.method == "POST":
-        result = api.sign_in(request.form.get("email", ""), request.form.get("password", ""), g.store)
+        email = request.form.get("email", "")[:320]  # typed again into the box after a failure; never the password
+        result = api.sign_in(email, request.form.get("password", ""), g.store)
         if result.user is not None:
             session.clear()
             session["user"] = result.user.email
             session.permanent = True
             return redirect(_safe_next(request.args.get("next")))
         error = result.reason
-    return render_template("signin.html", error=error), (401 if error else 200)
+    return render_template("signin.html", error=error, email=email), (401 if error else 200)
 
 
 def signout():

@@ -83,6 +83,28 @@ def test_a_wrong_password_is_refused_and_five_lock_the_account(app):
     assert client.get("/").status_code == 302
 
 
+def test_a_failed_sign_in_keeps_the_email_typed_but_never_the_password(app):
+    client = app.test_client()
+    response = sign_in(client, "Manager@Riverside.example", "my wrong password")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 401
+    assert 'value="Manager@Riverside.example"' in page
+    assert "my wrong password" not in page
+    password_box = page.split('id="password"')[1].split(">")[0]
+    assert "value=" not in password_box
+    # the error sits in the form beside the boxes, and the boxes name it
+    form = page.split('<form method="post" class="stack">')[1].split("</form>")[0]
+    assert '<p class="error" id="signin-error" role="alert">The email or password is not right.</p>' in form
+    assert 'aria-describedby="signin-error"' in form.split('id="email"')[1].split(">")[0]
+
+
+def test_a_typed_email_is_escaped_when_shown_again(app):
+    client = app.test_client()
+    page = sign_in(client, '"><script>alert(1)</script>', "x").get_data(as_text=True)
+    assert "<script>alert(1)" not in page
+    assert 'value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in page
+
+
 def test_sign_out_ends_the_session(as_user):
     client = as_user(PROVIDER)
     assert client.get("/").status_code == 200

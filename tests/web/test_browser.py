@@ -147,6 +147,9 @@ def test_sign_in_page(watched, server):
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Sign in").click()
     assert page.get_by_role("alert").inner_text() == "The email or password is not right."
+    assert page.get_by_label("Email").input_value() == PROVIDER  # kept for the next try
+    assert page.get_by_label("Password").input_value() == ""  # never sent back
+    check_page(page, "signin-refused")
 
 
 def test_upload_returned_copies_and_see_progress_change(watched, server, copies):
