@@ -16,8 +16,8 @@ Everything that renders with WeasyPrint imports it from here.
 parser (pure Python, about 0.13 s for the 107 kB of the default pack): the templates write
 markup that is also well-formed XML and that both parsers read into the same tree. Whatever
 an XML parser would read differently (a carriage return, a tab or line break inside a tag,
-a line break opening a <textarea>, comments, entities XML does not know, anything not
-well-formed) is left to WeasyPrint's own parser.
+a line break opening a <textarea>, comments, entities XML does not know, raw text other
+than the one stylesheet, anything not well-formed) is left to WeasyPrint's own parser.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ from weasyprint.urls import URLFetcher  # noqa: E402
 __all__ = ["HTML", "Attachment", "FontConfiguration", "html_document", "xml_tree"]
 
 _STYLE = re.compile(r"<style>([^<]*)</style>")
+#: Elements whose content is raw text to HTML (no tags, no entities) but markup to XML.
+_RAW_TEXT = re.compile(r"<(?:style|script|xmp|iframe|noembed|noframes|noscript|plaintext)\b", re.IGNORECASE)
 #: What an XML parser reads differently from an HTML parser, in markup that parses as XML:
 #: line ends and tabs in attribute values (XML turns them into spaces; we only check that no tag
 #: spans a line or holds a tab), a line break opening a <textarea> or <pre> (HTML drops it), NUL
@@ -73,7 +75,11 @@ def xml_tree(html: str) -> ElementTree.Element | None:
     checked here but by the tests, which hold this tree to WeasyPrint's for the packs."""
     style = _STYLE.search(html)  # the stylesheet is raw text to HTML: kept out of the XML parse
     if style is not None:
+        if _RAW_TEXT.search(html, 0, style.start()) or _RAW_TEXT.search(html, style.end()):
+            return None  # one stylesheet and no other raw text
         html = html[:style.start(1)] + html[style.end(1):]
+    elif _RAW_TEXT.search(html):
+        return None
     if _NOT_THE_SAME.search(html):
         return None
     try:

@@ -102,6 +102,9 @@ def test_the_packs_html_parses_with_expat_into_the_tree_weasyprint_builds(conten
     ('<html><head><base href="http://example.org/" /></head><body></body></html>', "a base URL"),
     ('<html><head></head><body></body>\n</html>', "text after the body"),
     ('<html><head></head><body><p>\x00</p></body></html>', "a NUL"),
+    ('<html><head><style>p {}</style></head><body><style>q { content: "&amp;" }</style></body></html>',
+     "a second stylesheet"),
+    ('<html><head></head><body><script>if (a &amp;&amp; b) {}</script></body></html>', "a script"),
 ])
 def test_markup_an_xml_parser_reads_differently_is_left_to_weasyprint(markup, why):
     from generator.formats.pdf.renderer import html_document, xml_tree
