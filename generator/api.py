@@ -709,6 +709,14 @@ def scan_enter(submission_id: int, field_id: str, text: str, store: Path | str |
         return enter_value(opened, submission_id, field_id, text)
 
 
+def scan_saved(submission_id: int, field_id: str, store: Any = None) -> Any:
+    """The latest entry made for a scanned field (``generator.records.review.SavedEntry``), or None:
+    what the review page confirms after "Save". ``store`` may be an open store."""
+    from generator.records.review import saved_entry
+    with _opened(store, create=False) as opened:
+        return saved_entry(opened, submission_id, field_id)
+
+
 def scan_unidentified(store: Path | str | None = None) -> list[Any]:
     """Scanned pages that could not be matched to an issued copy (``ScanPage``, with their images)."""
     from generator.records.connect import open_store
@@ -870,5 +878,5 @@ __all__ = [
     "verify_store", "CheckResult", "OriginalResult", "StoreSummary", "copy_store", "original", "store_summary", "EXPORT_FORMATS", "ExportResult", "FillResult", "IssueOutcome", "IssuePlan", "PACK_FORMATS",
     "PortfolioError", "Progress", "ReadResult", "build", "check", "export", "fields", "fill", "ingest", "issue",
     "plan_issue", "profile_check", "profile_list", "profile_new", "profile_preview", "read", "record_values",
-    "records", "report", "review_clear", "copy_warnings", "store_exists", "store_location",
+    "records", "report", "review_clear", "scan_saved", "copy_warnings", "store_exists", "store_location",
 ]

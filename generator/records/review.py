@@ -280,3 +280,48 @@ def enter_value(store: Store, submission_id: int, field_id: str, text: str) -> A
                         instance_id=subs[submission_id].instance_id, submission_id=submission_id,
                         detail=detail)
     return value
+
+
+@dataclass(frozen=True)
+class SavedEntry:
+    """What a person last entered for a scanned field, as the review page confirms it."""
+
+    submission_id: int
+    filename: str
+    learner: str
+    field_id: str
+    label: str
+    value: str  # as shown: the text, the option, 'yes' or 'no', 'ticked' or 'empty', or 'left blank'
+    quoted: bool  # the value is text a person typed (shown in quotes), not a mark's decision
+    actor: str
+    at: str
+
+
+def shown_value(kind: str, value: Any) -> str:
+    """A stored review value as a person reads it back."""
+    if value is None:
+        return "left blank"
+    if kind == "checkbox":
+        return "ticked" if value else "empty"
+    if isinstance(value, bool):  # a yes/no question
+        return "yes" if value else "no"
+    return str(value)
+
+
+def saved_entry(store: Store, submission_id: int, field_id: str) -> SavedEntry | None:
+    """The latest entry a person made for scanned field ``field_id`` of submission ``submission_id``
+    (None when there is none): the field's label, the copy and the value as stored."""
+    sub = store.submission(submission_id)
+    if sub is None:
+        return None
+    latest = None
+    for review in store.scan_reviews():
+        if review.submission_id == submission_id and review.field_id == field_id:
+            latest = review
+    if latest is None:
+        return None
+    definition = next((d for d in store.definitions()[sub.definition_id].fields if d["id"] == field_id), {})
+    return SavedEntry(submission_id, sub.filename, sub.learner_name, field_id, str(definition.get("label", field_id)),
+                      shown_value(str(definition.get("kind", "text")), latest.value),
+                      latest.value is not None and not isinstance(latest.value, bool), latest.actor, latest.at)
+

@@ -37,10 +37,21 @@ def scans():
     pending, total = pending_page(g.store, PAGE_SIZE, (page - 1) * PAGE_SIZE)
     pages = max(1, -(-total // PAGE_SIZE))
     if page > pages:
-        return redirect(url_for("scans.scans", page=pages))
+        kept = {k: request.args[k] for k in ("saved", "field") if k in request.args}
+        return redirect(url_for("scans.scans", page=pages, **kept))
     lost = g.store.scan_pages(unidentified=True)
     return render_template("scans.html", pending=pending, total=total, page=page, pages=pages,
-                           first=(page - 1) * PAGE_SIZE + 1, lost=len(lost), error=request.args.get("error", ""))
+                           first=(page - 1) * PAGE_SIZE + 1, lost=len(lost), error=request.args.get("error", ""),
+                           saved=_saved())
+
+
+def _saved():
+    """The entry just saved (``?saved=SID&field=ID`` after "Save"), read back from the store, or None."""
+    from generator import api
+    sid, field_id = request.args.get("saved", ""), request.args.get("field", "")
+    if not sid.isdigit() or not field_id or len(sid) > 12 or len(field_id) > 200:
+        return None
+    return api.scan_saved(int(sid), field_id, g.store)
 
 
 @bp.route("/scans/<int:sid>/<field_id>/crop.png")
@@ -63,4 +74,4 @@ def enter(sid: int, field_id: str):
         enter_value(g.store, sid, field_id, request.form.get("value", ""))
     except ReviewError as exc:
         return redirect(url_for("scans.scans", error=str(exc), page=page))
-    return redirect(url_for("scans.scans", page=page))
+    return redirect(url_for("scans.scans", page=page, saved=sid, field=field_id))

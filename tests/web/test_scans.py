@@ -90,5 +90,36 @@ def test_the_list_comes_a_page_of_fifty_fields_at_a_time(app, store_file, as_use
     assert 'href="/scans?page=1" rel="prev"' in second and 'rel="next"' not in second
     assert client.get("/scans?page=9").headers["Location"].endswith("/scans?page=2")
     saved = post(client, f"/scans/{ids[55]}/paper.notes?page=2", {"value": "Seen."}, page="/scans?page=2")
-    assert saved.status_code == 302 and saved.headers["Location"].endswith("/scans?page=2")
+    assert saved.status_code == 302 and saved.headers["Location"].endswith(f"/scans?page=2&saved={ids[55]}&field=paper.notes")
     assert "60 field(s) waiting (showing 51-60)" in client.get("/scans?page=2").get_data(as_text=True)
+
+
+def test_saving_says_what_was_saved_and_which_field_waits_next(app, store_file, as_user):
+    sid = scanned(store_file)
+    client = as_user(PROVIDER)
+    first = post(client, f"/scans/{sid}/paper.notes", {"value": "Met the team weekly."}, page="/scans",
+                 follow_redirects=True)
+    html = first.get_data(as_text=True)
+    assert ('<p class="saved" role="status">Saved Notes (<code>paper.notes</code>) of Zoë Łukasiewicz\'s copy '
+            f'scan.pdf (submission {sid}): &ldquo;Met the team weekly.&rdquo;. Next waiting: Seen of '
+            f"Zoë Łukasiewicz's copy (submission {sid}), first in the list below.</p>") in html
+    assert "1 field(s) waiting" in html
+    assert f'id="v-{sid}-1" name="value" autofocus>' in html  # the next field's box has the focus
+    last = post(client, f"/scans/{sid}/paper.seen", {"value": "no"}, page="/scans", follow_redirects=True)
+    html = last.get_data(as_text=True)
+    assert ('<p class="saved" role="status">Saved Seen (<code>paper.seen</code>) of Zoë Łukasiewicz\'s copy '
+            f"scan.pdf (submission {sid}): no. Nothing left to review.</p>") in html
+    assert "<table" not in html and 'name="value"' not in html
+    # without a save, an empty queue says so too; a made-up or missing entry confirms nothing
+    assert "<p>Nothing left to review.</p>" in client.get("/scans").get_data(as_text=True)
+    for query in (f"saved={sid}&field=paper.nothing", "saved=999&field=paper.notes", "saved=x&field=paper.notes"):
+        html = client.get(f"/scans?{query}").get_data(as_text=True)
+        assert client.get(f"/scans?{query}").status_code == 200 and 'class="saved"' not in html
+
+
+def test_a_blank_entry_is_confirmed_as_left_blank(app, store_file, as_user):
+    sid = scanned(store_file)
+    client = as_user(PROVIDER)
+    html = post(client, f"/scans/{sid}/paper.notes", {"value": "  "}, page="/scans",
+                follow_redirects=True).get_data(as_text=True)
+    assert f"scan.pdf (submission {sid}): left blank. Next waiting: Seen" in html
