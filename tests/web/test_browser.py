@@ -264,3 +264,32 @@ def test_upload_a_roster_and_download_the_zip(watched, server, tmp_path):
     assert sorted(zipfile.ZipFile(tmp_path / "cohort.zip").namelist()) == [
         "2027-spring/issued.csv", "2027-spring/riverside-pcn/ngozi-okonkwo-smith.docx",
         "2027-spring/riverside-pcn/ngozi-okonkwo-smith.pdf"]
+
+
+#: Each navigation link and the title of the page it opens.
+NAV = [("Learners", "Learners"), ("Returned copies", "Returned copies"), ("PCN profile", "PCN profiles"),
+       ("Issue a cohort", "Issue a cohort"), ("Exports", "Exports"), ("Scans to review", "Scanned copies to review"),
+       ("Audit log", "Audit log")]
+
+
+@pytest.mark.parametrize("email, links", [(PROVIDER, NAV), (HILLTOP, NAV[:3])])
+def test_on_a_phone_every_navigation_link_is_in_view_and_opens_its_page(watched, server, email, links):
+    page = watched
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, server, email)
+    nav = page.get_by_role("navigation", name="Main")
+    assert nav.get_by_role("link").count() == len(links)
+    for name, title in links:
+        link = nav.get_by_role("link", name=name, exact=True)
+        assert link.is_visible(), name
+        box = link.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (name, box)  # not cut off
+        href = link.get_attribute("href")
+        link.click()  # Playwright clicks only what is visible, enabled and not covered
+        page.wait_for_load_state()
+        assert page.url.split(server, 1)[1].startswith(href), (name, page.url)
+        if email == PROVIDER:  # (the shipped content has no Hilltop profile for its manager to open)
+            assert page.title() == f"{title} · Portfolio", name
+    # the page itself is no wider than the phone (nothing to scroll sideways for the header)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    check_page(page, "phone-" + ("provider" if email == PROVIDER else "pcn"))
