@@ -63,7 +63,7 @@ def _from_form(form, existing: dict[str, Any]) -> dict[str, Any]:
             data.pop(key, None)
     data["practices"] = [line.strip() for line in form.get("practices", "").splitlines() if line.strip()]
     before = existing.get("colours") or {}
-    colours = {k: form.get(f"colours.{k}", "").strip() for k in ("primary", "accent")}
+    colours = {k: hex_colour(form.get(f"colours.{k}", ""))[0] for k in ("primary", "accent")}
     # a colour picker answers in lower case: the same colour keeps the profile's own spelling
     data["colours"] = {k: before[k] if str(before.get(k, "")).lower() == v.lower() else v for k, v in colours.items()}
     schedule: dict[str, Any] = {}
@@ -85,6 +85,31 @@ def _from_form(form, existing: dict[str, Any]) -> dict[str, Any]:
         data.pop("schedule", None)
     data["optional_forms"] = form.getlist("optional_forms")
     return data
+
+
+#: The colour boxes: the form's field, and how a problem names it.
+COLOUR_FIELDS = {"primary": "Primary colour", "accent": "Accent colour"}
+_HEX = re.compile(r"#?([0-9a-fA-F]{6})")
+
+
+def hex_colour(typed: str) -> tuple[str, bool]:
+    """A colour as typed in its box: ``#005EB8`` or ``005eb8`` (the ``#`` may be left out) is the colour
+    ``#005EB8``/``#005eb8`` (spelled as typed); anything else is returned as typed, with False."""
+    typed = typed.strip()
+    match = _HEX.fullmatch(typed)
+    return ("#" + match.group(1), True) if match else (typed, False)
+
+
+def colour_problems(form) -> dict[str, list[str]]:
+    """A one-line problem for each colour box that does not hold a colour written #RRGGBB."""
+    out: dict[str, list[str]] = {}
+    for key, name in COLOUR_FIELDS.items():
+        typed = form.get(f"colours.{key}", "")
+        if not hex_colour(typed)[1]:
+            what = f"'{typed.strip()[:40]}' is not a colour" if typed.strip() else "no colour given"
+            out[f"colours.{key}"] = [f"{name}: {what}; write it as #RRGGBB, six hexadecimal digits "
+                                     "(e.g. #005EB8)"]
+    return out
 
 
 def _stage(content, slug: str, folder: Path, data: dict[str, Any], logo: bytes | None, scratch: Path):
@@ -183,8 +208,9 @@ def _by_field(problems) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for p in problems:
         path = p.path or "profile"
-        match = re.match(r"schedule\.workshops\[(\d+)\]", path)
-        key = f"workshop-{match.group(1)}" if match else re.sub(r"\[\d+\]$", "", path)
+        match = re.match(r"schedule\.workshops\[(\d+)\](?:\.(id|label|date))?", path)
+        # a workshop's problem sits beside its own box (a row's own problem beside its id)
+        key = f"workshop-{match.group(1)}-{match.group(2) or 'id'}" if match else re.sub(r"\[\d+\]$", "", path)
         out.setdefault(key, []).append(p.message)
     return out
 
@@ -201,7 +227,10 @@ def _editor(slug: str, data: dict[str, Any], problems: dict[str, list[str]], sav
             ratios[key] = f"{contrast(colours.get(key, ''), other):.2f}:1"
         except (ValueError, TypeError, IndexError):
             ratios[key] = "not a colour"
-    return render_template("profile.html", slug=slug, data=data, workshops=workshops, months=MONTHS,
+    # each picker shows its box's colour when the box holds one (a picker can hold nothing else)
+    picker = {key: (hex_colour(str(colours.get(key, default)))[0].lower() if hex_colour(str(colours.get(key, default)))[1]
+                    else default.lower()) for key, default in (("primary", "#005EB8"), ("accent", "#41B6E6"))}
+    return render_template("profile.html", slug=slug, data=data, workshops=workshops, months=MONTHS, picker=picker,
                            optional=sorted(content.pack.get("optional_sections") or []), problems=problems,
                            saved=saved, ratios=ratios, white=WHITE, body=BODY_TEXT), status
 
@@ -225,7 +254,7 @@ def edit(slug: str):
     logo, logo_problem = _logo_upload()
     with tempfile.TemporaryDirectory(prefix="profile-") as scratch:
         profile, problems = _stage(content, slug, folder, dict(data), logo, Path(scratch))
-        by_field = _by_field(problems)
+        by_field = {**_by_field(problems), **colour_problems(request.form)}  # a colour's own problem is clearer
         if logo_problem:
             by_field.setdefault("logo", []).append(logo_problem)
         if by_field:
@@ -263,5 +292,7 @@ def preview(slug: str):
     with tempfile.TemporaryDirectory(prefix="profile-") as scratch:
         profile, problems = _stage(content, slug, folder, data, logo, Path(scratch))
         images = preview_images(slug, Path(scratch)) if profile else []
-    messages = [str(p) for p in problems] + ([logo_problem] if logo_problem else [])
+    colours = colour_problems(request.form)
+    messages = ([m for ms in colours.values() for m in ms]
+                + [str(p) for p in problems if p.path not in colours] + ([logo_problem] if logo_problem else []))
     return render_template("_preview.html", images=images, problems=messages)

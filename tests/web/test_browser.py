@@ -117,9 +117,9 @@ def check_page(page, name: str) -> None:
 @pytest.fixture
 def watched(page):
     """The page, failing the test on any console error (a CSP violation, a script error); the 4xx
-    answers the tests ask for (a refused sign-in, another PCN's learner) are expected."""
+    answers the tests ask for (a refused sign-in, another PCN's learner, a profile refused) are expected."""
     errors: list[str] = []
-    expected = "Failed to load resource: the server responded with a status of 40"
+    expected = "Failed to load resource: the server responded with a status of 4"
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" and not m.text.startswith(expected)
             else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -293,3 +293,35 @@ def test_on_a_phone_every_navigation_link_is_in_view_and_opens_its_page(watched,
     # the page itself is no wider than the phone (nothing to scroll sideways for the header)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     check_page(page, "phone-" + ("provider" if email == PROVIDER else "pcn"))
+
+
+def test_a_colours_hex_box_and_picker_keep_in_step(watched, server):
+    page = watched
+    sign_in(page, server, PROVIDER)
+    page.goto(server + "/pcns/riverside-pcn")
+    page.get_by_role("img", name="Preview of the cover").wait_for(timeout=180_000)  # the first preview is done
+    box, picker = page.get_by_label("Primary (white text on it)"), page.get_by_label("Primary colour picker")
+    contrast = page.locator("#primary-contrast")
+    assert box.input_value() == "#00614E" and picker.input_value() == "#00614e"
+    box.fill("005eb8")  # typed without its '#'
+    assert picker.input_value() == "#005eb8"
+    assert contrast.inner_text() == "contrast with white 6.38:1 (passes WCAG AA)"
+    with page.expect_response(lambda r: r.url.endswith("/preview"), timeout=180_000):
+        picker.fill("#ffee00")  # chosen with the picker (the preview follows)
+    assert box.input_value() == "#FFEE00"
+    assert "below the WCAG AA minimum of 4.5:1" in contrast.inner_text()
+    box.fill("blue")
+    assert contrast.inner_text() == "not a colour: write it as #RRGGBB (e.g. #005EB8)"
+    assert picker.input_value() == "#ffee00"  # a picker holds only colours: it keeps the last one
+    with page.expect_response(lambda r: r.url.endswith("/preview"), timeout=180_000):
+        box.press("Tab")  # leaving the box updates the preview, which names the problem too
+    page.locator("#preview").get_by_text("Primary colour: 'blue' is not a colour").wait_for()
+    page.get_by_role("button", name="Save").click()
+    error = page.locator("#colours-primary-error")
+    error.wait_for()
+    assert error.inner_text() == ("Primary colour: 'blue' is not a colour; write it as #RRGGBB, six hexadecimal "
+                                  "digits (e.g. #005EB8)")
+    assert page.get_by_label("Primary (white text on it)").input_value() == "blue"
+    box_at, error_at = page.get_by_label("Primary (white text on it)").bounding_box(), error.bounding_box()
+    assert 0 < error_at["y"] - box_at["y"] < 120  # just below its box
+    check_page(page, "profile-colour-refused")

@@ -156,3 +156,65 @@ def test_the_editor_needs_csrf(as_user, content_dir):
     data = form_of(client)
     del data["csrf_token"]
     assert client.post(URL, data=data, content_type="multipart/form-data").status_code == 400
+
+
+def colour_box(page: str, key: str) -> str:
+    """The editor's part for one colour: its label, box, picker, contrast and problems."""
+    return page.split(f'<label for="colours-{key}">')[1].split("<label")[0].split("</fieldset>")[0]
+
+
+def test_each_colour_has_a_hex_box_beside_its_picker(as_user, content_dir):
+    page = as_user(PROVIDER).get(URL).get_data(True)
+    primary = colour_box(page, "primary")
+    assert primary.startswith("Primary (white text on it), as #RRGGBB</label>")
+    assert '<input id="colours-primary" name="colours.primary" value="#00614E"' in primary  # the profile's spelling
+    assert '<input id="colours-primary-picker" type="color" value="#00614e" aria-label="Primary colour picker"' in primary
+    assert '<input id="colours-accent-picker" type="color"' in colour_box(page, "accent")
+
+
+@pytest.mark.parametrize("typed, stored", [("005eb8", "#005eb8"), ("#005EB8", "#005EB8"), ("  005EB8 ", "#005EB8")])
+def test_a_typed_hex_colour_is_saved_with_or_without_its_hash(as_user, content_dir, typed, stored):
+    client = as_user(PROVIDER)
+    data = form_of(client)
+    data["colours.primary"] = typed
+    response = client.post(URL, data=data, content_type="multipart/form-data")
+    assert response.status_code == 200 and "Saved." in response.get_data(True)
+    saved = yaml.safe_load((content_dir / "pcns/riverside-pcn/profile.yaml").read_text(encoding="utf-8"))
+    assert saved["colours"]["primary"] == stored
+    assert load_profile("riverside-pcn", load_content(content_dir)).theme.primary.lower() == "#005eb8"
+
+
+@pytest.mark.parametrize("typed, problem", [
+    ("blue", "Primary colour: 'blue' is not a colour; write it as #RRGGBB, six hexadecimal digits (e.g. #005EB8)"),
+    ("#05EB8", "Primary colour: '#05EB8' is not a colour; write it as #RRGGBB"),
+    ("#005EB8FF", "Primary colour: '#005EB8FF' is not a colour; write it as #RRGGBB"),
+    ("", "Primary colour: no colour given; write it as #RRGGBB")])
+def test_anything_else_in_a_colour_box_is_refused_beside_it(as_user, content_dir, typed, problem):
+    before = (content_dir / "pcns/riverside-pcn/profile.yaml").read_bytes()
+    client = as_user(PROVIDER)
+    data = form_of(client)
+    data["colours.primary"] = typed
+    response = client.post(URL, data=data, content_type="multipart/form-data")
+    page = response.get_data(True)
+    assert response.status_code == 422 and "1 problem(s): nothing was saved" in page
+    primary = colour_box(page, "primary")
+    assert problem.replace("'", "&#39;") in primary and primary.count('class="error"') == 1  # one clear message, not the checker's too
+    assert f'name="colours.primary" value="{typed}"' in primary  # what was typed stays to be corrected
+    assert 'aria-describedby="colours-primary-error" aria-invalid="true"' in primary
+    assert 'class="error"' not in colour_box(page, "accent")
+    assert (content_dir / "pcns/riverside-pcn/profile.yaml").read_bytes() == before
+    preview = client.post(f"{URL}/preview", data=data, content_type="multipart/form-data").get_data(True)
+    assert problem.replace("'", "&#39;") in preview and "<img" not in preview
+
+
+def test_a_workshops_problem_sits_beside_its_own_box(as_user, content_dir):
+    client = as_user(PROVIDER)
+    data = form_of(client)
+    data["workshop-2-id"] = "Workshop 3!"
+    page = client.post(URL, data=data, content_type="multipart/form-data").get_data(True)
+    cells = page.split('name="workshop-2-id"')[0].rsplit("<tr>", 1)[1] + page.split('name="workshop-2-id"')[1]
+    row = cells.split("</tr>")[0]
+    id_cell, label_cell, date_cell = row.split("</td>")[:3]
+    assert "invalid id &#39;Workshop 3!&#39;" in id_cell and 'id="workshop-2-id-error"' in id_cell
+    assert 'aria-describedby="workshop-2-id-error" aria-invalid="true"' in id_cell
+    assert 'class="error"' not in label_cell and 'class="error"' not in date_cell
