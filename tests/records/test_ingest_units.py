@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -806,3 +807,177 @@ def test_an_image_is_read_as_a_scan_and_a_pdf_without_fields_that_is_no_scan_kee
     outcome = read_copy(b"\x89PNG\r\n\x1a\n" + b"junk" * 10, "bad.png")
     assert (outcome.error, outcome.code) == (
         "is a truncated image and cannot be read (Truncated File Read); scan the pages again", "E-READ-DAMAGED")
+
+
+# ---------------------------------------------------------------- whole runs: what ingest passes on (the first full run's survivors)
+
+def named_pdf(name: str, notes: str = "", *, instance=IID, pcn: str | None = None, learner: str | None = None) -> bytes:
+    """A two-field copy whose manifest may name its learner and PCN (as an issued copy's does)."""
+    import io
+    import zlib
+
+    import pikepdf
+    from pikepdf import Array, Dictionary, Name, String
+
+    from tests.formats.pdf.test_read_raw import group, manifest, text
+    fields = [{"id": "cover.name", "kind": "text", "label": "Name", "cover": "name"},
+              {"id": "review.notes", "kind": "longtext", "label": "Notes"}]
+    facts = manifest(fields, instance)
+    if pcn:
+        facts["pcn"] = {"slug": pcn, "name": pcn.replace("-pcn", "").title() + " PCN"}
+    if learner:
+        facts["learner"] = {"name": learner, "practice": "Riverside Surgery"}
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    parts = [group("cover", text("name", String(name)))] + ([group("review", text("notes", String(notes)))]
+                                                             if notes else [])
+    pdf.Root.AcroForm = Dictionary(Fields=Array([pdf.make_indirect(f) for f in parts]))
+    stream = pikepdf.Stream(pdf, zlib.compress(json.dumps(facts).encode()))
+    stream.Filter = Name.FlateDecode
+    spec = Dictionary(Type=Name.Filespec, F=String("portfolio-manifest.json"), EF=Dictionary(F=stream))
+    pdf.Root.Names = Dictionary(EmbeddedFiles=Dictionary(Names=Array([String("portfolio-manifest.json"), spec])))
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=False)
+    return out.getvalue()
+
+
+def test_a_run_passes_supersede_and_the_learner_acceptance_on(tmp_path):
+    folder = tmp_path / "returns"
+    folder.mkdir()
+    (folder / "v1.pdf").write_bytes(named_pdf(ZOE, "first"))
+    (folder / "v2.pdf").write_bytes(named_pdf(ZOE, "second"))
+    (folder / "other.pdf").write_bytes(named_pdf("Dafydd Jones", "third"))
+    with open_store(tmp_path / "records.sqlite") as store:
+        assert [o.status for o in ingest([folder / "v1.pdf"], store, jobs=1).files] == ["new"]
+        [conflict] = ingest([folder / "v2.pdf"], store, jobs=1).files  # supersede is off unless asked for
+        assert (conflict.status, conflict.previous_id) == ("conflict", 1)
+        [superseded] = ingest([folder / "v2.pdf"], store, jobs=1, supersede=True).files
+        assert (superseded.status, superseded.submission_id, superseded.previous_id) == ("superseded", 2, 1)
+        [other] = ingest([folder / "other.pdf"], store, jobs=1, supersede=True).files
+        assert other.status == "conflict" and "names another learner" in other.reason
+        [accepted] = ingest([folder / "other.pdf"], store, jobs=1, supersede=True, accept_changed_learner=True).files
+        assert (accepted.status, accepted.submission_id) == ("superseded", 3)
+
+
+def test_a_run_goes_on_after_every_kind_of_refusal_and_says_what_each_file_was(tmp_path):
+    folder = tmp_path / "returns"
+    folder.mkdir()
+    stored = named_pdf(ZOE, "kept", pcn="riverside-pcn", learner=ZOE)
+    (folder / "a-stored.pdf").write_bytes(stored)
+    (folder / "b-big.pdf").write_bytes(b"%PDF-" + b" " * 3_499_995)  # 3,500,000 bytes: 3.5 MB, rounded to 4
+    (folder / "c-stored-again.pdf").write_bytes(stored)
+    (folder / "d-new.pdf").write_bytes(named_pdf("Dafydd Jones", "new", instance="00000000-0000-4000-8000-000000000002",
+                                                 pcn="riverside-pcn", learner="Dafydd Jones"))
+    (folder / "e-limit.pdf").write_bytes(b"%PDF-" + b" " * 1_499_995)  # exactly the limit: read, not refused for size
+    (folder / "records.sqlite-journal").write_bytes(b"%PDF- a rollback journal")  # the store's own: never read
+    with open_store(folder / "records.sqlite") as store:
+        [first] = ingest([folder / "a-stored.pdf"], store, jobs=1).files
+        assert first.status == "new"
+        before = time.perf_counter()
+        result = ingest([folder], store, jobs=3, limits=Limits(max_bytes=1_500_000, seconds=600),
+                        only_pcn="riverside-pcn")
+        after = time.perf_counter()
+        sha = hashlib.sha256(stored).hexdigest()
+        assert [(Path(o.path).name, o.status, o.code, o.sha256) for o in result.files] == [
+            ("a-stored.pdf", "unchanged", "", sha),  # a stored file of the uploader's own PCN
+            ("b-big.pdf", "rejected", "E-READ-LIMIT", None),
+            ("c-stored-again.pdf", "unchanged", "", sha),
+            ("d-new.pdf", "new", "", hashlib.sha256((folder / "d-new.pdf").read_bytes()).hexdigest()),
+            ("e-limit.pdf", "rejected", "E-READ-DAMAGED",
+             hashlib.sha256((folder / "e-limit.pdf").read_bytes()).hexdigest())]
+        assert [o.path for o in result.files] == [str(folder / n) for n in (
+            "a-stored.pdf", "b-big.pdf", "c-stored-again.pdf", "d-new.pdf", "e-limit.pdf")]
+        assert result.files[0].reason == "already ingested (submission 1)" and result.files[0].previous_id == 1
+        assert result.files[1].reason == "is 4 MB; the limit is 2 MB (a filled portfolio is under 2 MB)"
+        assert result.jobs == 3 and 0 < result.seconds <= after - before
+        # the same stored file refused to another PCN's manager: named, with its hash, and audited with it
+        [refused] = ingest([folder / "c-stored-again.pdf", folder / "d-new.pdf"], store, jobs=1,
+                           only_pcn="hill-pcn").files[:1]
+        assert (refused.path, refused.status, refused.code, refused.sha256) == (
+            str(folder / "c-stored-again.pdf"), "rejected", "E-SCOPE", sha)
+        entry = store.audit()[-2]
+        assert (entry.action, entry.filename, entry.sha256) == ("refused", "c-stored-again.pdf", sha)
+        assert entry.detail == "a stored copy of another PCN's learner uploaded for hill-pcn; nothing stored"
+        assert [o.status for o in ingest([folder / "c-stored-again.pdf", folder / "d-new.pdf"], store, jobs=1,
+                                         only_pcn="hill-pcn").files] == ["rejected", "rejected"]
+
+
+def test_a_superseded_file_sent_again_by_its_pcns_manager_is_unchanged(tmp_path):
+    first, second = named_pdf(ZOE, "one", pcn="riverside-pcn", learner=ZOE), \
+        named_pdf(ZOE, "two", pcn="riverside-pcn", learner=ZOE)
+    (tmp_path / "one.pdf").write_bytes(first)
+    (tmp_path / "two.pdf").write_bytes(second)
+    with open_store(tmp_path / "records.sqlite") as store:
+        ingest([tmp_path / "one.pdf"], store, jobs=1)
+        assert ingest([tmp_path / "two.pdf"], store, jobs=1, supersede=True).files[0].status == "superseded"
+        [again] = ingest([tmp_path / "one.pdf"], store, jobs=1, only_pcn="riverside-pcn").files
+        assert (again.status, again.previous_id) == ("unchanged", 1)
+
+
+def test_a_run_with_nothing_to_read_and_a_register(tmp_path):
+    register = tmp_path / "cohort" / "issued.csv"
+    register.parent.mkdir()
+    register.write_text("instance_id,learner,practice,pcn\n"
+                        f"{IID},{ZOE},Riverside Surgery,riverside-pcn\n"
+                        "00000000-0000-4000-8000-000000000002,Dafydd Jones,Hill Surgery,hill-pcn\n", encoding="utf-8")
+    with open_store(tmp_path / "records.sqlite") as store:
+        result = ingest([], store, registers=[register])
+        assert (result.files, result.jobs, result.registers) == ([], 1, {str(register): (2, 2)})
+        assert sorted((p.instance_id, p.learner, p.pcn) for p in store.issued()) == [
+            (IID, ZOE, "riverside-pcn"), ("00000000-0000-4000-8000-000000000002", "Dafydd Jones", "hill-pcn")]
+        assert ingest([], store, registers=[register]).registers == {str(register): (2, 0)}
+
+
+def test_a_scanned_file_in_a_run_is_kept_as_its_pages(tmp_path):
+    import io
+
+    from PIL import Image
+    blank = io.BytesIO()
+    Image.new("L", (400, 560), 255).save(blank, "PNG")  # a page with no page code, at 48 dpi
+    (tmp_path / "scan.png").write_bytes(blank.getvalue())
+    (tmp_path / "zoe.pdf").write_bytes(named_pdf(ZOE))
+    with open_store(tmp_path / "records.sqlite") as store:
+        result = ingest([tmp_path], store, jobs=1)
+        sha = hashlib.sha256(blank.getvalue()).hexdigest()
+        assert [(Path(o.path).name, o.status, o.sha256) for o in result.files] == [
+            ("scan.png", "unidentified", sha),
+            ("zoe.pdf", "new", hashlib.sha256((tmp_path / "zoe.pdf").read_bytes()).hexdigest())]
+        [page] = store.scan_pages(unidentified=True)
+        assert (page.source_sha256, page.page_index, page.filename, page.image is not None) == (sha, 1, "scan.png", True)
+
+
+# ---------------------------------------------------------------- what to store: facts a copy may lack
+
+def test_the_manifests_learner_wins_over_the_cover_and_a_warnings_field_is_its_first_part():
+    rec = record({"cover.name": "Zoe L", "cover.practice": "Riverside"},
+                 warnings=["review.notes: date not understood: '…'", "a: b: c"])
+    out = new(rec)
+    assert (out.learner_name, out.practice) == (ZOE, "Riverside Surgery")  # the manifest's, not the cover's
+    assert out.pcn_facts == {"slug": "riverside-pcn", "name": "Riverside PCN"}
+    assert out.warnings == [("review.notes", "review.notes: date not understood: '…'"), (None, "a: b: c")]
+    bare = Record({"learner": {}, "pcn": {}}, {"cover.name": ZOE}, {}, {}, [], [], [], FIELDS)
+    out = new(bare, part="patient_feedback")
+    assert (out.instance_id, out.pack_id, out.content_id, out.content_version, out.content_hash,
+            out.generator_version) == ("", "", "", "", "", "")
+    assert (out.definition.part, out.definition.pack_id, out.learner_name) == ("patient_feedback", "", ZOE)
+
+
+@pytest.mark.parametrize("stored, blank", [
+    ({"review.notes": "went well"}, False), ({"review.notes": ""}, True), ({"review.notes": None}, True),
+])
+def test_a_conflict_says_whether_the_stored_copy_was_blank(store, stored, blank):
+    assert store_submission(store, new(record(stored)), False)[0] == "new"
+    status, reason, _, _ = store_submission(store, new(record({"review.notes": "changed"}), sha="b"), False)
+    assert status == "conflict"
+    assert ("blank, with nothing filled in beyond its cover" in reason) is blank
+
+
+def test_a_tick_counts_as_filled_in_and_an_empty_tick_does_not():
+    from generator.records.ingest import _answered
+    definitions = [{"id": "cover.name", "cover": "name"}, {"id": "review.done"}]
+    assert _answered([FieldValue("review.done", "read", True)], definitions) is True
+    assert _answered([FieldValue("review.done", "read", False)], definitions) is False
+    assert _answered([FieldValue("review.done", "missing", True)], definitions) is False
+    assert _answered([FieldValue("cover.name", "read", ZOE)], definitions) is False
+    assert _answered([FieldValue("review.done", "read", "")], definitions) is False
+    assert _answered([FieldValue("review.done", "read", "XXXX")], definitions) is True
