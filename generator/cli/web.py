@@ -29,9 +29,13 @@ STORE_OPTION = click.option(
               help="Worker processes (each serves one request at a time).")
 @click.option("--behind-proxy", is_flag=True,
               help="Trust X-Forwarded-Proto/-For/-Host from a reverse proxy on this machine (HTTPS in front).")
+@click.option("--public-url", envvar="PORTFOLIO_PUBLIC_URL", show_envvar=True, metavar="URL",
+              help="The address learners reach the app at (e.g. https://portfolio.example.org): the start of "
+                   "their return links. Default: the address each page was opened at.")
 @STORE_OPTION
 @CONTENT_OPTION
-def serve(host: str, port: int, workers: int, behind_proxy: bool, store_file: Path, content_dir: Path | None) -> None:
+def serve(host: str, port: int, workers: int, behind_proxy: bool, public_url: str | None, store_file: Path,
+          content_dir: Path | None) -> None:
     """Run the web app (under gunicorn) until Ctrl-C.
 
     The session key is $PORTFOLIO_SECRET_KEY, or one made once and kept beside
@@ -51,7 +55,9 @@ def serve(host: str, port: int, workers: int, behind_proxy: bool, store_file: Pa
                             "--store or $PORTFOLIO_STORE)"))
         with open_store(store_file) as store:
             accounts = len(store.users())
-        app = create_app(store_file, config={"CONTENT_DIR": content_dir})
+        from generator.web.links import checked_public_url
+        public = checked_public_url(public_url) if public_url else None
+        app = create_app(store_file, config={"CONTENT_DIR": content_dir, "PUBLIC_URL": public})
     except PortfolioError as exc:
         fail(exc)
     address = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"

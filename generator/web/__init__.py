@@ -87,6 +87,7 @@ def create_app(store: str | Path | None = None, *, key: str | None = None, confi
         WTF_CSRF_TIME_LIMIT=8 * 3600,
         INGEST_JOBS=None,
         CONTENT_DIR=None,  # the content whose PCN profiles the editor changes (None: the shipped content)
+        PUBLIC_URL=None,  # the start of learners' return links (None: the address each page was opened at)
         HTMX_FILE=HTMX_FILE,
     )
     if config:

@@ -26,6 +26,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, g, render_template, request, send_file
 
 from generator.web.auth import provider_only, uploaded_name
+from generator.web.links import PUBLIC_URL_ENV, is_local, return_base
 
 bp = Blueprint("cohorts", __name__)
 
@@ -163,7 +164,7 @@ def issue():
             from generator.api import return_link_options
             from generator.errors import OptionError
             try:
-                return_url, return_by = return_link_options(request.host_url, return_by)
+                return_url, return_by = return_link_options(return_base(), return_by)
             except OptionError as exc:
                 problems = [f"return links: {exc}"]
         if not problems:
@@ -185,8 +186,11 @@ def issue():
             else:
                 learners, warnings = plan.learners, [_as_uploaded(w, server_name, shown) for w in plan.warnings]
                 _write_json(folder / "job.json", {**job, "learners": len(learners)})
+    base = return_base()
     return render_template("cohorts.html", problems=problems, warnings=warnings, learners=learners, job_id=job_id,
-                           cohort=cohort, return_by=return_by)
+                           cohort=cohort, return_by=return_by, link_base=base, link_local=is_local(base),
+                           public_set=bool(current_app.config.get("PUBLIC_URL")), public_env=PUBLIC_URL_ENV,
+                           kept=_jobs_dir() / job_id / "out" if job_id else _jobs_dir())
 
 
 @bp.route("/cohorts/<job_id>/issue", methods=["POST"])
@@ -205,8 +209,9 @@ def job_page(job_id: str):
     folder = _job(job_id)
     job = json.loads((folder / "job.json").read_text(encoding="utf-8"))
     template = "_job.html" if request.headers.get("HX-Request") else "job.html"
-    return render_template(template, job=job, job_id=job_id, progress=read_progress(folder),
-                           files=_files(folder))
+    progress = read_progress(folder)
+    kept = (folder / progress["register"]).parent if progress.get("state") == "done" else folder / "out"
+    return render_template(template, job=job, job_id=job_id, progress=progress, files=_files(folder), kept=kept)
 
 
 def _files(folder: Path) -> list[tuple[int, str, str]]:

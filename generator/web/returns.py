@@ -101,6 +101,7 @@ def make_link(lid: str):
         error = "The expiry day is in the past."
     link = ""
     if not error:  # valid to the end of that day (UTC)
-        link = api.return_links(g.store, request.url_root.rstrip("/"), day.isoformat())(instance)
+        from generator.web.links import return_base
+        link = api.return_links(g.store, return_base(), day.isoformat())(instance)
     return render_template("learner.html", lp=lp, lid=lid, copies=record.copies, shown={}, link=link,
                            link_error=error, issued=record.issued, files=record.files), (422 if error else 200)

@@ -249,6 +249,9 @@ def test_upload_a_roster_and_download_the_zip(watched, server, tmp_path):
     (tmp_path / "cohort 2027.xlsx").write_bytes(xlsx([  # a real workbook, as Excel saves it
         ["Name", "Practice", "PCN", "Supervisor", "Learning Facilitator (LF)", "Start date"],
         ["Ngozi Okonkwo-Smith", "Riverside Surgery", "Riverside PCN", "Dr Ada Jones", "Sam Patel", datetime(2026, 9, 1)]]))
+    warning = page.get_by_role("note")  # the server is on 127.0.0.1: a return link would reach no learner
+    assert warning.is_visible() and f"Learners' covers would link to {server}/return/…" in warning.inner_text()
+    check_page(page, "cohort-form")
     page.get_by_label("Cohort name").fill("2027 spring")
     page.get_by_label("Roster").set_input_files(str(tmp_path / "cohort 2027.xlsx"))
     page.get_by_role("button", name="Check roster").click()

@@ -168,3 +168,18 @@ def test_serve_works_progress_out_once_in_the_master_and_its_workers_inherit_it(
     assert calls[0] == (process.pid, 0, 1), calls
     assert sorted(calls[1:]) == sorted((pid, 1, 1) for pid, _, _ in calls[1:]) and len(calls) == 3
     assert len({pid for pid, _, _ in calls}) == 3
+
+
+def test_serve_refuses_a_public_address_it_cannot_use(tmp_path):
+    store = tmp_path / "r.sqlite"
+    with open_store(store):
+        pass
+    for bad in ("portfolio.example.org", "ftp://portfolio.example.org", "https://portfolio.example.org/?x=1"):
+        result = run("serve", "--port", str(_free_port()), "--store", str(store), "--public-url", bad)
+        assert result.exit_code == 2  # a bad option, as click answers one
+        assert result.output.endswith(f"Error: Invalid value for --public-url: {bad!r} is not the web app's "
+                                      "address: give it as https://portfolio.example.org (http or https, no "
+                                      "query)\n"), result.output
+    result = run("serve", "--port", str(_free_port()), "--store", str(store),
+                 env={"PORTFOLIO_PUBLIC_URL": "mailto:someone"})
+    assert result.exit_code == 2 and "'mailto:someone' is not the web app's address" in result.output

@@ -183,3 +183,63 @@ def test_a_return_date_in_the_past_is_a_problem_and_nothing_is_issued(as_user, s
                                      "return_by": "2020-01-01"}, page="/cohorts",
                 content_type="multipart/form-data").get_data(True)
     assert "return links: 2020-01-01 is not in the future" in page and ">Issue</button>" not in page
+
+
+def test_a_local_address_is_warned_of_before_issuing_and_the_files_place_is_named(as_user, store_file):
+    from datetime import date, timedelta
+    client = as_user(PROVIDER)  # the test client asks for http://localhost/, as a browser on the server would
+    form = client.get("/cohorts").get_data(True)
+    warning = form.split('<div class="notice" id="link-warning" role="note">')[1].split("</div>")[0]
+    assert "Warning: these return links would only work on this computer." in warning
+    assert "<code>http://localhost/return/…</code>, which is this computer's own address" in warning
+    assert "<code>portfolio serve --public-url https://portfolio.example.org</code>" in warning
+    assert "<code>$PORTFOLIO_PUBLIC_URL</code>" in warning and "--behind-proxy" in warning
+    assert 'aria-describedby="return_by_hint link-warning"' in form
+    by = (date.today() + timedelta(days=20)).isoformat()
+    page = post(client, "/cohorts", {"cohort": "linked", "roster": (io.BytesIO(ROSTER.encode()), "roster.csv"),
+                                     "return_by": by}, page="/cohorts", content_type="multipart/form-data").get_data(True)
+    ready = page.split("2 learner(s) ready to issue")[1]
+    before_issuing = ready.split(">Issue</button>")[0]
+    assert (f"Each cover will show the learner's own return link, <code>http://localhost/return/…</code>, working "
+            f"until {by}.") in before_issuing
+    assert before_issuing.count('id="link-warning"') == 1 and page.count('id="link-warning"') == 1
+    job = page.split('action="/cohorts/')[1].split("/issue")[0]
+    kept = store_file.parent / "records.sqlite.web" / "cohorts" / job / "out"
+    assert (f"The packs will be kept on this server in <code>{kept}</code>, with the issue register "
+            "<code>issued.csv</code>") in before_issuing
+    # without a date no link is printed, and nothing warns of one
+    plain = check(client, ROSTER.encode()).get_data(True).split("2 learner(s) ready to issue")[1]
+    assert "No return links: no date was given." in plain and "link-warning" not in plain
+
+
+def test_with_a_public_address_set_links_use_it_and_nothing_warns(as_user, app, store_file):
+    app.config["PUBLIC_URL"] = "https://portfolio.example.org"
+    client = as_user(PROVIDER)
+    form = client.get("/cohorts").get_data(True)
+    assert "link-warning" not in form and "<code>https://portfolio.example.org/return/…</code>" in form
+    from datetime import date, timedelta
+    by = (date.today() + timedelta(days=20)).isoformat()
+    page = post(client, "/cohorts", {"cohort": "linked", "roster": (io.BytesIO(ROSTER.encode()), "roster.csv"),
+                                     "return_by": by}, page="/cohorts", content_type="multipart/form-data").get_data(True)
+    assert "<code>https://portfolio.example.org/return/…</code>, working until" in page and "link-warning" not in page
+    job = page.split('action="/cohorts/')[1].split("/issue")[0]
+    import json
+    saved = json.loads((store_file.parent / "records.sqlite.web" / "cohorts" / job / "job.json").read_text())
+    assert saved["return_url"] == "https://portfolio.example.org"  # what the covers' links are made from
+
+
+def test_a_public_address_that_is_this_computer_is_still_warned_of(as_user, app):
+    app.config["PUBLIC_URL"] = "http://127.0.0.1:8000"
+    form = as_user(PROVIDER).get("/cohorts").get_data(True)
+    assert "<code>http://127.0.0.1:8000/return/…</code>, which is this computer's own address" in form
+    assert "The public address set for the app is this computer's own" in form
+
+
+@pytest.mark.parametrize("url, local", [
+    ("http://127.0.0.1:8000/", True), ("http://localhost:8000", True), ("http://LOCALHOST./", True),
+    ("http://[::1]:8000/", True), ("http://127.4.5.6/", True), ("http://app.localhost/", True),
+    ("https://portfolio.example.org", False), ("http://192.0.2.10:8000/", False),
+    ("http://localhost.example.org/", False), ("http://[2001:db8::1]/", False)])
+def test_which_addresses_only_this_computer_can_open(url, local):
+    from generator.web.links import is_local
+    assert is_local(url) is local

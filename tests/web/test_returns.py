@@ -112,3 +112,11 @@ def test_a_copy_sent_to_a_link_is_stored_only_when_it_is_the_links_own(issued, m
         entries = [(e.action, e.instance_id, e.detail) for e in store.audit() if "return" in e.action]
     assert entries[1:] == [("return refused", iid(21), "a copy of another instance was sent to this return link"),
                            ("returned by link", iid(21), "new"), ("returned by link", iid(21), again.status)]
+
+
+def test_a_link_made_on_the_learner_page_starts_with_the_public_address(as_user, issued, app):
+    app.config["PUBLIC_URL"] = "https://portfolio.example.org"
+    future = (datetime.now(timezone.utc) + timedelta(days=30)).date().isoformat()
+    body = make_link(as_user(PROVIDER), future).get_data(True)
+    link = body.split("send it to the learner): <code>")[1].split("</code>")[0]
+    assert link.startswith("https://portfolio.example.org/return/") and len(link) > len("https://portfolio.example.org/return/") + 20
