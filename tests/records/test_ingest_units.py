@@ -869,10 +869,11 @@ def test_a_run_goes_on_after_every_kind_of_refusal_and_says_what_each_file_was(t
     (folder / "d-new.pdf").write_bytes(named_pdf("Dafydd Jones", "new", instance="00000000-0000-4000-8000-000000000002",
                                                  pcn="riverside-pcn", learner="Dafydd Jones"))
     (folder / "e-limit.pdf").write_bytes(b"%PDF-" + b" " * 1_499_995)  # exactly the limit: read, not refused for size
-    (folder / "records.sqlite-journal").write_bytes(b"%PDF- a rollback journal")  # the store's own: never read
     with open_store(folder / "records.sqlite") as store:
         [first] = ingest([folder / "a-stored.pdf"], store, jobs=1).files
         assert first.status == "new"
+        # the store's own rollback journal (made after opening: SQLite would take a stray one in) is never read
+        (folder / "records.sqlite-journal").write_bytes(b"%PDF- a rollback journal")
         before = time.perf_counter()
         result = ingest([folder], store, jobs=3, limits=Limits(max_bytes=1_500_000, seconds=600),
                         only_pcn="riverside-pcn")
@@ -981,3 +982,14 @@ def test_a_tick_counts_as_filled_in_and_an_empty_tick_does_not():
     assert _answered([FieldValue("cover.name", "read", ZOE)], definitions) is False
     assert _answered([FieldValue("review.done", "read", "")], definitions) is False
     assert _answered([FieldValue("review.done", "read", "XXXX")], definitions) is True
+
+
+@pytest.mark.parametrize("cores, files, jobs", [(3, 5, 3), (3, 2, 2), (None, 5, 1)])
+def test_without_jobs_a_run_reads_with_a_reader_per_core_and_no_more_than_its_files(tmp_path, monkeypatch,
+                                                                                    cores, files, jobs):
+    monkeypatch.setattr(ingest_module.os, "cpu_count", lambda: cores)
+    for n in range(files):
+        (tmp_path / f"c{n}.pdf").write_bytes(b"%PDF-1.7 broken")
+    with open_store(tmp_path / "records.sqlite") as store:
+        result = ingest([tmp_path], store)
+        assert (result.jobs, [o.status for o in result.files]) == (jobs, ["rejected"] * files)
