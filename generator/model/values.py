@@ -108,6 +108,8 @@ def to_document(definition: dict[str, Any], value: Any) -> Any:
     if kind == "checkbox":
         return bool(value)
     if kind == "yesno":
+        if isinstance(value, str):  # "yes" / "no", as value_problem allows (a non-empty "no" is truthy)
+            return "yes" if value.strip().lower() in _TRUE else "no"
         return "yes" if value else "no"
     if kind == "date":
         return format_date(str(value))

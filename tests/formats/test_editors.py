@@ -91,3 +91,14 @@ def test_a_copy_filled_by_portfolio_fill_is_named_so_not_taken_for_pdftk(pdf_pat
     assert filled.split(b"\n", 2)[1].startswith(b"%\xe2\xe3\xcf\xd3")  # the header comment pdftk's iText writes too
     record = read_bytes(filled, "filled.pdf")
     assert record.fields["cover.details.name"] == "Kai Jensen" and record.pack["editor"] == "portfolio fill"
+
+
+@pytest.mark.parametrize("given, read", [("no", False), ("yes", True), (False, False), (True, True)])
+def test_a_yes_no_field_filled_with_its_option_value_reads_back_as_given(pdf_path, docx_path, given, read):
+    """'portfolio fill' with "no" wrote Yes: a 'not achieved' sign-off became 'achieved'."""
+    from generator.formats.docx.fill import fill_docx
+    from generator.formats.pdf.fill import fill_pdf
+    fid = "competencies.communication_signoff.achieved"
+    for fill, path, name in ((fill_pdf, pdf_path, "f.pdf"), (fill_docx, docx_path, "f.docx")):
+        record = read_bytes(fill(path.read_bytes(), {fid: given}), name)
+        assert record.fields[fid] is read, name

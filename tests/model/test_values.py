@@ -199,6 +199,8 @@ def test_normalise_text_blank_is_none():
     ("checkbox", False, False),
     ("yesno", True, "yes"),
     ("yesno", False, "no"),
+    ("yesno", "no", "no"),  # the option value 'portfolio fields' lists: a non-empty string, yet not yes
+    ("yesno", "yes", "yes"),
     ("choice", "happy", "happy"),
     ("text", None, None),
     ("checkbox", None, None),
