@@ -65,6 +65,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from generator.errors import IngestError, PortfolioError, ReadError
+from generator.reading.identifiers import scan_record_values
 from generator.reading.read import Record, read_bytes
 from generator.reading.scan import NEEDS_TRANSCRIPTION, SCAN_SUFFIXES, Known, ScanCopy, ScanRead, read_scan, sniff_image
 from generator.reading.sandbox import (
@@ -900,6 +901,11 @@ def _scan_submission(path: Path, sha256: str, size: int, copy: ScanCopy, definit
         if page.reason:
             warnings.append((None, f"scanned page {page.index} (page {page.page} of the copy) was not read: "
                                    f"{page.reason}; its image is kept"))
+    # Text read from a page (a copy printed or flattened to PDF keeps its typed answers as text) is
+    # checked for patient identifiers as a fillable copy's answers are.
+    read_values = {v.field_id: v.value for v in values if v.state == "read" and v.value is not None}
+    flags = scan_record_values(definition.fields, read_values)
+    warnings += [(flag.field, f"{flag}; {FLAG_ADVICE}") for flag in flags]
     learner = {"name": issued.learner, "practice": issued.practice} if issued else {}
     pcn = issued.pcn if issued else ""
     name = issued.learner if issued else f"(unnamed copy {copy.instance_id[:8]})"
@@ -909,7 +915,8 @@ def _scan_submission(path: Path, sha256: str, size: int, copy: ScanCopy, definit
         content_version=definition.content_version, content_hash=definition.content_hash, generator_version="",
         definition=definition, learner_key=issued.learner_key if issued else learner_key(pcn, "", name),
         learner_name=name, practice=issued.practice if issued else "", pcn=pcn, pcn_name=pcn, learner=learner,
-        pcn_facts={"slug": pcn} if pcn else {}, values=values, warnings=warnings, data=data)
+        pcn_facts={"slug": pcn} if pcn else {}, values=values, warnings=warnings,
+        flags=[(flag.field, flag.kind) for flag in flags], data=data)
 
 
 def _page_row(sha256: str, filename: str, page: Any, submission_id: int | None) -> ScanPage:

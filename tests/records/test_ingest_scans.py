@@ -355,3 +355,22 @@ def test_a_scan_the_reader_refuses_keeps_the_readers_reason_and_code(monkeypatch
     monkeypatch.setattr(ingest_module, "read_scan", refuse)
     out = _read_scan(b"\x89PNG", "a.png", {}, unless=ReadError("a.png", "other", code="E-READ"))
     assert (out.error, out.code, out.scan, out.record) == ("is a truncated image", "E-READ-DAMAGED", None, None)
+
+
+def test_text_read_from_a_printed_page_is_checked_for_patient_identifiers_like_a_fillable_copys(store):
+    """A copy printed or flattened to PDF keeps its typed answers as text: an NHS number in one was stored unflagged."""
+    copy = ScanCopy(ONE, [page(1)],
+                    values={"cover.name": "Zoë Łukasiewicz", "review.notes": "Patient 999 000 0018 was seen at SW1A 1AA",
+                            "feedback.again": "no"},
+                    states={"cover.name": "read", "review.notes": "read", "feedback.again": "read"})
+    new = _scan_submission(Path("printed.pdf"), SHA, 1, copy, DEFINITION, ISSUED, None)
+    # 999 000 0018: 9*10 + 9*9 + 9*8 = 243, + 1*2 = 245 = 22*11 + 3, check 11 - 3 = 8
+    assert new.flags == [("review.notes", "nhs_number"), ("review.notes", "postcode")]
+    advice = ("portfolios must not hold patient identifiers: ask the learner to remove it and return the copy again")
+    assert new.warnings == [
+        ("review.notes", f"review.notes: possible nhs number (value not shown); {advice}"),
+        ("review.notes", f"review.notes: possible postcode (value not shown); {advice}")]
+    outcomes = scan_outcomes(store, Path("printed.pdf"), SHA, b"%PDF-", ScanRead([copy], []), False)
+    assert [o.status for o in outcomes] == ["new"]
+    sid = outcomes[0].submission_id
+    assert store.flags([sid]) == {sid: [("review.notes", "nhs_number"), ("review.notes", "postcode")]}
