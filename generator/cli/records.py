@@ -66,10 +66,16 @@ def ingest(paths: Sequence[Path], store_file: str, supersede: bool, registers: S
     """
     if not paths and not registers:
         raise click.UsageError("name the returned files or folders to ingest (or a --register to import)")
+    from generator.records.ingest import IngestInterrupted
     try:
         with ProgressBar("Ingesting") as bar:
             result = api.ingest(paths, store=store_file, supersede=supersede, registers=registers, jobs=jobs,
                                 progress=bar, accept_changed_learner=accept_changed_learner)
+    except IngestInterrupted as exc:
+        click.echo(f"interrupted: {exc.stored} copy(ies) were stored before; the files being stored when it stopped "
+                   "were rolled back, nothing half-written. Rerun the same command to store the rest (what is "
+                   "stored already shows as unchanged)", err=True)
+        click.get_current_context().exit(130)
     except ContentError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)

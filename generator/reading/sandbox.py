@@ -47,9 +47,12 @@ def die_with_parent(parent: int | None = None) -> None:
 
 
 def child_setup(extra: int, parent: int | None = None) -> None:
-    """What every reader process does first: die with its parent, cap its memory."""
+    """What every reader process does first: die with its parent, cap its memory, and leave Ctrl-C
+    to the parent (a terminal sends it to the whole process group; the parent stops its readers)."""
+    import signal
     die_with_parent(parent)
     limit_memory(extra)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def limit_memory(extra: int) -> None:

@@ -995,6 +995,15 @@ FILES_PER_COMMIT = 20
 _STORED = ("new", "superseded", "unidentified")
 
 
+class IngestInterrupted(KeyboardInterrupt):
+    """Ingest was interrupted (Ctrl-C): ``stored`` copies were committed before; the batch being
+    stored was rolled back, and a rerun stores it (the stored ones are then 'unchanged')."""
+
+    def __init__(self, stored: int) -> None:
+        super().__init__(stored)
+        self.stored = stored
+
+
 class _Batch:
     """The files stored since the last commit, each in its own savepoint of one ``store.batch()``
     transaction (a file whose storing fails is rolled back alone). Should the commit itself fail
@@ -1004,6 +1013,7 @@ class _Batch:
         self.store, self.outcomes = store, outcomes
         self.stack: ExitStack | None = None
         self.files: list[int] = []  # indices of the files done while the batch is open
+        self.stored = 0  # copies stored in the batches committed so far
 
     def begin(self) -> None:
         if self.stack is None:
@@ -1023,6 +1033,8 @@ class _Batch:
             return
         try:
             stack.close()
+            self.stored += sum(1 for index in files for outcome in self.outcomes[index] or ()
+                               if outcome.status in _STORED)
         except PortfolioError as exc:
             why = redact(str(exc))
             for index in files:
@@ -1127,6 +1139,9 @@ def ingest(paths: Iterable[str | Path], store: Store, *, supersede: bool = False
                 done(item.index, _outcome(store, item, read, supersede, accept_changed_learner, only_pcn))
             item.data = None  # stored as the original (or refused): not needed any more
         batch.commit()
+    except KeyboardInterrupt as exc:
+        batch.abort()
+        raise IngestInterrupted(batch.stored) from exc
     except BaseException:
         batch.abort()
         raise

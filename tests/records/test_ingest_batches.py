@@ -135,10 +135,11 @@ def test_an_interrupted_ingest_keeps_the_committed_batches_and_a_rerun_stores_th
         if len(seen) == 3:  # the third file is stored, in a batch not committed yet
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(ingest_module.IngestInterrupted) as raised:
         ingest([returns], store, jobs=1, progress=progress)
     kept = stored_names(store)
     assert kept in (["copy-01.docx", "copy-02.docx"], ["copy-01.docx"], [])  # never copy-03, never a part of it
+    assert raised.value.stored == len(kept) and isinstance(raised.value, KeyboardInterrupt)
     assert protocol.verify_chain(store).ok
     again = ingest([returns], store, jobs=1)
     assert [o.status for o in again.files] == ["unchanged"] * len(kept) + ["new"] * (5 - len(kept))
@@ -193,3 +194,39 @@ def test_a_reader_runs_at_a_lower_priority_than_the_process_storing_what_it_read
         assert os.getpriority(os.PRIO_PROCESS, reader.process.pid) == min(19, own + 5)
     finally:
         reader.stop()
+
+
+def test_a_reader_leaves_ctrl_c_to_the_process_that_started_it():
+    """A terminal sends Ctrl-C to the whole process group: readers printed tracebacks and died mid-file."""
+    import signal
+    from pathlib import Path
+    from generator.records.ingest import _Item, _Reader
+    from tests.records.test_ingest_readers import context, copy as word_copy
+    reader = _Reader(context(), 256 << 20, None)
+    try:
+        assert reader.send(_Item(0, Path("a.docx"), "", 0, word_copy("A")), 60.0)
+        assert reader.result().status == "ok"  # set up, signal handlers included
+        os.kill(reader.process.pid, signal.SIGINT)
+        assert reader.send(_Item(1, Path("b.docx"), "", 0, word_copy("B")), 60.0)
+        result = reader.result()
+        assert (result.status, result.value.record.fields) == ("ok", {"cover.name": "B"})
+        assert reader.process.is_alive()
+    finally:
+        reader.stop()
+
+
+def test_an_interrupted_ingest_says_what_was_kept_and_exits_130(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+    from generator import api
+    from generator.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise ingest_module.IngestInterrupted(17)
+
+    monkeypatch.setattr(api, "ingest", interrupted)
+    (tmp_path / "a.pdf").write_bytes(b"%PDF-")
+    result = CliRunner().invoke(main, ["ingest", str(tmp_path / "a.pdf"), "--store", str(tmp_path / "r.sqlite")])
+    assert result.exit_code == 130
+    assert result.output == ("interrupted: 17 copy(ies) were stored before; the files being stored when it stopped "
+                             "were rolled back, nothing half-written. Rerun the same command to store the rest (what "
+                             "is stored already shows as unchanged)\n")
