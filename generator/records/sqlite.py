@@ -519,6 +519,12 @@ class SQLiteStore:
             raise StoreError("transactions do not nest")
         try:
             self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StoreError(f"{self.path}: another program kept the store locked for writing for "
+                                 f"{BUSY_TIMEOUT:g} s (an ingest, the web app, a backup or a database tool); "
+                                 "nothing was stored: let it finish, then rerun") from exc
+            raise StoreError(f"{self.path}: cannot start a transaction ({exc})") from exc
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot start a transaction ({exc})") from exc
         self._in_transaction = True

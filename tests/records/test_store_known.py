@@ -750,3 +750,26 @@ def test_a_submission_is_sealed_as_it_reads_back_whatever_its_values_hold(engine
     assert content["flags"] == [["a", "nhs_number"], ["a", "postcode"]]
     assert entry.digest == digest_of(content)
     assert protocol.verify_chain(store).ok
+
+
+def test_a_store_locked_by_another_writer_names_the_cause_and_the_fix(tmp_path, monkeypatch):
+    import sqlite3
+
+    from generator.records import sqlite as engine
+    path = tmp_path / "records.sqlite"
+    with open_store(str(path)):
+        pass
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    monkeypatch.setattr(engine, "BUSY_TIMEOUT", 0.2)
+    try:
+        with open_store(str(path)) as store:
+            with pytest.raises(StoreError) as raised:
+                with store.transaction():
+                    pass
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert str(raised.value) == (
+        f"{path}: another program kept the store locked for writing for 0.2 s (an ingest, the web app, a backup "
+        "or a database tool); nothing was stored: let it finish, then rerun")
