@@ -149,6 +149,18 @@ def init(app: Flask) -> None:
 
 def uploaded_name(name: str) -> str:
     """An uploader's file name as text for the audit log and the page (no folders, bounded); it is
-    never used as a path: uploads are kept under names the server makes."""
+    never used as a path as it is (see ``upload_file_name``)."""
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     return "".join(c for c in name if c.isprintable())[:200] or "(no name)"
+
+
+def upload_file_name(name: str, suffix: str) -> str:
+    """The name an upload is written under, inside a folder the server makes for it, so that ingest
+    stores the learner's own file name: letters, digits, spaces and ``-_.()`` of the uploaded name
+    (anything else becomes ``_``), no leading dot, at most 100 characters, ending in ``suffix``
+    (the kind of file its bytes are, e.g. ``.pdf``)."""
+    base = "".join(c for c in name.replace("\\", "/").rsplit("/", 1)[-1] if c.isprintable())
+    if base.lower().endswith(suffix.lower()):
+        base = base[: -len(suffix)]
+    stem = "".join(c if c.isalnum() or c in " -_.()" else "_" for c in base).strip().lstrip(".").strip()
+    return (stem[:100] or "copy") + suffix

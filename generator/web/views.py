@@ -21,7 +21,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, g, render_temp
 from markupsafe import Markup
 
 from generator.records.progress import CohortProgress, LearnerProgress
-from generator.web.auth import in_scope, provider_only, require_scope, uploaded_name
+from generator.web.auth import in_scope, provider_only, require_scope, upload_file_name, uploaded_name
 from generator.web.charts import feedback_chart, progress_chart
 
 bp = Blueprint("views", __name__)
@@ -251,7 +251,8 @@ def _differing(path: Path, previous_id: int) -> list[str]:
 
 
 def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[UploadResult]:
-    """Sniff, write under server-made names, ingest (``api.ingest``), and describe each file's outcome."""
+    """Sniff, write each file in a folder of its own (``upload_file_name``), ingest (``api.ingest``), and
+    describe each file's outcome."""
     from generator import api
 
     results: list[UploadResult | None] = [None] * len(files)
@@ -267,7 +268,9 @@ def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[Upl
                 results[index] = UploadResult(name, "rejected", "is not a PDF, Word (.docx) or scanned (PNG, JPEG, TIFF) "
                                                                  "file")
             else:
-                path = Path(tmp) / f"copy-{index + 1:04d}.{kind}"
+                folder = Path(tmp) / f"{index + 1:04d}"  # the server's name; the file keeps the learner's
+                folder.mkdir()
+                path = folder / upload_file_name(name, f".{kind}")
                 path.write_bytes(data)
                 paths.append(path)
                 where.append(index)
@@ -282,11 +285,11 @@ def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[Upl
                              only_pcn=only_pcn) if paths else None
         if outcome is None:
             return [r for r in results if r is not None]
-        by_path = {Path(o.path).name: o for o in outcome.files}
+        by_path = {Path(o.path).parent.name: o for o in outcome.files}
         owners = {s.id: (s.pcn, s.learner_key) for s in g.store.submissions(current_only=False)}
         uploaded: list[tuple[str, Any]] = []
         for index, path in zip(where, paths):
-            o = by_path[path.name]
+            o = by_path[path.parent.name]
             name = files[index][0]
             result = UploadResult(name, o.status, _for_the_browser(o.reason), missing=len(o.missing),
                                   unmapped=len(o.unmapped),

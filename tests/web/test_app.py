@@ -288,7 +288,9 @@ def test_upload_gives_each_files_result_as_ingest_does(as_user, make_copy, store
     assert versions == [(1, None), (2, 1)]
     assert ("uploaded", f"web:{PROVIDER}", "first.docx") in actions
     assert ("upload rejected", f"web:{PROVIDER}", "notes.pdf") in actions
-    assert ("superseded", f"web:{PROVIDER}", "copy-0001.docx") in actions
+    assert ("superseded", f"web:{PROVIDER}", "changed.docx") in actions  # the learner's file name is kept
+    with open_store(store_file) as store:
+        assert [s.filename for s in store.submissions(current_only=False)] == ["first.docx", "changed.docx"]
     # the held copy is gone once stored
     assert post(client, "/returned/new-version", {"held": held}, page="/returned").status_code == 404
 
@@ -321,7 +323,18 @@ def test_an_uploaded_name_never_becomes_a_path(as_user, make_copy, store_file, t
     assert "<td>escape.docx</td>" in client.get(link).get_data(True)  # the name as uploaded, from the audit log
     assert not (tmp_path.parent / "escape.docx").exists() and not (tmp_path / "escape.docx").exists()
     with open_store(store_file) as store:
-        assert [s.filename for s in store.submissions()] == ["copy-0001.docx"]
+        assert [s.filename for s in store.submissions()] == ["escape.docx"]  # its own name, in the server's folder
+
+
+@pytest.mark.parametrize("uploaded, stored", [
+    ("Zoë Łukasiewicz portfolio.PDF", "Zoë Łukasiewicz portfolio.pdf"),  # the kind its bytes are, written once
+    ("..\\..\\evil.pdf", "evil.pdf"), (".hidden.pdf", "hidden.pdf"), ("a:b*c?.pdf", "a_b_c_.pdf"),
+    ("noextension", "noextension.pdf"), ("", "copy.pdf"), ("\x00\x1b.pdf", "copy.pdf"),
+    ("x" * 300 + ".pdf", "x" * 100 + ".pdf"),
+])
+def test_an_upload_is_written_under_a_safe_form_of_its_own_name(uploaded, stored):
+    from generator.web.auth import upload_file_name
+    assert upload_file_name(uploaded, ".pdf") == stored
 
 
 def test_too_large_an_upload_is_refused_before_it_is_read(app, as_user, make_copy):
