@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import stat
 import re
 import tempfile
 import unicodedata
@@ -23,7 +24,17 @@ _UMASK = _umask()
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers never see half a file."""
+    """Write ``data`` to ``path`` so that readers never see half a file. A path that is not a
+    regular file (``/dev/null``, ``/dev/stdout``, a named pipe) is written into as it is: renaming a
+    new file over it would replace the device itself (as root, /dev/null became a plain file)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        with open(path, "wb") as handle:
+            handle.write(data)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
