@@ -121,8 +121,9 @@ def _print_ingest(result, *, verbose: bool, quiet: bool, as_json: bool) -> None:
                 f"{n} {kind} (in {files} file{'' if files == 1 else 's'})" for kind, (n, files) in summary.kinds.items()))
     counts = result.counts
     parts = [f"{counts[s]} {STATUS_WORDS[s]}" for s in STATUS_WORDS if counts[s] or s not in ("failed", "unidentified")]
-    rate = f", {len(result.files) / result.seconds:.1f} files/s" if result.seconds and result.files else ""
-    click.echo(f"{len(result.files)} file(s) in {result.seconds:.1f} s ({result.jobs} reader(s){rate}): "
+    files = len({outcome.path for outcome in result.files})  # a scanned stack is one file of many outcomes
+    rate = f", {files / result.seconds:.1f} files/s" if result.seconds and files else ""
+    click.echo(f"{files} file(s) in {result.seconds:.1f} s ({result.jobs} reader(s){rate}): "
                f"{', '.join(parts)}; store {describe_store(result.store, absolute=True)}")
 
 

@@ -163,3 +163,22 @@ def test_review_clear_and_export_include_flagged_from_the_command_line(tmp_path,
     assert "REVIEW" not in listing.output  # a cleared copy is no longer marked for review
     unknown = run("review", "clear", "77", "--store", str(store), "--reason", "x")
     assert unknown.exit_code == 1 and "submission 77: not in the records store" in unknown.output
+
+
+def test_the_summary_counts_files_not_outcomes_so_a_scanned_stack_is_one_file(monkeypatch, tmp_path):
+    """A printed copy of 26 pages made '27 file(s)' of two files."""
+    from generator import api
+    from generator.records.ingest import IngestResult
+
+    def ingested(*args, **kwargs):
+        result = IngestResult(store=str(tmp_path / "r.sqlite"))
+        result.files = [FileOutcome("in/zoe.pdf", "new")] + [
+            FileOutcome("in/stack.pdf", "unidentified", reason=f"scanned page {n}: no page code") for n in (1, 2, 3)]
+        result.seconds, result.jobs = 2.0, 2
+        return result
+
+    monkeypatch.setattr(api, "ingest", ingested)
+    result = run("ingest", str(tmp_path), "--store", str(tmp_path / "r.sqlite"), "-q")
+    assert result.output.splitlines()[-1] == (
+        f"2 file(s) in 2.0 s (2 reader(s), 1.0 files/s): 1 new, 0 unchanged, 0 superseded, 0 conflicting, "
+        f"0 rejected, 3 unidentified (scanned pages); store {(tmp_path / 'r.sqlite').resolve()}")
