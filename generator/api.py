@@ -575,7 +575,12 @@ def records(store: Any = None, pcns: Sequence[str] = (), *, kept: Any = None,
 
 def _only(learners: list[Any], pcns: Sequence[str] = (), cohorts: Sequence[str] = ()) -> list[Any]:
     """The learners of those PCN slugs and of those cohorts (the folders their registers were written
-    to); RecordsError naming what the store holds for a PCN or cohort no learner is in."""
+    to); RecordsError naming what the store holds for a PCN or cohort no learner is in. A cohort may
+    be named as it was given to ``issue`` ("2026 autumn") or as its folder is ("2026-autumn")."""
+    if cohorts:
+        from generator.issuing.roster import safe_name
+        folders = {c for lp in learners for c in lp.cohorts}
+        cohorts = [c if c in folders or safe_name(c) not in folders else safe_name(c) for c in cohorts]
     for wanted, of, what in ((pcns, lambda lp: [lp.pcn], "PCN"), (cohorts, lambda lp: lp.cohorts, "cohort")):
         if not wanted:
             continue

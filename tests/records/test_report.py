@@ -353,6 +353,10 @@ def test_records_and_report_keep_one_cohort(tmp_path):
     both = runner.invoke(main, ["records", "--store", str(store_path), "--json", "--cohort", "2026-autumn",
                                 "--cohort", "2027-spring"])
     assert sorted(lp["name"] for lp in json.loads(both.output)) == ["Aled Jones", "Siobhán Kelly", "Zoë Łukasiewicz"]
+    as_issued = runner.invoke(main, ["records", "--store", str(store_path), "--cohort", "2026 Autumn"])
+    assert (as_issued.exit_code, as_issued.output) == (0, autumn.output)  # the name given to 'issue' works too
+    typo = runner.invoke(main, ["records", "--store", str(store_path), "--cohort", "2026 Autum"])
+    assert "no learners in cohort 2026 Autum (cohorts in the store: 2026-autumn, 2027-spring)" in typo.output
     wrong = runner.invoke(main, ["records", "--store", str(store_path), "--cohort", "2026-autum"])
     assert wrong.exit_code == 1
     assert "no learners in cohort 2026-autum (cohorts in the store: 2026-autumn, 2027-spring)" in wrong.output
