@@ -105,10 +105,14 @@ def _reader(kind: str) -> Callable[[bytes, str], RawDocument]:
 
 
 
+#: Why an empty file is refused (by ``read`` and ``ingest``, and by the web app's upload).
+EMPTY = "file is empty (0 bytes): it was not saved or sent whole; ask for the copy again"
+
+
 def read_bytes(data: bytes, name: str) -> Record:
     """Read a returned copy given as bytes; ``name`` is used in messages."""
     if not data:
-        raise ReadError(name, "file is empty")
+        raise ReadError(name, EMPTY)
     kind = sniff(data)
     if kind is None:
         from generator.reading.scan import sniff_image

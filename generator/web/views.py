@@ -21,6 +21,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, g, render_temp
 from markupsafe import Markup
 
 from generator.records.progress import CohortProgress, LearnerProgress
+from generator.reading.read import EMPTY
 from generator.web.auth import in_scope, provider_only, require_scope, upload_file_name, uploaded_name
 from generator.web.charts import feedback_chart, progress_chart
 
@@ -264,6 +265,8 @@ def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[Upl
             if len(data) > MAX_FILE_BYTES:
                 results[index] = UploadResult(name, "rejected", f"is {len(data) / 1e6:.0f} MB; the limit is "
                                                                  f"{MAX_FILE_BYTES / 1e6:.0f} MB")
+            elif not data:
+                results[index] = UploadResult(name, "rejected", EMPTY)
             elif kind is None:
                 results[index] = UploadResult(name, "rejected", "is not a PDF, Word (.docx) or scanned (PNG, JPEG, TIFF) "
                                                                  "file")

@@ -47,7 +47,7 @@ def rejected(tmp_path: Path, name: str, data: bytes | None, reason: str) -> None
 
 
 def test_empty_file(tmp_path):
-    rejected(tmp_path, "empty.pdf", b"", "file is empty")
+    rejected(tmp_path, "empty.pdf", b"", "file is empty (0 bytes): it was not saved or sent whole; ask for the copy again")
 
 
 def test_truncated_pdf(tmp_path, pack_pdf):

@@ -269,7 +269,7 @@ def test_unreadable_files_are_rejected_with_a_reason_and_only_audited(tmp_path, 
     assert by_name["good.docx"].status == "new"
     reasons = {n: o.reason for n, o in by_name.items() if o.status == "rejected"}
     assert sorted(reasons) == ["cut.pdf", "empty.pdf", "foreign.docx", "notes.txt"]
-    assert reasons["empty.pdf"] == "file is empty"
+    assert reasons["empty.pdf"] == "file is empty (0 bytes): it was not saved or sent whole; ask for the copy again"
     assert reasons["notes.txt"] == "is not a PDF or Word (.docx) file"
     assert "damaged or truncated" in reasons["cut.pdf"]
     assert "portfolio manifest" in reasons["foreign.docx"]

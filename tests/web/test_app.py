@@ -407,3 +407,9 @@ def test_the_learner_page_shows_choices_and_feedback_questions_as_the_form_words
     feedback = page.split('<th scope="row">Patient feedback</th>')[1].split("</tr>")[0]
     assert feedback.startswith("<td>1 form(s); mean answer (1 = Very happy … 5 = Very unhappy):<br>")
     assert "Understood your individual needs? 1.0" in feedback and "individual_needs" not in feedback
+
+
+def test_an_empty_upload_is_refused_with_the_reason_ingest_gives(as_user):
+    body = upload(as_user(PROVIDER), ("empty.pdf", b"")).get_data(True)
+    assert "status-rejected" in body
+    assert "file is empty (0 bytes): it was not saved or sent whole; ask for the copy again" in body

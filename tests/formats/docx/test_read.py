@@ -880,7 +880,7 @@ def _python_docx_document(blank: bytes) -> bytes:
 
 
 BAD = {
-    "empty": (lambda b: b"", "file is empty"),
+    "empty": (lambda b: b"", "file is empty (0 bytes): it was not saved or sent whole; ask for the copy again"),
     "truncated": (lambda b: b[: len(b) // 2], "is damaged or truncated and cannot be read as a Word file; ask for the copy again, saved once more from the program it was filled in"),
     "plain zip": (_plain_zip, "is not a Word (.docx) document"),
     "odt": (_odt, "is an OpenDocument file (.odt), which cannot hold the pack's form; fill in the Word copy "

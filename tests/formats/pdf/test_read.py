@@ -344,7 +344,7 @@ def _foreign(blank: bytes) -> bytes:
 
 
 BAD = {
-    "empty": (lambda b: b"", "empty.pdf: file is empty"),
+    "empty": (lambda b: b"", "empty.pdf: file is empty (0 bytes): it was not saved or sent whole; ask for the copy again"),
     "truncated": (lambda b: b[: len(b) // 3], "truncated.pdf: is damaged or truncated and cannot be read as a PDF; ask for the copy again, saved once more from the program it was filled in"),
     "not a pdf": (lambda b: b"Name,Practice\nZoe,High Street\n", "not a pdf.pdf: is not a PDF or Word (.docx) file"),
     "flattened": (_no_fields, "flattened.pdf: has no form fields: it was probably printed to PDF or flattened"),
