@@ -752,8 +752,9 @@ def store_submission(store: Store, new: NewSubmission, supersede: bool,
                                 submission_id=previous,
                                 detail=f"names another learner than the copy {whose} ({', '.join(changed)}); "
                                        "nothing stored")
+            differ = "differs" if len(changed) == 1 else "differ"
             return ("conflict", f"names another learner than the one this copy {whose} ({', '.join(changed)} "
-                                "differ); nothing was stored: if the learner really changed, rerun with "
+                                f"{differ}); nothing was stored: if the learner really changed, rerun with "
                                 "--accept-changed-learner", None, previous)
 
         def add(version: int, supersedes: int | None) -> int:

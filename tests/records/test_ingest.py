@@ -705,5 +705,5 @@ def test_a_first_copy_contradicting_the_register_is_a_conflict(tmp_path, store, 
     [outcome] = result.files
     assert outcome.status == "conflict"
     assert outcome.reason.startswith("names another learner than the one this copy was issued to (learner.name in "
-                                     "the manifest differ)")
+                                     "the manifest differs)")
     assert store.submissions() == []

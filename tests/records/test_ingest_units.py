@@ -393,7 +393,7 @@ def test_a_copy_naming_another_learner_is_a_conflict_unless_accepted(store):
     with store.transaction():
         store.add_issued([issued()], "issued.csv")
     forged = new(record({"cover.name": "Dafydd ap Gruffudd"}), sha="b", name="forged.pdf")
-    reason = ("names another learner than the one this copy was issued to (cover.name differ); nothing was stored: "
+    reason = ("names another learner than the one this copy was issued to (cover.name differs); nothing was stored: "
               "if the learner really changed, rerun with --accept-changed-learner")
     assert store_submission(store, forged, True) == ("conflict", reason, None, None)
     assert store_submission(store, forged, True) == ("conflict", reason, None, None)
@@ -411,7 +411,7 @@ def test_a_later_copy_naming_another_learner_than_the_first(store):
     other = new(record({"cover.name": "Dafydd ap Gruffudd"}), sha="b", name="other.pdf")
     status, reason, sid, previous = store_submission(store, other, True)
     assert (status, sid, previous) == ("conflict", None, 1)
-    assert "than the one this copy was stored for (cover.name differ)" in reason
+    assert "than the one this copy was stored for (cover.name differs)" in reason
 
 
 # ---------------------------------------------------------------- one file's outcome
