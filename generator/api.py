@@ -694,23 +694,27 @@ def scan_pending(store: Path | str | None = None) -> list[Any]:
         return pending_fields(opened)
 
 
-def scan_crop(submission_id: int, field_id: str, store: Path | str | None = None) -> bytes:
-    """The PNG image of a scanned text field, to read the handwriting from."""
-    from generator.records.connect import open_store
+def scan_pending_page(limit: int, offset: int = 0, store: Any = None) -> tuple[list[Any], int]:
+    """``limit`` of the fields waiting for a person from ``offset`` on, and how many wait in all
+    (``generator.records.review.pending_page``: only those fields are read). ``store`` may be an open store."""
+    from generator.records.review import pending_page
+    with _opened(store, create=False) as opened:
+        return pending_page(opened, limit, offset)
+
+
+def scan_crop(submission_id: int, field_id: str, store: Any = None) -> bytes:
+    """The PNG image of a scanned text field, to read the handwriting from. ``store`` may be an open store."""
     from generator.records.review import field_crop
-    with open_store(store, create=False) as opened:
+    with _opened(store, create=False) as opened:
         return field_crop(opened, submission_id, field_id)
 
 
-def scan_enter(submission_id: int, field_id: str, text: str, store: Path | str | None = None,
+def scan_enter(submission_id: int, field_id: str, text: str, store: Any = None,
                actor: str | None = None) -> Any:
     """Record the text a person typed (or the mark they decided) for a scanned field; the value stored.
-    ``actor`` names who did it (default: the user running the command)."""
-    from generator.records.connect import open_store
+    ``actor`` names who did it (default: the user running the command, or an open store's own actor)."""
     from generator.records.review import enter_value
-    with open_store(store, create=False) as opened:
-        if actor:
-            opened.actor = actor
+    with _opened(store, create=False, actor=actor or None) as opened:
         return enter_value(opened, submission_id, field_id, text)
 
 
@@ -722,10 +726,10 @@ def scan_saved(submission_id: int, field_id: str, store: Any = None) -> Any:
         return saved_entry(opened, submission_id, field_id)
 
 
-def scan_unidentified(store: Path | str | None = None) -> list[Any]:
-    """Scanned pages that could not be matched to an issued copy (``ScanPage``, with their images)."""
-    from generator.records.connect import open_store
-    with open_store(store, create=False) as opened:
+def scan_unidentified(store: Any = None) -> list[Any]:
+    """Scanned pages that could not be matched to an issued copy (``ScanPage``, with their images).
+    ``store`` may be an open store."""
+    with _opened(store, create=False) as opened:
         return opened.scan_pages(unidentified=True)
 
 

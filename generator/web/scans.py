@@ -1,6 +1,6 @@
 """The scan review page: what scanned paper copies left to a person, each crop beside an input.
 
-In: the store's scanned fields still waiting (``generator.records.review.pending_page``: one
+In: the store's scanned fields still waiting (``api.scan_pending_page``: one
 page of ``PAGE_SIZE`` fields at a time, only those read from the store)
 and what a provider types or decides. Out: the page listing them (handwriting shown as
 its image, undecided marks with each bubble's ink), the crop images, and each entry
@@ -32,14 +32,14 @@ def _page_number() -> int:
 @bp.route("/scans")
 @provider_only
 def scans():
-    from generator.records.review import pending_page
+    from generator import api
     page = _page_number()
-    pending, total = pending_page(g.store, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    pending, total = api.scan_pending_page(PAGE_SIZE, (page - 1) * PAGE_SIZE, g.store)
     pages = max(1, -(-total // PAGE_SIZE))
     if page > pages:
         kept = {k: request.args[k] for k in ("saved", "field") if k in request.args}
         return redirect(url_for("scans.scans", page=pages, **kept))
-    lost = g.store.scan_pages(unidentified=True)
+    lost = api.scan_unidentified(g.store)
     return render_template("scans.html", pending=pending, total=total, page=page, pages=pages,
                            first=(page - 1) * PAGE_SIZE + 1, lost=len(lost), error=request.args.get("error", ""),
                            saved=_saved())
@@ -57,9 +57,9 @@ def _saved():
 @bp.route("/scans/<int:sid>/<field_id>/crop.png")
 @provider_only
 def crop(sid: int, field_id: str):
-    from generator.records.review import field_crop
+    from generator import api
     try:
-        data = field_crop(g.store, sid, field_id)
+        data = api.scan_crop(sid, field_id, g.store)
     except ReviewError:
         abort(404)
     return Response(data, mimetype="image/png", headers={"Cache-Control": "private, max-age=300"})
@@ -68,10 +68,10 @@ def crop(sid: int, field_id: str):
 @bp.route("/scans/<int:sid>/<field_id>", methods=["POST"])
 @provider_only
 def enter(sid: int, field_id: str):
-    from generator.records.review import enter_value
+    from generator import api
     page = _page_number()
     try:
-        enter_value(g.store, sid, field_id, request.form.get("value", ""))
+        api.scan_enter(sid, field_id, request.form.get("value", ""), g.store)
     except ReviewError as exc:
         return redirect(url_for("scans.scans", error=str(exc), page=page))
     return redirect(url_for("scans.scans", page=page, saved=sid, field=field_id))
