@@ -238,9 +238,12 @@ def _editor(slug: str, data: dict[str, Any], problems: dict[str, list[str]], sav
 @bp.route("/pcns")
 def profiles():
     from generator.content.profile import list_profiles
+    slugs = list_profiles(_content().directory)
     if g.user.role == "pcn":
-        return redirect(url_for("profiles.edit", slug=g.user.pcn))
-    return render_template("profiles.html", slugs=list_profiles(_content().directory))
+        if g.user.pcn in slugs:
+            return redirect(url_for("profiles.edit", slug=g.user.pcn))
+        return render_template("profiles.html", slugs=[], missing=g.user.pcn)  # not a bare "Not found"
+    return render_template("profiles.html", slugs=slugs, missing="")
 
 
 @bp.route("/pcns/<slug>", methods=["GET", "POST"])

@@ -291,8 +291,7 @@ def test_on_a_phone_every_navigation_link_is_in_view_and_opens_its_page(watched,
         link.click()  # Playwright clicks only what is visible, enabled and not covered
         page.wait_for_load_state()
         assert page.url.split(server, 1)[1].startswith(href), (name, page.url)
-        if email == PROVIDER:  # (the shipped content has no Hilltop profile for its manager to open)
-            assert page.title() == f"{title} · Portfolio", name
+        assert page.title() == f"{title} · Portfolio", name
     # the page itself is no wider than the phone (nothing to scroll sideways for the header)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     check_page(page, "phone-" + ("provider" if email == PROVIDER else "pcn"))

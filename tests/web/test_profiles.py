@@ -218,3 +218,13 @@ def test_a_workshops_problem_sits_beside_its_own_box(as_user, content_dir):
     assert "invalid id &#39;Workshop 3!&#39;" in id_cell and 'id="workshop-2-id-error"' in id_cell
     assert 'aria-describedby="workshop-2-id-error" aria-invalid="true"' in id_cell
     assert 'class="error"' not in label_cell and 'class="error"' not in date_cell
+
+
+def test_a_manager_whose_pcn_has_no_profile_yet_is_told_so(as_user, content_dir):
+    response = as_user(HILLTOP).get("/pcns")
+    page = response.get_data(True)
+    assert response.status_code == 200
+    assert ("Your PCN, <code>hilltop-pcn</code>, has no profile yet, so there is nothing to edit here. A training "
+            "provider\nmakes it with <code>portfolio profile new hilltop-pcn</code>") in page
+    assert "riverside-pcn" not in page  # no other PCN's profile is listed
+    assert as_user(RIVERSIDE).get("/pcns").headers["Location"] == URL  # one who has a profile goes straight to it
