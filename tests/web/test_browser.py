@@ -327,3 +327,45 @@ def test_a_colours_hex_box_and_picker_keep_in_step(watched, server):
     box_at, error_at = page.get_by_label("Primary (white text on it)").bounding_box(), error.bounding_box()
     assert 0 < error_at["y"] - box_at["y"] < 120  # just below its box
     check_page(page, "profile-colour-refused")
+
+
+@pytest.fixture
+def scan_server(tmp_path):
+    """A store with one scanned copy waiting for a person (two fields), served by 'portfolio serve'."""
+    from tests.web.test_scans import scanned
+    store = tmp_path / "records.sqlite"
+    with open_store(store) as s:
+        add_user(s, PROVIDER, "provider", None, PASSWORD)
+    scanned(store)
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "generator", "serve", "--port", str(port), "--workers", "1", "--store", str(store)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PORTFOLIO_SECRET_KEY": "e2e-" + "s" * 60}, cwd=tmp_path)
+    line = process.stdout.readline()
+    assert line.startswith(f"Serving on http://127.0.0.1:{port}/"), line
+    yield f"http://127.0.0.1:{port}"
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+
+
+def test_saving_a_transcription_says_what_was_saved_and_the_next_box_has_the_focus(watched, scan_server):
+    page = watched
+    sign_in(page, scan_server, PROVIDER)
+    page.get_by_role("link", name="Scans to review").click()
+    page.get_by_role("heading", name="Scanned copies to review").wait_for()
+    check_page(page, "scans")
+    page.get_by_label("Text as written").fill("Met the team weekly.")
+    page.get_by_role("button", name="Save").first.click()
+    status = page.get_by_role("status")
+    status.wait_for()
+    assert status.inner_text() == ("Saved Notes (paper.notes) of Zoë Łukasiewicz's copy scan.pdf (submission 1): "
+                                   "“Met the team weekly.”. Next waiting: Seen of Zoë Łukasiewicz's copy "
+                                   "(submission 1), first in the list below.")
+    assert page.evaluate("document.activeElement.id") == page.get_by_label("One of: yes, no").get_attribute("id")
+    check_page(page, "scans-saved")
+    page.keyboard.type("no")  # straight into the focused box
+    page.keyboard.press("Enter")
+    page.get_by_text("Nothing left to review.").wait_for()
+    assert page.get_by_role("status").inner_text().endswith("(submission 1): no. Nothing left to review.")
+    assert page.locator("input[name=value]").count() == 0
