@@ -993,3 +993,19 @@ def test_without_jobs_a_run_reads_with_a_reader_per_core_and_no_more_than_its_fi
     with open_store(tmp_path / "records.sqlite") as store:
         result = ingest([tmp_path], store)
         assert (result.jobs, [o.status for o in result.files]) == (jobs, ["rejected"] * files)
+
+
+def test_a_run_goes_on_after_a_file_gone_before_it_was_read(tmp_path, monkeypatch):
+    gone, there = tmp_path / "gone.pdf", tmp_path / "there.pdf"
+    there.write_bytes(named_pdf(ZOE))
+    monkeypatch.setattr(ingest_module, "find_files", lambda paths: [gone, there])
+    with open_store(tmp_path / "records.sqlite") as store:
+        assert [(Path(o.path).name, o.status) for o in ingest([tmp_path], store, jobs=1).files] == [
+            ("gone.pdf", "rejected"), ("there.pdf", "new")]
+
+
+def test_a_new_copy_of_another_pcn_in_a_run_is_refused(tmp_path):
+    (tmp_path / "zoe.pdf").write_bytes(named_pdf(ZOE, "new", pcn="riverside-pcn", learner=ZOE))
+    with open_store(tmp_path / "records.sqlite") as store:
+        [refused] = ingest([tmp_path / "zoe.pdf"], store, jobs=1, only_pcn="hill-pcn").files
+        assert (refused.status, refused.code) == ("rejected", "E-SCOPE") and store.submissions() == []
