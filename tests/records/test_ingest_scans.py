@@ -374,3 +374,23 @@ def test_text_read_from_a_printed_page_is_checked_for_patient_identifiers_like_a
     assert [o.status for o in outcomes] == ["new"]
     sid = outcomes[0].submission_id
     assert store.flags([sid]) == {sid: [("review.notes", "nhs_number"), ("review.notes", "postcode")]}
+
+
+def test_a_run_passes_supersede_and_the_pcn_scope_on_to_a_scans_copies(store, tmp_path, monkeypatch):
+    # the scan reader's answer is written here (forked readers inherit it); what is tested is what the run passes on
+    def read(data, name, memory, known):
+        copy = zoe_copy(page(1))
+        copy.values["review.done"] = name == "first.png"
+        return ingest_module.ReadOutcome(scan=ScanRead([copy], pages=1, scanned=1))
+
+    monkeypatch.setattr(ingest_module, "read_copy", read)
+    for name in ("first.png", "second.png", "third.png"):
+        (tmp_path / name).write_bytes(b"\x89PNG\r\n\x1a\n" + name.encode())
+    run = ingest_module.ingest
+    assert [o.status for o in run([tmp_path / "first.png"], store, jobs=1).files] == ["new"]
+    assert [o.status for o in run([tmp_path / "second.png"], store, jobs=1).files] == ["conflict"]
+    assert [o.status for o in run([tmp_path / "second.png"], store, jobs=1, supersede=True).files] == ["superseded"]
+    [refused] = run([tmp_path / "third.png"], store, jobs=1, supersede=True, only_pcn="hill-pcn").files
+    assert (refused.status, refused.submission_id) == ("rejected", None)
+    [ok] = run([tmp_path / "third.png"], store, jobs=1, supersede=True, only_pcn="riverside-pcn").files
+    assert ok.status == "unchanged"  # the same answers as the current version
