@@ -809,7 +809,7 @@ def store_summary(store: Path | str | None = None) -> StoreSummary:
     from collections import Counter
 
     from generator.records.connect import open_store
-    with open_store(store, read_only=True) as opened:
+    with open_store(store, read_only=True) as opened, opened.snapshot():  # counts of one state of the store
         every = opened.submissions(current_only=False)
         counts = opened.counts()
         files, size = opened.originals_size()

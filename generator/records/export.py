@@ -65,11 +65,13 @@ def load_records(store: Store, all_versions: bool = False) -> tuple[list[StoredR
     The values are as stored, flagged ones included: pass the records through
     ``generator.records.review.withhold`` before they leave the store.
     """
-    subs = store.submissions(current_only=not all_versions)
-    ids = [s.id for s in subs]
-    values, warnings, flags = store.values(ids), store.warnings(ids), store.flags(ids)
+    with store.snapshot():  # one state of the store, whatever an ingest commits meanwhile
+        subs = store.submissions(current_only=not all_versions)
+        ids = [s.id for s in subs]
+        values, warnings, flags = store.values(ids), store.warnings(ids), store.flags(ids)
+        definitions = store.definitions()
     records = [StoredRecord(s, values.get(s.id, []), warnings.get(s.id, []), flags.get(s.id, [])) for s in subs]
-    return records, store.definitions()
+    return records, definitions
 
 
 def merge_order(lists: Iterable[list[str]]) -> list[str]:

@@ -483,10 +483,33 @@ class PostgresStore:
                 self._batch = False
 
     @contextmanager
+    def snapshot(self) -> Iterator["PostgresStore"]:
+        """Reads inside see the store as it was at their first read, whatever other sessions commit
+        meanwhile: one REPEATABLE READ, READ ONLY transaction. Inside a transaction or another
+        snapshot, the one already open."""
+        import psycopg
+        if self._in_transaction or self._snapshot:
+            yield self
+            return
+        self._snapshot = True
+        try:
+            with self._db.transaction():
+                self._db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                yield self
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.path}: {_first_line(exc)}; nothing was changed") from exc
+        finally:
+            self._snapshot = False
+
+    _snapshot = False  # inside snapshot(): one REPEATABLE READ transaction
+
+    @contextmanager
     def transaction(self) -> Iterator["PostgresStore"]:
         """One all-or-nothing unit of work; takes the store's write lock at once (writers take turns).
         Inside ``batch()``, a savepoint of the batch's transaction."""
         import psycopg
+        if self._snapshot and not self._in_transaction:
+            raise StoreError("a write inside a snapshot (reads only; start the transaction outside it)")
         if self._in_transaction and self._batch:
             tail = self._tail
             try:
@@ -808,6 +831,13 @@ class PostgresStore:
                                          "WHERE table_schema = current_schema() AND table_name = %s "
                                          "AND data_type = 'text'", (table,))}
         order = ", ".join(f'{k} COLLATE "C"' if k in text else k for k in keys)
+        if self._snapshot:  # the snapshot's own transaction can hold the cursor: its rows, not newer ones
+            with self._db.cursor(name=f"copy_rows_{table}") as cursor:
+                cursor.itersize = 200
+                cursor.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}")
+                for row in cursor:
+                    yield tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+            return
         reader = self._db.__class__.connect(self.url, autocommit=False, connect_timeout=CONNECT_TIMEOUT,
                                             application_name="portfolio copy")
         try:

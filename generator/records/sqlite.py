@@ -386,6 +386,8 @@ class SQLiteStore:
         self._in_transaction = False
         self._batch = False  # inside batch(): a transaction is a savepoint of the batch's one
 
+    _snapshot = False  # inside snapshot(): one read transaction
+
     def _check_writable(self) -> None:
         """A store that cannot be written is reported once, before any file is read."""
         store, folder = Path(self.path), Path(self.path).parent
@@ -508,6 +510,26 @@ class SQLiteStore:
             raise
 
     @contextmanager
+    def snapshot(self) -> Iterator["SQLiteStore"]:
+        """Reads inside see the store as it was at their first read, whatever other processes commit
+        meanwhile: one read transaction (BEGIN DEFERRED; in WAL mode its first read fixes the snapshot).
+        Inside a transaction or another snapshot, the one already open."""
+        if self._in_transaction or self._snapshot:
+            yield self
+            return
+        try:
+            self._db.execute("BEGIN DEFERRED")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot start reading ({exc})") from exc
+        self._snapshot = True
+        try:
+            yield self
+        finally:
+            self._snapshot = False
+            if self._db is not None and self._db.in_transaction:
+                self._db.execute("COMMIT")  # nothing was written: this only ends the read
+
+    @contextmanager
     def transaction(self) -> Iterator["SQLiteStore"]:
         """One all-or-nothing unit of work; takes the write lock at once (BEGIN IMMEDIATE).
         Inside ``batch()``, a savepoint of the batch's transaction."""
@@ -517,6 +539,8 @@ class SQLiteStore:
             return
         if self._in_transaction:
             raise StoreError("transactions do not nest")
+        if self._snapshot:
+            raise StoreError("a write inside a snapshot (reads only; start the transaction outside it)")
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:

@@ -347,6 +347,7 @@ class Store(Protocol):
     def close(self) -> None: ...
     def transaction(self) -> Any: ...  # context manager; writes happen only inside one
     def batch(self) -> Any: ...  # context manager: transactions inside are savepoints, committed together
+    def snapshot(self) -> Any: ...  # context manager: the reads inside see one state of the store (no writes)
     # -- inside a transaction
     def submission_for_sha(self, sha256: str) -> int | None: ...
     def instance_submissions(self, instance_id: str) -> list[SubmissionRow]: ...
@@ -638,7 +639,13 @@ class ChainReport:
 
 
 def verify_chain(store: Store) -> ChainReport:
-    """Recompute the whole ledger against the rows it seals; see ``ChainReport``."""
+    """Recompute the whole ledger against the rows it seals, all read from one snapshot of the store
+    (rows committed by a writer meanwhile are neither seen nor missed); see ``ChainReport``."""
+    with store.snapshot():
+        return _verify_chain(store)
+
+
+def _verify_chain(store: Store) -> ChainReport:
     problems = list(store.guard_problems())
     entries = store.ledger()
     rows = _Rows(store)

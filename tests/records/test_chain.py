@@ -358,3 +358,127 @@ def test_ingest_into_a_tampered_store_says_so_once_before_reading_any_file(store
     assert result.output.endswith("nothing was stored: run 'portfolio store verify' and restore the store "
                                   "from a backup\n")
     assert len(raw_query(location, "SELECT id FROM audit_log")) == 3
+
+
+def _verify_while_writing(store_location, verifies: int, read):
+    """Run ``read`` (on a store opened for reading only) ``verifies`` times while another thread commits
+    audit entries, a submission now and then, in a loop; what each read gave, and the writer's commits."""
+    with open_store(store_location) as store:
+        with store.transaction():
+            store.add_audit("seeded", detail="first")
+    stop, errors, commits = threading.Event(), [], [0]
+
+    def writer() -> None:
+        try:
+            with open_store(store_location) as store:
+                while not stop.is_set() and commits[0] < 5000:
+                    n = commits[0]
+                    with store.transaction():
+                        if n % 10 == 0:
+                            store.add_submission(submission(sha=f"{n:08d}".ljust(64, "c"), instance=f"c-{n}"), 1, None)
+                        store.add_audit("rejected", filename=f"c{n}.txt", detail="no")
+                    commits[0] += 1
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        while commits[0] == 0 and thread.is_alive():  # the writer has begun committing
+            threading.Event().wait(0.01)
+        results = []
+        for _ in range(verifies):
+            with open_store(store_location, read_only=True) as store:
+                results.append(read(store))
+    finally:
+        stop.set()
+        thread.join(timeout=300)
+    assert errors == [] and not thread.is_alive()
+    return results, commits[0]
+
+
+def test_verify_during_a_writer_committing_in_a_loop_never_reports_a_problem(store_location):
+    reports, commits = _verify_while_writing(store_location, 40, verify_chain)
+    assert [r.problems for r in reports if r.problems] == []
+    # each verify saw a whole number of the writer's commits (one or two entries each, never half of one)
+    assert all(r.entries >= 2 for r in reports) and commits >= 1
+    final = report(store_location)
+    assert final.ok and final.entries == 1 + commits + (commits + 9) // 10
+
+
+def test_verify_during_a_writer_still_reports_a_tampered_store(store_location):
+    filled(store_location)
+    tamper(store_location, "UPDATE audit_log SET detail = 'edited' WHERE id = 1")
+    reports, _ = _verify_while_writing_guardless(store_location)
+    # first the dropped guards, then the changed row, by every verify
+    assert {(len(r.problems), "guard" in r.problems[0], r.problems[-1]) for r in reports} == {
+        (2, True, "audit entry 1 no longer matches ledger entry 3: it was changed")}
+
+
+def _verify_while_writing_guardless(store_location):
+    """As ``_verify_while_writing`` on a store whose guards were dropped: every write is refused by the
+    tail check (the store was tampered with), so the reads run beside a writer that keeps trying."""
+    stop, refusals = threading.Event(), []
+
+    def writer() -> None:
+        with open_store(store_location) as store:
+            while not stop.is_set() and len(refusals) < 5000:
+                try:
+                    with store.transaction():
+                        store.add_audit("rejected", filename="late.txt", detail="no")
+                except StoreError as exc:
+                    refusals.append(str(exc))
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        reports = []
+        for _ in range(10):
+            with open_store(store_location, read_only=True) as store:
+                reports.append(verify_chain(store))
+    finally:
+        stop.set()
+        thread.join(timeout=300)
+    assert not thread.is_alive() and refusals and all("changed outside the tool" in r for r in refusals)
+    return reports, refusals
+
+
+def test_export_and_counts_during_a_writer_read_one_state_of_the_store(store_location):
+    """Submissions and audit entries are committed together: a snapshot sees equal numbers of the writer's."""
+
+    def read(store):
+        with store.snapshot():
+            subs = store.submissions(current_only=False)
+            audits = [a for a in store.audit() if a.action == "rejected"]
+            counts = store.counts()
+        return len(subs), len(audits), counts["submissions"], counts["audit_log"]
+
+    results, _ = _verify_while_writing(store_location, 40, read)
+    # the writer adds a submission at commits 0, 10, 20, …: n audit entries come with (n + 9) // 10 of them
+    assert [r for r in results if r[0] != (r[1] + 9) // 10 or r[2] != r[0] or r[3] != r[1] + 1] == []
+
+
+def test_a_snapshot_is_for_reading_only_and_nests(store_location):
+    filled(store_location)
+    with open_store(store_location) as store:
+        with store.snapshot():
+            with store.snapshot():
+                assert len(store.audit()) == 3
+            with pytest.raises(StoreError, match="a write inside a snapshot"):
+                with store.transaction():
+                    store.add_audit("rejected", detail="no")
+        with store.transaction():
+            with store.snapshot():  # inside a transaction: its own reads
+                store.add_audit("rejected", detail="yes")
+        assert verify_chain(store).ok and len(store.audit()) == 4
+
+
+def test_verify_of_a_read_only_folder_opens_the_store_immutable(tmp_path):
+    (tmp_path / "ro").mkdir()
+    location = filled(str(tmp_path / "ro" / "s.sqlite"))  # closed: the -wal is checkpointed and removed
+    (tmp_path / "ro").chmod(0o555)
+    try:
+        result = report(location)
+        assert result.ok and result.entries == 6
+    finally:
+        (tmp_path / "ro").chmod(0o755)
