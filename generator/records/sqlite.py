@@ -398,14 +398,27 @@ class SQLiteStore:
             raise StoreError(f"{self.path}: the folder {folder} is read-only (the store needs to write its "
                              "-wal and -shm files beside it); nothing was read or stored: choose another --store")
 
+    def _reader(self, uri: str) -> sqlite3.Connection:
+        """A connection that reads only. Where the file can be written it is opened as usual with
+        ``query_only`` on (SQLite refuses every write), so that its close, as every last connection's,
+        removes the -wal and -shm files it needed; a write-protected file is opened ``mode=ro``."""
+        writable = os.access(self.path, os.W_OK)
+        db = sqlite3.connect(f"{uri}?mode=rw" if writable else f"{uri}?mode=ro", uri=True,
+                             timeout=BUSY_TIMEOUT, isolation_level=None)
+        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+        db.execute("PRAGMA query_only = ON")
+        return db
+
     def _connect_read_only(self) -> sqlite3.Connection:
         """Open for reading only. Where the folder cannot be written (no -shm file can be made there),
         the file is opened as immutable: nobody can be writing to it there."""
         uri = Path(self.path).resolve().as_uri()
         writable = os.access(Path(self.path).parent, os.W_OK | os.X_OK)
-        db = sqlite3.connect(f"{uri}?mode=ro" if writable else f"{uri}?immutable=1", uri=True,
-                             timeout=BUSY_TIMEOUT, isolation_level=None)
-        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+        if writable:
+            db = self._reader(uri)
+        else:
+            db = sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=BUSY_TIMEOUT, isolation_level=None)
+            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
         self._db = db
         current = self.schema_version()
         if current > SCHEMA_VERSION:
@@ -418,9 +431,7 @@ class SQLiteStore:
                                  "then read it here")
             db.close()
             SQLiteStore(self.path).close()  # upgrade it (as opening it for writing does), then read
-            db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT, isolation_level=None)
-            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-            self._db = db
+            db = self._db = self._reader(uri)
         return db
 
     def close(self) -> None:
@@ -541,6 +552,8 @@ class SQLiteStore:
             raise StoreError("transactions do not nest")
         if self._snapshot:
             raise StoreError("a write inside a snapshot (reads only; start the transaction outside it)")
+        if self.read_only:
+            raise StoreError(f"{self.path}: opened for reading only")
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:

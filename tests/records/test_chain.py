@@ -482,3 +482,19 @@ def test_verify_of_a_read_only_folder_opens_the_store_immutable(tmp_path):
         assert result.ok and result.entries == 6
     finally:
         (tmp_path / "ro").chmod(0o755)
+
+
+def test_reading_commands_leave_no_wal_or_shm_beside_a_closed_store(tmp_path):
+    location = filled(str(tmp_path / "s.sqlite"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.sqlite"]  # a closed store is one file
+    runner = CliRunner()
+    for args in (["store", "verify"], ["records", "--summary"], ["records"], ["export", "--format", "json"]):
+        result = runner.invoke(main, [*args, "--store", location])
+        assert result.exit_code == 0, (args, result.output)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["s.sqlite"], args
+    with open_store(location, read_only=True) as store:  # and it still refuses writes, down to SQLite itself
+        with pytest.raises(StoreError, match="opened for reading only"):
+            with store.transaction():
+                store.add_audit("rejected")
+        with pytest.raises(__import__("sqlite3").OperationalError, match="readonly"):
+            store._db.execute("INSERT INTO schema_version VALUES (99, 'later')")
