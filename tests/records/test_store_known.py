@@ -773,3 +773,12 @@ def test_a_store_locked_by_another_writer_names_the_cause_and_the_fix(tmp_path, 
     assert str(raised.value) == (
         f"{path}: another program kept the store locked for writing for 0.2 s (an ingest, the web app, a backup "
         "or a database tool); nothing was stored: let it finish, then rerun")
+
+
+def test_adding_issued_packs_counts_every_new_row(engine_store):
+    import dataclasses
+    other = dataclasses.replace(PACK, instance_id="i-2", file="build/d.pdf")
+    third = dataclasses.replace(PACK, instance_id="i-3", file="build/e.pdf")
+    with engine_store.transaction():
+        assert engine_store.add_issued([PACK, other, third], source="north/issued.csv") == 3
+        assert engine_store.add_issued([PACK, other], source="north/issued.csv") == 0
