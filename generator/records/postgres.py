@@ -51,10 +51,9 @@ from generator.records.store import (
     SubmissionRow,
     User,
     audit_content,
+    batched,
     check_tail,
     digest_of,
-    stored_submission_content,
-    value_json,
     issued_content,
     issued_ref,
     link_hash,
@@ -63,6 +62,8 @@ from generator.records.store import (
     page_bounds,
     scan_waiting_page,
     seal_existing,
+    stored_submission_content,
+    value_json,
     with_reviews,
 )
 
@@ -471,16 +472,9 @@ class PostgresStore:
 
     # -- transactions
 
-    @contextmanager
-    def batch(self) -> Iterator["PostgresStore"]:
-        """One transaction holding several: each ``transaction()`` inside is a savepoint (rolled back
-        alone when it fails), and all of them are committed together at the end, or none is."""
-        with self.transaction():
-            self._batch = True
-            try:
-                yield self
-            finally:
-                self._batch = False
+    def batch(self) -> Any:
+        """One transaction holding several (``store.batched``)."""
+        return batched(self)
 
     @contextmanager
     def snapshot(self) -> Iterator["PostgresStore"]:

@@ -36,10 +36,9 @@ from generator.records.store import (
     SubmissionRow,
     User,
     audit_content,
+    batched,
     check_tail,
     digest_of,
-    stored_submission_content,
-    value_json,
     issued_content,
     issued_ref,
     link_hash,
@@ -48,6 +47,8 @@ from generator.records.store import (
     page_bounds,
     scan_waiting_page,
     seal_existing,
+    stored_submission_content,
+    value_json,
     with_reviews,
 )
 
@@ -490,17 +491,9 @@ class SQLiteStore:
 
     # -- transactions
 
-    @contextmanager
-    def batch(self) -> Iterator["SQLiteStore"]:
-        """One transaction holding several: each ``transaction()`` inside is a savepoint (rolled back
-        alone when it fails), and all of them are committed together at the end (one write to disk,
-        one tail check), or none is."""
-        with self.transaction():
-            self._batch = True
-            try:
-                yield self
-            finally:
-                self._batch = False
+    def batch(self) -> Any:
+        """One transaction holding several (``store.batched``): one write to disk and one tail check."""
+        return batched(self)
 
     @contextmanager
     def _savepoint(self) -> Iterator["SQLiteStore"]:

@@ -60,6 +60,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -513,6 +514,19 @@ def describe_row(kind: str, ref: str) -> str:
     if kind == SEALED:
         return "the rows stored before the ledger"
     return f"{'audit entry' if kind == 'audit' else kind} {ref}"
+
+
+@contextmanager
+def batched(store: Any) -> Iterator[Any]:
+    """``Store.batch()`` of either engine: one transaction holding several. Each ``transaction()``
+    inside is a savepoint of it (rolled back alone when it fails), and all of them are committed
+    together at the end, or none is. The engine's ``transaction()`` reads ``_batch``."""
+    with store.transaction():
+        store._batch = True
+        try:
+            yield store
+        finally:
+            store._batch = False
 
 
 def stored_submission_content(store: Store, submission_id: int, new: NewSubmission) -> dict[str, Any]:

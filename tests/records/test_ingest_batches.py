@@ -83,7 +83,8 @@ def test_a_file_whose_storing_fails_is_rolled_back_alone_and_the_rest_of_its_bat
     assert [o.status for o in again.files] == ["unchanged", "unchanged", "new", "unchanged", "unchanged"]
 
 
-def test_a_commit_that_fails_stores_nothing_of_its_batch_and_says_so_for_every_file(store, returns, monkeypatch):
+def failing_commit(store, message: str):
+    """``store.batch`` whose commit fails: the real batch is rolled back whole, then StoreError(message)."""
     real = store.batch
 
     @contextmanager
@@ -92,9 +93,14 @@ def test_a_commit_that_fails_stores_nothing_of_its_batch_and_says_so_for_every_f
             with real():
                 yield store
                 raise RuntimeError("rolled back")  # the real batch rolls everything back
-        raise StoreError("disk I/O error; the transaction was rolled back")
+        raise StoreError(message)
 
-    monkeypatch.setattr(store, "batch", batch)
+    return batch
+
+
+def test_a_commit_that_fails_stores_nothing_of_its_batch_and_says_so_for_every_file(store, returns, monkeypatch):
+    real = store.batch
+    monkeypatch.setattr(store, "batch", failing_commit(store, "disk I/O error; the transaction was rolled back"))
     result = ingest([returns], store, jobs=1)
     assert [(o.status, o.reason, o.code, o.submission_id) for o in result.files] == [
         ("failed", "could not be stored (disk I/O error; the transaction was rolled back); nothing of it was kept",
@@ -107,17 +113,7 @@ def test_a_commit_that_fails_stores_nothing_of_its_batch_and_says_so_for_every_f
 def test_a_failed_commit_leaves_a_refused_file_refused_and_says_its_audit_entry_was_lost(store, returns,
                                                                                         monkeypatch):
     (returns / "copy-02.docx").write_bytes(b"PK\x03\x04 not really a Word file")
-    real = store.batch
-
-    @contextmanager
-    def batch():
-        with pytest.raises(RuntimeError):
-            with real():
-                yield store
-                raise RuntimeError("rolled back")
-        raise StoreError("disk I/O error")
-
-    monkeypatch.setattr(store, "batch", batch)
+    monkeypatch.setattr(store, "batch", failing_commit(store, "disk I/O error"))
     result = ingest([returns], store, jobs=1)
     refused = result.files[1]
     assert (refused.name, refused.status) == ("copy-02.docx", "rejected")
