@@ -89,4 +89,6 @@ def docx_editor(app_xml: bytes | None) -> str:
         return f"LibreOffice {version}".strip()
     if application.startswith("Microsoft"):
         return "Microsoft Word"
+    if application == "portfolio fill":  # ``generator.formats.docx.fill``
+        return "portfolio fill"
     return UNKNOWN

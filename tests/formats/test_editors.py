@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import zipfile
 
 import pytest
 
@@ -102,3 +103,12 @@ def test_a_yes_no_field_filled_with_its_option_value_reads_back_as_given(pdf_pat
     for fill, path, name in ((fill_pdf, pdf_path, "f.pdf"), (fill_docx, docx_path, "f.docx")):
         record = read_bytes(fill(path.read_bytes(), {fid: given}), name)
         assert record.fields[fid] is read, name
+
+
+def test_a_word_copy_filled_by_portfolio_fill_is_named_so(docx_path):
+    from generator.formats.docx.fill import fill_docx
+    filled = fill_docx(docx_path.read_bytes(), {"cover.details.name": "Kai Jensen"})
+    record = read_bytes(filled, "filled.docx")
+    assert record.fields["cover.details.name"] == "Kai Jensen" and record.pack["editor"] == "portfolio fill"
+    with zipfile.ZipFile(io.BytesIO(filled)) as archive:
+        assert b"<Application>portfolio fill</Application>" in archive.read("docProps/app.xml")

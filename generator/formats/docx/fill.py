@@ -162,5 +162,19 @@ def fill_docx(data: bytes, values: Mapping[str, Any], name: str = "pack.docx") -
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
         for info in archive.infolist():
             payload = document if info.filename == "word/document.xml" else archive.read(info)
+            if info.filename == "docProps/app.xml":
+                payload = _named_filler(parse_part(archive, info.filename, name))
             target.writestr(info, payload, compress_type=zipfile.ZIP_DEFLATED)
     return out.getvalue()
+
+
+#: What a copy filled by ``fill_docx`` names as its ``Application`` (``generator.formats.editors``).
+FILL_APPLICATION = "portfolio fill"
+
+
+def _named_filler(root: etree._Element) -> bytes:
+    """``docProps/app.xml`` naming this filler as the application that saved the copy, as an editor does."""
+    for element in root.iter():
+        if isinstance(element.tag, str) and etree.QName(element).localname == "Application":
+            element.text = FILL_APPLICATION
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
