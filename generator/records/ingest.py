@@ -737,9 +737,10 @@ def store_submission(store: Store, new: NewSubmission, supersede: bool,
             return "unchanged", f"already ingested (submission {existing})", None, existing
         earlier = store.instance_submissions(new.instance_id)
         latest = next((s for s in reversed(earlier) if s.current), None)
+        latest_values: list[FieldValue] = []  # read once, where a decision needs them
         if latest is not None and new.part is None:  # a separately issued part: every distinct file is kept
-            stored = store.values([latest.id]).get(latest.id, [])
-            if _answers(stored) == _answers(new.values):
+            latest_values = store.values([latest.id]).get(latest.id, [])
+            if _answers(latest_values) == _answers(new.values):
                 return "unchanged", f"same answers as submission {latest.id} (a re-saved copy)", None, latest.id
         issued = [p for p in store.issued() if p.instance_id == new.instance_id]
         first = earlier[0] if earlier else None
@@ -780,7 +781,7 @@ def store_submission(store: Store, new: NewSubmission, supersede: bool,
                             submission_id=sid, detail=f"copy {version} of a separately issued {new.part} form")
             return "new", f"copy {version} of the same {new.part} form", sid, None
         assert latest is not None
-        differing = differing_fields(store.values([latest.id]).get(latest.id, []), new.values)
+        differing = differing_fields(latest_values, new.values)
         if not supersede:
             # One conflict entry per file, however many processes or reruns meet it.
             if store.find_audit("conflict", new.sha256) is None:
@@ -788,7 +789,7 @@ def store_submission(store: Store, new: NewSubmission, supersede: bool,
                                 submission_id=latest.id,
                                 detail=f"answers differ from submission {latest.id} in {', '.join(differing)}; "
                                        "nothing stored")
-            if not _answered(store.values([latest.id]).get(latest.id, []), new.definition.fields):
+            if not _answered(latest_values, new.definition.fields):
                 return ("conflict", f"this copy was ingested before (submission {latest.id}) blank, with nothing "
                                     "filled in beyond its cover; nothing was stored: rerun with --supersede to store "
                                     "this one as a new version", None, latest.id)
@@ -1140,11 +1141,10 @@ def ingest(paths: Iterable[str | Path], store: Store, *, supersede: bool = False
                 done(item.index, _outcome(store, item, read, supersede, accept_changed_learner, only_pcn))
             item.data = None  # stored as the original (or refused): not needed any more
         batch.commit()
-    except KeyboardInterrupt as exc:
+    except BaseException as exc:
         batch.abort()
-        raise IngestInterrupted(batch.stored) from exc
-    except BaseException:
-        batch.abort()
+        if isinstance(exc, KeyboardInterrupt):
+            raise IngestInterrupted(batch.stored) from exc
         raise
     result.files = [o for group in outcomes if group is not None for o in group]
     result.seconds = time.perf_counter() - start

@@ -400,6 +400,7 @@ class PostgresStore:
         self.actor = actor()
         self._in_transaction = False
         self._batch = False  # inside batch(): a transaction is a savepoint of the batch's one
+        self._snapshot = False  # inside snapshot(): one REPEATABLE READ transaction
         self._tail: ChainEntry | None | bool = False
 
     def close(self) -> None:
@@ -494,8 +495,6 @@ class PostgresStore:
             raise StoreError(f"{self.path}: {_first_line(exc)}; nothing was changed") from exc
         finally:
             self._snapshot = False
-
-    _snapshot = False  # inside snapshot(): one REPEATABLE READ transaction
 
     @contextmanager
     def transaction(self) -> Iterator["PostgresStore"]:

@@ -386,8 +386,7 @@ class SQLiteStore:
         self.actor = actor()
         self._in_transaction = False
         self._batch = False  # inside batch(): a transaction is a savepoint of the batch's one
-
-    _snapshot = False  # inside snapshot(): one read transaction
+        self._snapshot = False  # inside snapshot(): one read transaction
 
     def _check_writable(self) -> None:
         """A store that cannot be written is reported once, before any file is read."""
@@ -549,13 +548,11 @@ class SQLiteStore:
             raise StoreError(f"{self.path}: opened for reading only")
         try:
             self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
+        except sqlite3.Error as exc:
+            if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
                 raise StoreError(f"{self.path}: another program kept the store locked for writing for "
                                  f"{BUSY_TIMEOUT:g} s (an ingest, the web app, a backup or a database tool); "
                                  "nothing was stored: let it finish, then rerun") from exc
-            raise StoreError(f"{self.path}: cannot start a transaction ({exc})") from exc
-        except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot start a transaction ({exc})") from exc
         self._in_transaction = True
         self._tail = False  # not checked yet in this transaction
