@@ -724,11 +724,12 @@ def store_submission(store: Store, new: NewSubmission, supersede: bool,
     """
     with store.transaction():
         if only_pcn is not None:
-            whose = {new.pcn} | {p.pcn for p in store.issued() if p.instance_id == new.instance_id}
+            whose = {new.pcn} | {p.pcn for p in store.issued(new.instance_id)}
             whose |= {s.pcn for s in store.instance_submissions(new.instance_id)}
             existing = store.submission_for_sha(new.sha256)
-            if existing is not None:
-                whose |= {s.pcn for s in store.submissions(current_only=False) if s.id == existing}
+            stored = store.submission(existing) if existing is not None else None
+            if stored is not None:
+                whose.add(stored.pcn)
             if whose != {only_pcn}:
                 _refuse_out_of_scope(store, new, only_pcn, whose - {only_pcn})
                 return "rejected", out_of_scope(only_pcn), None, None
@@ -742,7 +743,7 @@ def store_submission(store: Store, new: NewSubmission, supersede: bool,
             latest_values = store.values([latest.id]).get(latest.id, [])
             if _answers(latest_values) == _answers(new.values):
                 return "unchanged", f"same answers as submission {latest.id} (a re-saved copy)", None, latest.id
-        issued = [p for p in store.issued() if p.instance_id == new.instance_id]
+        issued = store.issued(new.instance_id)
         first = earlier[0] if earlier else None
         changed = learner_changes(new, issued, first, store.values([first.id]).get(first.id, []) if first else [])
         whose = "was issued to" if issued else "was stored for"
@@ -931,15 +932,15 @@ def scan_outcomes(store: Store, path: Path, sha256: str, data: bytes, scan: Scan
     """Store what a scan held: one submission per copy found in it (with its pages, every mark's ink
     and every text crop), and every page that could not be identified (with its image and reason)."""
     outcomes: list[FileOutcome] = []
-    issued = {p.instance_id: p for p in store.issued()}
-    layouts = store.issued_definitions()
     definitions = store.definitions()
     copies = sorted(scan.copies, key=lambda c: min(p.index for p in c.pages))
     for n, copy in enumerate(copies):
-        definition = definitions[layouts[copy.instance_id][0]]
+        # the copy's own rows only: a register of a whole cohort is not read for every scanned copy
+        definition = definitions[store.issued_definitions(copy.instance_id)[copy.instance_id][0]]
+        issued = store.issued(copy.instance_id)
         # The first copy carries the file's own hash (so the file is not read twice) and the file itself.
         sub_sha = sha256 if n == 0 else hashlib.sha256(f"{sha256}:{copy.instance_id}".encode()).hexdigest()
-        new = _scan_submission(path, sub_sha, len(data), copy, definition, issued.get(copy.instance_id),
+        new = _scan_submission(path, sub_sha, len(data), copy, definition, issued[-1] if issued else None,
                                data if n == 0 else None)
         pages = ", ".join(str(p.index) for p in copy.pages)
         outcome = FileOutcome(str(path), "rejected", sha256=sha256, instance_id=copy.instance_id,

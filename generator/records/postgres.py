@@ -673,11 +673,12 @@ class PostgresStore:
                           "FROM definitions ORDER BY first_seen, id COLLATE \"C\"")
         return {r[0]: Definition(*r[:6], fields=json.loads(r[6])) for r in rows}
 
-    def issued(self) -> list[IssuedPack]:
+    def issued(self, instance_id: str | None = None) -> list[IssuedPack]:
+        where = "" if instance_id is None else " WHERE instance_id = %s"  # the primary key's first column
         rows = self._rows("SELECT instance_id, document, learner, practice, pcn, supervisor, facilitator, "
                           "start_date, email, file, content_id, content_version, issued_at, learner_key, source "
-                          "FROM packs_issued ORDER BY pcn COLLATE \"C\", learner COLLATE \"C\", "
-                          "document COLLATE \"C\", file COLLATE \"C\"")
+                          f"FROM packs_issued{where} ORDER BY pcn COLLATE \"C\", learner COLLATE \"C\", "
+                          "document COLLATE \"C\", file COLLATE \"C\"", () if instance_id is None else (instance_id,))
         return [IssuedPack(*r) for r in rows]
 
     def audit(self) -> list[AuditEntry]:
@@ -751,8 +752,12 @@ class PostgresStore:
         self._db.execute("INSERT INTO issued_definitions VALUES (%s, %s, %s, %s) ON CONFLICT (instance_id) DO NOTHING",
                          (instance_id, definition.id, json.dumps(pages), now()))
 
-    def issued_definitions(self) -> dict[str, tuple[str, list[dict[str, float]]]]:
-        rows = self._rows("SELECT instance_id, definition_id, pages_json FROM issued_definitions")
+    def issued_definitions(self, instance_id: str | None = None) -> dict[str, tuple[str, list[dict[str, float]]]]:
+        if instance_id is None:
+            rows = self._rows("SELECT instance_id, definition_id, pages_json FROM issued_definitions")
+        else:
+            rows = self._rows("SELECT instance_id, definition_id, pages_json FROM issued_definitions "
+                              "WHERE instance_id = %s", (instance_id,))
         return {r[0]: (r[1], json.loads(r[2])) for r in rows}
 
     def add_scan_page(self, page: ScanPage) -> bool:

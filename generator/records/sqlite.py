@@ -716,10 +716,12 @@ class SQLiteStore:
                                 "FROM definitions ORDER BY first_seen, id")
         return {r[0]: Definition(*r[:6], fields=json.loads(r[6])) for r in rows}
 
-    def issued(self) -> list[IssuedPack]:
+    def issued(self, instance_id: str | None = None) -> list[IssuedPack]:
+        where = "" if instance_id is None else " WHERE instance_id = ?"  # the primary key's first column
         rows = self._db.execute("SELECT instance_id, document, learner, practice, pcn, supervisor, facilitator, "
                                 "start_date, email, file, content_id, content_version, issued_at, learner_key, source "
-                                "FROM packs_issued ORDER BY pcn, learner, document, file")
+                                f"FROM packs_issued{where} ORDER BY pcn, learner, document, file",
+                                () if instance_id is None else (instance_id,))
         return [IssuedPack(*r) for r in rows]
 
     def audit(self) -> list[AuditEntry]:
@@ -798,8 +800,12 @@ class SQLiteStore:
         self._db.execute("INSERT INTO issued_definitions VALUES (?, ?, ?, ?)",
                          (instance_id, definition.id, json.dumps(pages), now()))
 
-    def issued_definitions(self) -> dict[str, tuple[str, list[dict[str, float]]]]:
-        rows = self._rowsq("SELECT instance_id, definition_id, pages_json FROM issued_definitions")
+    def issued_definitions(self, instance_id: str | None = None) -> dict[str, tuple[str, list[dict[str, float]]]]:
+        if instance_id is None:
+            rows = self._rowsq("SELECT instance_id, definition_id, pages_json FROM issued_definitions")
+        else:
+            rows = self._rowsq("SELECT instance_id, definition_id, pages_json FROM issued_definitions "
+                               "WHERE instance_id = ?", (instance_id,))
         return {r[0]: (r[1], json.loads(r[2])) for r in rows}
 
     def add_scan_page(self, page: ScanPage) -> bool:

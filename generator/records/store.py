@@ -364,7 +364,7 @@ class Store(Protocol):
     def warnings(self, submission_ids: Iterable[int] | None = None) -> dict[int, list[str]]: ...
     def flags(self, submission_ids: Iterable[int] | None = None) -> dict[int, list[tuple[str, str]]]: ...
     def definitions(self) -> dict[str, Definition]: ...
-    def issued(self) -> list[IssuedPack]: ...
+    def issued(self, instance_id: str | None = None) -> list[IssuedPack]: ...  # one instance's rows, or all
     def audit(self) -> list[AuditEntry]: ...
     # -- web app accounts and return links (writes inside a transaction)
     def add_user(self, user: User) -> None: ...
@@ -379,7 +379,8 @@ class Store(Protocol):
     def originals_size(self) -> tuple[int, int]: ...  # (files, bytes) of the kept originals
     # -- paper returns (writes inside a transaction)
     def add_issued_definition(self, instance_id: str, definition: Definition, pages: list[dict[str, float]]) -> None: ...
-    def issued_definitions(self) -> dict[str, tuple[str, list[dict[str, float]]]]: ...  # instance -> (def id, pages)
+    def issued_definitions(self, instance_id: str | None = None
+                           ) -> dict[str, tuple[str, list[dict[str, float]]]]: ...  # instance -> (def id, pages)
     def add_scan_page(self, page: ScanPage) -> bool: ...  # False when that page of that file is stored already
     def add_scan_fields(self, rows: Iterable[ScanField]) -> None: ...
     def scan_pages(self, submission_ids: Iterable[int] | None = None, unidentified: bool = False) -> list[ScanPage]: ...
@@ -552,7 +553,11 @@ def entry_content(store: Store, kind: str, ref: str) -> Any | None:
         entry = store.audit_entry(int(ref))
         return None if entry is None else audit_content(entry)
     if kind == "issued":
-        for pack in store.issued():
+        try:  # issued_ref: [instance id, file]; an edited ledger's ref is looked for among every row
+            instance_id = json.loads(ref)[0]
+        except (ValueError, TypeError, KeyError, IndexError):
+            instance_id = None
+        for pack in store.issued(instance_id if isinstance(instance_id, str) else None):
             if issued_ref(pack) == ref:
                 return issued_content(pack)
         return None

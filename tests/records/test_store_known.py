@@ -251,6 +251,8 @@ def test_paper_layouts_pages_marks_and_reviews_round_trip(engine_store, store_lo
         store.add_scan_review(two, "b.f", None)
     assert store.issued_definitions() == {"i-1": ("e" * 64, [{"width": 595.5, "height": 842.0}]),
                                           "i-2": ("d" * 64, [])}
+    assert store.issued_definitions("i-2") == {"i-2": ("d" * 64, [])}  # one instance's layout, by its id
+    assert store.issued_definitions("i-3") == {}
     assert list(store.definitions()) == ["d" * 64, "e" * 64]
     assert store.definitions()["e" * 64] == OTHER
     everything = store.scan_pages()
@@ -782,3 +784,21 @@ def test_adding_issued_packs_counts_every_new_row(engine_store):
     with engine_store.transaction():
         assert engine_store.add_issued([PACK, other, third], source="north/issued.csv") == 3
         assert engine_store.add_issued([PACK, other], source="north/issued.csv") == 0
+
+
+def test_the_issued_rows_of_one_instance_are_looked_up_by_its_id(engine_store):
+    import dataclasses
+    printed = dataclasses.replace(PACK, file="build/print-ready.pdf")  # the same copy in a print-ready file
+    other = dataclasses.replace(PACK, instance_id="i-2", learner="Ngozi", file="build/n.pdf")
+    with engine_store.transaction():
+        engine_store.add_issued([other, printed, PACK], source="north/issued.csv")
+    assert [(p.instance_id, p.file) for p in engine_store.issued("i-1")] == [("i-1", "build/print-ready.pdf"),
+                                                                            ("i-1", "build/z.pdf")]
+    assert engine_store.issued("i-2") == [dataclasses.replace(other, source="north/issued.csv")]
+    assert engine_store.issued("i-9") == []
+    assert [p.learner for p in engine_store.issued()] == ["Ngozi", "Zoë", "Zoë"]  # every row, by PCN then learner
+    # the ledger's check finds a sealed register row by its instance
+    ref = '["i-1","build/z.pdf"]'
+    assert protocol.entry_content(engine_store, "issued", ref) == issued_content(PACK)
+    assert protocol.entry_content(engine_store, "issued", '["i-1","build/gone.pdf"]') is None
+    assert protocol.entry_content(engine_store, "issued", "not json") is None
