@@ -829,21 +829,27 @@ class OriginalResult:
     sha256: str
 
 
-def original(store: Path | str | None, submission_id: int, output: Path | str) -> OriginalResult:
+def original(store: Path | str | None, submission_id: int, output: Path | str, *,
+             replace: bool = False) -> OriginalResult:
     """Write the returned file submission ``submission_id`` was read from to ``output``, as it arrived.
 
     The bytes are checked against the submission's SHA-256 first; RecordsError when
     there is no such submission, no original kept for it, or one that does not match.
+    An existing ``output`` is written over only with ``replace`` (OptionError otherwise):
+    it may be another returned copy.
     """
     import hashlib
 
     from generator.files import write_atomic
     from generator.records.connect import open_store
+    if not replace and Path(output).exists():
+        raise OptionError("output", f"{output} already exists; nothing was written. Name another -o FILE, or add "
+                                    "--replace to write over it")
+    from generator.records.store import SUBMISSION_IDS
     with open_store(store, read_only=True) as opened:
         row = next((s for s in opened.submissions(current_only=False) if s.id == submission_id), None)
         if row is None:
-            raise RecordsError(f"{opened.path}: no submission {submission_id}; 'portfolio export --all-versions' "
-                               "lists them (column submission_id)")
+            raise RecordsError(f"submission {submission_id}: not in the records store {opened.path} ({SUBMISSION_IDS})")
         data = opened.original(row.sha256)
         where = opened.path
     if data is None:

@@ -179,14 +179,17 @@ def _progress_lines(lp) -> list[str]:
                    "repeat for more.")
 @click.option("--json", "as_json", is_flag=True, help="Print the progress as JSON.")
 @click.option("--warnings", "warnings_of", metavar="FILE-OR-ID",
-              help="Print every warning stored for one returned copy (a file, or a submission id).")
+              help="Print every warning stored for one returned copy (a file, or a submission id: 'portfolio export "
+                   "--all-versions' lists them).")
 @click.option("--summary", is_flag=True, help="Print what the store holds (counts, size of the kept originals).")
 @click.option("--original", "original_id", type=click.IntRange(1), metavar="SUBMISSION",
-              help="Write the returned file kept for this submission (its number) to -o FILE.")
+              help="Write the returned file kept for this submission (its id: 'portfolio export --all-versions' lists "
+                   "them) to -o FILE.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="The file --original writes.")
+              help="The file --original writes (refused if it exists, unless --replace).")
+@click.option("--replace", is_flag=True, help="With --original: write over -o FILE if it exists.")
 def records(store_file: str, pcns: Sequence[str], cohorts: Sequence[str], as_json: bool, warnings_of: str | None,
-            summary: bool, original_id: int | None, output: Path | None) -> None:
+            summary: bool, original_id: int | None, output: Path | None, replace: bool) -> None:
     """List learners with their progress, from the records store.
 
     For each learner: competency areas achieved per domain, assessor sign-offs,
@@ -195,14 +198,15 @@ def records(store_file: str, pcns: Sequence[str], cohorts: Sequence[str], as_jso
     the final review are signed. Learners on an imported issue register who
     have returned nothing are listed too. --summary prints what the store holds;
     --original N -o FILE fetches back the file submission N was read from, as
-    it was returned (checked against its SHA-256).
+    it was returned (checked against its SHA-256); an existing FILE is kept
+    unless --replace is given.
 
     Example: portfolio records --pcn riverside-pcn --cohort 2026-autumn
     """
-    if original_id is not None or output is not None:
+    if original_id is not None or output is not None or replace:
         if original_id is None or output is None:
-            raise click.UsageError("--original SUBMISSION and -o FILE go together")
-        _write_original(store_file, original_id, output)
+            raise click.UsageError("--original SUBMISSION and -o FILE go together (and --replace with them)")
+        _write_original(store_file, original_id, output, replace)
         return
     if summary:
         _summary(store_file)
@@ -228,9 +232,9 @@ def records(store_file: str, pcns: Sequence[str], cohorts: Sequence[str], as_jso
                + (f"; {flagged} copy(ies) flagged for review" if flagged else ""))
 
 
-def _write_original(store_file: str, submission_id: int, output: Path) -> None:
+def _write_original(store_file: str, submission_id: int, output: Path, replace: bool) -> None:
     try:
-        result = api.original(store_file, submission_id, output)
+        result = api.original(store_file, submission_id, output, replace=replace)
     except PortfolioError as exc:
         fail(exc)
     click.echo(f"wrote {result.output} ({result.filename}, {result.size} bytes, SHA-256 {result.sha256[:12]}…)")

@@ -31,7 +31,7 @@ def review_clear(target: str, reason: str, store_file: Path) -> None:
     """Clear a checked copy's identifier flags, so that its values export as they are.
 
     FILE-OR-ID is the returned file, or its submission id (the submission_id
-    column of 'portfolio export'). The clearance, who made it and the reason
+    column of 'portfolio export --all-versions'). The clearance, who made it and the reason
     are appended to the store's audit log; nothing stored is changed.
 
     Example: portfolio review clear returned/zoe.pdf --reason "the number is a course code"

@@ -21,7 +21,7 @@ from typing import Any
 
 from generator.errors import ReviewError
 from generator.reading.identifiers import scan_value
-from generator.records.store import AuditEntry, FieldValue, Store
+from generator.records.store import SUBMISSION_IDS, AuditEntry, FieldValue, Store
 
 #: The audit-log action recording a reviewer's clearance of a submission's flags.
 CLEARED = "review_cleared"
@@ -120,14 +120,13 @@ def find_submission(store: Store, target: str | Path) -> int:
         sid = store.known_hashes().get(sha)
         if sid is None:
             raise ReviewError(f"{path}: this file is not in the records store {store.path} "
-                              "(ingest it first, or give the submission id 'portfolio export' lists)")
+                              f"(ingest it first, or give its submission id: {SUBMISSION_IDS})")
         return sid
     text = str(target).strip()
     if text.isdigit():
         sid = int(text)
         if sid not in {s.id for s in store.submissions(current_only=False)}:
-            raise ReviewError(f"submission {sid}: not in the records store {store.path} "
-                              "(the ids are in the submission_id column of 'portfolio export')")
+            raise ReviewError(f"submission {sid}: not in the records store {store.path} ({SUBMISSION_IDS})")
         return sid
     named = [s for s in store.submissions(current_only=False) if s.filename == path.name]
     if len(named) == 1:
@@ -135,8 +134,8 @@ def find_submission(store: Store, target: str | Path) -> int:
     if named:
         raise ReviewError(f"{target}: {len(named)} stored copies have this name (submissions "
                           f"{', '.join(str(s.id) for s in named)}); give the submission id")
-    raise ReviewError(f"{target}: no such file, and not a submission id (give the returned file or the "
-                      "submission_id that 'portfolio export' lists)")
+    raise ReviewError(f"{target}: no such file, and not a submission id (give the returned file or its "
+                      f"submission id: {SUBMISSION_IDS})")
 
 
 def clear(store: Store, target: str | Path, reason: str) -> Clearance:

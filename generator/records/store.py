@@ -72,6 +72,8 @@ from generator.errors import StoreError  # noqa: F401  (re-exported: the store p
 DEFAULT_STORE = "records.sqlite"
 #: Environment variable naming the store (``--store`` wins over it).
 STORE_ENV = "PORTFOLIO_STORE"
+#: Where a user finds a submission's id (superseded versions included), for every message about an unknown one.
+SUBMISSION_IDS = "the submission_id column of 'portfolio export --all-versions' lists every submission id"
 
 
 def now() -> str:

@@ -80,10 +80,36 @@ def test_the_returned_file_is_kept_and_fetched_back_exactly(tmp_path, store_loca
     assert (tmp_path / "back.docx").read_bytes() == sent
     assert output == (f"wrote {tmp_path / 'back.docx'} (ann-v2.docx, {len(sent)} bytes, "
                       f"SHA-256 {hashlib.sha256(sent).hexdigest()[:12]}…)\n")
-    code, output = cli("records", "--store", store_location, "--original", "9", "-o", str(tmp_path / "x.docx"))
-    assert code == 1 and "no submission 9" in output and not (tmp_path / "x.docx").exists()
     code, output = cli("records", "--store", store_location, "--original", "1")
     assert code == 2 and "--original SUBMISSION and -o FILE go together" in output
+    code, output = cli("records", "--store", store_location, "--replace")
+    assert code == 2 and "(and --replace with them)" in output
+
+
+def test_an_unknown_submission_id_points_to_the_one_listing_of_every_id(tmp_path, store_location, returned):
+    """--original and --warnings named different commands; the superseded versions' ids are in --all-versions only."""
+    fill_store(store_location, returned)
+    code, output = cli("records", "--store", store_location, "--original", "9", "-o", str(tmp_path / "x.docx"))
+    assert code == 1 and not (tmp_path / "x.docx").exists()
+    pointer = "(the submission_id column of 'portfolio export --all-versions' lists every submission id)"
+    assert output.startswith("Error: submission 9: not in the records store ") and output.endswith(f"{pointer}\n")
+    code, warned = cli("records", "--store", store_location, "--warnings", "9")
+    assert code == 1 and warned == output
+    # and that listing does hold the superseded version's id, which --original fetches
+    code, listed = cli("export", "--store", store_location, "--all-versions")
+    assert code == 0 and [line.split(",")[0] for line in listed.splitlines()] == ["submission_id", "1", "2", "3"]
+
+
+def test_original_keeps_an_existing_file_unless_replace(tmp_path, store_location, returned):
+    fill_store(store_location, returned)
+    kept = tmp_path / "ann.docx"
+    kept.write_bytes(b"another returned copy")
+    code, output = cli("records", "--store", store_location, "--original", "1", "-o", str(kept))
+    assert code == 2 and kept.read_bytes() == b"another returned copy"
+    assert (f"Invalid value for --output: {kept} already exists; nothing was written. Name another -o FILE, or add "
+            "--replace to write over it") in " ".join(output.split())
+    code, output = cli("records", "--store", store_location, "--original", "1", "-o", str(kept), "--replace")
+    assert code == 0 and kept.read_bytes() == (returned / "ann.docx").read_bytes(), output
 
 
 def test_the_summary_counts_what_the_store_holds_and_the_originals_size(store_location, returned):
