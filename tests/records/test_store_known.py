@@ -802,3 +802,130 @@ def test_the_issued_rows_of_one_instance_are_looked_up_by_its_id(engine_store):
     assert protocol.entry_content(engine_store, "issued", ref) == issued_content(PACK)
     assert protocol.entry_content(engine_store, "issued", '["i-1","build/gone.pdf"]') is None
     assert protocol.entry_content(engine_store, "issued", "not json") is None
+
+
+# ---------------------------------------------------------------- the tail check and the whole check, case by case
+
+AUDIT_TEXT = ('{"action":"rejected","actor":"ann","at":"2026-01-0%dT00:00:00","detail":"not a pack",'
+              '"filename":"x%d.txt","id":%d,"instance_id":null,"sha256":null,"submission_id":null}')
+
+
+def raw_audit(db, n: int) -> None:
+    """Audit entry ``n`` written around the tool (its columns as AUDIT_TEXT gives them)."""
+    db.execute("INSERT INTO audit_log (id, at, action, actor, filename, sha256, instance_id, submission_id, detail) "
+               "VALUES (?, ?, 'rejected', 'ann', ?, NULL, NULL, NULL, 'not a pack')",
+               (n, f"2026-01-0{n}T00:00:00", f"x{n}.txt"))
+
+
+def around_the_tool(location: str, *statements: tuple) -> None:
+    """Run SQL on a store with its guard triggers lifted, then put them back as they were."""
+    import sqlite3
+    db = sqlite3.connect(location, isolation_level=None)
+    triggers = db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    for name, _ in triggers:
+        db.execute(f"DROP TRIGGER {name}")
+    for sql, *params in statements:
+        db.execute(sql, tuple(params))
+    for _, sql in triggers:
+        db.execute(sql)
+    db.close()
+
+
+def test_the_tail_check_counts_what_the_seal_covers_after_later_entries(tmp_path):
+    """Two rows sealed by entry 1, two more stored by the tool (entries 2 and 3), then one added around it."""
+    location = str(tmp_path / "records.sqlite")
+    with open_store(location):
+        pass
+    import sqlite3
+    db = sqlite3.connect(location, isolation_level=None)
+    raw_audit(db, 1)
+    raw_audit(db, 2)
+    covers = '{"audit":{"1":"%s","2":"%s"},"issued":{},"submission":{}}' % (sha(AUDIT_TEXT % (1, 1, 1)),
+                                                                          sha(AUDIT_TEXT % (2, 2, 2)))
+    ref = '{"audit":2,"issued":0,"submission":0}'
+    link = sha(f'[1,"sealed","{escaped(ref)}","{sha(covers)}","{GENESIS}"]')
+    db.execute("INSERT INTO ledger VALUES (1, 'sealed', ?, ?, ?, ?, ?)", (ref, sha(covers), GENESIS, link, covers))
+    db.close()
+    with open_store(location) as store:
+        for name in ("y.txt", "z.txt"):  # the second is checked against a tail at entry 2, after the seal
+            with store.transaction():
+                store.add_audit("rejected", filename=name)
+        assert [e.seq for e in store.ledger()] == [1, 2, 3] and protocol.verify_chain(store).ok
+    db = sqlite3.connect(location, isolation_level=None)
+    raw_audit(db, 5)
+    db.close()
+    with open_store(location) as store:
+        with pytest.raises(StoreError) as raised:
+            with store.transaction():
+                store.add_audit("rejected", filename="w.txt")
+        assert "(the audit_log table holds 5 rows but the ledger seals 4: rows were added or deleted around " \
+               "the tool)" in str(raised.value)
+
+
+@pytest.mark.parametrize("statement, problem", [
+    (("UPDATE ledger SET hash = ? WHERE seq = 1", "f" * 64),
+     "ledger entry 1 (audit entry 1): its hash does not match its contents: the ledger was edited"),
+    (("DELETE FROM audit_log WHERE id = 1",),
+     "ledger entry 1 (audit entry 1): the row it seals is gone: it was deleted"),
+    (("UPDATE audit_log SET detail = 'edited' WHERE id = 1",),
+     "audit entry 1 no longer matches ledger entry 1: it was changed"),
+])
+def test_the_tail_check_refuses_a_tail_edited_or_deleted_around_the_tool(tmp_path, statement, problem):
+    location = str(tmp_path / "records.sqlite")
+    with open_store(location) as store:
+        with store.transaction():
+            store.add_audit("rejected", filename="x.txt")
+    around_the_tool(location, statement)
+    with open_store(location) as store:
+        with pytest.raises(StoreError) as raised:
+            with store.transaction():
+                store.add_audit("rejected", filename="y.txt")
+        assert str(raised.value) == (
+            f"{location}: the records store was changed outside the tool ({problem}); nothing was stored: run "
+            "'portfolio store verify' and restore the store from a backup")
+
+
+def test_a_submission_tail_is_read_back_as_stored_without_values_and_before_its_review(engine_store):
+    store = engine_store
+    with store.transaction():
+        bare = store.add_submission(submission(sha="1" * 64, values=[], warnings=[]), 1, None)
+    with store.transaction():  # the tail is a submission with no values, warnings or flags
+        store.add_audit("note", filename="a.txt")
+    with store.transaction():
+        read = store.add_submission(submission(sha="2" * 64, instance="i-2"), 1, None)
+        store.add_scan_review(read, "cover.details.name", "Zoe Lukasiewicz")  # not sealed: a review is its own row
+    with store.transaction():  # the tail is a submission whose value a person has reviewed since
+        store.add_audit("note", filename="b.txt")
+    assert protocol.verify_chain(store).problems == []
+    assert protocol.entry_content(store, "submission", str(bare))["values"] == []
+    assert protocol.entry_content(store, "submission", str(read))["values"][0] == [
+        "cover.details.name", "read", "Zoë Łukasiewicz", None]
+    assert store.values([read])[read][0].value == "Zoe Lukasiewicz"  # what records show: the review
+
+
+def test_an_entry_of_an_unknown_kind_and_a_submission_never_stored_are_named(engine_store):
+    with pytest.raises(StoreError) as raised:
+        protocol.entry_content(engine_store, "bogus", "1")
+    assert str(raised.value) == f"{engine_store.path}: ledger entry of unknown kind 'bogus': the ledger was edited"
+    with pytest.raises(StoreError) as raised:
+        protocol.stored_submission_content(engine_store, 99, submission())
+    assert str(raised.value) == f"{engine_store.path}: submission 99 was not stored"
+
+
+def test_verify_counts_the_unsealed_rows_of_a_kind_and_names_an_original_of_no_submission(tmp_path):
+    location = str(tmp_path / "records.sqlite")
+    with open_store(location) as store:
+        with store.transaction():
+            store.add_audit("rejected", filename="x.txt")
+    around_the_tool(location, *[("INSERT INTO audit_log (id, at, action, actor, detail) VALUES (?, ?, 'x', 'ann', '')",
+                                 n, "2026-01-01T00:00:00") for n in (2, 3, 4)],
+                    ("INSERT INTO originals VALUES (?, 3, ?, '2026-01-01T00:00:00')", "0123456789ab" + "c" * 52,
+                     b"abc"))
+    with open_store(location) as store:
+        assert protocol.verify_chain(store).problems == [
+            "the original kept for file 0123456789ab… no longer has its SHA-256: it was changed",
+            "audit entry 2 is not in the ledger (nor are 2 more audit rows): it was added around the tool"]
+    around_the_tool(location, ("DELETE FROM audit_log WHERE id > 2",), ("DELETE FROM originals",))
+    with open_store(location) as store:
+        assert protocol.verify_chain(store).problems == [
+            "audit entry 2 is not in the ledger: it was added around the tool"]
