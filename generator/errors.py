@@ -99,6 +99,38 @@ class ReadError(PortfolioError):
                          "issued", "E-READ-FOREIGN")
 
 
+#: What to do when a disk is full, in every message saying so (a file written, the records store).
+DISK_FULL_FIX = "free some space on that disk (or use another one), then run the command again"
+#: The same for a PostgreSQL store, whose disk is the server's.
+SERVER_DISK_FULL_FIX = "ask the database server's administrator to free some space on it, then run the command again"
+
+
+class WriteError(PortfolioError):
+    """A file cannot be written (a full disk, no permission); nothing of it was written."""
+
+    code = "E-WRITE"
+
+    def __init__(self, path: object, reason: str, disk_full: bool = False):
+        self.path = str(path)
+        self.reason = reason
+        self.disk_full = disk_full
+        super().__init__(f"{path}: cannot be written: {reason}")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.reason, self.disk_full))
+
+    @classmethod
+    def from_os(cls, path: object, exc: OSError) -> "WriteError":
+        """The error for an ``OSError`` met writing ``path``, with what to do about it."""
+        import errno
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return cls(path, f"the disk is full; nothing was written: {DISK_FULL_FIX}", disk_full=True)
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return cls(path, f"{exc.strerror}; nothing was written: make the folder writable, or write to "
+                             "another folder")
+        return cls(path, f"{exc.strerror or exc}; nothing was written: write to another folder")
+
+
 class FillError(PortfolioError):
     """Values cannot be written into the pack."""
 
@@ -204,6 +236,7 @@ CODES: dict[str, str] = {
     "E-READ-LIMIT": "a file over the size, time or memory limit for reading",
     "E-READ-DAMAGED": "a damaged file, or one that made the reader crash",
     "E-FILL": "values cannot be written into a pack",
+    "E-WRITE": "a file cannot be written (a full disk, no permission); nothing of it was written",
     "E-INGEST": "a path or register given to ingest cannot be used",
     "E-SCOPE": "a returned copy of a learner outside the uploader's PCN: refused, nothing stored",
     "E-ROSTER": "a roster row is invalid",

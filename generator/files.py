@@ -13,6 +13,8 @@ import unicodedata
 from pathlib import Path
 from typing import Any, Iterable
 
+from generator.errors import WriteError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -26,7 +28,15 @@ _UMASK = _umask()
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers never see half a file. A path that is not a
     regular file (``/dev/null``, ``/dev/stdout``, a named pipe) is written into as it is: renaming a
-    new file over it would replace the device itself (as root, /dev/null became a plain file)."""
+    new file over it would replace the device itself (as root, /dev/null became a plain file).
+    ``WriteError`` (saying what to do) when it cannot be written: a full disk, no permission."""
+    try:
+        _write_atomic(path, data)
+    except OSError as exc:
+        raise WriteError.from_os(path, exc) from exc
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
     try:
         mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):

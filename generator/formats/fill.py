@@ -23,4 +23,5 @@ def fill_bytes(data: bytes, values: Mapping[str, Any], name: str) -> tuple[bytes
     if kind == "zip":
         from generator.formats.docx.fill import fill_docx
         return fill_docx(data, values, name), "docx"
-    raise ReadError(name, "is not a PDF or Word (.docx) pack")
+    raise ReadError(name, "is not a PDF or Word (.docx) pack: give the .pdf or .docx that 'portfolio build' or "
+                          "'portfolio issue' wrote, or a returned copy of it")

@@ -107,6 +107,21 @@ def _reader(kind: str) -> Callable[[bytes, str], RawDocument]:
 
 #: Why an empty file is refused (by ``read`` and ``ingest``, and by the web app's upload).
 EMPTY = "file is empty (0 bytes): it was not saved or sent whole; ask for the copy again"
+#: Why a file of another kind is refused by ``read`` (which reads no scans).
+NOT_A_COPY = ("is not a PDF or Word (.docx) file: check that it is the filled copy itself (the .pdf or .docx "
+              "file that was sent out), or ask for the copy again")
+#: The same, by ``ingest`` and the web app's upload, which read scans too.
+NOT_A_COPY_OR_SCAN = ("is not a PDF, Word (.docx) or scanned (PNG, JPEG, TIFF) file: check that it is the filled "
+                      "copy itself or a scan of it, or ask for the copy again")
+
+
+def too_large(limit: int, size: int | None = None) -> str:
+    """Why a file over the size limit is refused (by ``read``, ``ingest`` and, not knowing the size, the web
+    app's upload)."""
+    over = f"is over the limit of {limit / 1e6:g} MB" if size is None else \
+        f"is {size / 1e6:.1f} MB; the limit is {limit / 1e6:g} MB"
+    return (f"{over}: a filled copy is under 2 MB, so check that this is the copy itself; a scan of many pages: "
+            "split it into smaller files, or scan at 200-300 dpi")
 
 
 def read_bytes(data: bytes, name: str) -> Record:
@@ -120,7 +135,7 @@ def read_bytes(data: bytes, name: str) -> Record:
             raise ReadError(name, f"is a scanned image ({image.upper()}): scans are read by "
                                   "'portfolio ingest FILE --store STORE', against the store's record of the "
                                   "issued copies")
-        raise ReadError(name, "is not a PDF or Word (.docx) file")
+        raise ReadError(name, NOT_A_COPY)
     try:
         raw = _reader(kind)(data, name)
     except ReadError:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from generator.errors import ReadError
-from generator.reading.read import Record, read_bytes
+from generator.reading.read import Record, read_bytes, too_large
 
 
 @dataclass(frozen=True)
@@ -151,8 +151,7 @@ def _check_size(path: Path, limits: Limits) -> None:
     except OSError as exc:
         raise ReadError(path.name, f"cannot be opened ({exc.strerror})") from None
     if size > limits.max_bytes:
-        raise ReadError(path.name, f"is {size / 1e6:.0f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB "
-                                   "(a filled portfolio is under 2 MB)", "E-READ-LIMIT")
+        raise ReadError(path.name, too_large(limits.max_bytes, size), "E-READ-LIMIT")
 
 
 def _isolated(fn: Callable[..., Any], args: tuple[Any, ...], path: Path, limits: Limits, doing: str) -> Any:

@@ -66,7 +66,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from generator.errors import IngestError, PortfolioError, ReadError
 from generator.reading.identifiers import scan_record_values
-from generator.reading.read import Record, read_bytes
+from generator.reading.read import NOT_A_COPY, NOT_A_COPY_OR_SCAN, Record, read_bytes, too_large
 from generator.reading.scan import NEEDS_TRANSCRIPTION, SCAN_SUFFIXES, Known, ScanCopy, ScanRead, read_scan, sniff_image
 from generator.reading.sandbox import (
     DEFAULT_LIMITS,
@@ -314,6 +314,8 @@ def read_copy(data: bytes, name: str, memory: int = DEFAULT_LIMITS.memory,
         except ReadError as exc:
             if _NO_FORM in exc.reason:
                 return _read_scan(data, name, known or {}, unless=exc)
+            if exc.reason == NOT_A_COPY:  # ingest reads scans too
+                return ReadOutcome(error=NOT_A_COPY_OR_SCAN, code=exc.code)
             raise
     except ReadError as exc:
         return ReadOutcome(error=exc.reason, code=exc.code)
@@ -1102,9 +1104,8 @@ def ingest(paths: Iterable[str | Path], store: Store, *, supersede: bool = False
             try:
                 size = path.stat().st_size
                 if size > limits.max_bytes:
-                    reason = (f"is {size / 1e6:.0f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB "
-                              "(a filled portfolio is under 2 MB)")
-                    outcome = FileOutcome(str(path), "rejected", reason=reason, code="E-READ-LIMIT")
+                    outcome = FileOutcome(str(path), "rejected", reason=too_large(limits.max_bytes, size),
+                                          code="E-READ-LIMIT")
                     _reject(store, outcome)
                     done(index, outcome)
                     continue

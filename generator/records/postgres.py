@@ -31,6 +31,7 @@ import re
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, Union
 
+from generator.errors import SERVER_DISK_FULL_FIX
 from generator.records.sqlite import actor
 from generator.records.store import (
     COPY_TABLES,
@@ -332,6 +333,18 @@ def describe(url: str) -> str:
     return f"postgresql://{user}{parts.get('host') or 'localhost'}{port}/{parts.get('dbname') or ''}"
 
 
+#: SQLSTATE of a server whose disk is full (class 53: insufficient resources).
+_DISK_FULL = "53100"
+
+
+def _rolled_back(where: str, exc: Exception) -> StoreError:
+    """The error for a transaction the server failed and rolled back; a full disk says what to do."""
+    if getattr(exc, "sqlstate", None) == _DISK_FULL:
+        return StoreError(f"{where}: the database server's disk is full; the transaction was rolled back, nothing "
+                          f"of it was kept: {SERVER_DISK_FULL_FIX}")
+    return StoreError(f"{where}: {_first_line(exc)}; the transaction was rolled back")
+
+
 def _connect_problem(where: str, url: str, exc: Exception) -> StoreError:
     """One line for a failed connection: where, what happened and the fix (never the password)."""
     import psycopg.conninfo
@@ -392,8 +405,9 @@ class PostgresStore:
                 self._db.execute("SET default_transaction_read_only = on")  # the server refuses any write
         except psycopg.Error as exc:
             self.close()
-            raise StoreError(f"{self.path}: cannot be opened as a records store "
-                             f"({_first_line(exc)})") from None
+            raise StoreError(f"{self.path}: cannot be opened as a records store ({_first_line(exc)}): check that "
+                             "--store names the records store's database and that its user has the README's "
+                             "GRANTs") from None
         except BaseException:
             self.close()
             raise
@@ -511,7 +525,7 @@ class PostgresStore:
             except BaseException as exc:
                 self._tail = tail  # the ledger entries written since were rolled back too
                 if isinstance(exc, psycopg.Error):
-                    raise StoreError(f"{self.path}: {_first_line(exc)}; the transaction was rolled back") from exc
+                    raise _rolled_back(self.path, exc) from exc
                 raise
             return
         if self._in_transaction:
@@ -523,7 +537,7 @@ class PostgresStore:
                 self._db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                 yield self
         except psycopg.Error as exc:
-            raise StoreError(f"{self.path}: {_first_line(exc)}; the transaction was rolled back") from exc
+            raise _rolled_back(self.path, exc) from exc
         finally:
             self._in_transaction = False
             self._tail = False

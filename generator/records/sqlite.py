@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Union
 
+from generator.errors import DISK_FULL_FIX
 from generator.records.store import (
     COPY_TABLES,
     GENESIS,
@@ -351,6 +352,18 @@ def actor() -> str:
         return "unknown"
 
 
+
+def _disk_full(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+
+
+def _rolled_back(path: str, exc: sqlite3.Error) -> StoreError:
+    """The error for a transaction SQLite failed and rolled back; a full disk says what to do."""
+    if _disk_full(exc):
+        return StoreError(f"{path}: the disk is full; the transaction was rolled back, nothing of it was kept: "
+                          f"{DISK_FULL_FIX}")
+    return StoreError(f"{path}: {exc}; the transaction was rolled back")
+
 class SQLiteStore:
     """The SQLite implementation of ``Store`` (WAL mode, one writer at a time)."""
 
@@ -379,7 +392,12 @@ class SQLiteStore:
                 self._migrate()
         except sqlite3.DatabaseError as exc:
             self.close()
-            raise StoreError(f"{self.path}: cannot be opened as a records store ({exc})") from None
+            if _disk_full(exc):
+                raise StoreError(f"{self.path}: cannot be opened as a records store: the disk is full; nothing "
+                                 f"was changed: {DISK_FULL_FIX}") from None
+            raise StoreError(f"{self.path}: cannot be opened as a records store ({exc}): check that --store names "
+                             "the store 'portfolio ingest' made, not another file; if it does, the store is "
+                             "damaged: restore it from a backup") from None
         except BaseException:
             self.close()
             raise
@@ -509,7 +527,7 @@ class SQLiteStore:
                 self._db.execute("ROLLBACK TO unit")
                 self._db.execute("RELEASE unit")
             if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"{self.path}: {exc}; the transaction was rolled back") from exc
+                raise _rolled_back(self.path, exc) from exc
             raise
 
     @contextmanager
@@ -563,7 +581,7 @@ class SQLiteStore:
             if self._db.in_transaction:  # SQLite may have rolled back already (disk full, I/O error)
                 self._db.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"{self.path}: {exc}; the transaction was rolled back") from exc
+                raise _rolled_back(self.path, exc) from exc
             raise
         finally:
             self._in_transaction = False

@@ -126,6 +126,22 @@ def _error(code: int, title: str, message: str):
     return render_template("error.html", title=title, message=message, code=code), code
 
 
+#: What a page says when the server's disk is full (the command line says ``errors.DISK_FULL_FIX``).
+DISK_FULL_PAGE = ("The server's disk is full, so nothing was saved or stored. Ask the administrator to free some "
+                  "space on it, then try again.")
+
+
+def _disk_full(exc: Exception):
+    """The page for a full disk met while writing a file or the store; any other such error goes on as a 500."""
+    import errno
+    from generator.errors import DISK_FULL_FIX, StoreError, WriteError
+    if (isinstance(exc, WriteError) and exc.disk_full
+            or isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            or isinstance(exc, StoreError) and ("disk is full" in str(exc))):
+        return _error(507, "Disk full", DISK_FULL_PAGE)
+    raise exc
+
+
 def init(app: Flask) -> None:
     from flask import Blueprint
     bp = Blueprint("auth", __name__)
@@ -142,6 +158,9 @@ def init(app: Flask) -> None:
     app.register_error_handler(403, lambda e: _error(403, "Not allowed", "This page is for training providers."))
     app.register_error_handler(404, lambda e: _error(404, "Not found", "There is nothing here, or it is not "
                                                                       "in your PCN."))
+    from generator.errors import StoreError, WriteError
+    for kind in (OSError, WriteError, StoreError):
+        app.register_error_handler(kind, _disk_full)
     app.register_error_handler(413, lambda e: _error(
         413, "Too large", "The upload is larger than the limit (200 MB in one go, 25 MB a file). "
                           "Upload fewer files at a time."))

@@ -67,8 +67,12 @@ def return_copy(token: str):
         kind = sniff(data)
         if not data:
             message = "Choose your filled copy (PDF or Word) first."
-        elif len(data) > MAX_FILE_BYTES or kind is None:
-            message = "This is not a PDF or Word (.docx) file of up to 25 MB."
+        elif len(data) > MAX_FILE_BYTES:
+            message = (f"This file is over the limit of {MAX_FILE_BYTES // 1_000_000} MB. A filled copy is under "
+                       "2 MB: upload the copy you were sent with this link, filled in and saved.")
+        elif kind is None:
+            message = ("This is not a PDF or Word (.docx) file: upload the copy you were sent with this link, "
+                       "filled in and saved as it was (.pdf or .docx).")
         else:
             returned = api.return_by_link(token, data, kind, g.store, jobs=current_app.config["INGEST_JOBS"])
             if returned is None:  # expired while the file was on its way

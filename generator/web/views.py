@@ -20,8 +20,9 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, current_app, g, render_template, request, url_for
 from markupsafe import Markup
 
+from generator.errors import DISK_FULL_FIX, SERVER_DISK_FULL_FIX
 from generator.records.progress import CohortProgress, LearnerProgress
-from generator.reading.read import EMPTY
+from generator.reading.read import EMPTY, NOT_A_COPY_OR_SCAN, too_large
 from generator.web.auth import in_scope, provider_only, require_scope, upload_file_name, uploaded_name
 from generator.web.charts import feedback_chart, progress_chart
 
@@ -262,14 +263,12 @@ def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[Upl
         where: list[int] = []
         for index, (name, data) in enumerate(files):
             kind = sniff(data)
-            if len(data) > MAX_FILE_BYTES:
-                results[index] = UploadResult(name, "rejected", f"is {len(data) / 1e6:.0f} MB; the limit is "
-                                                                 f"{MAX_FILE_BYTES / 1e6:.0f} MB")
+            if len(data) > MAX_FILE_BYTES:  # read up to one byte over the limit: its size is not known
+                results[index] = UploadResult(name, "rejected", too_large(MAX_FILE_BYTES))
             elif not data:
                 results[index] = UploadResult(name, "rejected", EMPTY)
             elif kind is None:
-                results[index] = UploadResult(name, "rejected", "is not a PDF, Word (.docx) or scanned (PNG, JPEG, TIFF) "
-                                                                 "file")
+                results[index] = UploadResult(name, "rejected", NOT_A_COPY_OR_SCAN)
             else:
                 folder = Path(tmp) / f"{index + 1:04d}"  # the server's name; the file keeps the learner's
                 folder.mkdir()
@@ -323,6 +322,8 @@ _COMMAND_ADVICE = {
     "if the learner really changed, rerun with --accept-changed-learner":
         "if the learner really changed, a training provider can store it with "
         "'portfolio ingest --accept-changed-learner'",
+    DISK_FULL_FIX: "ask the administrator to free some space on the server's disk, then upload it again",
+    SERVER_DISK_FULL_FIX: "ask the administrator to free some space on the database server, then upload it again",
 }
 
 

@@ -59,7 +59,9 @@ def test_renamed_non_pdf(tmp_path):
     rejected(tmp_path, "photo.pdf", b"\x89PNG\r\n\x1a\n" + b"\0" * 100,
              "is a scanned image (PNG): scans are read by 'portfolio ingest FILE --store STORE', against the "
              "store's record of the issued copies")
-    rejected(tmp_path, "notes.pdf", b"Name,Practice\nZoe,High Street\n", "is not a PDF or Word (.docx) file")
+    rejected(tmp_path, "notes.pdf", b"Name,Practice\nZoe,High Street\n",
+             "is not a PDF or Word (.docx) file: check that it is the filled copy itself (the .pdf or .docx file "
+             "that was sent out), or ask for the copy again")
 
 
 def test_encrypted_pdf(tmp_path, pack_pdf):
@@ -95,7 +97,8 @@ def test_decompression_bomb(tmp_path, pack_pdf):
 
 def test_pdf_of_200_mb(tmp_path):
     hostile.big_file(tmp_path / "huge.pdf")
-    rejected(tmp_path, "huge.pdf", None, "is 200 MB; the limit is 25 MB (a filled portfolio is under 2 MB)")
+    rejected(tmp_path, "huge.pdf", None, "is 200.0 MB; the limit is 25 MB: a filled copy is under 2 MB, so check "
+             "that this is the copy itself; a scan of many pages: split it into smaller files, or scan at 200-300 dpi")
 
 
 def test_docx_zip_bomb(tmp_path, pack_docx):

@@ -110,6 +110,8 @@ def test_original_keeps_an_existing_file_unless_replace(tmp_path, store_location
             "--replace to write over it") in " ".join(output.split())
     code, output = cli("records", "--store", store_location, "--original", "1", "-o", str(kept), "--replace")
     assert code == 0 and kept.read_bytes() == (returned / "ann.docx").read_bytes(), output
+    code, output = cli("records", "--store", store_location, "--original", "1", "-o", "/dev/null")
+    assert code == 0, output  # a device is written into, never replaced: nothing to keep
 
 
 def test_the_summary_counts_what_the_store_holds_and_the_originals_size(store_location, returned):

@@ -270,7 +270,8 @@ def test_unreadable_files_are_rejected_with_a_reason_and_only_audited(tmp_path, 
     reasons = {n: o.reason for n, o in by_name.items() if o.status == "rejected"}
     assert sorted(reasons) == ["cut.pdf", "empty.pdf", "foreign.docx", "notes.txt"]
     assert reasons["empty.pdf"] == "file is empty (0 bytes): it was not saved or sent whole; ask for the copy again"
-    assert reasons["notes.txt"] == "is not a PDF or Word (.docx) file"
+    assert reasons["notes.txt"] == ("is not a PDF, Word (.docx) or scanned (PNG, JPEG, TIFF) file: check that it is "
+                                    "the filled copy itself or a scan of it, or ask for the copy again")
     assert "damaged or truncated" in reasons["cut.pdf"]
     assert "portfolio manifest" in reasons["foreign.docx"]
     assert counts(store)["submissions"] == 1
@@ -282,7 +283,8 @@ def test_too_large_files_are_refused_before_reading(tmp_path, store):
     (tmp_path / "big.pdf").write_bytes(b"%PDF-1.7\n" + b"0" * 2000)
     [outcome] = ingest([tmp_path / "big.pdf"], store, jobs=1, limits=Limits(max_bytes=1000)).files
     assert outcome.status == "rejected"
-    assert outcome.reason == "is 0 MB; the limit is 0 MB (a filled portfolio is under 2 MB)"
+    assert outcome.reason == ("is 0.0 MB; the limit is 0.001 MB: a filled copy is under 2 MB, so check that this is the "
+                              "copy itself; a scan of many pages: split it into smaller files, or scan at 200-300 dpi")
 
 
 # ---------------------------------------------------------------- atomic per file
@@ -627,7 +629,7 @@ def test_ingest_command_summary_exit_codes_and_store_location(tmp_path, form, bl
     assert result.exit_code == 1
     assert "unchanged  in/a.docx: already ingested" not in result.output  # a fresh store from the environment
     assert "new        in/a.docx" in result.output
-    assert "rejected   in/junk.txt: is not a PDF or Word (.docx) file" in result.output
+    assert "rejected   in/junk.txt: is not a PDF, Word (.docx) or scanned (PNG, JPEG, TIFF) file: check" in result.output
     assert (tmp_path / "env.sqlite").exists()
     result = runner.invoke(main, ["ingest"])
     assert result.exit_code == 2 and "name the returned files or folders" in result.output

@@ -531,7 +531,7 @@ def test_ingest_a_folder(tmp_path):
         assert [(Path(o.path).name, o.status) for o in result.files] == [
             ("a-zoe.pdf", "new"), ("b-dafydd.pdf", "new"), ("c-broken.pdf", "rejected"), ("d-big.pdf", "rejected"),
             ("e-again.pdf", "unchanged")]
-        assert result.files[3].reason == "is 0 MB; the limit is 0 MB (a filled portfolio is under 2 MB)"
+        assert result.files[3].reason.startswith("is 0.1 MB; the limit is 0.04 MB: a filled copy is under 2 MB")
         assert result.files[3].code == "E-READ-LIMIT"
         assert result.files[4].reason == "already ingested (submission 1)"
         assert calls == [1] * 5 and result.jobs == 2 and result.store == store.path
@@ -889,7 +889,7 @@ def test_a_run_goes_on_after_every_kind_of_refusal_and_says_what_each_file_was(t
         assert [o.path for o in result.files] == [str(folder / n) for n in (
             "a-stored.pdf", "b-big.pdf", "c-stored-again.pdf", "d-new.pdf", "e-limit.pdf")]
         assert result.files[0].reason == "already ingested (submission 1)" and result.files[0].previous_id == 1
-        assert result.files[1].reason == "is 4 MB; the limit is 2 MB (a filled portfolio is under 2 MB)"
+        assert result.files[1].reason.startswith("is 3.5 MB; the limit is 1.5 MB: a filled copy is under 2 MB")
         assert result.jobs == 3 and 0 < result.seconds <= after - before
         # the same stored file refused to another PCN's manager: named, with its hash, and audited with it
         [refused] = ingest([folder / "c-stored-again.pdf", folder / "d-new.pdf"], store, jobs=1,

@@ -237,8 +237,11 @@ def test_store_locations_keep_urls_whole_and_never_show_the_password(monkeypatch
 
 def test_a_file_that_is_not_a_store_is_refused(tmp_path):
     (tmp_path / "bad.sqlite").write_bytes(b"this is not SQLite" * 100)
-    with pytest.raises(StoreError, match="cannot be opened as a records store"):
+    with pytest.raises(StoreError) as caught:
         open_store(tmp_path / "bad.sqlite")
+    assert str(caught.value) == (f"{tmp_path / 'bad.sqlite'}: cannot be opened as a records store (file is not a "
+                                 "database): check that --store names the store 'portfolio ingest' made, not another "
+                                 "file; if it does, the store is damaged: restore it from a backup")
     with pytest.raises(StoreError, match="the folder does not exist"):
         open_store(tmp_path / "missing" / "r.sqlite")
 
@@ -267,3 +270,43 @@ def test_many_submissions_are_read_back_in_chunks(store):
             store.add_scan_page(ScanPage("s" * 64, n, "scan.pdf", n, f"i-{n}", 1, 300.0, 0.1, ""))
     assert [f.submission_id for f in store.scan_fields(range(1, 1201))] == [1, 600, 1200]
     assert [p.submission_id for p in store.scan_pages(range(1, 1201))] == [1, 600, 1200]
+
+
+def test_a_full_disk_rolls_the_transaction_back_and_says_what_to_do(store_location):
+    """SQLite's page limit and a PostgreSQL trigger raising disk_full give the engines' own full-disk errors."""
+    with open_store(store_location) as store:
+        with store.transaction():
+            store.add_audit("register", detail="before")
+        if store_location.startswith("postgresql://"):
+            raw_execute(store_location, "CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                                        "RAISE EXCEPTION 'could not extend file' USING ERRCODE = 'disk_full'; END $$")
+            raw_execute(store_location, "CREATE TRIGGER disk_full BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE "
+                                        "FUNCTION disk_full()")
+            expected = (f"{store.path}: the database server's disk is full; the transaction was rolled back, nothing "
+                        "of it was kept: ask the database server's administrator to free some space on it, then run "
+                        "the command again")
+        else:
+            pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+            store._db.execute(f"PRAGMA max_page_count = {pages}")
+            expected = (f"{store.path}: the disk is full; the transaction was rolled back, nothing of it was kept: "
+                        "free some space on that disk (or use another one), then run the command again")
+        with pytest.raises(StoreError) as caught:
+            with store.transaction():
+                store.add_audit("register", detail="x" * 100_000)
+        assert str(caught.value) == expected
+        assert [a.detail for a in store.audit()] == ["before"]
+
+
+def test_a_store_that_cannot_be_opened_for_a_full_disk_says_so(tmp_path, monkeypatch):
+    """Opening writes (the WAL file, an upgrade): SQLite's full-disk error there gets the same advice."""
+    def full(*args, **kwargs):
+        exc = sqlite3.OperationalError("database or disk is full")
+        exc.sqlite_errorcode = sqlite3.SQLITE_FULL
+        raise exc
+
+    monkeypatch.setattr(store_module.sqlite3, "connect", full)
+    with pytest.raises(StoreError) as caught:
+        open_store(tmp_path / "r.sqlite")
+    assert str(caught.value) == (f"{tmp_path / 'r.sqlite'}: cannot be opened as a records store: the disk is full; "
+                                 "nothing was changed: free some space on that disk (or use another one), then run "
+                                 "the command again")

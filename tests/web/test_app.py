@@ -295,6 +295,67 @@ def test_upload_gives_each_files_result_as_ingest_does(as_user, make_copy, store
     assert post(client, "/returned/new-version", {"held": held}, page="/returned").status_code == 404
 
 
+def test_a_refused_upload_says_what_ingest_says_with_the_fix(as_user, store_file, tmp_path, monkeypatch):
+    """The page and 'portfolio ingest' give the same reason, and what to do, for a file that is no copy or too large."""
+    from click.testing import CliRunner
+
+    from generator.cli.common import main
+    from generator.web import views
+    from tests.hostile import big_file
+    monkeypatch.setattr(views, "MAX_FILE_BYTES", 400_000)  # the test client spools a larger upload to a file
+    not_a_copy = ("is not a PDF, Word (.docx) or scanned (PNG, JPEG, TIFF) file: check that it is the filled copy "
+                  "itself or a scan of it, or ask for the copy again")
+    fix = ("a filled copy is under 2 MB, so check that this is the copy itself; a scan of many pages: split it into "
+           "smaller files, or scan at 200-300 dpi")
+    body = upload(as_user(PROVIDER), ("notes.pdf", b"just some text"), ("big.pdf", b"%PDF-" + b" " * 400_000),
+                  headers={"HX-Request": "true"}).get_data(True)
+    assert f"<p>{not_a_copy}</p>" in body and f"<p>is over the limit of 0.4 MB: {fix}</p>" in body
+    folder = tmp_path / "sent"
+    folder.mkdir()
+    (folder / "notes.pdf").write_bytes(b"just some text")
+    big_file(folder / "big.pdf", 30_000_000)
+    result = CliRunner().invoke(main, ["ingest", str(folder), "--store", str(tmp_path / "cli.sqlite"), "--jobs", "1"])
+    assert result.exit_code == 1
+    assert f"rejected   {folder / 'notes.pdf'}: {not_a_copy}\n" in result.output
+    assert f"rejected   {folder / 'big.pdf'}: is 30.0 MB; the limit is 25 MB: {fix}\n" in result.output
+
+
+def test_a_full_disk_on_upload_is_a_page_saying_so_and_nothing_is_stored(as_user, make_copy, store_file, monkeypatch):
+    import errno
+    from pathlib import Path
+    client = as_user(PROVIDER)
+    page = client.get("/returned")
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    response = client.post("/returned", data={"csrf_token": csrf(page),
+                                              "copies": [(io.BytesIO(make_copy(iid(8), {})), "zoe.docx")]},
+                           content_type="multipart/form-data")
+    assert response.status_code == 507
+    assert ("The server&#39;s disk is full, so nothing was saved or stored. Ask the administrator to free some space "
+            "on it, then try again.") in response.get_data(True)
+    with open_store(store_file) as store:
+        assert store.submissions() == []
+
+
+def test_a_copy_not_stored_for_a_full_store_disk_tells_the_uploader_whom_to_ask(as_user, make_copy, monkeypatch):
+    from generator.errors import StoreError
+    from generator.records.sqlite import SQLiteStore
+
+    def full(self, *args, **kwargs):
+        raise StoreError("records.sqlite: the disk is full; the transaction was rolled back, nothing of it was kept: "
+                         "free some space on that disk (or use another one), then run the command again")
+
+    client = as_user(PROVIDER)
+    monkeypatch.setattr(SQLiteStore, "add_submission", full)
+    body = upload(client, ("zoe.docx", make_copy(iid(9), {})), headers={"HX-Request": "true"}).get_data(True)
+    assert "status-failed" in body and "run the command" not in body
+    assert ("the disk is full; the transaction was rolled back, nothing of it was kept: ask the administrator to free "
+            "some space on the server&#39;s disk, then upload it again)") in body
+
+
 def test_only_a_provider_stores_a_conflict_as_a_new_version(as_user, make_copy, store_file):
     manager = as_user(RIVERSIDE)
     upload(manager, ("one.docx", make_copy(iid(4), {ACHIEVED: True})))

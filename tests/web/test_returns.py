@@ -51,6 +51,10 @@ def test_a_provider_makes_a_link_and_the_learner_returns_their_copy(as_user, iss
     other = post(learner, link, {"copy": (io.BytesIO(make_copy(iid(22), {ACHIEVED: True})), "mine.docx")},
                  page=link, content_type="multipart/form-data").get_data(True)
     assert "This is not the copy this link is for" in other
+    notes = post(learner, link, {"copy": (io.BytesIO(b"my notes"), "mine.pdf")}, page=link,
+                 content_type="multipart/form-data").get_data(True)
+    assert ("This is not a PDF or Word (.docx) file: upload the copy you were sent with this link, filled in and "
+            "saved as it was (.pdf or .docx).") in notes
     with open_store(issued) as store:
         assert store.submissions() == []
     right = post(learner, link, {"copy": (io.BytesIO(make_copy(iid(21), {"case_studies.studies.case_1.outcomes": SECRET})),
