@@ -83,6 +83,10 @@ SCAN_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 NEEDS_TRANSCRIPTION = "needs transcription"
 NEEDS_REVIEW = "needs review"
+#: The warning on a copy any of whose answers was read from its pages' own text (a copy filled on screen,
+#: then printed to PDF or flattened): not from its form fields, and what the print left out of a long
+#: answer is not in it.
+FROM_PAGE_TEXT = "read from the text of a printed or flattened copy: check it against the original"
 
 
 # ---------------------------------------------------------------- results
@@ -255,16 +259,57 @@ def _pdf_pages(data: bytes, name: str) -> Iterator[Loaded]:
                 raise _too_big(name, n + 1, int(width_pt * scale), int(height_pt * scale))
             bitmap = page.render(scale=scale, grayscale=True)
             array = np.array(bitmap.to_pil().convert("L"))
-            textpage = page.get_textpage()
-
-            def text(rect: list[float], textpage: Any = textpage) -> str:
-                x0, x1 = sorted((rect[0], rect[2]))
-                y0, y1 = sorted((rect[1], rect[3]))
-                return " ".join(textpage.get_text_bounded(x0, y0, x1, y1).split())
-
-            yield Loaded(n + 1, array, dpi, scanned=False, text=text)
+            yield Loaded(n + 1, array, dpi, scanned=False, text=_page_text(page.get_textpage()))
     finally:
         pdf.close()
+
+
+def _page_text(textpage: Any) -> Callable[[list[float]], str]:
+    """The page's own text in a field's box (a rectangle in points), as a function of the box.
+
+    The page's characters, in its reading order, fall into runs: one line of one answer's drawing (the
+    characters of one text object, each starting no further left than the one before and at most 1.5
+    times the font's height to its right). A run is the field's whose box holds the centre of its first
+    character, and is taken whole: an answer too wide for its box, which its drawing clips at the box's
+    edge, is read whole, and its clipped end, lying under the next box, is not read into the next
+    answer. Runs are joined with a space and white space is collapsed."""
+    import ctypes
+
+    import pypdfium2.raw as raw
+    chars: list[tuple[str, int]] = []  # each character, and its run
+    starts: list[tuple[float, float]] = []  # the centre of each run's first character
+    last: tuple[int | None, float] | None = None  # the text object and origin of the last character
+    x, y = ctypes.c_double(), ctypes.c_double()
+    for i in range(textpage.count_chars()):
+        ch = chr(raw.FPDFText_GetUnicode(textpage.raw, i) or 32)
+        if not ch.strip():
+            chars.append((" ", len(starts) - 1))
+            continue
+        raw.FPDFText_GetCharOrigin(textpage.raw, i, x, y)
+        obj = ctypes.cast(raw.FPDFText_GetTextObject(textpage.raw, i), ctypes.c_void_p).value
+        _, low, _, high = textpage.get_charbox(i, loose=True)  # the font's height, on the page
+        size = max(high - low, 1.0)
+        if last is None or obj != last[0] or not -0.1 * size <= x.value - last[1] <= 1.5 * size:
+            left, bottom, right, top = textpage.get_charbox(i)
+            starts.append(((left + right) / 2, (bottom + top) / 2))
+        last = (obj, x.value)
+        chars.append((ch, len(starts) - 1))
+
+    def text(rect: list[float]) -> str:
+        x0, x1 = sorted((rect[0], rect[2]))
+        y0, y1 = sorted((rect[1], rect[3]))
+        runs = {n for n, (cx, cy) in enumerate(starts) if x0 <= cx <= x1 and y0 <= cy <= y1}
+        out: list[str] = []
+        previous: int | None = None
+        for ch, run in chars:
+            if run in runs:
+                if run != previous:
+                    out.append(" ")  # runs are words apart, even with no space between them on the page
+                out.append(ch)
+                previous = run
+        return " ".join("".join(out).split())
+
+    return text
 
 
 def _page_image(image: Any, width_pt: float, height_pt: float) -> Any | None:
@@ -776,6 +821,8 @@ def read_scan(data: bytes, name: str, lookup: Lookup) -> ScanRead:
     for copy in copies.values():
         known = lookup(copy.instance_id)
         assert known is not None
+        if any(m.decision == "typed" for m in copy.marks):
+            copy.warnings.append(FROM_PAGE_TEXT)
         for definition in known.fields:
             if definition["id"] not in copy.states:
                 copy.states[definition["id"]] = "missing"

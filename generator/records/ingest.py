@@ -625,8 +625,11 @@ def new_submission(item_path: Path, sha256: str, size: int, read: ReadOutcome,
         values=values, warnings=warnings, flags=[(flag.field, flag.kind) for flag in record.flags], data=data)
 
 
-def _answers(values: Iterable[FieldValue]) -> dict[str, tuple[str, Any]]:
-    return {v.field_id: (v.state, v.value) for v in values}
+def _answers(values: Iterable[FieldValue], words: bool = False) -> dict[str, tuple[str, Any]]:
+    """Each field's state and value; with ``words``, text by its words only (white space trimmed and
+    collapsed), as it is read from the text of a printed page."""
+    return {v.field_id: (v.state, " ".join(v.value.split()) if words and isinstance(v.value, str) else v.value)
+            for v in values}
 
 
 def _answered(values: Iterable[FieldValue], definitions: Iterable[Mapping[str, Any]]) -> bool:
@@ -635,10 +638,11 @@ def _answered(values: Iterable[FieldValue], definitions: Iterable[Mapping[str, A
     return any(v.state == "read" and v.value not in (None, "", False) and v.field_id not in cover for v in values)
 
 
-def differing_fields(stored: Iterable[FieldValue], new: Iterable[FieldValue]) -> list[str]:
+def differing_fields(stored: Iterable[FieldValue], new: Iterable[FieldValue], words: bool = False) -> list[str]:
     """Ids of the fields whose value or state differs between two copies (ids only, never values), in the
-    new copy's order, then those only the stored copy has."""
-    old, now = _answers(stored), _answers(new)
+    new copy's order, then those only the stored copy has; with ``words``, text differing only in white
+    space is the same (a copy read from a page's text against one read from its fields)."""
+    old, now = _answers(stored, words), _answers(new, words)
     return [fid for fid in dict.fromkeys([*now, *old]) if old.get(fid) != now.get(fid)]
 
 
@@ -741,9 +745,11 @@ def store_submission(store: Store, new: NewSubmission, supersede: bool,
         earlier = store.instance_submissions(new.instance_id)
         latest = next((s for s in reversed(earlier) if s.current), None)
         latest_values: list[FieldValue] = []  # read once, where a decision needs them
+        # text read from a page (a scan's typed text) has its white space collapsed: compare words only
+        words = latest is not None and "scan" in (new.format, latest.format)
         if latest is not None and new.part is None:  # a separately issued part: every distinct file is kept
             latest_values = store.values([latest.id]).get(latest.id, [])
-            if _answers(latest_values) == _answers(new.values):
+            if _answers(latest_values, words) == _answers(new.values, words):
                 return "unchanged", f"same answers as submission {latest.id} (a re-saved copy)", None, latest.id
         issued = store.issued(new.instance_id)
         first = earlier[0] if earlier else None
@@ -784,7 +790,7 @@ def store_submission(store: Store, new: NewSubmission, supersede: bool,
                             submission_id=sid, detail=f"copy {version} of a separately issued {new.part} form")
             return "new", f"copy {version} of the same {new.part} form", sid, None
         assert latest is not None
-        differing = differing_fields(latest_values, new.values)
+        differing = differing_fields(latest_values, new.values, words)
         if not supersede:
             # One conflict entry per file, however many processes or reruns meet it.
             if store.find_audit("conflict", new.sha256) is None:

@@ -9,6 +9,7 @@ written in the test, so nothing is rendered and no image is decoded: each answer
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ from generator.errors import ReadError, StoreError
 from generator.reading.scan import NEEDS_REVIEW, NEEDS_TRANSCRIPTION, Known, Mark, PageInfo, ScanCopy, ScanRead
 from generator.records import ingest as ingest_module
 from generator.records.connect import open_store
-from generator.records.ingest import _page_row, _read_scan, _scan_submission, known_layouts, scan_outcomes
+from generator.records.ingest import (_page_row, _read_scan, _scan_submission, known_layouts, scan_outcomes,
+                                      store_submission)
 from generator.records.register import learner_key
 from generator.records.store import Definition, FieldValue, IssuedPack, ScanField, ScanPage
 
@@ -242,6 +244,44 @@ def test_a_changed_copy_scanned_again_is_a_conflict_or_with_supersede_the_next_v
     assert [(s.id, s.version, s.supersedes) for s in store.submissions(current_only=False)] == [
         (1, 1, None), (2, 2, 1)]
     assert [p.submission_id for p in store.scan_pages()] == [1, 2]
+
+
+def typed_copy(notes: str, name: str = "Zoë Łukasiewicz") -> ScanCopy:
+    """A copy printed to PDF: its text read from its pages, its white space collapsed as read."""
+    return ScanCopy(ONE, [page(1)], values={"cover.name": name, "review.done": True, "review.notes": notes},
+                    states={"cover.name": "read", "review.done": "read", "review.notes": "read"})
+
+
+def test_a_printed_copy_whose_text_differs_only_in_white_space_is_the_copy_stored_from_its_fields(store):
+    """The fillable copy keeps its answers' line breaks and trailing spaces; the same copy printed to PDF
+    gives the words with single spaces, as they are read from a page: the same answers, not a conflict."""
+    typed = typed_copy("Agreed a plan.\n\nReviewed it  in March. \n", "Zoë Łukasiewicz ")
+    fillable = replace(_scan_submission(Path("zoe.pdf"), "7" * 64, 1, typed, DEFINITION, ISSUED, None),
+                       format="pdf", editor="portfolio fill")
+    assert store_submission(store, fillable, False)[0] == "new"
+    same = typed_copy("Agreed a plan. Reviewed it in March.")
+    [unchanged] = scan_outcomes(store, Path("printed.pdf"), SHA, b"PDF", ScanRead([same]), False)
+    assert (unchanged.status, unchanged.previous_id) == ("unchanged", 1)
+    other = typed_copy("Agreed a plan. Reviewed it in April.")
+    [conflict] = scan_outcomes(store, Path("printed.pdf"), "6" * 64, b"PDF", ScanRead([other]), False)
+    assert conflict.status == "conflict"
+    assert "other answers in 1 field(s): review.notes;" in conflict.reason
+    # two copies read from their fields are compared as they are: white space is part of a typed answer
+    spaced = replace(fillable, sha256="8" * 64, values=[
+        FieldValue(v.field_id, v.state, "Agreed a plan. Reviewed it in March." if v.field_id == "review.notes"
+                   else v.value) for v in fillable.values])
+    status, reason, _, _ = store_submission(store, spaced, False)
+    assert status == "conflict" and "other answers in 1 field(s): review.notes;" in reason
+
+
+def test_a_fillable_copy_after_its_printed_copy_is_compared_by_its_words_too(store):
+    [printed] = scan_outcomes(store, Path("printed.pdf"), SHA, b"PDF", ScanRead([typed_copy("Agreed a plan.")]),
+                              False)
+    assert printed.status == "new"
+    fillable = replace(_scan_submission(Path("zoe.pdf"), "7" * 64, 1, typed_copy("Agreed a plan.\n"), DEFINITION,
+                                        ISSUED, None), format="pdf", editor="portfolio fill")
+    assert store_submission(store, fillable, False)[:2] == ("unchanged",
+                                                            "same answers as submission 1 (a re-saved copy)")
 
 
 def test_a_scan_of_another_pcns_copy_is_refused_for_a_pcn_manager(store):
