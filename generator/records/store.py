@@ -698,8 +698,10 @@ def _verify_chain(store: Store) -> ChainReport:
     for kind in ("submission", "issued", "audit"):
         unsealed = [ref for ref in rows.refs(kind) if ref not in sealed[kind]]
         if unsealed:
+            more = len(unsealed) - 1
             problems.append(f"{describe_row(kind, unsealed[0])} is not in the ledger"
-                            + (f" (nor are {len(unsealed) - 1} more {kind} rows)" if len(unsealed) > 1 else "")
+                            + (f" (nor is 1 more {kind} row)" if more == 1 else
+                               f" (nor are {more} more {kind} rows)" if more else "")
                             + ": it was added around the tool")
     return ChainReport(len(entries), prev, problems)
 

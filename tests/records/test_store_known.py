@@ -851,14 +851,16 @@ def test_the_tail_check_counts_what_the_seal_covers_after_later_entries(tmp_path
             with store.transaction():
                 store.add_audit("rejected", filename=name)
         assert [e.seq for e in store.ledger()] == [1, 2, 3] and protocol.verify_chain(store).ok
-    db = sqlite3.connect(location, isolation_level=None)
-    raw_audit(db, 5)
+    db = sqlite3.connect(location, isolation_level=None)  # a register row added around the tool
+    db.execute("INSERT INTO packs_issued VALUES ('i-1', 'pack', 'Zoë', 'P', 'riverside-pcn', '', '', '', '', "
+               "'z.pdf', 'c', '1', '2026-01-01', 'k', '2026-01-01', 'issued.csv')")
     db.close()
     with open_store(location) as store:
         with pytest.raises(StoreError) as raised:
             with store.transaction():
                 store.add_audit("rejected", filename="w.txt")
-        assert "(the audit_log table holds 5 rows but the ledger seals 4: rows were added or deleted around " \
+        # the audit rows add up (2 sealed by entry 1, 2 by entries 2 and 3): the register's do not
+        assert "(the packs_issued table holds 1 rows but the ledger seals 0: rows were added or deleted around " \
                "the tool)" in str(raised.value)
 
 
@@ -925,7 +927,11 @@ def test_verify_counts_the_unsealed_rows_of_a_kind_and_names_an_original_of_no_s
         assert protocol.verify_chain(store).problems == [
             "the original kept for file 0123456789ab… no longer has its SHA-256: it was changed",
             "audit entry 2 is not in the ledger (nor are 2 more audit rows): it was added around the tool"]
-    around_the_tool(location, ("DELETE FROM audit_log WHERE id > 2",), ("DELETE FROM originals",))
+    around_the_tool(location, ("DELETE FROM audit_log WHERE id > 3",), ("DELETE FROM originals",))
+    with open_store(location) as store:
+        assert protocol.verify_chain(store).problems == [
+            "audit entry 2 is not in the ledger (nor is 1 more audit row): it was added around the tool"]
+    around_the_tool(location, ("DELETE FROM audit_log WHERE id > 2",))
     with open_store(location) as store:
         assert protocol.verify_chain(store).problems == [
             "audit entry 2 is not in the ledger: it was added around the tool"]
