@@ -364,6 +364,14 @@ def test_postgresql_locations_are_told_apart_and_shown_without_the_password():
     assert describe("postgresql://h:notaport:x/db?bad=1") == "postgresql://(a URL that cannot be parsed)"
 
 
+def test_a_driver_error_is_named_by_its_first_line_or_else_its_type():
+    from generator.records.postgres import _first_line
+    assert _first_line(ValueError("  first\nsecond  ")) == "first"
+    assert _first_line(ValueError()) == "ValueError"
+    assert _first_line(KeyError("")) == "''"  # a KeyError's text is its key's repr
+    assert _first_line(RuntimeError("  \n ")) == "RuntimeError"
+
+
 @pytest.mark.parametrize("url, error, why", [
     ("postgresql://ann:x@h/records", "FATAL:  password authentication failed for user \"ann\"",
      "the server refused user ann (wrong or missing password); give the password in the URL, $PGPASSWORD or "
@@ -378,6 +386,9 @@ def test_postgresql_locations_are_told_apart_and_shown_without_the_password():
      "there is no database ann on the server; create it (createdb ann)"),
     ("postgresql://bob@h/records", 'FATAL:  role "bob" does not exist',
      "the server has no user bob; name another user in --store or ask the administrator to create it"),
+    # "role" without "does not exist": not a missing user, but one that may not log in
+    ("postgresql://bob@h/records", 'FATAL:  role "bob" is not permitted to log in',
+     "user bob may not connect to database records from here"),
     ("postgresql://bob@h/records", "FATAL:  permission denied for database \"records\"",
      "user bob may not connect to database records from here; ask the administrator to grant CONNECT "
      "(see the README's GRANTs)"),
