@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import shutil
 from pathlib import Path
@@ -38,6 +39,25 @@ def need_tool(*names: str) -> None:
     missing = [n for n in names if shutil.which(n) is None]
     if missing:
         skip_or_fail(f"needs {', '.join(missing)} on PATH")
+
+
+#: In a mutation run (mutmut sets MUTANT_UNDER_TEST), the wall-clock seconds one test may take before the
+#: test process ends with exit status 1 (the mutant counts as caught, as a test that fails). mutmut bounds a
+#: mutant's CPU time only, and a mutant that leaves a test waiting for a reader process that never answers
+#: uses no CPU; the suite's own tests take seconds at most.
+MUTATION_TEST_WALL_SECONDS = 120
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    if "MUTANT_UNDER_TEST" not in os.environ:
+        yield
+        return
+    faulthandler.dump_traceback_later(MUTATION_TEST_WALL_SECONDS, exit=True)  # a C thread: ends even a blocked call
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture(scope="session")
