@@ -59,8 +59,11 @@ def ingest(paths: Sequence[Path], store_file: str, supersede: bool, registers: S
     too, even with --supersede, unless --accept-changed-learner is given (and
     audited). Files that cannot be read are
     rejected with the reason. Fields missing from a copy and values for fields
-    the pack does not define are stored and listed. Exits with 1 when any file
-    was rejected, conflicting or failed (the others are stored all the same).
+    the pack does not define are stored and listed. A scanned page that matches
+    no issued copy is kept with its image (one line per file names its pages;
+    see 'portfolio review pages'). Exits with 1 when any file was rejected,
+    conflicting or failed, or left a scanned page unidentified (the others are
+    stored all the same); 2 for a usage mistake; 130 when interrupted.
 
     Example: portfolio ingest returned/ --register build/2026-autumn/issued.csv
     """

@@ -120,6 +120,7 @@ class FileOutcome:
     unmapped: list[str] = field(default_factory=list)  # field ids in the copy, unknown to the manifest
     warnings: list[str] = field(default_factory=list)  # printable (quoted values blanked)
     code: str = ""  # for a rejected or failed file, its error code (``generator.errors.CODES``)
+    pages: list[dict[str, Any]] = field(default_factory=list)  # unidentified: each page's index, reason, instance
 
     @property
     def name(self) -> str:
@@ -136,9 +137,10 @@ class IngestResult:
 
     @property
     def counts(self) -> dict[str, int]:
+        """Outcomes by status; "unidentified" counts scanned pages (one outcome holds a file's pages)."""
         out = dict.fromkeys(STATUSES, 0)
         for f in self.files:
-            out[f.status] += 1
+            out[f.status] += len(f.pages) if f.status == "unidentified" and f.pages else 1
         return out
 
     @property
@@ -225,7 +227,8 @@ def result_json(result: IngestResult) -> dict[str, Any]:
                       for k, (rows, new) in result.registers.items()},
         "files": [{"path": o.path, "status": o.status, "reason": o.reason, "sha256": o.sha256,
                    "instance_id": o.instance_id, "submission_id": o.submission_id, "previous_id": o.previous_id,
-                   "missing": o.missing, "unmapped": o.unmapped, "warnings": o.warnings} for o in result.files],
+                   "missing": o.missing, "unmapped": o.unmapped, "warnings": o.warnings, "pages": o.pages}
+                  for o in result.files],
     }
 
 
@@ -935,6 +938,27 @@ def _page_row(sha256: str, filename: str, page: Any, submission_id: int | None) 
                     page.residual_mm, page.reason, page.image)
 
 
+def page_list(indexes: list[int]) -> str:
+    """'page 3', 'pages 3 and 4', 'pages 3, 4 and 7'."""
+    if len(indexes) == 1:
+        return f"page {indexes[0]}"
+    return f"pages {', '.join(str(i) for i in indexes[:-1])} and {indexes[-1]}"
+
+
+def unidentified_reason(pages: list[dict[str, Any]]) -> str:
+    """One line for a file's unidentified pages: which, and why (grouped by reason, in page order)."""
+    by_reason: dict[str, list[int]] = {}
+    for page in pages:
+        by_reason.setdefault(page["reason"], []).append(page["page"])
+    kept = "its image is kept" if len(pages) == 1 else "their images are kept"
+    which = page_list([page["page"] for page in pages])
+    if len(by_reason) == 1:
+        why = f": {next(iter(by_reason))}"
+    else:
+        why = " (" + "; ".join(f"{page_list(indexes)}: {reason}" for reason, indexes in by_reason.items()) + ")"
+    return f"scanned {which} not identified{why}; {kept} (portfolio review pages)"
+
+
 def scan_outcomes(store: Store, path: Path, sha256: str, data: bytes, scan: ScanRead,
                   supersede: bool, only_pcn: str | None = None) -> list[FileOutcome]:
     """Store what a scan held: one submission per copy found in it (with its pages, every mark's ink
@@ -974,8 +998,8 @@ def scan_outcomes(store: Store, path: Path, sha256: str, data: bytes, scan: Scan
         outcome.status, outcome.submission_id, outcome.previous_id = status, sid, previous
         outcome.reason = f"{where}{': ' + reason if reason else ''}"
         outcomes.append(outcome)
+    lost: list[dict[str, Any]] = []
     for page in scan.unidentified:
-        reason = f"scanned page {page.index}: {page.reason}; its image is kept (portfolio review pages)"
         try:
             with store.transaction():
                 if store.add_scan_page(_page_row(sha256, path.name, page, None)):
@@ -985,7 +1009,10 @@ def scan_outcomes(store: Store, path: Path, sha256: str, data: bytes, scan: Scan
             outcomes.append(FileOutcome(str(path), "failed", reason=f"page {page.index} could not be stored "
                                         f"({redact(str(exc))})", sha256=sha256, code=exc.code))
             continue
-        outcomes.append(FileOutcome(str(path), "unidentified", reason=reason, sha256=sha256, code="E-READ"))
+        lost.append({"page": page.index, "reason": page.reason, "instance_id": page.instance_id})
+    if lost:  # one outcome for the file's pages, however many (a printed stack may have dozens)
+        outcomes.append(FileOutcome(str(path), "unidentified", reason=unidentified_reason(lost), sha256=sha256,
+                                    code="E-READ", pages=lost))
     if not outcomes:
         outcomes.append(FileOutcome(str(path), "rejected", reason="has no pages", sha256=sha256, code="E-READ"))
     return outcomes

@@ -172,8 +172,9 @@ def test_the_summary_counts_files_not_outcomes_so_a_scanned_stack_is_one_file(mo
 
     def ingested(*args, **kwargs):
         result = IngestResult(store=str(tmp_path / "r.sqlite"))
-        result.files = [FileOutcome("in/zoe.pdf", "new")] + [
-            FileOutcome("in/stack.pdf", "unidentified", reason=f"scanned page {n}: no page code") for n in (1, 2, 3)]
+        result.files = [FileOutcome("in/zoe.pdf", "new"), FileOutcome(
+            "in/stack.pdf", "unidentified", reason="scanned pages 1, 2 and 3 not identified: no page code",
+            pages=[{"page": n, "reason": "no page code", "instance_id": None} for n in (1, 2, 3)])]
         result.seconds, result.jobs = 2.0, 2
         return result
 
@@ -182,3 +183,18 @@ def test_the_summary_counts_files_not_outcomes_so_a_scanned_stack_is_one_file(mo
     assert result.output.splitlines()[-1] == (
         f"2 file(s) in 2.0 s (2 reader(s), 1.0 files/s): 1 new, 0 unchanged, 0 superseded, 0 conflicting, "
         f"0 rejected, 3 unidentified (scanned pages); store {(tmp_path / 'r.sqlite').resolve()}")
+    assert result.exit_code == 1  # pages to look at
+    listed = run("ingest", str(tmp_path), "--store", str(tmp_path / "r.sqlite"))
+    assert [line for line in listed.output.splitlines() if "in/stack.pdf" in line] == [
+        "unidentified in/stack.pdf: scanned pages 1, 2 and 3 not identified: no page code"]
+    as_json = json.loads(run("ingest", str(tmp_path), "--store", str(tmp_path / "r.sqlite"), "--json").output)
+    assert [(f["path"], f["status"], f["pages"]) for f in as_json["files"]] == [
+        ("in/zoe.pdf", "new", []),
+        ("in/stack.pdf", "unidentified", [{"page": n, "reason": "no page code", "instance_id": None} for n in (1, 2, 3)])]
+    assert as_json["counts"]["unidentified"] == 3 and as_json["ok"] is False
+
+
+def test_ingest_help_says_unidentified_pages_exit_with_1():
+    text = " ".join(run("ingest", "--help").output.split())
+    assert ("Exits with 1 when any file was rejected, conflicting or failed, or left a scanned page unidentified "
+            "(the others are stored all the same); 2 for a usage mistake; 130 when interrupted.") in text

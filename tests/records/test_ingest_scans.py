@@ -18,8 +18,8 @@ from generator.errors import ReadError, StoreError
 from generator.reading.scan import NEEDS_REVIEW, NEEDS_TRANSCRIPTION, Known, Mark, PageInfo, ScanCopy, ScanRead
 from generator.records import ingest as ingest_module
 from generator.records.connect import open_store
-from generator.records.ingest import (_page_row, _read_scan, _scan_submission, known_layouts, scan_outcomes,
-                                      store_submission)
+from generator.records.ingest import (IngestResult, _page_row, _read_scan, _scan_submission, known_layouts,
+                                      scan_outcomes, store_submission, unidentified_reason)
 from generator.records.register import learner_key
 from generator.records.store import Definition, FieldValue, IssuedPack, ScanField, ScanPage
 
@@ -173,8 +173,10 @@ def test_a_scan_of_two_copies_and_an_unknown_page_stores_each(store):
         ("scans/stack.png", "new", "scanned pages 1, 2", SHA, ONE, 1, None, ""),
         ("scans/stack.png", "new", "scanned page 3", SHA, TWO, 2, None, ""),
         ("scans/stack.png", "unidentified",
-         "scanned page 4: no QR code of this tool was found on the page; its image is kept (portfolio review pages)",
-         SHA, None, None, None, "E-READ")]
+         "scanned page 4 not identified: no QR code of this tool was found on the page; its image is kept "
+         "(portfolio review pages)", SHA, None, None, None, "E-READ")]
+    assert outcomes[2].pages == [{"page": 4, "reason": "no QR code of this tool was found on the page",
+                                  "instance_id": None}]
     assert outcomes[0].missing == [] and outcomes[1].missing == ["feedback.again"]
     assert outcomes[0].warnings == [
         "review.notes: handwriting on a scanned page needs transcription (portfolio review)",
@@ -223,13 +225,49 @@ def test_a_scan_offered_again_is_unchanged_and_its_unknown_page_is_not_stored_tw
     again = scan_outcomes(store, Path("again.png"), SHA, b"DATA", scan, False)
     assert [(o.status, o.reason, o.submission_id, o.previous_id) for o in again] == [
         ("unchanged", "scanned pages 1, 2: already ingested (submission 1)", None, 1),
-        ("unidentified", "scanned page 3: not issued by this store; its image is kept (portfolio review pages)",
-         None, None)]
+        ("unidentified", "scanned page 3 not identified: not issued by this store; its image is kept "
+                         "(portfolio review pages)", None, None)]
     assert audit(store) == [  # the page's entry is written once, with the instance its page code names
         ("ingested", "stack.png", SHA, ONE, 1, "new copy"),
         ("unidentified", "stack.png", SHA, STRAY, None, "page 3: not issued by this store")]
     assert [(p.page_index, p.instance_id, p.filename) for p in store.scan_pages(unidentified=True)] == [
         (3, STRAY, "stack.png")]
+
+
+def test_a_stacks_unidentified_pages_are_one_outcome_naming_them_and_every_page_is_kept(store):
+    """A printed stack of many pages listed a line per page; each page is still stored and audited."""
+    no_code = "no QR code of this tool was found on the page"
+    scan = ScanRead(copies=[zoe_copy()], pages=9, unidentified=[
+        page(3, None, None, no_code, b"IMG3"), page(4, None, None, no_code, b"IMG4"),
+        page(7, None, None, no_code, b"IMG7"), page(9, STRAY, 1, "not issued by this store", b"IMG9")])
+    outcomes = scan_outcomes(store, Path("stack.pdf"), SHA, b"DATA", scan, False)
+    assert [(o.status, o.instance_id) for o in outcomes] == [("new", ONE), ("unidentified", None)]
+    lost = outcomes[1]
+    assert lost.reason == ("scanned pages 3, 4, 7 and 9 not identified (pages 3, 4 and 7: no QR code of this tool was "
+                           "found on the page; page 9: not issued by this store); their images are kept "
+                           "(portfolio review pages)")
+    assert lost.pages == [{"page": 3, "reason": no_code, "instance_id": None},
+                          {"page": 4, "reason": no_code, "instance_id": None},
+                          {"page": 7, "reason": no_code, "instance_id": None},
+                          {"page": 9, "reason": "not issued by this store", "instance_id": STRAY}]
+    assert (lost.sha256, lost.code) == (SHA, "E-READ")
+    assert [(p.page_index, p.instance_id, p.image) for p in store.scan_pages(unidentified=True)] == [
+        (3, None, b"IMG3"), (4, None, b"IMG4"), (7, None, b"IMG7"), (9, STRAY, b"IMG9")]
+    assert [a[5] for a in audit(store) if a[0] == "unidentified"] == [
+        f"page 3: {no_code}", f"page 4: {no_code}", f"page 7: {no_code}", "page 9: not issued by this store"]
+    result = IngestResult(store=store.path, files=outcomes)
+    assert result.counts["unidentified"] == 4 and not result.ok  # the summary counts pages
+
+
+def test_the_pages_of_one_reason_are_named_with_and():
+    def pages(*indexes, reason="blank"):
+        return [{"page": i, "reason": reason, "instance_id": None} for i in indexes]
+
+    assert unidentified_reason(pages(5)) == ("scanned page 5 not identified: blank; its image is kept "
+                                             "(portfolio review pages)")
+    assert unidentified_reason(pages(5, 6)) == ("scanned pages 5 and 6 not identified: blank; their images are kept "
+                                                "(portfolio review pages)")
+    assert unidentified_reason(pages(1, 2, 3)).startswith("scanned pages 1, 2 and 3 not identified: blank; their")
 
 
 def test_a_changed_copy_scanned_again_is_a_conflict_or_with_supersede_the_next_version(store):

@@ -153,9 +153,9 @@ def test_result_json_known_answer(tmp_path):
         "files": [
             {"path": "zoe.pdf", "status": "new", "reason": "", "sha256": "a" * 64, "instance_id": IID,
              "submission_id": 1, "previous_id": None, "missing": ["review.notes"], "unmapped": ["x.y"],
-             "warnings": ["x: date not understood"]},
+             "warnings": ["x: date not understood"], "pages": []},
             {"path": "bad.pdf", "status": "rejected", "reason": "is damaged", "sha256": "b" * 64, "instance_id": None,
-             "submission_id": None, "previous_id": None, "missing": [], "unmapped": [], "warnings": []}],
+             "submission_id": None, "previous_id": None, "missing": [], "unmapped": [], "warnings": [], "pages": []}],
     }
 
 

@@ -75,10 +75,14 @@ def test_a_scan_of_issued_copies_becomes_submissions_and_unknown_pages_are_kept(
         result = ingest([scan_file], store, registers=[register], jobs=1)
         statuses = [(o.status, o.instance_id) for o in result.files]
         assert statuses == [("new", pack_row["instance_id"]), ("new", feedback_row["instance_id"]),
-                            ("unidentified", None), ("unidentified", None)]
-        assert not result.ok  # two pages need a person
-        assert result.files[2].reason.startswith("scanned page 3: no QR code of this tool was found on the page")
-        assert f"instance {UNKNOWN}" in result.files[3].reason and "register the cohort first" in result.files[3].reason
+                            ("unidentified", None)]  # the file's two unknown pages: one outcome
+        assert not result.ok and result.counts["unidentified"] == 2  # two pages need a person
+        [blank, stray] = result.files[2].pages
+        assert blank == {"page": 3, "reason": "no QR code of this tool was found on the page", "instance_id": None}
+        assert stray["page"] == 4 and stray["instance_id"] == UNKNOWN and "register the cohort first" in stray["reason"]
+        assert result.files[2].reason == (
+            "scanned pages 3 and 4 not identified (page 3: no QR code of this tool was found on the page; "
+            f"page 4: {stray['reason']}); their images are kept (portfolio review pages)")
         subs = {s.instance_id: s for s in store.submissions()}
         assert {s.format for s in subs.values()} == {"scan"}
         assert subs[feedback_row["instance_id"]].part == "patient_feedback"
