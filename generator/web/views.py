@@ -345,19 +345,30 @@ def returned():
     return render_template(template, results=results, posted=request.method == "POST")
 
 
+#: What a second press of "Store as new version" is told (the first one stored the copy).
+ALREADY_STORED = "already stored as a new version when the button was first pressed; nothing more was stored"
+
+
 @bp.route("/returned/new-version", methods=["POST"])
 @provider_only
 def store_new_version():
-    """Store a held conflicting copy as the next version of its form (the old one is kept)."""
+    """Store a held conflicting copy as the next version of its form (the old one is kept). Once stored,
+    the held copy gives way to a small receipt, so pressing the button again says so rather than 404."""
     held = request.form.get("held", "")
     if not HELD.fullmatch(held):
         abort(404)
     path = _held_dir() / held
-    if not path.is_file():
-        abort(404)
+    receipt = path.with_name(held + ".stored")
     name = uploaded_name(request.form.get("name", held))
-    results = _ingest([(name, path.read_bytes())], supersede=True)
-    path.unlink(missing_ok=True)
+    if not path.is_file():
+        if not receipt.is_file():
+            abort(404)
+        results = [UploadResult(name, "unchanged", ALREADY_STORED, learner=receipt.read_text(encoding="ascii"))]
+    else:
+        results = _ingest([(name, path.read_bytes())], supersede=True)
+        if results[0].status in ("new", "unchanged", "superseded"):  # else the button may be pressed again
+            receipt.write_text(results[0].learner, encoding="ascii")
+            path.unlink(missing_ok=True)
     template = "_results.html" if request.headers.get("HX-Request") else "returned.html"
     return render_template(template, results=results, posted=True)
 

@@ -291,8 +291,17 @@ def test_upload_gives_each_files_result_as_ingest_does(as_user, make_copy, store
     assert ("superseded", f"web:{PROVIDER}", "changed.docx") in actions  # the learner's file name is kept
     with open_store(store_file) as store:
         assert [s.filename for s in store.submissions(current_only=False)] == ["first.docx", "changed.docx"]
-    # the held copy is gone once stored
-    assert post(client, "/returned/new-version", {"held": held}, page="/returned").status_code == 404
+    # the held copy is gone once stored; pressing the button again says so, with the learner's page
+    first_link = stored.get_data(True).split("\">learner's page</a>")[0].rsplit('href="', 1)[1]
+    again = post(client, "/returned/new-version", {"held": held, "name": "changed.docx"}, page="/returned")
+    assert again.status_code == 200
+    body = again.get_data(True)
+    assert ('<td>unchanged</td>' in body and "<p>already stored as a new version when the button was first pressed; "
+            "nothing more was stored</p>" in body)
+    assert f'<a href="{first_link}">learner\'s page</a>' in body and first_link.startswith("/learners/")
+    with open_store(store_file) as store:
+        assert len(store.submissions(current_only=False)) == 2  # nothing more
+    assert [p.name for p in (store_file.parent / "records.sqlite.web" / "held").iterdir()] == [f"{held}.stored"]
 
 
 def test_a_refused_upload_says_what_ingest_says_with_the_fix(as_user, store_file, tmp_path, monkeypatch):
@@ -354,6 +363,26 @@ def test_a_copy_not_stored_for_a_full_store_disk_tells_the_uploader_whom_to_ask(
     assert "status-failed" in body and "run the command" not in body
     assert ("the disk is full; the transaction was rolled back, nothing of it was kept: ask the administrator to free "
             "some space on the server&#39;s disk, then upload it again)") in body
+
+
+def test_a_new_version_that_could_not_be_stored_may_be_stored_by_pressing_again(as_user, make_copy, monkeypatch):
+    from generator.errors import StoreError
+    from generator.records.sqlite import SQLiteStore
+    client = as_user(PROVIDER)
+    upload(client, ("one.docx", make_copy(iid(7), {ACHIEVED: True})))
+    conflict = upload(client, ("two.docx", make_copy(iid(7), {}))).get_data(True)
+    held = conflict.split('name="held" value="')[1].split('"')[0]
+    real = SQLiteStore.add_submission
+
+    def locked(self, *args, **kwargs):
+        raise StoreError("records.sqlite: another program kept the store locked")
+
+    monkeypatch.setattr(SQLiteStore, "add_submission", locked)
+    failed = post(client, "/returned/new-version", {"held": held, "name": "two.docx"}, page="/returned")
+    assert "status-failed" in failed.get_data(True)
+    monkeypatch.setattr(SQLiteStore, "add_submission", real)
+    stored = post(client, "/returned/new-version", {"held": held, "name": "two.docx"}, page="/returned")
+    assert "status-superseded" in stored.get_data(True)
 
 
 def test_only_a_provider_stores_a_conflict_as_a_new_version(as_user, make_copy, store_file):
@@ -433,8 +462,10 @@ def test_the_audit_log_page_lists_who_did_what(as_user, stored):
     client = as_user(PROVIDER)
     client.get("/exports/csv")
     page = client.get("/audit").get_data(True)
-    assert "<td>exported</td><td>web:provider@training.example</td>" in page
-    assert "<td>user added</td>" in page and "<td>ingested</td>" in page
+    assert ('<td role="cell" data-label="What">exported</td><td role="cell" data-label="Who">'
+            'web:provider@training.example</td>') in page
+    assert '<td role="cell" data-label="What">user added</td>' in page
+    assert '<td role="cell" data-label="What">ingested</td>' in page
 
 
 def test_identifiers_never_reach_the_logs(as_user, stored, caplog):

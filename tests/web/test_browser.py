@@ -369,3 +369,51 @@ def test_saving_a_transcription_says_what_was_saved_and_the_next_box_has_the_foc
     page.get_by_text("Nothing left to review.").wait_for()
     assert page.get_by_role("status").inner_text().endswith("(submission 1): no. Nothing left to review.")
     assert page.locator("input[name=value]").count() == 0
+
+
+#: Words of the audit log's cells split across lines although a line of the page could hold them whole.
+SPLIT_WORDS = """() => {
+  const split = [];
+  const main = document.querySelector('main'), style = getComputedStyle(main);
+  const line = main.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 20;
+  for (const td of document.querySelectorAll('table.audit td')) {
+    const walker = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const m of node.textContent.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        if (new Set([...range.getClientRects()].map(r => Math.round(r.top))).size < 2) continue;
+        const whole = document.createElement('span');
+        whole.style.whiteSpace = 'nowrap';
+        whole.textContent = m[0];
+        td.appendChild(whole);
+        const width = whole.getBoundingClientRect().width;
+        whole.remove();
+        if (width <= line) split.push(m[0]);
+      }
+    }
+  }
+  return split;
+}"""
+
+
+def test_on_a_phone_the_audit_log_wraps_at_spaces_and_breaks_only_a_token_longer_than_a_line(watched, server):
+    """At 390 px the log broke words mid-word ('rejec|ted', 'provider@trainin|g.example')."""
+    page = watched
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, server, PROVIDER)
+    long_name = "portfolio_dafydd_ap_gruffudd_2026-11-20_final_version_from_the_email_attachment.pdf"
+    page.goto(server + "/returned")
+    page.get_by_label("Returned copies").set_input_files(
+        [{"name": long_name, "mimeType": "application/pdf", "buffer": b"just some text"}])
+    page.get_by_role("button", name="Upload").click()
+    page.locator("#results table").wait_for(timeout=120_000)
+    page.goto(server + "/audit")
+    entry = page.locator("table.audit tbody tr", has_text=long_name).first
+    assert "upload rejected" in entry.inner_text() and "check that it is the filled copy" in entry.inner_text()
+    assert page.evaluate(SPLIT_WORDS) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the long name is broken, not cut off
+    box = entry.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    check_page(page, "phone-audit")
