@@ -647,14 +647,15 @@ class ExportResult:
 
 def export(store: Any = None, fmt: str = "csv", *, all_versions: bool = False,
            fhir_base: str | None = None, output: Path | str | None = None,
-           include_flagged: bool = False) -> ExportResult:
+           include_flagged: bool = False, audit: str | None = None) -> ExportResult:
     """The stored records as ``fmt`` (one of EXPORT_FORMATS), written to ``output`` when given.
 
     ``all_versions`` includes superseded versions; ``fhir_base`` is the base of
     the Questionnaires' canonical URLs (a URN or an http(s) URL). A value flagged
     as a possible patient identifier is withheld (a marker naming the kind takes
     its place) unless a reviewer cleared its copy (``review_clear``) or
-    ``include_flagged`` is set; the result counts both.
+    ``include_flagged`` is set; the result counts both. With ``audit``, the export
+    is recorded in the audit log ("exported", that detail), as the web app's downloads are.
     """
     from generator.files import write_atomic
     from generator.records.export import DEFAULT_FHIR_BASE, export_records
@@ -662,9 +663,12 @@ def export(store: Any = None, fmt: str = "csv", *, all_versions: bool = False,
     base = fhir_base or DEFAULT_FHIR_BASE
     if not (base.startswith("urn:") or base.startswith("https://") or base.startswith("http://")):
         raise OptionError("fhir_base", "give a URN (urn:…) or an http(s) URL")
-    with _opened(store, read_only=not include_flagged) as opened:  # writes only to audit flagged values
+    with _opened(store, read_only=not include_flagged and audit is None) as opened:  # writes only to the audit log
         done = export_records(opened, fmt, all_versions=all_versions, fhir_base=base,
                               include_flagged=include_flagged)
+        if audit is not None:
+            with opened.transaction():
+                opened.add_audit("exported", detail=audit)
     if output is not None:
         write_atomic(Path(output), done.text.encode("utf-8"))
     return ExportResult(done.text, Path(output).resolve() if output is not None else None, done.withheld,
@@ -767,10 +771,12 @@ def report(store: Path | str | None = None, out_dir: Path | str = "build", *,
 
 
 def report_document(store: Any = None, fmt: str = "html", *, title: str = "Cohort progress",
-                    pcns: Sequence[str] = (), source: str | None = None, cohorts: Sequence[str] = ()) -> bytes:
+                    pcns: Sequence[str] = (), source: str | None = None, cohorts: Sequence[str] = (),
+                    audit: str | None = None) -> bytes:
     """The cohort progress report as one document's bytes (``fmt`` "html", "pdf" or "csv"), for a download.
 
-    ``source`` is what the report says it was made from (None: the store's name).
+    ``source`` is what the report says it was made from (None: the store's name). With ``audit``,
+    the download is recorded in the audit log ("exported", that detail).
     """
     from generator.records.connect import describe_store
     from generator.records.report import REPORT_FORMATS, html_to_pdf, render_report, render_summary, report_csv
@@ -779,10 +785,28 @@ def report_document(store: Any = None, fmt: str = "html", *, title: str = "Cohor
     learners = _only(learners, pcns, cohorts)
     source = source or describe_store(path, name_only=True)
     if fmt == "csv":
-        return report_csv(learners).encode("utf-8")
-    if fmt == "pdf":  # the cohort's figures and a line per learner, as 'portfolio report' writes it
-        return html_to_pdf(render_summary(learners, title=title, source=source))
-    return render_report(learners, title=title, source=source).encode("utf-8")
+        document = report_csv(learners).encode("utf-8")
+    elif fmt == "pdf":  # the cohort's figures and a line per learner, as 'portfolio report' writes it
+        document = html_to_pdf(render_summary(learners, title=title, source=source))
+    else:
+        document = render_report(learners, title=title, source=source).encode("utf-8")
+    if audit is not None:
+        with _opened(store, create=False) as opened, opened.transaction():
+            opened.add_audit("exported", detail=audit)
+    return document
+
+
+@dataclass(frozen=True)
+class AuditLog:
+    entries: list[Any]  # ``generator.records.store.AuditEntry``, newest first
+    total: int  # entries in the log
+
+
+def audit_log(store: Any = None, latest: int = 1000) -> AuditLog:
+    """The ``latest`` entries of the store's audit log, newest first, and how many it holds."""
+    with _opened(store, read_only=True) as opened:
+        entries = opened.audit()
+    return AuditLog(entries[::-1][:latest], len(entries))
 
 
 @dataclass(frozen=True)
@@ -899,7 +923,7 @@ def verify_store(store: Path | str | None = None):
 
 
 __all__ = [
-    "verify_store", "CheckResult", "OriginalResult", "StoreSummary", "copy_store", "original", "store_summary", "EXPORT_FORMATS", "ExportResult", "FillResult", "IssueOutcome", "IssuePlan", "PACK_FORMATS",
+    "AuditLog", "audit_log", "verify_store", "CheckResult", "OriginalResult", "StoreSummary", "copy_store", "original", "store_summary", "EXPORT_FORMATS", "ExportResult", "FillResult", "IssueOutcome", "IssuePlan", "PACK_FORMATS",
     "PortfolioError", "Progress", "ReadResult", "build", "check", "export", "fields", "fill", "ingest", "issue",
     "plan_issue", "profile_check", "profile_list", "profile_new", "profile_preview", "read", "record_values",
     "records", "report", "review_clear", "scan_saved", "copy_warnings", "store_exists", "store_location",

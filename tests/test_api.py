@@ -161,3 +161,24 @@ def test_sign_in_session_user_and_sign_out_go_through_the_store(tmp_path):
         set_disabled(store, "lead@training.example")
         assert api.signed_in_user("lead@training.example", store) is None
         assert api.signed_in_user("nobody@training.example", store) is None
+
+
+def test_an_export_or_report_is_audited_only_when_asked_and_the_log_reads_newest_first(tmp_path):
+    """The web app's downloads are recorded through the use cases, as the command line's are not."""
+    from generator.records.connect import open_store
+    with open_store(tmp_path / "records.sqlite") as store:
+        with store.transaction():
+            store.add_audit("register", detail="first")
+        assert '"records": []' in api.export(store, "json").text
+        assert api.export(store, "csv", audit="csv through the web app").text.startswith("submission_id,")
+        api.report_document(store, "csv")
+        api.report_document(store, "csv", audit="report csv through the web app")
+        assert [(e.action, e.detail) for e in store.audit()] == [
+            ("register", "first"), ("exported", "csv through the web app"),
+            ("exported", "report csv through the web app")]
+    log = api.audit_log(tmp_path / "records.sqlite")
+    assert [e.detail for e in log.entries] == ["report csv through the web app", "csv through the web app", "first"]
+    assert log.total == 3
+    latest = api.audit_log(tmp_path / "records.sqlite", latest=2)
+    assert [e.detail for e in latest.entries] == ["report csv through the web app", "csv through the web app"]
+    assert latest.total == 3

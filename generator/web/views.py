@@ -396,9 +396,7 @@ def export_file(fmt: str):
     if fmt not in EXPORTS:
         abort(404)
     filename, mimetype, _ = EXPORTS[fmt]
-    text = api.export(g.store, fmt).text
-    with g.store.transaction():
-        g.store.add_audit("exported", detail=f"{fmt} through the web app")
+    text = api.export(g.store, fmt, audit=f"{fmt} through the web app").text
     return Response(text, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
@@ -409,9 +407,7 @@ def export_report(fmt: str):
     if fmt not in ("html", "pdf"):
         abort(404)
     document = api.report_document(g.store, fmt, title=request.args.get("title", "Cohort progress")[:120],
-                                   source="web app")
-    with g.store.transaction():
-        g.store.add_audit("exported", detail=f"report {fmt} through the web app")
+                                   source="web app", audit=f"report {fmt} through the web app")
     mimetype = "text/html" if fmt == "html" else "application/pdf"
     return Response(document, mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="cohort-progress.{fmt}"'})
@@ -420,8 +416,9 @@ def export_report(fmt: str):
 @bp.route("/audit")
 @provider_only
 def audit():
-    entries = list(reversed(g.store.audit()))
-    return render_template("audit.html", entries=entries[:1000], total=len(entries))
+    from generator import api
+    log = api.audit_log(g.store)
+    return render_template("audit.html", entries=log.entries, total=log.total)
 
 
 def init(app: Flask) -> None:
