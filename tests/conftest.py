@@ -46,6 +46,7 @@ def need_tool(*names: str) -> None:
 #: mutant's CPU time only, and a mutant that leaves a test waiting for a reader process that never answers
 #: uses no CPU; the suite's own tests take seconds at most.
 MUTATION_TEST_WALL_SECONDS = 120
+_WATCHDOG_OUT: list = []  # where the hung test's traceback goes: the process's own standard error
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -53,7 +54,10 @@ def pytest_runtest_call(item):
     if "MUTANT_UNDER_TEST" not in os.environ:
         yield
         return
-    faulthandler.dump_traceback_later(MUTATION_TEST_WALL_SECONDS, exit=True)  # a C thread: ends even a blocked call
+    if not _WATCHDOG_OUT:  # mutmut's sys.stderr has no file descriptor; the process's fd 2 does
+        _WATCHDOG_OUT.append(os.fdopen(os.dup(2), "w"))
+    # a C thread: it ends even a call blocked in the kernel
+    faulthandler.dump_traceback_later(MUTATION_TEST_WALL_SECONDS, exit=True, file=_WATCHDOG_OUT[0])
     try:
         yield
     finally:
