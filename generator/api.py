@@ -226,6 +226,21 @@ def profile_pages(slug: str | None = None, content_dir: Path | str | None = None
     return pages_png(content, layout, theme, tuple(sections) or (known[0],), width=width)
 
 
+def profile_save(folder: Path | str, profile_yaml: bytes, store: Any = None, *, logo: bytes | None = None,
+                 changed: Sequence[str] = ()) -> None:
+    """Write a checked PCN profile into its folder (``content/pcns/SLUG``): ``profile.yaml`` and, when
+    given, the cleaned ``logo.png``, each whole or not at all; then record it in the audit log
+    ("profile saved", with the keys ``changed``). For an editor that checked the profile first."""
+    from generator.files import write_atomic
+    folder = Path(folder)
+    if logo is not None:
+        write_atomic(folder / "logo.png", logo)
+    write_atomic(folder / "profile.yaml", profile_yaml)
+    with _opened(store, create=False) as opened, opened.transaction():
+        opened.add_audit("profile saved", filename=f"pcns/{folder.name}/profile.yaml",
+                         detail=f"{folder.name}: " + (", ".join(changed) or "no change"))
+
+
 def profile_check(slug: str | None = None, content_dir: Path | str | None = None) -> list[Problem]:
     """Problems in one PCN profile (or, with None, in every profile); an empty list when valid."""
     from generator.content.profile import check_all_profiles, load_profile
@@ -923,7 +938,7 @@ def verify_store(store: Path | str | None = None):
 
 
 __all__ = [
-    "AuditLog", "audit_log", "verify_store", "CheckResult", "OriginalResult", "StoreSummary", "copy_store", "original", "store_summary", "EXPORT_FORMATS", "ExportResult", "FillResult", "IssueOutcome", "IssuePlan", "PACK_FORMATS",
+    "AuditLog", "audit_log", "profile_save", "verify_store", "CheckResult", "OriginalResult", "StoreSummary", "copy_store", "original", "store_summary", "EXPORT_FORMATS", "ExportResult", "FillResult", "IssueOutcome", "IssuePlan", "PACK_FORMATS",
     "PortfolioError", "Progress", "ReadResult", "build", "check", "export", "fields", "fill", "ingest", "issue",
     "plan_issue", "profile_check", "profile_list", "profile_new", "profile_preview", "read", "record_values",
     "records", "report", "review_clear", "scan_saved", "copy_warnings", "store_exists", "store_location",

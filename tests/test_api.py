@@ -182,3 +182,19 @@ def test_an_export_or_report_is_audited_only_when_asked_and_the_log_reads_newest
     latest = api.audit_log(tmp_path / "records.sqlite", latest=2)
     assert [e.detail for e in latest.entries] == ["report csv through the web app", "csv through the web app"]
     assert latest.total == 3
+
+
+def test_profile_save_writes_the_profile_and_logo_then_audits_the_keys_changed(tmp_path):
+    from generator.records.connect import open_store
+    folder = tmp_path / "content" / "pcns" / "riverside-pcn"
+    folder.mkdir(parents=True)
+    (folder / "profile.yaml").write_text("name: Old\n", encoding="utf-8")
+    with open_store(tmp_path / "records.sqlite") as store:
+        api.profile_save(folder, b"name: Riverside PCN\n", store, logo=b"PNG", changed=["name", "logo (uploaded)"])
+        api.profile_save(folder, b"name: Riverside PCN\n", store)
+        assert [(e.action, e.filename, e.detail) for e in store.audit()] == [
+            ("profile saved", "pcns/riverside-pcn/profile.yaml", "riverside-pcn: name, logo (uploaded)"),
+            ("profile saved", "pcns/riverside-pcn/profile.yaml", "riverside-pcn: no change")]
+    assert (folder / "profile.yaml").read_bytes() == b"name: Riverside PCN\n"
+    assert (folder / "logo.png").read_bytes() == b"PNG"
+    assert sorted(p.name for p in folder.iterdir()) == ["logo.png", "profile.yaml"]

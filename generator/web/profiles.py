@@ -262,17 +262,12 @@ def edit(slug: str):
             by_field.setdefault("logo", []).append(logo_problem)
         if by_field:
             return _editor(slug, data, by_field, status=422)
-        from generator.files import write_atomic
-        staged = Path(scratch) / "pcns" / slug
-        if logo is not None:
-            write_atomic(folder / "logo.png", logo)
-        write_atomic(folder / "profile.yaml", (staged / "profile.yaml").read_bytes())
+        staged = (Path(scratch) / "pcns" / slug / "profile.yaml").read_bytes()
     changed = sorted(k for k in set(existing) | set(data) if existing.get(k) != data.get(k))
     if logo is not None:
         changed.append("logo (uploaded)")
-    with g.store.transaction():
-        g.store.add_audit("profile saved", filename=f"pcns/{slug}/profile.yaml",
-                          detail=f"{slug}: " + (", ".join(changed) or "no change"))
+    from generator import api
+    api.profile_save(folder, staged, g.store, logo=logo, changed=changed)
     return _editor(slug, _read(folder), {}, saved=True)
 
 
