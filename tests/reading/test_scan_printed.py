@@ -1,7 +1,7 @@
 """A copy filled on screen, then printed to PDF or flattened: no form fields, its answers in its pages.
 
 Such a copy is read as a scan (``generator.reading.scan``): its typed answers from the text drawn in
-each field's box, its ticks from the rendered page. Text is drawn here at known places
+each field's box, its ticks and radio dots from the rendered page. Text is drawn here at known places
 in small PDFs written by the test; the whole copies are our own pack filled, then flattened by qpdf or
 printed to PDF by pdftocairo as a user would.
 """
@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Sequence
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from generator.formats.pdf.fill import fill_pdf
 from generator.reading import scan
 from tests.conftest import need_tool
-from tests.scans import pdf_geometry
+from tests.scans import Scanner, pdf_geometry, render_page, scan_sheet, to_bytes
 
 # ---------------------------------------------------------------- small PDFs with text at known places
 
@@ -140,14 +142,50 @@ def test_lines_of_one_answer_are_read_in_order_with_their_white_space_collapsed(
     pages.close()
 
 
+# ---------------------------------------------------------------- the marks a printed copy shows
+
+def test_a_round_dot_in_the_middle_of_a_box_has_a_solid_core_and_blank_corners():
+    page = np.full((300, 300), 250, np.uint8)
+    # a 5 mm box at (100, 100), 40 pixels a side less 22 % (8 pixels) each side: its inside is pixels 108-131
+    lo, hi = 108, 132
+    # a square of ink over the middle 5/8 of the inside each way (pixels 112-127): the core (within 0.6
+    # of the half-width of the centre) all ink, the corners (outside the circle the inside holds) all paper
+    page[112:128, 112:128] = 0
+    found = scan.ink(page, (100, 100, 140, 140), 0.0)
+    assert (found.core, found.corners) == (1.0, 0.0)
+    page[lo:hi, lo:hi] = 0  # the whole inside
+    found = scan.ink(page, (100, 100, 140, 140), 0.0)
+    assert (found.core, found.corners) == (1.0, 1.0)
+    page[lo:hi, lo:hi] = 250
+    page[lo:hi, lo:lo + 3] = 0  # a stroke down the inside's left edge: corners, no core
+    found = scan.ink(page, (100, 100, 140, 140), 0.0)
+    assert found.core == 0.0 and found.corners > 0.1
+
+
+def test_a_printed_radio_dot_is_chosen_and_a_tick_box_filled_so_is_not():
+    # a printed copy's radio dot as the scan reader measured it (54 % of a 13 pt box across, in the
+    # inside's 56 %): 60-70 % of the inside ink, rows mostly ink, so neither a tick nor a bubble filled in
+    dot = scan.Ink(share=0.685, mass=0.58, faint=0.86, full_rows=0.57, span_mm=2.5, spill=0.02, core=1.0,
+                   corners=0.02)
+    assert scan.decide("yesno", dot) == "ticked"
+    assert scan.decide("choice", dot) == "ticked"
+    assert scan.decide("checkbox", dot) == "uncertain"  # a tick box filled in may be crossed out
+    assert scan.decide("choice", replace(dot, core=0.94)) == "uncertain"  # ink missing from its middle
+    assert scan.decide("choice", replace(dot, corners=0.21)) == "uncertain"  # a scribble to the corners
+    assert scan.decide("choice", replace(dot, spill=0.30)) == "uncertain"  # ink spilling round it
+    assert scan.decide("choice", replace(dot, core=0.95, corners=0.20, spill=0.29)) == "ticked"
+
+
 # ---------------------------------------------------------------- whole copies, printed as users print them
 
 #: A copy's answers: a schedule cell's answer far wider than its cell, beside a short one; a long
-#: answer with its own line breaks and spaces; a tick box.
+#: answer with its own line breaks and spaces; a yes/no, a five-point scale and a tick box.
 WIDE_CELL, SHORT_CELL = "schedule.plan.ws1.m1", "schedule.plan.ws1.m2"
 NOTES = "final_review.review.self_assessment"
+YESNO = "competencies.personalised_care_signoff.achieved"
+SCALE = "patient_feedback.ratings.respect"
 TICK = "competencies.personalised_care.focus_on_what_matters.achieved"
-ANSWERS = {WIDE_CELL: "Booked follow-up call", SHORT_CELL: "Seen", TICK: True,
+ANSWERS = {WIDE_CELL: "Booked follow-up call", SHORT_CELL: "Seen", YESNO: False, SCALE: "very_happy", TICK: True,
            NOTES: "Agreed a plan with the team.\n\nReviewed it  in March. "}
 
 
@@ -176,7 +214,7 @@ def printed(filled, tmp_path, how: str) -> bytes:
 
 
 @pytest.mark.parametrize("how", ["qpdf", "pdftocairo"])
-def test_a_printed_copy_gives_its_typed_answers_with_one_warning(filled, tmp_path, how):
+def test_a_printed_copy_gives_its_typed_answers_and_chosen_options_with_one_warning(filled, tmp_path, how):
     data = printed(filled, tmp_path, how)
     result = scan.read_scan(data, "printed.pdf", lambda _: filled[1])
     assert result.unidentified == [] and result.scanned == 0
@@ -184,6 +222,19 @@ def test_a_printed_copy_gives_its_typed_answers_with_one_warning(filled, tmp_pat
     assert [p.reason for p in copy.pages] == [""] * len(filled[2])
     got = {fid: (copy.states[fid], copy.values[fid]) for fid in ANSWERS}
     assert got == {WIDE_CELL: ("read", "Booked follow-up call"), SHORT_CELL: ("read", "Seen"),
-                   NOTES: ("read", "Agreed a plan with the team. Reviewed it in March."), TICK: ("read", True)}
+                   NOTES: ("read", "Agreed a plan with the team. Reviewed it in March."),
+                   YESNO: ("read", False), SCALE: ("read", "very_happy"), TICK: ("read", True)}
+    assert {(m.field_id, m.option): m.decision for m in copy.marks if m.field_id in (YESNO, SCALE)
+            and m.decision != "empty"} == {(YESNO, "no"): "ticked", (SCALE, "very_happy"): "ticked"}
     assert copy.warnings == [scan.FROM_PAGE_TEXT]
 
+
+def test_a_printed_copy_printed_on_paper_and_scanned_shows_its_radio_dots_as_chosen(filled, tmp_path):
+    data = printed(filled, tmp_path, "qpdf")
+    _, known, wanted = filled
+    sheets = [scan_sheet(render_page(data, n, 300), 300, Scanner(dpi=200, rotate=1.0, shift_mm=(2, -1), blur=0.5,
+                                                                  noise=3, jpeg=80), seed=n)
+              for n in range(1, len(wanted) + 1)]
+    [copy] = scan.read_scan(to_bytes(sheets, "pdf", 200), "scan.pdf", lambda _: known).copies
+    assert (copy.values[YESNO], copy.values[SCALE], copy.values[TICK]) == (False, "very_happy", True)
+    assert scan.FROM_PAGE_TEXT not in copy.warnings  # a scanner's image has no text of its own
