@@ -569,6 +569,75 @@ def ingest(paths: Iterable[Path | str], *, store: Any = None, supersede: bool = 
                           only_pcn=only_pcn)
 
 
+@dataclass
+class Uploaded:
+    """One file of ``upload``: what ingest made of it, whose copy it is, and for a conflict what differs."""
+
+    name: str  # as uploaded
+    outcome: Any  # ``generator.records.ingest.FileOutcome``
+    pcn: str | None = None  # of the stored submission it is, replaces or conflicts with (None: there is none)
+    learner_key: str | None = None
+    differing: list[str] = field(default_factory=list)  # a conflict the uploader may see: fields whose answers differ
+
+
+def upload(files: Sequence[tuple[str, str, bytes]], store: Any = None, *, refused: Sequence[tuple[str, str]] = (),
+           supersede: bool = False, jobs: int | None = None, only_pcn: str | None = None) -> list[Uploaded]:
+    """Files sent through the web app, ingested as ``ingest`` does, one ``Uploaded`` each in order.
+
+    ``files`` are (name as uploaded, name to write it under, bytes): the second is made by the server,
+    ending in the kind its bytes were sniffed as, and each is written in a folder of its own, so the
+    copy is stored under the learner's file name. ``refused`` are (name, reason) of files the front end
+    refused unread. Both are audited ("upload rejected", "uploaded"), each kind in one transaction.
+    ``only_pcn`` stores only that PCN's copies (a PCN manager's upload); a conflict of a copy the
+    uploader may see (its PCN's, or any with None) lists the fields whose answers differ."""
+    import tempfile
+    with _opened(store, create=False) as opened:
+        if refused:
+            with opened.transaction():
+                for name, reason in refused:
+                    opened.add_audit("upload rejected", filename=name, detail=reason)
+        if not files:
+            return []
+        out: list[Uploaded] = []
+        with tempfile.TemporaryDirectory(prefix="upload-") as tmp:
+            paths = []
+            for number, (_, file_name, data) in enumerate(files, 1):
+                folder = Path(tmp) / f"{number:04d}"  # the server's name; the file keeps the learner's
+                folder.mkdir()
+                paths.append(folder / file_name)
+                paths[-1].write_bytes(data)
+            result = ingest(paths, store=opened, supersede=supersede, jobs=jobs, only_pcn=only_pcn)
+            by_folder = {Path(o.path).parent.name: o for o in result.files}
+            owners = {s.id: (s.pcn, s.learner_key) for s in opened.submissions(current_only=False)}
+            for (name, _, _), path in zip(files, paths):
+                o = by_folder[path.parent.name]
+                pcn, key = owners.get(o.submission_id or o.previous_id or 0, (None, None))
+                done = Uploaded(name, o, pcn, key)
+                if o.status == "conflict" and o.previous_id is not None and only_pcn in (None, pcn):
+                    done.differing = _differing(opened, path, o.previous_id)
+                out.append(done)
+        with opened.transaction():
+            for done in out:
+                o = done.outcome
+                opened.add_audit("uploaded", filename=done.name, sha256=o.sha256, instance_id=o.instance_id,
+                                 submission_id=o.submission_id, detail=f"{o.status} through the web app")
+        return out
+
+
+def _differing(store: Any, path: Path, previous_id: int) -> list[str]:
+    """Field ids whose answers differ between a conflicting copy and the stored one (read in isolation)."""
+    from generator.reading.sandbox import call_isolated
+    from generator.records.ingest import new_submission, read_copy
+    outcome = call_isolated(read_copy, (path.read_bytes(), path.name))
+    read = outcome.value if outcome.status == "ok" else None
+    if read is None or read.record is None:
+        return []
+    new = new_submission(path, "", 0, read)
+    stored = {v.field_id: (v.state, v.value) for v in store.values([previous_id]).get(previous_id, [])}
+    fresh = {v.field_id: (v.state, v.value) for v in new.values}
+    return sorted(fid for fid in stored.keys() | fresh.keys() if stored.get(fid) != fresh.get(fid))
+
+
 def _progress(store: Any, kept: Any = None):
     from generator.records.progress import cohort_progress
     with _opened(store, read_only=True) as opened:  # a store in a read-only folder can be read
@@ -938,7 +1007,7 @@ def verify_store(store: Path | str | None = None):
 
 
 __all__ = [
-    "AuditLog", "audit_log", "profile_save", "verify_store", "CheckResult", "OriginalResult", "StoreSummary", "copy_store", "original", "store_summary", "EXPORT_FORMATS", "ExportResult", "FillResult", "IssueOutcome", "IssuePlan", "PACK_FORMATS",
+    "AuditLog", "Uploaded", "audit_log", "profile_save", "upload", "verify_store", "CheckResult", "OriginalResult", "StoreSummary", "copy_store", "original", "store_summary", "EXPORT_FORMATS", "ExportResult", "FillResult", "IssueOutcome", "IssuePlan", "PACK_FORMATS",
     "PortfolioError", "Progress", "ReadResult", "build", "check", "export", "fields", "fill", "ingest", "issue",
     "plan_issue", "profile_check", "profile_list", "profile_new", "profile_preview", "read", "record_values",
     "records", "report", "review_clear", "scan_saved", "copy_warnings", "store_exists", "store_location",

@@ -198,3 +198,33 @@ def test_profile_save_writes_the_profile_and_logo_then_audits_the_keys_changed(t
     assert (folder / "profile.yaml").read_bytes() == b"name: Riverside PCN\n"
     assert (folder / "logo.png").read_bytes() == b"PNG"
     assert sorted(p.name for p in folder.iterdir()) == ["logo.png", "profile.yaml"]
+
+
+def test_upload_stores_under_the_learners_name_audits_each_file_and_lists_a_conflicts_fields(tmp_path, form, theme):
+    from generator.formats.docx.fill import fill_docx
+    from generator.formats.docx.stamp import DocxStamp
+    from generator.formats.docx.write import write_docx
+    from generator.model.manifest import make_manifest
+    from generator.records.connect import open_store
+    blank = write_docx(form, theme, make_manifest(form))
+    instance = "00000000-0000-4000-8000-000000000031"
+    manifest = make_manifest(form, instance_id=instance, learner={"name": "Ann Example", "practice": "Riverside"},
+                             pcn={"slug": "riverside-pcn", "name": "Riverside PCN"})
+    stamped = DocxStamp(blank, []).stamp({}, manifest)
+    first = fill_docx(stamped, {"cover.details.supervisor": "Dr A"})
+    changed = fill_docx(stamped, {"cover.details.supervisor": "Dr B"})
+    with open_store(tmp_path / "records.sqlite") as store:
+        [done] = api.upload([("Ann's copy.docx", "Ann_s copy.docx", first)], store, refused=[("notes.txt", "no")],
+                            jobs=1)
+        assert (done.name, done.outcome.status, done.pcn, done.differing) == ("Ann's copy.docx", "new", "riverside-pcn", [])
+        assert done.learner_key == store.submissions()[0].learner_key
+        assert store.submissions()[0].filename == "Ann_s copy.docx"
+        [other] = api.upload([("again.docx", "again.docx", changed)], store, jobs=1, only_pcn="hilltop-pcn")
+        assert (other.outcome.status, other.differing) == ("rejected", [])  # another PCN's: nothing said
+        [conflict] = api.upload([("again.docx", "again.docx", changed)], store, jobs=1)
+        assert (conflict.outcome.status, conflict.differing) == ("conflict", ["cover.details.supervisor"])
+        assert api.upload([], store, refused=[("empty.pdf", "file is empty")]) == []
+        assert [(e.action, e.filename, e.detail) for e in store.audit() if e.action.startswith("upload")] == [
+            ("upload rejected", "notes.txt", "no"), ("uploaded", "Ann's copy.docx", "new through the web app"),
+            ("uploaded", "again.docx", "rejected through the web app"),
+            ("uploaded", "again.docx", "conflict through the web app"), ("upload rejected", "empty.pdf", "file is empty")]

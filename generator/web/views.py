@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -236,83 +234,44 @@ def _held_dir() -> Path:
     return folder
 
 
-def _differing(path: Path, previous_id: int) -> list[str]:
-    """Field ids whose answers differ between a conflicting copy and the stored one (read in isolation)."""
-    from generator.reading.sandbox import call_isolated
-    from generator.records.ingest import new_submission, read_copy
-    outcome = call_isolated(read_copy, (path.read_bytes(), path.name))
-    read = outcome.value if outcome.status == "ok" else None
-    if read is None or read.record is None:
-        return []
-    new = new_submission(path, "", 0, read)
-    stored = {v.field_id: (v.state, v.value) for v in g.store.values([previous_id]).get(previous_id, [])}
-    fresh = {v.field_id: (v.state, v.value) for v in new.values}
-    return sorted(fid for fid in stored.keys() | fresh.keys() if stored.get(fid) != fresh.get(fid))
-
-
-
-
 def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[UploadResult]:
-    """Sniff, write each file in a folder of its own (``upload_file_name``), ingest (``api.ingest``), and
-    describe each file's outcome."""
+    """Sniff each file, refuse what is no copy, store the rest (``api.upload``), and describe each file's
+    outcome; a conflict the user may see is held for "Store as new version"."""
     from generator import api
 
     results: list[UploadResult | None] = [None] * len(files)
-    with tempfile.TemporaryDirectory(prefix="upload-") as tmp:
-        paths: list[Path] = []
-        where: list[int] = []
-        for index, (name, data) in enumerate(files):
-            kind = sniff(data)
-            if len(data) > MAX_FILE_BYTES:  # read up to one byte over the limit: its size is not known
-                results[index] = UploadResult(name, "rejected", too_large(MAX_FILE_BYTES))
-            elif not data:
-                results[index] = UploadResult(name, "rejected", EMPTY)
-            elif kind is None:
-                results[index] = UploadResult(name, "rejected", NOT_A_COPY_OR_SCAN)
-            else:
-                folder = Path(tmp) / f"{index + 1:04d}"  # the server's name; the file keeps the learner's
-                folder.mkdir()
-                path = folder / upload_file_name(name, f".{kind}")
-                path.write_bytes(data)
-                paths.append(path)
-                where.append(index)
-        refused = [(index, result) for index, result in enumerate(results) if result is not None]
-        if refused:  # one transaction for the request's entries, not one (and one disk sync) per file
-            with g.store.transaction():
-                for index, result in refused:
-                    g.store.add_audit("upload rejected", filename=uploaded_name(files[index][0]), detail=result.reason)
-        # A PCN manager's upload stores only their own PCN's copies (ingest refuses the rest, audited).
-        only_pcn = g.user.pcn if g.user.role != "provider" else None
-        outcome = api.ingest(paths, store=g.store, supersede=supersede, jobs=current_app.config["INGEST_JOBS"],
-                             only_pcn=only_pcn) if paths else None
-        if outcome is None:
-            return [r for r in results if r is not None]
-        by_path = {Path(o.path).parent.name: o for o in outcome.files}
-        owners = {s.id: (s.pcn, s.learner_key) for s in g.store.submissions(current_only=False)}
-        uploaded: list[tuple[str, Any]] = []
-        for index, path in zip(where, paths):
-            o = by_path[path.parent.name]
-            name = files[index][0]
-            result = UploadResult(name, o.status, _for_the_browser(o.reason), missing=len(o.missing),
-                                  unmapped=len(o.unmapped),
-                                  warnings=o.warnings)
-            pcn, key = owners.get(o.submission_id or o.previous_id or 0, (None, None))
-            if pcn is not None and not in_scope(pcn):
-                result = UploadResult(name, o.status, "this copy belongs to another PCN's learner")
-            elif key is not None:
-                result.learner = learner_id(key)
-            if o.status == "conflict" and o.previous_id is not None and in_scope(pcn):
-                result.differing = _differing(path, o.previous_id)
-                held = f"{secrets.token_hex(16)}{path.suffix}"
-                shutil.copyfile(path, _held_dir() / held)
-                result.held = held
-            uploaded.append((uploaded_name(name), o))
-            results[index] = result
-        if uploaded:
-            with g.store.transaction():
-                for name, o in uploaded:
-                    g.store.add_audit("uploaded", filename=name, sha256=o.sha256, instance_id=o.instance_id,
-                                      submission_id=o.submission_id, detail=f"{o.status} through the web app")
+    sent: list[tuple[str, str, bytes]] = []
+    where: list[int] = []
+    for index, (name, data) in enumerate(files):
+        kind = sniff(data)
+        if len(data) > MAX_FILE_BYTES:  # read up to one byte over the limit: its size is not known
+            results[index] = UploadResult(name, "rejected", too_large(MAX_FILE_BYTES))
+        elif not data:
+            results[index] = UploadResult(name, "rejected", EMPTY)
+        elif kind is None:
+            results[index] = UploadResult(name, "rejected", NOT_A_COPY_OR_SCAN)
+        else:
+            sent.append((uploaded_name(name), upload_file_name(name, f".{kind}"), data))
+            where.append(index)
+    refused = [(uploaded_name(files[i][0]), r.reason) for i, r in enumerate(results) if r is not None]
+    # A PCN manager's upload stores only their own PCN's copies (ingest refuses the rest, audited).
+    only_pcn = g.user.pcn if g.user.role != "provider" else None
+    uploaded = api.upload(sent, g.store, refused=refused, supersede=supersede,
+                          jobs=current_app.config["INGEST_JOBS"], only_pcn=only_pcn)
+    for index, (_, file_name, data), done in zip(where, sent, uploaded):
+        o, name = done.outcome, files[index][0]
+        result = UploadResult(name, o.status, _for_the_browser(o.reason), missing=len(o.missing),
+                              unmapped=len(o.unmapped), warnings=o.warnings)
+        if done.pcn is not None and not in_scope(done.pcn):
+            result = UploadResult(name, o.status, "this copy belongs to another PCN's learner")
+        elif done.learner_key is not None:
+            result.learner = learner_id(done.learner_key)
+        if o.status == "conflict" and o.previous_id is not None and in_scope(done.pcn):
+            result.differing = done.differing
+            held = f"{secrets.token_hex(16)}{Path(file_name).suffix}"
+            (_held_dir() / held).write_bytes(data)
+            result.held = held
+        results[index] = result
     return [r for r in results if r is not None]
 
 
