@@ -573,6 +573,7 @@ def ingest(paths: Iterable[Path | str], *, store: Any = None, supersede: bool = 
 class Uploaded:
     """One file of ``upload``: what ingest made of it, whose copy it is, and for a conflict what differs."""
 
+    file: int  # its file's position in ``files``
     name: str  # as uploaded
     outcome: Any  # ``generator.records.ingest.FileOutcome``
     pcn: str | None = None  # of the stored submission it is, replaces or conflicts with (None: there is none)
@@ -582,7 +583,8 @@ class Uploaded:
 
 def upload(files: Sequence[tuple[str, str, bytes]], store: Any = None, *, refused: Sequence[tuple[str, str]] = (),
            supersede: bool = False, jobs: int | None = None, only_pcn: str | None = None) -> list[Uploaded]:
-    """Files sent through the web app, ingested as ``ingest`` does, one ``Uploaded`` each in order.
+    """Files sent through the web app, ingested as ``ingest`` does: an ``Uploaded`` for each outcome, in
+    order (one a file, but a scanned stack has one for each copy found in it and one for its unknown pages).
 
     ``files`` are (name as uploaded, name to write it under, bytes): the second is made by the server,
     ending in the kind its bytes were sniffed as, and each is written in a folder of its own, so the
@@ -607,15 +609,17 @@ def upload(files: Sequence[tuple[str, str, bytes]], store: Any = None, *, refuse
                 paths.append(folder / file_name)
                 paths[-1].write_bytes(data)
             result = ingest(paths, store=opened, supersede=supersede, jobs=jobs, only_pcn=only_pcn)
-            by_folder = {Path(o.path).parent.name: o for o in result.files}
+            by_folder: dict[str, list[Any]] = {}
+            for o in result.files:
+                by_folder.setdefault(Path(o.path).parent.name, []).append(o)
             owners = {s.id: (s.pcn, s.learner_key) for s in opened.submissions(current_only=False)}
-            for (name, _, _), path in zip(files, paths):
-                o = by_folder[path.parent.name]
-                pcn, key = owners.get(o.submission_id or o.previous_id or 0, (None, None))
-                done = Uploaded(name, o, pcn, key)
-                if o.status == "conflict" and o.previous_id is not None and only_pcn in (None, pcn):
-                    done.differing = _differing(opened, path, o.previous_id)
-                out.append(done)
+            for number, ((name, _, _), path) in enumerate(zip(files, paths)):
+                for o in by_folder[path.parent.name]:
+                    pcn, key = owners.get(o.submission_id or o.previous_id or 0, (None, None))
+                    done = Uploaded(number, name, o, pcn, key)
+                    if o.status == "conflict" and o.previous_id is not None and only_pcn in (None, pcn):
+                        done.differing = _differing(opened, path, o.previous_id)
+                    out.append(done)
         with opened.transaction():
             for done in out:
                 o = done.outcome

@@ -216,7 +216,8 @@ def test_upload_stores_under_the_learners_name_audits_each_file_and_lists_a_conf
     with open_store(tmp_path / "records.sqlite") as store:
         [done] = api.upload([("Ann's copy.docx", "Ann_s copy.docx", first)], store, refused=[("notes.txt", "no")],
                             jobs=1)
-        assert (done.name, done.outcome.status, done.pcn, done.differing) == ("Ann's copy.docx", "new", "riverside-pcn", [])
+        assert (done.file, done.name, done.outcome.status, done.pcn, done.differing) == (
+            0, "Ann's copy.docx", "new", "riverside-pcn", [])
         assert done.learner_key == store.submissions()[0].learner_key
         assert store.submissions()[0].filename == "Ann_s copy.docx"
         [other] = api.upload([("again.docx", "again.docx", changed)], store, jobs=1, only_pcn="hilltop-pcn")

@@ -239,27 +239,29 @@ def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[Upl
     outcome; a conflict the user may see is held for "Store as new version"."""
     from generator import api
 
-    results: list[UploadResult | None] = [None] * len(files)
+    results: list[list[UploadResult]] = [[] for _ in files]  # a scanned stack: a result per copy found
     sent: list[tuple[str, str, bytes]] = []
-    where: list[int] = []
+    where: list[int] = []  # each file sent: its index in ``files``
     for index, (name, data) in enumerate(files):
         kind = sniff(data)
         if len(data) > MAX_FILE_BYTES:  # read up to one byte over the limit: its size is not known
-            results[index] = UploadResult(name, "rejected", too_large(MAX_FILE_BYTES))
+            results[index] = [UploadResult(name, "rejected", too_large(MAX_FILE_BYTES))]
         elif not data:
-            results[index] = UploadResult(name, "rejected", EMPTY)
+            results[index] = [UploadResult(name, "rejected", EMPTY)]
         elif kind is None:
-            results[index] = UploadResult(name, "rejected", NOT_A_COPY_OR_SCAN)
+            results[index] = [UploadResult(name, "rejected", NOT_A_COPY_OR_SCAN)]
         else:
             sent.append((uploaded_name(name), upload_file_name(name, f".{kind}"), data))
             where.append(index)
-    refused = [(uploaded_name(files[i][0]), r.reason) for i, r in enumerate(results) if r is not None]
+    refused = [(uploaded_name(files[i][0]), r[0].reason) for i, r in enumerate(results) if r]
     # A PCN manager's upload stores only their own PCN's copies (ingest refuses the rest, audited).
     only_pcn = g.user.pcn if g.user.role != "provider" else None
     uploaded = api.upload(sent, g.store, refused=refused, supersede=supersede,
                           jobs=current_app.config["INGEST_JOBS"], only_pcn=only_pcn)
-    for index, (_, file_name, data), done in zip(where, sent, uploaded):
-        o, name = done.outcome, files[index][0]
+    for done in uploaded:
+        o = done.outcome
+        index, (_, file_name, data) = where[done.file], sent[done.file]
+        name = files[index][0]
         result = UploadResult(name, o.status, _for_the_browser(o.reason), missing=len(o.missing),
                               unmapped=len(o.unmapped), warnings=o.warnings)
         if done.pcn is not None and not in_scope(done.pcn):
@@ -271,8 +273,8 @@ def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[Upl
             held = f"{secrets.token_hex(16)}{Path(file_name).suffix}"
             (_held_dir() / held).write_bytes(data)
             result.held = held
-        results[index] = result
-    return [r for r in results if r is not None]
+        results[index].append(result)
+    return [r for rs in results for r in rs]
 
 
 #: ingest's advice to rerun the command, as it reads on the page (which has its own button for a new version)

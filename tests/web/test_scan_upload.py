@@ -58,3 +58,17 @@ def test_a_pcn_manager_cannot_store_a_scan_of_another_pcns_copy(tmp_path, store_
     with open_store(store_file) as store:
         assert [s for s in store.submissions() if s.format == "scan"] == []
     assert RIVERSIDE  # the fixture's own manager belongs to the copy's PCN
+
+
+def test_a_scanned_stack_shows_every_copy_found_in_it_and_its_unidentified_pages(tmp_path, store_file, as_user):
+    """The page kept only the last outcome of a file, so a stack's stored copies were not shown (nor audited)."""
+    row, form = issue_one_feedback_form(tmp_path, store_file)
+    stack = to_bytes([render_page(form, 1, 200), Image.new("L", (1654, 2339), 255)], "pdf", 200)
+    body = upload(as_user(PROVIDER), ("stack.pdf", stack), headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert body.count('<tr class="status-') == 2
+    assert body.index('<tr class="status-new">') < body.index('<tr class="status-unidentified">')
+    assert "scanned page 1" in body and "scanned page 2 not identified" in body
+    with open_store(store_file) as store:
+        assert [s.instance_id for s in store.submissions() if s.format == "scan"] == [row["instance_id"]]
+        assert [e.detail for e in store.audit() if e.action == "uploaded"] == [
+            "new through the web app", "unidentified through the web app"]
