@@ -297,13 +297,14 @@ def _for_the_browser(reason: str) -> str:
 @bp.route("/returned", methods=["GET", "POST"])
 def returned():
     results: list[UploadResult] = []
+    uploads: list[tuple[str, bytes]] = []
     if request.method == "POST":
         uploads = [(uploaded_name(f.filename or ""), f.read(MAX_FILE_BYTES + 1)) for f in request.files.getlist("copies")
                    if f.filename]
         if uploads:
             results = _ingest(uploads)
     template = "_results.html" if request.headers.get("HX-Request") else "returned.html"
-    return render_template(template, results=results, posted=request.method == "POST")
+    return render_template(template, results=results, files=len(uploads), posted=request.method == "POST")
 
 
 #: What a second press of "Store as new version" is told (the first one stored the copy).
@@ -331,7 +332,7 @@ def store_new_version():
             receipt.write_text(results[0].learner, encoding="ascii")
             path.unlink(missing_ok=True)
     template = "_results.html" if request.headers.get("HX-Request") else "returned.html"
-    return render_template(template, results=results, posted=True)
+    return render_template(template, results=results, files=1, posted=True)
 
 
 # ---------------------------------------------------------------- Exports and audit log

@@ -65,7 +65,7 @@ def test_a_scanned_stack_shows_every_copy_found_in_it_and_its_unidentified_pages
     row, form = issue_one_feedback_form(tmp_path, store_file)
     stack = to_bytes([render_page(form, 1, 200), Image.new("L", (1654, 2339), 255)], "pdf", 200)
     body = upload(as_user(PROVIDER), ("stack.pdf", stack), headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert body.count('<tr class="status-') == 2
+    assert body.count('<tr class="status-') == 2 and "<caption>Results: 1 file(s)</caption>" in body
     assert body.index('<tr class="status-new">') < body.index('<tr class="status-unidentified">')
     assert "scanned page 1" in body and "scanned page 2 not identified" in body
     with open_store(store_file) as store:
