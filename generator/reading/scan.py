@@ -276,30 +276,36 @@ def _page_text(textpage: Any) -> Callable[[list[float]], str]:
 
     The page's characters, in its reading order, fall into runs: one line of one answer's drawing (the
     characters of one text object, each starting no further left than the one before and at most 1.5
-    times the font's height to its right). A run is the field's whose box holds the centre of its first
-    character, and is taken whole: an answer too wide for its box, which its drawing clips at the box's
-    edge, is read whole, and its clipped end, lying under the next box, is not read into the next
-    answer. Runs are joined with a space and white space is collapsed."""
+    times the font's height to its right, and on into a text object starting just where the last
+    character ended, as a printer draws a letter from another subset of the font: "Zoë " "Ł"
+    "ukasiewicz"; a space that follows neither ends the run and starts none). A run is the field's
+    whose box holds the centre of its first character, and is taken whole: an answer too wide for its
+    box, which its drawing clips at the box's edge, is read whole, and its clipped end, lying under
+    the next box, is not read into the next answer. Runs are joined with a space and white space is
+    collapsed."""
     import ctypes
 
     import pypdfium2.raw as raw
     chars: list[tuple[str, int]] = []  # each character, and its run
     starts: list[tuple[float, float]] = []  # the centre of each run's first character
-    last: tuple[int | None, float] | None = None  # the text object and origin of the last character
+    tail: tuple[int | None, float, float, float] | None = None  # the run's last character: object, origin, end
     x, y = ctypes.c_double(), ctypes.c_double()
     for i in range(textpage.count_chars()):
         ch = chr(raw.FPDFText_GetUnicode(textpage.raw, i) or 32)
-        if not ch.strip():
-            chars.append((" ", len(starts) - 1))
-            continue
         raw.FPDFText_GetCharOrigin(textpage.raw, i, x, y)
         obj = ctypes.cast(raw.FPDFText_GetTextObject(textpage.raw, i), ctypes.c_void_p).value
-        _, low, _, high = textpage.get_charbox(i, loose=True)  # the font's height, on the page
+        _, low, end, high = textpage.get_charbox(i, loose=True)  # to the character's advance, the font's height
         size = max(high - low, 1.0)
-        if last is None or obj != last[0] or not -0.1 * size <= x.value - last[1] <= 1.5 * size:
+        follows = tail is not None and (
+            (obj == tail[0] and -0.1 * size <= x.value - tail[1] <= 1.5 * size)
+            or (abs(x.value - tail[3]) <= 0.02 * size and abs(y.value - tail[2]) <= 0.02 * size))
+        if not ch.strip():
+            ch = " "  # white space (with the spaces and line breaks pdfium puts between drawings) starts no run
+        elif not follows:
             left, bottom, right, top = textpage.get_charbox(i)
             starts.append(((left + right) / 2, (bottom + top) / 2))
-        last = (obj, x.value)
+            follows = True
+        tail = (obj, x.value, y.value, end) if follows else None
         chars.append((ch, len(starts) - 1))
 
     def text(rect: list[float]) -> str:

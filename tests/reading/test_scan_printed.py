@@ -36,7 +36,7 @@ def small_pdf(content: bytes, forms: Sequence[tuple[list[float], bytes]] = ()) -
     objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>"]
     xobjects = b" ".join(b"/X%d %d 0 R" % (n, 6 + n) for n in range(len(forms)))
     objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources "
-                   b"<< /Font << /F1 5 0 R >> /XObject << %s >> >> >>" % xobjects)
+                   b"<< /Font << /F1 5 0 R /F2 5 0 R >> /XObject << %s >> >> >>" % xobjects)
     objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(page_content), page_content))
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
     for box, drawing in forms:
@@ -86,9 +86,9 @@ WIDE = b"Dafydd ap Gruffudd"
 @pytest.mark.parametrize("style", ["form xobjects", "on the page", "scaled text matrix"])
 def test_an_answer_wider_than_its_box_is_read_whole_and_none_of_it_spills_into_the_next(style):
     left, right = field_text(LEFT, WIDE, scaled=style == "scaled text matrix"), field_text(
-        RIGHT, b"Seen 2 Oct", scaled=style == "scaled text matrix")
-    # a label left of the box, its last letter over the box's edge (its glyph from x = 97.36 to 101.64)
-    label = b"BT /F1 9 Tf 78 705 Td (Name) Tj ET"
+        RIGHT, b" Seen 2 Oct", scaled=style == "scaled text matrix")  # a space first: it starts no run
+    # a label left of the box, its last letter over the box's edge (its glyph from x = 96.36 to 100.64)
+    label = b"BT /F1 9 Tf 77 705 Td (Name) Tj ET"
     if style == "form xobjects":
         data = small_pdf(label, [(LEFT, left), (RIGHT, right)])
     else:
@@ -116,6 +116,22 @@ def test_a_run_is_the_boxs_that_holds_the_centre_of_its_first_letter():
     text, pages = page_text(small_pdf(b"BT /F1 9 Tf 95.62 705 Td (Note) Tj ET"))
     assert text(LEFT) == ""
     assert text([98.0, 700.0, 150.0, 716.0]) == "Note"
+    pages.close()
+    # a space is no first letter: " Seen" from x = 97, its space (2.50 pt) left of the box, "Seen" in it
+    text, pages = page_text(small_pdf(b"BT /F1 9 Tf 97 705 Td ( Seen) Tj ET"))
+    assert text(LEFT) == "Seen"
+    pages.close()
+
+
+def test_a_name_drawn_in_pieces_from_two_fonts_is_one_run():
+    """cairo draws a letter outside its first font subset as a text object of its own ("Zoë " "Ł"
+    "ukasiewicz"): the pieces, each starting where the last ended, are one answer, no space added."""
+    pieces = b"BT /F1 9 Tf 102 705 Td (Siobh) Tj /F2 9 Tf (\xe1) Tj /F1 9 Tf (n ) Tj /F2 9 Tf (K) Tj /F1 9 Tf (elly) Tj ET"
+    # "Siobhán Kelly" ends at x = 157.03; a word on the line below starting there is another run
+    below = b"BT /F1 9 Tf 157.03 690 Td (below) Tj ET"
+    text, pages = page_text(small_pdf(pieces + b"\n" + below))
+    assert text([100.0, 700.0, 200.0, 716.0]) == "Siobhán Kelly"
+    assert text([150.0, 685.0, 200.0, 699.0]) == "below"
     pages.close()
 
 
@@ -179,14 +195,14 @@ def test_a_printed_radio_dot_is_chosen_and_a_tick_box_filled_so_is_not():
 # ---------------------------------------------------------------- whole copies, printed as users print them
 
 #: A copy's answers: a schedule cell's answer far wider than its cell, beside a short one; a long
-#: answer with its own line breaks and spaces; a yes/no, a five-point scale and a tick box.
+#: answer with its own line breaks and spaces and a letter outside WinAnsi; a yes/no, a five-point scale and a tick box.
 WIDE_CELL, SHORT_CELL = "schedule.plan.ws1.m1", "schedule.plan.ws1.m2"
 NOTES = "final_review.review.self_assessment"
 YESNO = "competencies.personalised_care_signoff.achieved"
 SCALE = "patient_feedback.ratings.respect"
 TICK = "competencies.personalised_care.focus_on_what_matters.achieved"
 ANSWERS = {WIDE_CELL: "Booked follow-up call", SHORT_CELL: "Seen", YESNO: False, SCALE: "very_happy", TICK: True,
-           NOTES: "Agreed a plan with the team.\n\nReviewed it  in March. "}
+           NOTES: "Agreed a plan with Łukasz and the team.\n\nReviewed it  in March. "}
 
 
 @pytest.fixture(scope="module")
@@ -222,7 +238,7 @@ def test_a_printed_copy_gives_its_typed_answers_and_chosen_options_with_one_warn
     assert [p.reason for p in copy.pages] == [""] * len(filled[2])
     got = {fid: (copy.states[fid], copy.values[fid]) for fid in ANSWERS}
     assert got == {WIDE_CELL: ("read", "Booked follow-up call"), SHORT_CELL: ("read", "Seen"),
-                   NOTES: ("read", "Agreed a plan with the team. Reviewed it in March."),
+                   NOTES: ("read", "Agreed a plan with Łukasz and the team. Reviewed it in March."),
                    YESNO: ("read", False), SCALE: ("read", "very_happy"), TICK: ("read", True)}
     assert {(m.field_id, m.option): m.decision for m in copy.marks if m.field_id in (YESNO, SCALE)
             and m.decision != "empty"} == {(YESNO, "no"): "ticked", (SCALE, "very_happy"): "ticked"}
