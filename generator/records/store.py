@@ -555,11 +555,11 @@ def entry_content(store: Store, kind: str, ref: str) -> Any | None:
         entry = store.audit_entry(int(ref))
         return None if entry is None else audit_content(entry)
     if kind == "issued":
-        try:  # issued_ref: [instance id, file]; an edited ledger's ref is looked for among every row
+        try:  # issued_ref: [instance id, file]; a ref of another shape is no row's (an edited ledger)
             instance_id = json.loads(ref)[0]
         except (ValueError, TypeError, KeyError, IndexError):
-            instance_id = None
-        for pack in store.issued(instance_id if isinstance(instance_id, str) else None):
+            return None
+        for pack in store.issued(str(instance_id)):
             if issued_ref(pack) == ref:
                 return issued_content(pack)
         return None

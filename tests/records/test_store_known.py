@@ -813,6 +813,9 @@ def test_the_issued_rows_of_one_instance_are_looked_up_by_its_id(engine_store):
     assert protocol.entry_content(engine_store, "issued", ref) == issued_content(PACK)
     assert protocol.entry_content(engine_store, "issued", '["i-1","build/gone.pdf"]') is None
     assert protocol.entry_content(engine_store, "issued", "not json") is None
+    assert protocol.entry_content(engine_store, "issued", "[]") is None
+    assert protocol.entry_content(engine_store, "issued", '{"i-1": "build/z.pdf"}') is None
+    assert protocol.entry_content(engine_store, "issued", '[1,"build/z.pdf"]') is None  # not "i-1"
 
 
 # ---------------------------------------------------------------- the tail check and the whole check, case by case
