@@ -117,9 +117,9 @@ NOT_A_COPY_OR_SCAN = ("is not a PDF, Word (.docx) or scanned (PNG, JPEG, TIFF) f
 
 def too_large(limit: int, size: int | None = None) -> str:
     """Why a file over the size limit is refused (by ``read``, ``ingest`` and, not knowing the size, the web
-    app's upload)."""
+    app's upload). The size is rounded up to 0.1 MB, so that a file just over the limit never reads as at it."""
     over = f"is over the limit of {limit / 1e6:g} MB" if size is None else \
-        f"is {size / 1e6:.1f} MB; the limit is {limit / 1e6:g} MB"
+        f"is {-(-size // 100_000) / 10:.1f} MB; the limit is {limit / 1e6:g} MB"
     return (f"{over}: a filled copy is under 2 MB, so check that this is the copy itself; a scan of many pages: "
             "split it into smaller files, or scan at 200-300 dpi")
 

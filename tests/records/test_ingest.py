@@ -283,8 +283,17 @@ def test_too_large_files_are_refused_before_reading(tmp_path, store):
     (tmp_path / "big.pdf").write_bytes(b"%PDF-1.7\n" + b"0" * 2000)
     [outcome] = ingest([tmp_path / "big.pdf"], store, jobs=1, limits=Limits(max_bytes=1000)).files
     assert outcome.status == "rejected"
-    assert outcome.reason == ("is 0.0 MB; the limit is 0.001 MB: a filled copy is under 2 MB, so check that this is the "
+    assert outcome.reason == ("is 0.1 MB; the limit is 0.001 MB: a filled copy is under 2 MB, so check that this is the "
                               "copy itself; a scan of many pages: split it into smaller files, or scan at 200-300 dpi")
+
+
+def test_a_file_just_over_the_limit_is_said_to_be_over_it():
+    """Rounded to the nearest 0.1 MB, 25,000,001 bytes read 'is 25.0 MB; the limit is 25 MB'."""
+    from generator.reading.read import too_large
+    assert too_large(25_000_000, 25_000_001).startswith("is 25.1 MB; the limit is 25 MB: ")
+    assert too_large(25_000_000, 25_100_000).startswith("is 25.1 MB; the limit is 25 MB: ")
+    assert too_large(25_000_000, 30_000_000).startswith("is 30.0 MB; the limit is 25 MB: ")
+    assert too_large(25_000_000).startswith("is over the limit of 25 MB: ")
 
 
 # ---------------------------------------------------------------- atomic per file
