@@ -280,6 +280,8 @@ def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[Upl
 #: ingest's advice to rerun the command, as it reads on the page (which has its own button for a new version)
 _COMMAND_ADVICE = {
     ": rerun with --supersede to store it as a new version": " (a training provider can store it as a new version)",
+    ": rerun with --supersede to store this one as a new version":  # the copy stored first was blank
+        " (a training provider can store this one as a new version)",
     "if the learner really changed, rerun with --accept-changed-learner":
         "if the learner really changed, a training provider can store it with "
         "'portfolio ingest --accept-changed-learner'",

@@ -365,6 +365,17 @@ def test_a_copy_not_stored_for_a_full_store_disk_tells_the_uploader_whom_to_ask(
             "some space on the server&#39;s disk, then upload it again)") in body
 
 
+def test_a_conflict_with_a_blank_copy_stored_first_gives_the_pages_advice_not_the_commands(as_user, make_copy):
+    """Ingest words this conflict 'rerun with --supersede to store this one': the page has its own button."""
+    client = as_user(PROVIDER)
+    upload(client, ("blank.docx", make_copy(iid(6), {})))
+    body = upload(client, ("filled.docx", make_copy(iid(6), {ACHIEVED: True})),
+                  headers={"HX-Request": "true"}).get_data(True)
+    assert "status-conflict" in body and "--supersede" not in body
+    assert ("blank, with nothing filled in beyond its cover; nothing was stored (a training provider can store this "
+            "one as a new version)") in body
+
+
 def test_a_new_version_that_could_not_be_stored_may_be_stored_by_pressing_again(as_user, make_copy, monkeypatch):
     from generator.errors import StoreError
     from generator.records.sqlite import SQLiteStore
