@@ -629,17 +629,18 @@ def upload(files: Sequence[tuple[str, str, bytes]], store: Any = None, *, refuse
 
 
 def _differing(store: Any, path: Path, previous_id: int) -> list[str]:
-    """Field ids whose answers differ between a conflicting copy and the stored one (read in isolation)."""
+    """Field ids whose answers differ between a conflicting copy and the stored one (read in isolation),
+    compared as ingest compares them (by their words where either was read from a printed page)."""
     from generator.reading.sandbox import call_isolated
-    from generator.records.ingest import new_submission, read_copy
+    from generator.records.ingest import differing_fields, new_submission, read_copy
     outcome = call_isolated(read_copy, (path.read_bytes(), path.name))
     read = outcome.value if outcome.status == "ok" else None
     if read is None or read.record is None:
         return []
     new = new_submission(path, "", 0, read)
-    stored = {v.field_id: (v.state, v.value) for v in store.values([previous_id]).get(previous_id, [])}
-    fresh = {v.field_id: (v.state, v.value) for v in new.values}
-    return sorted(fid for fid in stored.keys() | fresh.keys() if stored.get(fid) != fresh.get(fid))
+    stored = store.submission(previous_id)
+    words = "scan" in (new.format, stored.format if stored is not None else "")
+    return sorted(differing_fields(store.values([previous_id]).get(previous_id, []), new.values, words))
 
 
 def _progress(store: Any, kept: Any = None):

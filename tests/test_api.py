@@ -229,3 +229,32 @@ def test_upload_stores_under_the_learners_name_audits_each_file_and_lists_a_conf
             ("upload rejected", "notes.txt", "no"), ("uploaded", "Ann's copy.docx", "new through the web app"),
             ("uploaded", "again.docx", "rejected through the web app"),
             ("uploaded", "again.docx", "conflict through the web app"), ("upload rejected", "empty.pdf", "file is empty")]
+
+
+def test_upload_lists_the_fields_of_a_conflict_with_a_printed_copy_by_their_words(tmp_path, form, theme):
+    """Ingest compares a copy with a stored printed copy (read from its pages' text, white space collapsed) by its
+    words; the fields the page lists must be the same as the conflict's, not those differing in white space only."""
+    from dataclasses import replace
+
+    from generator.formats.docx.fill import fill_docx
+    from generator.formats.docx.stamp import DocxStamp
+    from generator.formats.docx.write import write_docx
+    from generator.model.manifest import make_manifest
+    from generator.records.connect import open_store
+    from generator.records.ingest import new_submission, read_copy, store_submission
+    blank = write_docx(form, theme, make_manifest(form))
+    manifest = make_manifest(form, instance_id="00000000-0000-4000-8000-000000000032",
+                             learner={"name": "Ann Example", "practice": "Riverside"},
+                             pcn={"slug": "riverside-pcn", "name": "Riverside PCN"})
+    stamped = DocxStamp(blank, []).stamp({}, manifest)
+    printed = tmp_path / "printed.docx"
+    printed.write_bytes(fill_docx(stamped, {"schedule.plan.ws1.m1": "Met Dr A", "cover.details.supervisor": "Dr A"}))
+    with open_store(tmp_path / "records.sqlite") as store:
+        as_read = replace(new_submission(printed, "9" * 64, 1, read_copy(printed.read_bytes(), printed.name)),
+                          format="scan")  # as its text was read from a printed page
+        assert store_submission(store, as_read, False)[0] == "new"
+        changed = fill_docx(stamped, {"schedule.plan.ws1.m1": "Met  Dr A ", "cover.details.supervisor": "Dr B"})
+        [conflict] = api.upload([("ann.docx", "ann.docx", changed)], store, jobs=1)
+        assert conflict.outcome.status == "conflict"
+        assert "other answers in 1 field(s): cover.details.supervisor;" in conflict.outcome.reason
+        assert conflict.differing == ["cover.details.supervisor"]
