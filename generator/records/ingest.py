@@ -185,7 +185,7 @@ class FileWarnings:
 class IngestSummary:
     """What ``summarise`` makes of an ``IngestResult`` for people and for scripts."""
 
-    counts: dict[str, int]  # status -> files
+    counts: dict[str, int]  # status -> outcomes (``IngestResult.counts``: unidentified ones count pages)
     kinds: dict[str, tuple[int, int]]  # kind of warning -> (warnings, files), most frequent first
     files: list[FileWarnings]  # files with warnings, in the order they were read
     listed: list[FileOutcome]  # outcomes always listed one by one (superseded, conflict, rejected, failed)

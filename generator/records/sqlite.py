@@ -352,7 +352,6 @@ def actor() -> str:
         return "unknown"
 
 
-
 def _disk_full(exc: sqlite3.Error) -> bool:
     return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
 
@@ -363,6 +362,7 @@ def _rolled_back(path: str, exc: sqlite3.Error) -> StoreError:
         return StoreError(f"{path}: the disk is full; the transaction was rolled back, nothing of it was kept: "
                           f"{DISK_FULL_FIX}")
     return StoreError(f"{path}: {exc}; the transaction was rolled back")
+
 
 class SQLiteStore:
     """The SQLite implementation of ``Store`` (WAL mode, one writer at a time)."""

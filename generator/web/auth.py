@@ -134,7 +134,7 @@ DISK_FULL_PAGE = ("The server's disk is full, so nothing was saved or stored. As
 def _disk_full(exc: Exception):
     """The page for a full disk met while writing a file or the store; any other such error goes on as a 500."""
     import errno
-    from generator.errors import DISK_FULL_FIX, StoreError, WriteError
+    from generator.errors import StoreError, WriteError
     if (isinstance(exc, WriteError) and exc.disk_full
             or isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
             or isinstance(exc, StoreError) and ("disk is full" in str(exc))):
