@@ -20,7 +20,7 @@ class RawDocument:
     """What a format reader found: the manifest and raw values by field id."""
 
     format: str  # pdf or docx
-    manifest: dict[str, Any]
+    manifest: dict[str, Any]  # checked (``check_manifest``)
     values: dict[str, Any]  # field id -> raw value (text, bool, state name or option value)
     unmapped: dict[str, Any] = field(default_factory=dict)  # names we found that the manifest lacks
     editor: str = "unknown"

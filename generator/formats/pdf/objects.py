@@ -97,6 +97,13 @@ def key(obj: Any) -> tuple[int, int] | int:
     return objgen if objgen != (0, 0) else id(obj)
 
 
+def entry(node: Any, name: str) -> Any:
+    """A dictionary's entry ``name`` (None when it has none), as ``node.get(name)`` gives it, but for
+    an entry usually absent (a field's /Kids, /Parent): pikepdf's ``get`` of a missing key takes
+    7 µs (an exception inside), looking the key up first 1 µs (a null value is absent either way)."""
+    return node[name] if name in node else None
+
+
 def visit(node: Any, depth: int, seen: set) -> None:
     """Mark ``node`` visited; Damaged when it was seen before (a cycle) or the walk is too deep or too big."""
     marker = key(node)
@@ -178,6 +185,10 @@ def find_manifest(pdf: pikepdf.Pdf, name: str) -> dict[str, Any]:
 def inherited(node: Any, attribute: str) -> Any:
     """``attribute`` of a field or, failing that, of the nearest ancestor that has it (None: none has).
     A /Parent chain that loops or is longer than ``MAX_DEPTH`` raises ``Damaged``."""
+    if isinstance(node, Dictionary):  # on the field itself, as editors mostly write it: no chain to walk
+        value = node.get(attribute)
+        if value is not None:
+            return value
     seen: set = set()
     while isinstance(node, Dictionary):
         marker = key(node)
@@ -186,7 +197,7 @@ def inherited(node: Any, attribute: str) -> Any:
         seen.add(marker)
         if attribute in node:
             return node[attribute]
-        node = node.get("/Parent")
+        node = entry(node, "/Parent")
     return None
 
 
@@ -211,7 +222,7 @@ def terminal_fields(pdf: pikepdf.Pdf) -> dict[str, Any]:
         partial = node.get("/T")
         partial = decode_text(partial) if isinstance(partial, String) else None
         name = f"{prefix}.{partial}" if prefix and partial is not None else (partial if partial is not None else prefix)
-        kids = node.get("/Kids")
+        kids = entry(node, "/Kids")
         named = [k for k in kids if isinstance(k, Dictionary) and "/T" in k] if isinstance(kids, Array) else []
         if named:
             stack.extend((kid, name, depth + 1) for kid in reversed(named))
@@ -222,7 +233,7 @@ def terminal_fields(pdf: pikepdf.Pdf) -> dict[str, Any]:
 
 def field_widgets(fld: Any) -> list[Any]:
     """A terminal field's widget annotations: its kids, or the field itself when they are merged."""
-    kids = fld.get("/Kids")
+    kids = entry(fld, "/Kids")
     widgets = [k for k in kids if isinstance(k, Dictionary)] if isinstance(kids, Array) else []
     return widgets or [fld]
 
@@ -243,6 +254,10 @@ def decode_text(value: String) -> str:
     tools write raw UTF-8 where PDFDocEncoding belongs; such sequences are next to impossible
     in real PDFDocEncoding text)."""
     raw = bytes(value)
+    if raw.isascii():
+        text = raw.decode("ascii")
+        if text.isprintable():  # PDFDocEncoding is ASCII there (it differs at 0x18-0x1F and 0x7F)
+            return text
     if raw[:2] in (b"\xfe\xff", b"\xff\xfe"):
         try:
             return raw.decode("utf-16")

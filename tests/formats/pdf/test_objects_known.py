@@ -68,6 +68,28 @@ def test_an_attribute_is_found_up_a_chain_of_seventeen_but_not_eighteen():
         inherited(chain(pdf, 18), "/FT")
 
 
+def test_an_attribute_on_the_field_itself_is_its_own_whatever_its_parents_say():
+    pdf = pikepdf.new()
+    parent = pdf.make_indirect(Dictionary(FT=Name.Btn, V=String("parent's")))
+    field = pdf.make_indirect(Dictionary(FT=Name.Tx, Parent=parent))
+    assert inherited(field, "/FT") == Name.Tx
+    assert inherited(field, "/V") == String("parent's")
+    assert inherited(field, "/Opt") is None
+    looped = pdf.make_indirect(Dictionary(FT=Name.Ch))
+    looped.Parent = looped  # a loop above a field that has the attribute is never walked
+    assert inherited(looped, "/FT") == Name.Ch
+    with pytest.raises(Damaged):
+        inherited(looped, "/V")
+
+
+def test_an_entry_is_what_get_gives_present_absent_or_null():
+    node = Dictionary(T=String("name"), Kids=Array([1]), Gone=None)
+    assert objects.entry(node, "/T") == String("name")
+    assert objects.entry(node, "/Kids") == Array([1])
+    assert objects.entry(node, "/Parent") is None
+    assert objects.entry(node, "/Gone") is None and node.get("/Gone") is None
+
+
 def test_on_state_of_widgets_without_appearances():
     assert on_state(Dictionary()) is None
     assert on_state(Dictionary(AP=Dictionary())) is None
@@ -111,6 +133,10 @@ def test_editor_info_without_an_information_dictionary_is_empty():
     (b"Zo\xc3\xab", "Zoë"),  # raw UTF-8 where PDFDocEncoding belongs
     (b"Zo\xeb", "Zoë"),  # PDFDocEncoding
     (b"plain", "plain"),
+    (b"plain, with (all) the ~ printable: ASCII!", "plain, with (all) the ~ printable: ASCII!"),
+    (b"A\x18B\x1f", "A\u02d8B\u02dc"),  # PDFDocEncoding's breve and small tilde, not ASCII's controls
+    (b"tab\tand\nline", "tab\tand\nline"),
+    (b"del\x7f", "del\x7f"),  # undefined in PDFDocEncoding: every byte kept (Latin-1)
 ])
 def test_text_strings(raw, text):
     assert objects.decode_text(String(raw)) == text
