@@ -52,7 +52,6 @@ field, never the value. Reading runs within ``generator.reading.sandbox``'s limi
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import sys
@@ -76,6 +75,7 @@ from generator.reading.sandbox import (
 )
 from generator.records.connect import describe_store
 from generator.records.register import (
+    definitions_id,
     import_register,
     learner_key,
 )
@@ -333,7 +333,7 @@ def read_copy(data: bytes, name: str, memory: int = DEFAULT_LIMITS.memory,
                                  "and report it", code="E-READ-DAMAGED")
     part = record.pack.get("part")
     part = part if isinstance(part, str) and part != "pack" else None
-    # The definitions' id (a hash of their canonical JSON, ~3 ms) is worked out here, in the reader,
+    # The definitions' id (a hash of their canonical JSON, see definitions_id) is worked out here, in the reader,
     # rather than by the one process that stores every copy.
     return ReadOutcome(record, part, record.definitions, record.missing,
                        definition=definition_of(record, part, record.definitions))
@@ -572,10 +572,9 @@ def redact(message: str) -> str:
 
 
 def definition_of(record: Record, part: str | None, fields: list[dict[str, Any]]) -> Definition:
-    canonical = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     pack = record.pack
     return Definition(
-        id=hashlib.sha256(canonical.encode("utf-8")).hexdigest(), pack_id=str(pack.get("pack_id") or ""),
+        id=definitions_id(fields), pack_id=str(pack.get("pack_id") or ""),
         part=part, content_id=str(pack.get("content_id") or ""), content_version=str(pack.get("content_version") or ""),
         content_hash=str(pack.get("content_hash") or ""), fields=fields)
 

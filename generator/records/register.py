@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +47,38 @@ def read_register(path: Path) -> list[IssuedPack]:
     return rows
 
 
-def definition_of_fields(manifest: dict[str, Any], fields: list[dict[str, Any]]) -> Definition:
-    """The stored form of a manifest's field definitions (id: SHA-256 of their canonical JSON)."""
+#: The ids of the last field definitions worked out, by the definitions' pickle (``definitions_id``),
+#: and the largest pickle kept: a reader meets the same definitions in copy after copy of one pack.
+_DEFINITION_IDS: dict[bytes, str] = {}
+DEFINITION_IDS_KEPT = 4
+DEFINITION_KEY_MAX = 1_000_000
+
+
+def definitions_id(fields: list[dict[str, Any]]) -> str:
+    """The id of a list of field definitions: the SHA-256 of their canonical JSON (keys sorted, no
+    spaces, UTF-8 kept). Every copy of a pack carries the same definitions, so the id is remembered
+    by their pickle, which takes a fifth of the time of the canonical JSON (0.25 against 1.2 ms for
+    the default pack's): equal pickles unpickle to the same values of the same types (``1``,
+    ``1.0`` and ``true`` differ in a pickle), so they have the same canonical JSON; equal values
+    pickled differently (strings shared or not) only miss."""
+    key = pickle.dumps(fields, protocol=pickle.HIGHEST_PROTOCOL)
+    known = _DEFINITION_IDS.get(key)
+    if known is not None:
+        return known
     canonical = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    found = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    if len(key) <= DEFINITION_KEY_MAX:
+        if len(_DEFINITION_IDS) >= DEFINITION_IDS_KEPT:
+            del _DEFINITION_IDS[next(iter(_DEFINITION_IDS))]  # the oldest
+        _DEFINITION_IDS[key] = found
+    return found
+
+
+def definition_of_fields(manifest: dict[str, Any], fields: list[dict[str, Any]]) -> Definition:
+    """The stored form of a manifest's field definitions (id: ``definitions_id``)."""
     content = manifest.get("content") or {}
     part = manifest.get("part")
-    return Definition(id=hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+    return Definition(id=definitions_id(fields),
                       pack_id=str(manifest.get("pack_id") or ""), part=part if part and part != "pack" else None,
                       content_id=str(content.get("id") or ""), content_version=str(content.get("version") or ""),
                       content_hash=str(content.get("hash") or ""), fields=fields)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import time
 from pathlib import Path
 
@@ -42,7 +43,8 @@ from generator.records.ingest import (
     summarise,
     warning_kind,
 )
-from generator.records.register import learner_key
+from generator.records import register
+from generator.records.register import definitions_id, learner_key
 from generator.records.store import FieldValue, IssuedPack
 
 ZOE = "Zoë Łukasiewicz"
@@ -216,6 +218,34 @@ def test_definition_id_is_the_hash_of_the_canonical_fields():
         "care-pack", "patient_feedback", "care-pack", "1.0.0", "h" * 64, fields)
     bare = definition_of(Record({}, {}), None, [])
     assert (bare.pack_id, bare.content_id, bare.content_version, bare.content_hash) == ("", "", "", "")
+
+
+def test_the_definitions_id_is_remembered_for_the_same_values_of_the_same_types_only(monkeypatch):
+    monkeypatch.setattr(register, "_DEFINITION_IDS", {})
+    ticked = [{"id": "a", "kind": "checkbox", "required": True}]
+    one = [{"id": "a", "kind": "checkbox", "required": 1}]  # equal in Python, not in JSON
+    assert definitions_id(ticked) == hashlib.sha256(b'[{"id":"a","kind":"checkbox","required":true}]').hexdigest()
+    assert definitions_id(one) == hashlib.sha256(b'[{"id":"a","kind":"checkbox","required":1}]').hexdigest()
+    reordered = [{"kind": "checkbox", "required": True, "id": "a"}]  # another pickle, the same canonical JSON
+    assert definitions_id(reordered) == definitions_id(ticked)
+    assert len(register._DEFINITION_IDS) == 3
+    assert definitions_id(json.loads(json.dumps(ticked))) == definitions_id(ticked)  # a copy: found again
+    assert len(register._DEFINITION_IDS) == 3
+
+
+def test_the_definitions_ids_remembered_are_the_last_few_and_not_the_largest(monkeypatch):
+    monkeypatch.setattr(register, "_DEFINITION_IDS", {})
+    assert register.DEFINITION_IDS_KEPT == 4 and register.DEFINITION_KEY_MAX == 1_000_000
+    lists = [[{"id": f"f{n}", "kind": "text"}] for n in range(6)]
+    ids = [definitions_id(fields) for fields in lists]
+    assert ids[5] == hashlib.sha256(b'[{"id":"f5","kind":"text"}]').hexdigest()
+    assert list(register._DEFINITION_IDS.values()) == ids[2:]  # the oldest two made room
+    small, big = [{"id": "s", "kind": "text"}], [{"id": "st", "kind": "text"}]
+    monkeypatch.setattr(register, "DEFINITION_KEY_MAX", len(pickle.dumps(small, protocol=pickle.HIGHEST_PROTOCOL)))
+    assert definitions_id(big) == hashlib.sha256(b'[{"id":"st","kind":"text"}]').hexdigest()
+    assert list(register._DEFINITION_IDS.values()) == ids[2:]  # a byte too large to keep
+    assert definitions_id(small) == hashlib.sha256(b'[{"id":"s","kind":"text"}]').hexdigest()
+    assert list(register._DEFINITION_IDS.values()) == ids[3:] + [definitions_id(small)]  # just small enough
 
 
 def test_cover_value_is_the_field_with_that_role():
