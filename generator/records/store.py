@@ -460,9 +460,22 @@ def canonical_json(value: Any) -> str:
     return _CANONICAL(value)
 
 
-#: A stored value's JSON text (UTF-8 kept), as ``json.dumps(value, ensure_ascii=False)`` writes it, with
-#: one encoder for all of them (``json.dumps`` with options makes a new encoder for every value).
-value_json = json.JSONEncoder(ensure_ascii=False).encode
+_VALUE_JSON = json.JSONEncoder(ensure_ascii=False).encode
+_STRING_JSON = json.encoder.encode_basestring  # what that encoder writes a string with
+
+
+def value_json(value: Any) -> str:
+    """A stored value's JSON text (UTF-8 kept), as ``json.dumps(value, ensure_ascii=False)`` writes it,
+    with one encoder for all of them (``json.dumps`` with options makes a new encoder for every
+    value). A text or a tick, which almost every value is, is written without the encoder: its
+    ``encode`` makes a new C encoder for anything but a string (of a copy's ~350 values, 2 ms)."""
+    if value.__class__ is str:
+        return _STRING_JSON(value)
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return _VALUE_JSON(value)
 
 
 def digest_of(content: Any) -> str:

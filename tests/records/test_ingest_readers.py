@@ -21,11 +21,13 @@ from pathlib import Path
 import pikepdf
 import pytest
 
+from generator.reading.read import Record
 from generator.reading.sandbox import Isolated
 from generator.records import ingest as ingest_module
-from generator.records.ingest import READS_PER_READER, SCAN_TIME_FACTOR, _address_space, _Item, _read_all, \
-    _reader, looks_scanned
-from tests.formats.docx.test_read_raw import NAME, docx, p, sdt
+from generator.records.ingest import READS_PER_READER, SCAN_TIME_FACTOR, ReadOutcome, _abridged, _address_space, \
+    _Item, _read_all, _reader, looks_scanned
+from generator.records.store import Definition
+from tests.formats.docx.test_read_raw import NAME, PRACTICE, docx, p, sdt
 
 MB = 1 << 20
 BROKEN = b"PK\x03\x04 not really a Word file"  # refused at once: not a zip archive
@@ -196,6 +198,47 @@ def test_readers_read_ahead_of_a_slow_file_four_files_a_reader_and_no_more(spy, 
     rest = [(item.path.name, r.record.fields) for item, r in results]
     assert rest == [(f"copy-{n:02}.docx", {"cover.name": f"L{n}"}) for n in range(1, 12)]
     watcher.join(30)
+
+
+def test_every_read_comes_back_with_its_definitions_sent_once_by_each_reader(spy):
+    files = [(f"copy-{n:02}.docx", copy(f"L{n}")) for n in range(1, 23)]
+    files[3] = ("other.docx", docx(p(sdt("Riverside", tag="cover.practice")), [PRACTICE]))
+    items = [_Item(i, Path(name), f"{i:064x}", len(data), data) for i, (name, data) in enumerate(files)]
+    out = [read for _, read in _read_all(iter(items), 1)]
+    assert [read.definitions for read in out] == [[NAME]] * 3 + [[PRACTICE]] + [[NAME]] * 18
+    assert all(read.record.definitions is read.definitions and read.definition.fields is read.definitions
+               for read in out)
+    assert out[4].definition.id == out[0].definition.id != out[3].definition.id
+    assert out[21].record.fields == {"cover.name": "L22"} and readers(spy) == [0] * 20 + [1, 1]
+    # what each reader sent whole: its first copy of each set of definitions (a fresh reader's too)
+    assert [sorted(reader.definitions) for reader in spy.all] == [sorted({out[0].definition.id, out[3].definition.id}),
+                                                                   [out[0].definition.id]]
+
+
+def outcome(fields: list[dict], definition_id: str = "d" * 64) -> ReadOutcome:
+    record = Record({"part": "pack"}, {}, definitions=fields)
+    return ReadOutcome(record, None, fields, definition=Definition(definition_id, "care-pack", None, "care-pack",
+                                                                   "1.0.0", "h" * 64, fields))
+
+
+def test_a_reader_leaves_out_only_the_very_same_definitions_it_sent_before():
+    sent: dict[str, bytes] = {}
+    first = outcome([{"id": "a", "kind": "text"}])
+    assert _abridged(first, sent) == ("ok", first)
+    again = outcome([{"id": "a", "kind": "text"}])
+    status, short = _abridged(again, sent)
+    assert status == "same definitions"
+    assert (short.definitions, short.record.definitions, short.definition.fields) == ([], [], [])
+    assert (short.definition.id, short.record.pack, again.definitions) == ("d" * 64, {"part": "pack"},
+                                                                           [{"id": "a", "kind": "text"}])
+    reordered = outcome([{"kind": "text", "id": "a"}])  # the same id (canonical JSON), not the same list
+    assert _abridged(reordered, sent) == ("ok", reordered)
+    assert _abridged(outcome([{"kind": "text", "id": "a"}]), sent)[0] == "same definitions"
+    refused = ReadOutcome(error="is not a PDF or Word (.docx) file")
+    assert _abridged(refused, sent) == ("ok", refused)
+    apart = outcome([{"id": "a", "kind": "text"}])
+    apart.definitions = [{"id": "a", "kind": "text"}]  # not the record's list: sent whole
+    assert _abridged(apart, sent) == ("ok", apart)
 
 
 def test_nothing_to_read_starts_no_reader(spy):

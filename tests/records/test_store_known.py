@@ -31,6 +31,7 @@ from generator.records.store import (
     next_entry,
     store_path,
     submission_content,
+    value_json,
     with_reviews,
 )
 
@@ -41,6 +42,21 @@ def sha(text: str) -> str:
 
 PACK = IssuedPack("i-1", "pack", "Zoë", "Riverside Surgery", "riverside-pcn", "Dr A", "Ms B", "2026-09-01", "",
                   "build/z.pdf", "care-coordination-portfolio", "1.0.0", "2026-08-01", "key", "north/issued.csv")
+
+
+@pytest.mark.parametrize("value, text", [
+    ("Zoë said \"fine\"\n\ttoday\u2028", '"Zoë said \\"fine\\"\\n\\ttoday\u2028"'),
+    ("", '""'),
+    (True, "true"),
+    (False, "false"),
+    (1, "1"),
+    (0, "0"),
+    (2.5, "2.5"),
+    (["a", True, None], '["a", true, null]'),
+    ({"b": 1, "a": "ő"}, '{"b": 1, "a": "ő"}'),
+])
+def test_a_stored_value_is_written_as_json_dumps_writes_it(value, text):
+    assert value_json(value) == text == json.dumps(value, ensure_ascii=False)
 
 
 def test_canonical_json_sorts_keys_drops_spaces_and_keeps_utf8():
