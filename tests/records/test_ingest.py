@@ -324,8 +324,10 @@ def test_a_failure_mid_file_leaves_no_rows_and_the_batch_goes_on(tmp_path, store
 
 KILLER = """
 import os, signal, sys
+from generator.records import ingest as ingest_module
 from generator.records.connect import open_store
 from generator.records.ingest import ingest
+ingest_module.FILES_PER_COMMIT = 1  # the first file committed before the second is stored, however fast it was read
 store = open_store(sys.argv[1])
 engine = type(store)
 original = engine.add_submission
