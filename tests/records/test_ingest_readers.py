@@ -10,6 +10,7 @@ that; everything else is the real reader). The copies are Word packages of a few
 from __future__ import annotations
 
 import functools
+import gc
 import io
 import multiprocessing
 import os
@@ -291,6 +292,26 @@ def test_a_reader_process_has_its_memory_cap_and_a_cpu_limit_per_file():
     finally:
         reader.stop()
     assert not reader.process.is_alive() and reader.conn.closed
+
+
+def _frozen_after_setup(conn) -> None:
+    from generator.reading.sandbox import child_setup
+    before = gc.get_freeze_count()
+    child_setup(1024 * MB, os.getppid())
+    conn.send((before, gc.get_freeze_count(), len(gc.get_objects())))
+
+
+def test_a_reader_process_keeps_what_it_inherited_out_of_its_collections():
+    parent_end, child_end = context().Pipe()
+    child = context().Process(target=_frozen_after_setup, args=(child_end,), daemon=True)
+    child.start()
+    try:
+        assert parent_end.poll(30)
+        before, frozen, tracked = parent_end.recv()
+    finally:
+        child.join(10)
+    assert before == 0 and frozen > 10_000  # this test process's objects, inherited by the fork
+    assert tracked < frozen // 10  # what the collections still walk: only what the child made since
 
 
 def test_a_reader_that_died_is_a_crash_and_takes_no_more_files():
