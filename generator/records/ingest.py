@@ -1156,6 +1156,10 @@ def ingest(paths: Iterable[str | Path], store: Store, *, supersede: bool = False
             owners.update((s.id, s.pcn) for s in store.submissions(current_only=False))
         return owners.get(submission_id, "")
 
+    def is_scan(submission_id: int) -> bool:
+        stored = store.submission(submission_id)
+        return stored is not None and stored.format == "scan"
+
     batch = _Batch(store, outcomes)
 
     def done(index: int, outcome: FileOutcome | list[FileOutcome]) -> None:
@@ -1191,7 +1195,9 @@ def ingest(paths: Iterable[str | Path], store: Store, *, supersede: bool = False
                                            "nothing stored")
                 done(index, outcome)
                 continue
-            if sha in known:  # stored before this run: no need to read it again
+            # stored before this run: no need to read it again; but a scanned file is read again with
+            # --supersede, as only its first copy carries the file's hash and another may be a conflict
+            if sha in known and not (supersede and is_scan(known[sha])):
                 done(index, FileOutcome(str(path), "unchanged", reason=f"already ingested (submission {known[sha]})",
                                         sha256=sha, previous_id=known[sha]))
                 continue

@@ -472,3 +472,33 @@ def test_a_run_passes_supersede_and_the_pcn_scope_on_to_a_scans_copies(store, tm
     assert (refused.status, refused.submission_id) == ("rejected", None)
     [ok] = run([tmp_path / "third.png"], store, jobs=1, supersede=True, only_pcn="riverside-pcn").files
     assert ok.status == "unchanged"  # the same answers as the current version
+
+
+def test_a_stacks_conflicting_copy_is_stored_by_the_rerun_with_supersede_its_conflict_asks_for(store, tmp_path,
+                                                                                                monkeypatch):
+    """A stack's first copy carries the file's hash: a rerun with --supersede took the file as 'already
+    ingested' unread, so the conflict of its second copy, whose advice is that rerun, could never be stored."""
+    def read(data, name, memory, known):
+        zoe = zoe_copy(page(2))
+        if name == "zoe.png":
+            return ingest_module.ReadOutcome(scan=ScanRead([zoe], pages=1, scanned=1))
+        zoe.values["review.done"] = False
+        return ingest_module.ReadOutcome(scan=ScanRead([form_copy(page(1, TWO)), zoe], pages=2, scanned=2))
+
+    monkeypatch.setattr(ingest_module, "read_copy", read)
+    for name in ("zoe.png", "stack.png"):
+        (tmp_path / name).write_bytes(b"\x89PNG\r\n\x1a\n" + name.encode())
+    run = ingest_module.ingest
+    assert [o.status for o in run([tmp_path / "zoe.png"], store, jobs=1).files] == ["new"]
+    first = run([tmp_path / "stack.png"], store, jobs=1).files
+    assert [o.status for o in first] == ["new", "conflict"] and "rerun with --supersede" in first[1].reason
+    again = run([tmp_path / "stack.png"], store, jobs=1).files  # without --supersede: not read again
+    assert [(o.status, o.reason) for o in again] == [("unchanged", "already ingested (submission 2)")]
+    stored = run([tmp_path / "stack.png"], store, jobs=1, supersede=True).files
+    assert [(o.status, o.reason) for o in stored] == [
+        ("unchanged", "scanned page 1: already ingested (submission 2)"),
+        ("superseded", "scanned page 2: version 2, replaces submission 1 (kept)")]
+    current = {s.instance_id: s.id for s in store.submissions()}
+    assert current == {TWO: 2, ONE: 3}
+    assert {v.field_id: v.value for v in store.values([3])[3]}["review.done"] is False
+    assert [(p.page_index, p.submission_id) for p in store.scan_pages([3])] == [(2, 3)]
