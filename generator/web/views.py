@@ -329,9 +329,10 @@ def store_new_version():
             abort(404)
         results = [UploadResult(name, "unchanged", ALREADY_STORED, learner=receipt.read_text(encoding="ascii"))]
     else:
-        results = _ingest([(name, path.read_bytes())], supersede=True)
-        if results[0].status in ("new", "unchanged", "superseded"):  # else the button may be pressed again
-            receipt.write_text(results[0].learner, encoding="ascii")
+        results = _ingest([(name, path.read_bytes())], supersede=True)  # a scanned stack: a result per copy
+        if not any(r.status in ("conflict", "rejected", "failed") for r in results):  # else it may be pressed again
+            stored = next((r for r in results if r.status == "superseded"), results[0])
+            receipt.write_text(stored.learner, encoding="ascii")
             path.unlink(missing_ok=True)
     template = "_results.html" if request.headers.get("HX-Request") else "returned.html"
     return render_template(template, results=results, files=1, posted=True)

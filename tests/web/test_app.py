@@ -396,6 +396,28 @@ def test_a_new_version_that_could_not_be_stored_may_be_stored_by_pressing_again(
     assert "status-superseded" in stored.get_data(True)
 
 
+def test_a_held_stack_is_kept_while_any_copy_in_it_could_not_be_stored(as_user, make_copy, store_file, monkeypatch):
+    """A scanned stack's held copy gives a result for every copy in it: its first copy being stored already
+    ('unchanged') is no reason to drop the held file while the conflicting one failed."""
+    from generator.web import views
+    client = as_user(PROVIDER)
+    upload(client, ("one.docx", make_copy(iid(5), {ACHIEVED: True})))
+    held = upload(client, ("two.docx", make_copy(iid(5), {}))).get_data(True).split('name="held" value="')[1]
+    held = held.split('"')[0]
+    folder = store_file.parent / "records.sqlite.web" / "held"
+    stack = [views.UploadResult("stack.pdf", "unchanged", "scanned page 1: already ingested (submission 1)",
+                                learner="l-first"),
+             views.UploadResult("stack.pdf", "failed", "scanned page 2: could not be stored (locked)")]
+    monkeypatch.setattr(views, "_ingest", lambda files, supersede=False: stack)
+    failed = post(client, "/returned/new-version", {"held": held, "name": "stack.pdf"}, page="/returned")
+    assert "status-failed" in failed.get_data(True)
+    assert [p.name for p in folder.iterdir()] == [held]  # kept: the button may be pressed again
+    stack[1] = views.UploadResult("stack.pdf", "superseded", "scanned page 2: version 2", learner="l-second")
+    post(client, "/returned/new-version", {"held": held, "name": "stack.pdf"}, page="/returned")
+    assert [p.name for p in folder.iterdir()] == [f"{held}.stored"]
+    assert (folder / f"{held}.stored").read_text(encoding="ascii") == "l-second"  # the copy stored as new version
+
+
 def test_only_a_provider_stores_a_conflict_as_a_new_version(as_user, make_copy, store_file):
     manager = as_user(RIVERSIDE)
     upload(manager, ("one.docx", make_copy(iid(4), {ACHIEVED: True})))
