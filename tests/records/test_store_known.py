@@ -811,6 +811,9 @@ def test_adding_issued_packs_counts_every_new_row(engine_store):
     with engine_store.transaction():
         assert engine_store.add_issued([PACK, other, third], source="north/issued.csv") == 3
         assert engine_store.add_issued([PACK, other], source="north/issued.csv") == 0
+        fourth = dataclasses.replace(PACK, instance_id="i-4", file="build/f.pdf")
+        assert engine_store.add_issued([PACK, fourth], source="north/issued.csv") == 1  # after one stored before
+    assert sorted(p.instance_id for p in engine_store.issued()) == ["i-1", "i-2", "i-3", "i-4"]
 
 
 def test_the_issued_rows_of_one_instance_are_looked_up_by_its_id(engine_store):
@@ -965,3 +968,136 @@ def test_verify_counts_the_unsealed_rows_of_a_kind_and_names_an_original_of_no_s
     with open_store(location) as store:
         assert protocol.verify_chain(store).problems == [
             "audit entry 2 is not in the ledger: it was added around the tool"]
+
+
+# ---------------------------------------------------------------- SQLite: rows as stored, refusals named
+
+def test_sqlite_stores_json_as_utf8_with_sorted_keys_and_numbers_rows_from_one(tmp_path):
+    """The columns as written on disk (what a database tool or a later version reads)."""
+    import sqlite3
+    path = tmp_path / "records.sqlite"
+    new = submission(learner={"name": "Zoë", "email": "zoe@example.org"},
+                     pcn_facts={"slug": "riverside-pcn", "name": "Riverside PCN, Ōtautahi"}, definition=OTHER)
+    with open_store(str(path)) as store:
+        with store.transaction():
+            sid = store.add_submission(new, 1, None)
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("SELECT learner_json, pcn_json FROM submissions WHERE id = ?", (sid,)).fetchone() == (
+            '{"email": "zoe@example.org", "name": "Zoë"}',
+            '{"name": "Riverside PCN, Ōtautahi", "slug": "riverside-pcn"}')
+        assert db.execute("SELECT field_id, seq FROM field_values ORDER BY seq").fetchall() == [
+            ("cover.details.name", 1), ("competencies.a.x.achieved", 2), ("patient_feedback.ratings.respect", 3),
+            ("cover.details.start_date", 4), ("cover.details.extra", 5)]
+        assert db.execute("SELECT seq, field_id FROM warnings ORDER BY seq").fetchall() == [
+            (1, "cover.details.extra"), (2, None)]
+        fields = db.execute("SELECT fields_json FROM definitions").fetchone()[0]
+    finally:
+        db.close()
+    assert fields == '[{"id": "patient_feedback.q", "kind": "text", "label": "Q: Ö", "options": []}]'
+
+
+def test_values_flags_and_warnings_of_given_copies_only_or_of_all(tmp_path):
+    with open_store(str(tmp_path / "records.sqlite")) as store:
+        with store.transaction():
+            one = store.add_submission(submission(sha="1" * 64, values=[FieldValue("a", "read", "x")],
+                                                  warnings=[("a", "a: one")], flags=[("a", "postcode")]), 1, None)
+            two = store.add_submission(submission(sha="2" * 64, instance="i-2", values=[FieldValue("b", "read", "y")],
+                                                  warnings=[(None, "two")], flags=[("b", "nhs_number")]), 1, None)
+        assert store.values([two]) == {two: [FieldValue("b", "read", "y")]}
+        assert store.values() == {one: [FieldValue("a", "read", "x")], two: [FieldValue("b", "read", "y")]}
+        assert store.flags([one]) == {one: [("a", "postcode")]}
+        assert store.flags() == {one: [("a", "postcode")], two: [("b", "nhs_number")]}
+        assert store.warning_rows([two]) == {two: [(None, "two")]}
+        assert store.warning_rows() == {one: [("a", "a: one")], two: [(None, "two")]}
+        assert store.values([]) == {} and store.flags([]) == {} and store.warning_rows([]) == {}
+
+
+def test_an_audit_entry_without_detail_stores_an_empty_one_and_the_first_entry_of_none_is_none(tmp_path):
+    with open_store(str(tmp_path / "records.sqlite")) as store:
+        assert store.ledger_first() is None
+        with store.transaction():
+            store.add_audit("rejected", filename="x.txt")
+        assert [(e.action, e.filename, e.detail) for e in store.audit()] == [("rejected", "x.txt", "")]
+        assert (store.ledger_first().seq, store.ledger_first().kind) == (1, "audit")
+
+
+def test_a_write_to_a_store_opened_for_reading_or_outside_a_transaction_is_refused_by_name(tmp_path):
+    path = str(tmp_path / "records.sqlite")
+    with open_store(path) as store:
+        with pytest.raises(StoreError) as raised:
+            store.add_audit("rejected")
+        assert str(raised.value) == "write outside a transaction (use 'with store.transaction():')"
+    with open_store(path, read_only=True) as store:
+        with pytest.raises(StoreError) as raised:
+            store.add_audit("rejected")  # refused as read-only before the transaction is looked at
+        assert str(raised.value) == f"{path}: opened for reading only"
+        with pytest.raises(StoreError) as raised:
+            with store.transaction():
+                pass
+        assert str(raised.value) == f"{path}: opened for reading only"
+
+
+def test_a_store_or_folder_that_cannot_be_written_is_refused_before_anything_is_read(tmp_path):
+    from tests.records.test_store_read_only import read_only
+    folder = tmp_path / "records"
+    folder.mkdir()
+    path = folder / "r.sqlite"
+    with open_store(str(path)):
+        pass
+    with read_only(path):
+        with pytest.raises(StoreError) as raised:
+            open_store(str(path))
+    assert str(raised.value) == (f"{path}: the records store is read-only; nothing was read or stored: make it "
+                                 "writable (chmod u+w) or choose another --store")
+    with read_only(folder):
+        with pytest.raises(StoreError) as raised:
+            open_store(str(path))
+    assert str(raised.value) == (f"{path}: the folder {folder} is read-only (the store needs to write its -wal and "
+                                 "-shm files beside it); nothing was read or stored: choose another --store")
+
+
+def test_missing_guard_triggers_are_named_by_the_first_and_counted(tmp_path):
+    import sqlite3
+    path = tmp_path / "records.sqlite"
+    with open_store(str(path)):
+        pass
+    db = sqlite3.connect(path)
+    db.execute("DROP TRIGGER packs_issued_no_update")
+    db.commit()
+    with open_store(str(path)) as store:
+        assert store.guard_problems() == ["the store's guard trigger packs_issued_no_update is missing: "
+                                          "it was dropped outside the tool"]
+    db.execute("DROP TRIGGER definitions_no_delete")
+    db.commit()
+    with open_store(str(path)) as store:
+        assert store.guard_problems() == ["the store's guard trigger definitions_no_delete is missing "
+                                          "(and 1 more): it was dropped outside the tool"]
+    db.execute("DROP TRIGGER definitions_no_update")
+    db.commit()
+    db.close()
+    with open_store(str(path)) as store:
+        assert store.guard_problems() == ["the store's guard trigger definitions_no_update is missing "
+                                          "(and 2 more): it was dropped outside the tool"]
+
+
+def test_a_failed_upgrade_is_rolled_back_and_its_own_error_raised(tmp_path, monkeypatch):
+    import sqlite3
+
+    from generator.records import sqlite as engine
+    path = tmp_path / "r.sqlite"
+    older_store(path, monkeypatch, engine.SCHEMA_VERSION - 1)
+
+    def fails(store):
+        store._db.execute("CREATE TABLE half_done (x)")
+        raise RuntimeError("the upgrade stopped here")
+    monkeypatch.setattr(engine, "MIGRATIONS", {**engine.MIGRATIONS, engine.SCHEMA_VERSION: (
+        *engine.MIGRATIONS[engine.SCHEMA_VERSION], fails)})
+    with pytest.raises(RuntimeError, match="^the upgrade stopped here$"):
+        open_store(str(path))
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == engine.SCHEMA_VERSION - 1
+        assert db.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'").fetchall() == []
+    finally:
+        db.close()
