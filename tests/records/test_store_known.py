@@ -1101,3 +1101,46 @@ def test_a_failed_upgrade_is_rolled_back_and_its_own_error_raised(tmp_path, monk
         assert db.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'").fetchall() == []
     finally:
         db.close()
+
+
+class _Pragmas:
+    """Answers the journal-mode pragma as a store being set up by another process does: errors first."""
+
+    def __init__(self, *errors: str):
+        self.errors = list(errors)
+
+    def execute(self, sql: str):
+        assert sql.lower() == "pragma journal_mode = wal"  # SQLite reads it in either case
+        if self.errors:
+            import sqlite3
+            raise sqlite3.OperationalError(self.errors.pop(0))
+        return self
+
+    def fetchone(self):
+        return ("wal",)
+
+
+def test_switching_to_wal_waits_while_the_file_is_locked_and_only_then(monkeypatch):
+    from generator.records import sqlite as engine
+    slept = []
+    monkeypatch.setattr(engine.time, "sleep", slept.append)
+    store = object.__new__(engine.SQLiteStore)
+    store._db = _Pragmas("database is locked", "database is locked")
+    assert store._wal() == "wal" and slept == [0.05, 0.05]
+    store._db = _Pragmas("disk I/O error")
+    with pytest.raises(engine.sqlite3.OperationalError, match="^disk I/O error$"):
+        store._wal()
+    monkeypatch.setattr(engine, "BUSY_TIMEOUT", -1)  # past the deadline at once
+    store._db = _Pragmas("database is locked")
+    with pytest.raises(engine.sqlite3.OperationalError, match="^database is locked$"):
+        store._wal()
+    assert slept == [0.05, 0.05]
+
+
+def test_the_actor_is_unknown_where_the_user_has_no_name(monkeypatch):
+    from generator.records import sqlite as engine
+
+    def no_name():
+        raise KeyError("getpwuid(): uid not found: 4242")
+    monkeypatch.setattr(engine.getpass, "getuser", no_name)
+    assert engine.actor() == "unknown"
