@@ -660,7 +660,7 @@ def new_submission(item_path: Path, sha256: str, size: int, read: ReadOutcome,
         values=values, warnings=warnings, flags=[(flag.field, flag.kind) for flag in record.flags], data=data)
 
 
-def _answers(values: Iterable[FieldValue], words: bool = False) -> dict[str, tuple[str, Any]]:
+def _answers(values: Iterable[FieldValue], words: bool) -> dict[str, tuple[str, Any]]:
     """Each field's state and value; with ``words``, text by its words only (white space trimmed and
     collapsed), as it is read from the text of a printed page."""
     return {v.field_id: (v.state, " ".join(v.value.split()) if words and isinstance(v.value, str) else v.value)
@@ -673,7 +673,7 @@ def _answered(values: Iterable[FieldValue], definitions: Iterable[Mapping[str, A
     return any(v.state == "read" and v.value not in (None, "", False) and v.field_id not in cover for v in values)
 
 
-def differing_fields(stored: Iterable[FieldValue], new: Iterable[FieldValue], words: bool = False) -> list[str]:
+def differing_fields(stored: Iterable[FieldValue], new: Iterable[FieldValue], words: bool) -> list[str]:
     """Ids of the fields whose value or state differs between two copies (ids only, never values), in the
     new copy's order, then those only the stored copy has; with ``words``, text differing only in white
     space is the same (a copy read from a page's text against one read from its fields)."""
@@ -1117,7 +1117,8 @@ class _Batch:
                         outcome.warnings.append(f"its audit-log entry could not be written ({why})")
 
     def abort(self) -> None:
-        """Roll back what is not committed (the ingest was interrupted): a rerun stores those files."""
+        """Roll back what is not committed (the ingest was interrupted or failed): a rerun stores those
+        files. Called while that exception is handled: it is what the batch's transaction rolls back for."""
         stack, self.stack, self.files = self.stack, None, []
         if stack is not None:
             stack.__exit__(*sys.exc_info())

@@ -299,8 +299,22 @@ def test_differing_fields_in_the_new_copys_order_then_the_old_ones():
            FieldValue("c", "missing", None)]
     now = [FieldValue("c", "read", None), FieldValue("b", "read", 2), FieldValue("a", "read", 9),
            FieldValue("fresh", "unmapped", "x")]
-    assert differing_fields(old, now) == ["c", "a", "fresh", "gone"]
-    assert differing_fields(old, old) == []
+    assert differing_fields(old, now, False) == ["c", "a", "fresh", "gone"]
+    assert differing_fields(old, old, False) == []
+
+
+def test_differing_fields_by_words_collapse_the_white_space_of_both_copies():
+    old = [FieldValue("a", "read", "Booked  a\nfollow-up "), FieldValue("b", "read", "x"), FieldValue("c", "read", 2)]
+    now = [FieldValue("a", "read", " Booked a follow-up"), FieldValue("b", "read", "x y"), FieldValue("c", "read", 2)]
+    assert differing_fields(old, now, True) == ["b"]
+    assert differing_fields(now, old, True) == ["b"]
+    assert differing_fields(old, now, False) == ["a", "b"]
+
+
+def test_an_initial_is_one_letter_with_or_without_its_full_stop():
+    assert ingest_module._initial_of("X.", "Xavier") and ingest_module._initial_of("X", "Xavier")
+    assert not ingest_module._initial_of("Xa.", "Xavier") and not ingest_module._initial_of("Y.", "Xavier")
+    assert not ingest_module._initial_of(".", "Xavier")
 
 
 @pytest.mark.parametrize("cover, known, same", [
@@ -617,6 +631,38 @@ def test_a_copy_the_register_or_a_stored_version_gives_another_pcn_is_refused(st
     assert store_submission(store, new(), False, only_pcn="hill-pcn")[0] == "rejected"  # the manifest says riverside
 
 
+def test_the_register_rows_of_other_copies_do_not_decide_a_copys_scope(store):
+    with store.transaction():
+        store.add_issued([IssuedPack("another-instance", "pack.pdf", "Dafydd ap Gruffudd", "Hill Surgery", "hill-pcn",
+                                     "", "", "", "", "dafydd.pdf", "care-pack", "1.0.0", "2026-09-01", "k2"),
+                          IssuedPack(IID, "pack.pdf", ZOE, "Riverside Surgery", "riverside-pcn", "", "", "", "",
+                                     "zoe.pdf", "care-pack", "1.0.0", "2026-09-01", "k")], "issued.csv")
+    assert store_submission(store, new(), False, only_pcn="riverside-pcn") == ("new", "", 1, None)
+
+
+def test_an_interrupted_ingest_says_how_many_copies_were_kept():
+    interrupted = ingest_module.IngestInterrupted(3)
+    assert interrupted.stored == 3 and interrupted.args == (3,) and isinstance(interrupted, KeyboardInterrupt)
+
+
+def test_a_batch_aborted_rolls_back_what_it_had_not_committed(store):
+    batch = ingest_module._Batch(store, [])
+    batch.abort()  # nothing open: nothing to roll back
+    assert (batch.stack, batch.files) == (None, [])
+    batch.begin()
+    with store.transaction():
+        store.add_audit("note", filename="a.txt")
+    batch.files.append(0)
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt:  # as ingest calls it: while the interruption is handled
+        batch.abort()
+    assert (batch.stack, batch.files, store.audit()) == (None, [], [])
+    with store.transaction():  # the store takes writes again
+        store.add_audit("note", filename="b.txt")
+    assert [entry.filename for entry in store.audit()] == ["b.txt"]
+
+
 def test_a_stored_version_of_another_pcn_or_the_same_file_stored_for_one(store):
     store_submission(store, new(record(pack={"pcn": HILL})), False)
     again = new(record(pack={"pcn": {"slug": "riverside-pcn"}}), sha="b", name="again.pdf")
@@ -807,7 +853,7 @@ def test_a_later_copy_of_one_stored_without_values(store):
     assert (status, previous) == ("conflict", 1)
     assert "(submission 1) blank, with nothing filled in beyond its cover" in reason  # it holds no value at all
     [row] = store.instance_submissions(IID)
-    assert differing_fields(store.values([row.id]).get(row.id, []), new(one, sha="b").values) == ["cover.name"]
+    assert differing_fields(store.values([row.id]).get(row.id, []), new(one, sha="b").values, False) == ["cover.name"]
 
 
 # ---------------------------------------------------------------- what read_copy hands to the scan reader
