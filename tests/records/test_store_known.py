@@ -1144,3 +1144,35 @@ def test_the_actor_is_unknown_where_the_user_has_no_name(monkeypatch):
         raise KeyError("getpwuid(): uid not found: 4242")
     monkeypatch.setattr(engine.getpass, "getuser", no_name)
     assert engine.actor() == "unknown"
+
+
+def test_a_missing_store_a_folder_named_as_one_or_no_wal_mode_is_refused_by_name(tmp_path, monkeypatch):
+    from generator.records import sqlite as engine
+    missing = tmp_path / "none.sqlite"
+    with pytest.raises(StoreError) as raised:
+        open_store(str(missing), create=False)
+    assert str(raised.value) == (f"{missing}: no records store here; run 'portfolio ingest' first or name the "
+                                 "store with --store (or $PORTFOLIO_STORE)")
+    assert not missing.exists()
+    folder = tmp_path / "records"
+    folder.mkdir()
+    with pytest.raises(StoreError) as raised:
+        open_store(str(folder))  # nothing is half-open: the error is the store's own, not an AttributeError
+    assert str(raised.value).startswith(f"{folder}: cannot be opened as a records store (unable to open database "
+                                        "file)")
+    monkeypatch.setattr(engine.SQLiteStore, "_wal", lambda store: "delete")  # a file system without WAL mode
+    with pytest.raises(StoreError) as raised:
+        open_store(str(tmp_path / "r.sqlite"))
+    assert str(raised.value) == f"{tmp_path / 'r.sqlite'}: cannot switch the store to WAL mode (got delete)"
+
+
+def test_a_store_closed_twice_and_a_batch_of_two_transactions(tmp_path):
+    store = open_store(str(tmp_path / "records.sqlite"))
+    with store.batch():
+        with store.transaction():
+            store.add_audit("rejected", filename="a.txt")
+        with store.transaction():
+            store.add_audit("rejected", filename="b.txt")
+    assert [e.filename for e in store.audit()] == ["a.txt", "b.txt"]
+    store.close()
+    store.close()  # harmless, as leaving a with block after an explicit close is
