@@ -298,3 +298,11 @@ def test_fill_check_names_five_unknown_ids_without_more():
 def test_fill_check_gives_the_definitions_when_all_fit():
     assert check_fill_values(MANIFEST, {"a": "x", "c": None}, "pack.pdf") == {
         "a": {"id": "a", "kind": "text"}, "b": {"id": "b", "kind": "checkbox"}, "c": FEELINGS | {"id": "c"}}
+
+
+def test_a_warning_gives_an_unreadable_values_length_never_the_value():
+    from generator.model.values import _shape
+    assert _shape("x") == "1 character, value not shown"
+    assert _shape("ab") == "2 characters, value not shown"
+    assert _shape("abcdefghij") == "10 characters, value not shown"
+    assert _shape("") == "0 characters, value not shown"
