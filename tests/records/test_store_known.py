@@ -462,6 +462,17 @@ def escaped(text: str) -> str:
     return text.replace('"', '\\"')
 
 
+def refuses_a_write(location: str, problem: str) -> None:
+    """The store at ``location`` refuses the next write, naming ``problem`` and the fix."""
+    with open_store(location) as store:
+        with pytest.raises(StoreError) as raised:
+            with store.transaction():
+                store.add_audit("rejected", filename="x.txt")
+    assert str(raised.value) == (
+        f"{location}: the records store was changed outside the tool ({problem}); nothing was stored: run "
+        "'portfolio store verify' and restore the store from a backup")
+
+
 @pytest.mark.parametrize("ref, problem", [
     ("not json", "ledger entry 1 (the rows stored before the ledger): its list of rows was edited"),
     ('{"audit":1,"issued":0,"submission":0}',
@@ -477,13 +488,8 @@ def test_the_tail_check_refuses_a_write_after_a_seal_that_does_not_add_up(tmp_pa
     db.execute("INSERT INTO ledger VALUES (1, 'sealed', ?, ?, ?, ?, ?)",
                (ref, "d" * 64, GENESIS, sha(f'[1,"sealed","{escaped(ref)}","{"d" * 64}","{GENESIS}"]'), "{}"))
     db.close()
+    refuses_a_write(location, problem)
     with open_store(location) as store:
-        with pytest.raises(StoreError) as raised:
-            with store.transaction():
-                store.add_audit("rejected", filename="x.txt")
-        assert str(raised.value) == (
-            f"{location}: the records store was changed outside the tool ({problem}); nothing was stored: run "
-            "'portfolio store verify' and restore the store from a backup")
         assert store.audit() == [] and len(store.ledger()) == 1
 
 
@@ -911,13 +917,7 @@ def test_the_tail_check_refuses_a_tail_edited_or_deleted_around_the_tool(tmp_pat
         with store.transaction():
             store.add_audit("rejected", filename="x.txt")
     around_the_tool(location, statement)
-    with open_store(location) as store:
-        with pytest.raises(StoreError) as raised:
-            with store.transaction():
-                store.add_audit("rejected", filename="y.txt")
-        assert str(raised.value) == (
-            f"{location}: the records store was changed outside the tool ({problem}); nothing was stored: run "
-            "'portfolio store verify' and restore the store from a backup")
+    refuses_a_write(location, problem)
 
 
 def test_a_submission_tail_is_read_back_as_stored_without_values_and_before_its_review(engine_store):
