@@ -389,6 +389,16 @@ class LinkReturn:
     outcome: Any = None
 
 
+def _instances_in(read: Any) -> set[str]:
+    """The instance ids a returned file holds (a ``ReadOutcome``): a copy's own, or every page's of a
+    scan, identified or not; empty when nothing in it is a copy this tool issued."""
+    if read.record is not None:
+        return {str(read.record.pack.get("instance_id") or "")} - {""}
+    if read.scan is None:
+        return set()
+    return {c.instance_id for c in read.scan.copies} | {p.instance_id for p in read.scan.unidentified if p.instance_id}
+
+
 def return_by_link(token: str, data: bytes, kind: str, store: Any = None, *,
                    jobs: int | None = None) -> LinkReturn | None:
     """Take a learner's filled copy (``data``, of sniffed ``kind`` "pdf" or "docx") sent to the return
@@ -397,19 +407,23 @@ def return_by_link(token: str, data: bytes, kind: str, store: Any = None, *,
     unknown or has expired (nothing is read)."""
     import tempfile
 
-    from generator.reading.sandbox import call_isolated
+    from generator.reading.sandbox import DEFAULT_LIMITS, call_isolated
+    from generator.records.ingest import SCAN_TIME_FACTOR, known_layouts, looks_scanned, read_copy
     from generator.records.ingest import ingest as run_ingest
-    from generator.records.ingest import read_copy
     from generator.records.users import check_return_token
     with _opened(store, create=False) as opened:
         link = check_return_token(opened, token)
         if link is None:
             return None
-        read = call_isolated(read_copy, (data, f"returned.{kind}"))
-        record = read.value.record if read.status == "ok" and read.value.record is not None else None
-        if record is None:
+        # a copy printed, filled by hand and scanned is read against the layout of this link's copy alone
+        name = f"returned.{kind}"
+        seconds = DEFAULT_LIMITS.seconds * (SCAN_TIME_FACTOR if looks_scanned(data) else 1)
+        read = call_isolated(read_copy, (data, name, DEFAULT_LIMITS.memory, known_layouts(opened, link.instance_id)),
+                             replace(DEFAULT_LIMITS, seconds=seconds))
+        instances = _instances_in(read.value) if read.status == "ok" else set()
+        if not instances:
             return LinkReturn("unreadable")
-        if str(record.pack.get("instance_id") or "") != link.instance_id:
+        if instances != {link.instance_id}:
             with opened.transaction():
                 opened.add_audit("return refused", instance_id=link.instance_id,
                                  detail="a copy of another instance was sent to this return link")

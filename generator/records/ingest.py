@@ -908,9 +908,10 @@ def _outcome(store: Store, item: _Item, read: ReadOutcome, supersede: bool,
 
 # ---------------------------------------------------------------- scanned paper copies
 
-def known_layouts(store: Store) -> dict[str, Known]:
-    """Instance id -> the layout it was issued with (field definitions with widget rectangles, pages)."""
-    linked = store.issued_definitions()
+def known_layouts(store: Store, instance_id: str | None = None) -> dict[str, Known]:
+    """Instance id -> the layout it was issued with (field definitions with widget rectangles, pages):
+    of every instance issued for paper, or of ``instance_id`` alone."""
+    linked = store.issued_definitions(instance_id)
     if not linked:
         return {}
     definitions = store.definitions()

@@ -66,13 +66,14 @@ def return_copy(token: str):
         data = upload.read(MAX_FILE_BYTES + 1) if upload else b""
         kind = sniff(data)
         if not data:
-            message = "Choose your filled copy (PDF or Word) first."
+            message = "Choose your filled copy (PDF or Word, or a scan of it) first."
         elif len(data) > MAX_FILE_BYTES:
             message = (f"This file is over the limit of {MAX_FILE_BYTES // 1_000_000} MB. A filled copy is under "
                        "2 MB: upload the copy you were sent with this link, filled in and saved.")
         elif kind is None:
-            message = ("This is not a PDF or Word (.docx) file: upload the copy you were sent with this link, "
-                       "filled in and saved as it was (.pdf or .docx).")
+            message = ("This is not a PDF, Word (.docx) or scanned (PNG, JPEG, TIFF) file: upload the copy you were "
+                       "sent with this link, filled in and saved as it was (.pdf or .docx), or a scan of it printed "
+                       "and filled in by hand.")
         else:
             returned = api.return_by_link(token, data, kind, g.store, jobs=current_app.config["INGEST_JOBS"])
             if returned is None:  # expired while the file was on its way

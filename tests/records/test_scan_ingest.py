@@ -235,3 +235,38 @@ def test_a_stack_of_fifty_printed_feedback_forms_comes_back_as_fifty_submissions
         subs = store.submissions()
         assert len(subs) == 50 and {s.part for s in subs} == {"patient_feedback"} and {s.format for s in subs} == {"scan"}
         assert {s.instance_id for s in subs} == {r["instance_id"] for r in rows}
+
+
+def test_a_scan_sent_to_a_return_link_is_stored_only_when_it_is_the_links_own_copy(cohort, tmp_path):
+    """A learner who printed their copy, filled it in by hand and scanned it can send the scan to their
+    return link: it is read against that copy's layout alone, and a scan of another copy is refused."""
+    from datetime import datetime, timedelta, timezone
+
+    from generator.records.users import new_return_token
+    register, rows = cohort
+    pack_row = next(r for r in rows if "feedback" not in r["file"])
+    feedback_row = next(r for r in rows if "feedback" in r["file"])
+    pack = issued_pdf(register, pack_row)
+    _, _, fields, _ = sheet(pack, 1)
+    page = min(w["page"] for d in fields if d["kind"] == "checkbox" for w in d["widgets"])
+    image, _, fields, pages = sheet(pack, page)
+    box = next(d for d in fields if d["kind"] == "checkbox" and d["widgets"][0]["page"] == page)
+    fill_sheet(image, fields, page, pages[page - 1]["height"], 200, {(box["id"], ""): "tick"}, set())
+    mine = to_bytes([scan_sheet(image, 200, Scanner(dpi=200, rotate=0.5))], "png", 200)
+    other = to_bytes([scan_sheet(sheet(issued_pdf(register, feedback_row), 1)[0], 200, Scanner(dpi=200))], "png", 200)
+    with open_store(str(tmp_path / "records.sqlite")) as store:
+        import_register(store, register)
+        token = new_return_token(store, pack_row["instance_id"], datetime.now(timezone.utc) + timedelta(days=2))
+        refused = api.return_by_link(token, other, "png", store, jobs=1)
+        assert refused.status == "other copy" and store.submissions() == []
+        blank = to_bytes([Image.new("L", (1654, 2339), 250)], "png", 200)  # a blank sheet: no copy at all
+        assert api.return_by_link(token, blank, "png", store, jobs=1).status == "unreadable"
+        taken = api.return_by_link(token, mine, "png", store, jobs=1)
+        assert taken.status == "new"
+        [submission] = store.submissions()
+        assert (submission.instance_id, submission.format) == (pack_row["instance_id"], "scan")
+        values = {v.field_id: v.value for v in store.values([submission.id])[submission.id]}
+        assert values[box["id"]] is True
+        entries = [(e.action, e.detail) for e in store.audit() if "return" in e.action and e.action != "return link made"]
+    assert entries == [("return refused", "a copy of another instance was sent to this return link"),
+                       ("returned by link", "new")]

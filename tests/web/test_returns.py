@@ -47,14 +47,16 @@ def test_a_provider_makes_a_link_and_the_learner_returns_their_copy(as_user, iss
     assert link.startswith("http://localhost/return/")
     learner = app.test_client()  # not signed in
     page = learner.get(link)
-    assert page.status_code == 200 and '<label for="copy">Your filled copy (PDF or Word)</label>' in page.get_data(True)
+    assert page.status_code == 200 and ('<label for="copy">Your filled copy (PDF or Word), or a scan of the printed copy filled in by '
+                                       'hand</label>') in page.get_data(True)
     other = post(learner, link, {"copy": (io.BytesIO(make_copy(iid(22), {ACHIEVED: True})), "mine.docx")},
                  page=link, content_type="multipart/form-data").get_data(True)
     assert "This is not the copy this link is for" in other
     notes = post(learner, link, {"copy": (io.BytesIO(b"my notes"), "mine.pdf")}, page=link,
                  content_type="multipart/form-data").get_data(True)
-    assert ("This is not a PDF or Word (.docx) file: upload the copy you were sent with this link, filled in and "
-            "saved as it was (.pdf or .docx).") in notes
+    assert ("This is not a PDF, Word (.docx) or scanned (PNG, JPEG, TIFF) file: upload the copy you were sent "
+            "with this link, filled in and saved as it was (.pdf or .docx), or a scan of it printed and filled in "
+            "by hand.") in notes
     with open_store(issued) as store:
         assert store.submissions() == []
     right = post(learner, link, {"copy": (io.BytesIO(make_copy(iid(21), {"case_studies.studies.case_1.outcomes": SECRET})),
