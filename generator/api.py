@@ -948,15 +948,6 @@ def store_summary(store: Path | str | None = None) -> StoreSummary:
                             counts["field_values"], counts["audit_log"], dict(sorted(actions.items())), files, size)
 
 
-def _regular_file(path: Path) -> bool:
-    """True when ``path`` is a file writing to it would replace (not a device such as /dev/stdout, or nothing)."""
-    import stat
-    try:
-        return stat.S_ISREG(path.lstat().st_mode)
-    except OSError:
-        return False
-
-
 @dataclass(frozen=True)
 class OriginalResult:
     output: Path
@@ -976,9 +967,9 @@ def original(store: Path | str | None, submission_id: int, output: Path | str, *
     """
     import hashlib
 
-    from generator.files import write_atomic
+    from generator.files import replaces_file, write_atomic
     from generator.records.connect import open_store
-    if not replace and _regular_file(Path(output)):
+    if not replace and replaces_file(Path(output)):
         raise OptionError("output", f"{output} already exists; nothing was written. Name another -o FILE, or add "
                                     "--replace to write over it")
     from generator.records.store import SUBMISSION_IDS

@@ -36,11 +36,23 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise WriteError.from_os(path, exc) from exc
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def _mode(path: Path) -> int | None:
+    """``path``'s file type and mode, links followed (None: nothing there)."""
     try:
-        mode = os.stat(path).st_mode
+        return os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
-        mode = None
+        return None
+
+
+def replaces_file(path: Path) -> bool:
+    """Whether ``write_atomic(path, ...)`` would replace a file that is there (a regular file, or a link
+    to one), as opposed to making a new one or writing into a device such as /dev/stdout."""
+    mode = _mode(path)
+    return mode is not None and stat.S_ISREG(mode)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    mode = _mode(path)
     if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
         with open(path, "wb") as handle:
             handle.write(data)

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from generator.files import write_atomic
+from generator.files import replaces_file, write_atomic
 from tests.conftest import skip_or_fail
 
 
@@ -108,3 +108,14 @@ def _register(folder):
     path.write_text("instance_id,learner,practice,pcn\n00000000-0000-4000-8000-000000000001,Ann Example,"
                     "Riverside Surgery,riverside-pcn\n", encoding="utf-8")
     return path
+
+
+def test_only_a_file_or_a_link_to_one_is_a_file_writing_would_replace(tmp_path):
+    kept = tmp_path / "kept.pdf"
+    kept.write_bytes(b"kept")
+    (tmp_path / "link.pdf").symlink_to(kept)
+    (tmp_path / "dangling.pdf").symlink_to(tmp_path / "gone.pdf")
+    os.mkfifo(tmp_path / "pipe")
+    assert [replaces_file(tmp_path / name) for name in ("kept.pdf", "link.pdf", "dangling.pdf", "pipe", "new.pdf",
+                                                        "kept.pdf/inside")] == [True, True, False, False, False, False]
+    assert replaces_file(tmp_path) is False  # a folder is not a file either

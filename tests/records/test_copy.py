@@ -108,6 +108,10 @@ def test_original_keeps_an_existing_file_unless_replace(tmp_path, store_location
     assert code == 2 and kept.read_bytes() == b"another returned copy"
     assert (f"Invalid value for --output: {kept} already exists; nothing was written. Name another -o FILE, or add "
             "--replace to write over it") in " ".join(output.split())
+    link = tmp_path / "link.docx"  # a link to a file: writing would replace what it names, so it is kept too
+    link.symlink_to(kept)
+    code, output = cli("records", "--store", store_location, "--original", "1", "-o", str(link))
+    assert code == 2 and "already exists; nothing was written" in output and link.is_symlink()
     code, output = cli("records", "--store", store_location, "--original", "1", "-o", str(kept), "--replace")
     assert code == 0 and kept.read_bytes() == (returned / "ann.docx").read_bytes(), output
     code, output = cli("records", "--store", store_location, "--original", "1", "-o", "/dev/null")
