@@ -103,6 +103,11 @@ class ReadError(PortfolioError):
 DISK_FULL_FIX = "free some space on that disk (or use another one), then run the command again"
 #: The same for a PostgreSQL store, whose disk is the server's.
 SERVER_DISK_FULL_FIX = "ask the database server's administrator to free some space on it, then run the command again"
+#: How an ingest conflict's reason ends: what to run again to store the copy anyway (the web app says instead
+#: what a person there can do, ``web.views._COMMAND_ADVICE``).
+SUPERSEDE_FIX = "rerun with --supersede to store it as a new version"
+SUPERSEDE_BLANK_FIX = "rerun with --supersede to store this one as a new version"  # the copy stored first was blank
+CHANGED_LEARNER_FIX = "if the learner really changed, rerun with --accept-changed-learner"
 
 
 class WriteError(PortfolioError):

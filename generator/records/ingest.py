@@ -64,7 +64,8 @@ from multiprocessing.connection import wait as connection_wait
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from generator.errors import IngestError, PortfolioError, ReadError
+from generator.errors import (CHANGED_LEARNER_FIX, SUPERSEDE_BLANK_FIX, SUPERSEDE_FIX, IngestError, PortfolioError,
+                              ReadError)
 from generator.reading.identifiers import scan_record_values
 from generator.reading.read import NOT_A_COPY, NOT_A_COPY_OR_SCAN, Record, read_bytes, too_large
 from generator.reading.scan import NEEDS_TRANSCRIPTION, SCAN_SUFFIXES, Known, ScanCopy, ScanRead, read_scan, sniff_image
@@ -799,8 +800,7 @@ def store_submission(store: Store, new: NewSubmission, supersede: bool,
                                        "nothing stored")
             differ = "differs" if len(changed) == 1 else "differ"
             return ("conflict", f"names another learner than the one this copy {whose} ({', '.join(changed)} "
-                                f"{differ}); nothing was stored: if the learner really changed, rerun with "
-                                "--accept-changed-learner", None, previous)
+                                f"{differ}); nothing was stored: {CHANGED_LEARNER_FIX}", None, previous)
 
         def add(version: int, supersedes: int | None) -> int:
             sid = store.add_submission(new, version, supersedes)
@@ -835,11 +835,10 @@ def store_submission(store: Store, new: NewSubmission, supersede: bool,
                                        "nothing stored")
             if not _answered(latest_values, new.definition.fields):
                 return ("conflict", f"this copy was ingested before (submission {latest.id}) blank, with nothing "
-                                    "filled in beyond its cover; nothing was stored: rerun with --supersede to store "
-                                    "this one as a new version", None, latest.id)
+                                    f"filled in beyond its cover; nothing was stored: {SUPERSEDE_BLANK_FIX}",
+                        None, latest.id)
             return ("conflict", f"this copy was ingested before (submission {latest.id}) with other answers in "
-                                f"{len(differing)} field(s): {_some(differing)}; nothing was stored: rerun with "
-                                "--supersede to store it as a new version",
+                                f"{len(differing)} field(s): {_some(differing)}; nothing was stored: {SUPERSEDE_FIX}",
                     None, latest.id)
         sid = add(version, latest.id)
         store.add_audit("superseded", filename=new.filename, sha256=new.sha256, instance_id=new.instance_id,

@@ -18,7 +18,8 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, current_app, g, render_template, request, url_for
 from markupsafe import Markup
 
-from generator.errors import DISK_FULL_FIX, SERVER_DISK_FULL_FIX
+from generator.errors import (CHANGED_LEARNER_FIX, DISK_FULL_FIX, SERVER_DISK_FULL_FIX, SUPERSEDE_BLANK_FIX,
+                              SUPERSEDE_FIX)
 from generator.records.progress import CohortProgress, LearnerProgress
 from generator.reading.read import EMPTY, NOT_A_COPY_OR_SCAN, too_large
 from generator.web.auth import in_scope, provider_only, require_scope, upload_file_name, uploaded_name
@@ -279,11 +280,9 @@ def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[Upl
 
 #: ingest's advice to rerun the command, as it reads on the page (which has its own button for a new version)
 _COMMAND_ADVICE = {
-    ": rerun with --supersede to store it as a new version": " (a training provider can store it as a new version)",
-    ": rerun with --supersede to store this one as a new version":  # the copy stored first was blank
-        " (a training provider can store this one as a new version)",
-    "if the learner really changed, rerun with --accept-changed-learner":
-        "if the learner really changed, a training provider can store it with "
+    ": " + SUPERSEDE_FIX: " (a training provider can store it as a new version)",
+    ": " + SUPERSEDE_BLANK_FIX: " (a training provider can store this one as a new version)",
+    CHANGED_LEARNER_FIX: "if the learner really changed, a training provider can store it with "
         "'portfolio ingest --accept-changed-learner'",
     DISK_FULL_FIX: "ask the administrator to free some space on the server's disk, then upload it again",
     SERVER_DISK_FULL_FIX: "ask the administrator to free some space on the database server, then upload it again",
