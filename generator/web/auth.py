@@ -127,7 +127,8 @@ def _error(code: int, title: str, message: str):
 
 
 #: What a page says when the server's disk is full (the command line says ``errors.DISK_FULL_FIX``).
-DISK_FULL_PAGE = ("The server's disk is full, so nothing was saved or stored. Ask the administrator to free some "
+#: It claims nothing of what was kept: a full disk can stop a cohort's issue or a profile's save part way.
+DISK_FULL_PAGE = ("The server's disk is full, so this could not be finished. Ask the administrator to free some "
                   "space on it, then try again.")
 
 

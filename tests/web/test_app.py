@@ -343,7 +343,7 @@ def test_a_full_disk_on_upload_is_a_page_saying_so_and_nothing_is_stored(as_user
                                               "copies": [(io.BytesIO(make_copy(iid(8), {})), "zoe.docx")]},
                            content_type="multipart/form-data")
     assert response.status_code == 507
-    assert ("The server&#39;s disk is full, so nothing was saved or stored. Ask the administrator to free some space "
+    assert ("The server&#39;s disk is full, so this could not be finished. Ask the administrator to free some space "
             "on it, then try again.") in response.get_data(True)
     with open_store(store_file) as store:
         assert store.submissions() == []
