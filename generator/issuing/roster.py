@@ -241,7 +241,9 @@ def read_roster(path: Path, known_pcns: Iterable[str] | Mapping[str, Iterable[st
     name = path.name
     try:
         if path.stat().st_size > MAX_BYTES:
-            raise RosterError([roster_problem(name, "", f"is over {MAX_BYTES // 1_000_000} MB; a roster is far smaller")])
+            raise RosterError([roster_problem(name, "", f"is over {MAX_BYTES // 1_000_000} MB; a roster is far smaller: "
+                                                    "check that this is the roster (one row per learner), "
+                                                    "or split the cohort into several rosters")])
         raw = path.read_bytes()
     except OSError as exc:
         raise RosterError([roster_problem(name, "", f"cannot be read ({exc.strerror})")]) from None

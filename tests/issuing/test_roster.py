@@ -182,3 +182,11 @@ def test_a_damaged_or_bomb_xlsx_is_refused_with_one_line(tmp_path):
 def test_the_shipped_content_gives_cover_labels_for_every_required_column():
     assert set(cover_labels(load_content())) == {"name", "practice", "pcn", "supervisor", "facilitator",
                                                   "start_date"}
+
+
+def test_a_file_too_big_to_be_a_roster_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "roster.csv"
+    with path.open("wb") as handle:  # 20 MB and a byte, sparse: never read
+        handle.truncate(20_000_001)
+    assert problems(path) == ["roster.csv: is over 20 MB; a roster is far smaller: check that this is the roster (one "
+                              "row per learner), or split the cohort into several rosters"]
