@@ -81,7 +81,7 @@ STATUSES = ("killed", "survived", "timeout", "suspicious", "no tests", "skipped"
 SQL_CASE = "equivalent: SQL case"
 #: SQL as this code writes it: keywords in capitals (messages are written in lower case)
 _SQL_WORD = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|FROM|WHERE|ORDER BY|GROUP BY|VALUES|LIMIT|JOIN|"
-                       r"FOR EACH|AND|NOT|IN)\b")
+                       r"FOR EACH|AND|NOT|IN|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|PRAGMA)\b")
 
 
 def sql_case_only(diff: str) -> bool:
