@@ -125,7 +125,7 @@ def test_an_interrupted_ingest_keeps_the_committed_batches_and_a_rerun_stores_th
                                                                                      monkeypatch):
     monkeypatch.setattr(ingest_module, "FILES_PER_COMMIT", 2)
     # Batches by size only: without the commit before each wait for a reader (which depends on how fast the
-    # readers are), the batches are exactly files 1-2, then 3-4.
+    # readers are), the batches are exactly files 1-2, 3-4, then 5.
     real_read_all = ingest_module._read_all
     monkeypatch.setattr(ingest_module, "_read_all", lambda *args, before_wait=None, **kwargs: real_read_all(*args,
                                                                                                            **kwargs))
@@ -133,19 +133,19 @@ def test_an_interrupted_ingest_keeps_the_committed_batches_and_a_rerun_stores_th
 
     def progress(n):
         seen.append(n)
-        if len(seen) == 3:  # the third file is stored, in a batch not committed yet
+        if len(seen) == 5:  # the fifth file is stored, in a batch not committed yet; two were committed
             raise KeyboardInterrupt
 
     with pytest.raises(ingest_module.IngestInterrupted) as raised:
         ingest([returns], store, jobs=1, progress=progress)
-    assert stored_names(store) == ["copy-01.docx", "copy-02.docx"]  # the first batch; nothing of the second
-    assert raised.value.stored == 2 and isinstance(raised.value, KeyboardInterrupt)
-    assert [(a.action, a.filename) for a in store.audit()] == [("ingested", "copy-01.docx"),
-                                                               ("ingested", "copy-02.docx")]
+    kept = [f"copy-0{n}.docx" for n in range(1, 5)]
+    assert stored_names(store) == kept  # the first two batches; nothing of the third
+    assert raised.value.stored == 4 and isinstance(raised.value, KeyboardInterrupt)  # both batches counted
+    assert [(a.action, a.filename) for a in store.audit()] == [("ingested", name) for name in kept]
     assert protocol.verify_chain(store).ok
     monkeypatch.setattr(ingest_module, "_read_all", real_read_all)
     again = ingest([returns], store, jobs=1)
-    assert [o.status for o in again.files] == ["unchanged", "unchanged", "new", "new", "new"]
+    assert [o.status for o in again.files] == ["unchanged"] * 4 + ["new"]
     assert stored_names(store) == [f"copy-0{n}.docx" for n in range(1, 6)]
 
 

@@ -130,6 +130,33 @@ def test_a_reader_that_grew_by_a_quarter_of_its_memory_cap_is_replaced(spy):
     assert readers(spy) == [0, 0, 0, 0]
 
 
+def test_a_reader_that_died_while_waiting_for_work_is_replaced_and_the_file_read_by_a_fresh_one(spy):
+    """The next file is taken from the source before an idle reader is handed it, so the source below
+    kills the one idle reader (as the kernel's out-of-memory killer or an administrator might) first."""
+    files = [("a.docx", copy("A")), ("b.docx", copy("B")), ("c.docx", copy("C"))]
+    items = [_Item(i, Path(name), f"{i:064x}", len(data), data) for i, (name, data) in enumerate(files)]
+    known = {"00000000-0000-4000-8000-000000000001": None}  # layouts for scans (none of these is one)
+
+    def source():
+        yield items[0]
+        [idle] = [r for r in spy.all if r.process.is_alive()]
+        idle.process.kill()
+        idle.process.join(10)
+        assert idle.process.exitcode == -9
+        yield from items[1:]
+
+    out = [(item.path.name, read.error, read.record.fields if read.record else None)
+           for item, read in _read_all(source(), 1, 60.0, 384 * MB, known)]
+    assert out == [("a.docx", None, {"cover.name": "A"}), ("b.docx", None, {"cover.name": "B"}),
+                   ("c.docx", None, {"cover.name": "C"})]
+    assert [(name, ok) for name, _, _, ok in spy.sent] == [("a.docx", True), ("b.docx", False), ("b.docx", True),
+                                                           ("c.docx", True)]
+    assert readers(spy) == [0, 0, 1, 1]  # the dead one was given b.docx and could not take it; a fresh one did
+    assert spy.made[1][1:] == (384 * MB, known) and spy.made[1][2] is known  # the fresh one has the same limits
+    assert not any(r.process.is_alive() for r in spy.all)
+    assert all(r.conn.closed for r in spy.all)  # the dead one's end of its pipe too
+
+
 def test_files_are_read_by_as_many_readers_as_jobs_and_come_back_in_their_order(spy):
     files = [(f"copy-{n}.docx", copy(f"L{n}")) for n in range(1, 9)]
     out = read_all(files, jobs=2)
