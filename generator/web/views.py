@@ -9,13 +9,15 @@ by ``ingest`` with its limits and child-process isolation.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, g, make_response, render_template, request, url_for
 from markupsafe import Markup
 
 from generator.errors import (CHANGED_LEARNER_FIX, DISK_FULL_FIX, SERVER_DISK_FULL_FIX, SUPERSEDE_BLANK_FIX,
@@ -229,9 +231,25 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+#: How long a conflicting copy is held on the server for "Store as new version" (and a receipt kept after): a
+#: returned copy holds a learner's answers, so it is not kept beyond the review it is held for.
+HELD_DAYS = 7
+#: What the button says once the held copy is gone (or was never there: the page cannot tell which).
+HELD_GONE = (f"This copy is no longer held on the server (a copy is held for {HELD_DAYS} days for \"Store as new "
+             "version\"): upload the file again, then press the button on its result.")
+
+
 def _held_dir() -> Path:
+    """The folder of held copies, rid first of those held longer than ``HELD_DAYS`` (and their receipts)."""
     folder = Path(current_app.config["WORK_DIR"]) / "held"
     folder.mkdir(mode=0o700, exist_ok=True)
+    oldest = time.time() - HELD_DAYS * 86_400
+    for entry in os.scandir(folder):
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < oldest:
+                os.unlink(entry.path)
+        except FileNotFoundError:  # another worker removed it first
+            pass
     return folder
 
 
@@ -240,6 +258,7 @@ def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[Upl
     outcome; a conflict the user may see is held for "Store as new version"."""
     from generator import api
 
+    held_dir = _held_dir()  # which also clears the copies held too long, at every upload
     results: list[list[UploadResult]] = [[] for _ in files]  # a scanned stack: a result per copy found
     sent: list[tuple[str, str, bytes]] = []
     where: list[int] = []  # each file sent: its index in ``files``
@@ -272,7 +291,7 @@ def _ingest(files: list[tuple[str, bytes]], supersede: bool = False) -> list[Upl
         if o.status == "conflict" and o.previous_id is not None and in_scope(done.pcn):
             result.differing = done.differing
             held = f"{secrets.token_hex(16)}{Path(file_name).suffix}"
-            (_held_dir() / held).write_bytes(data)
+            (held_dir / held).write_bytes(data)
             result.held = held
         results[index].append(result)
     return [r for rs in results for r in rs]
@@ -325,7 +344,7 @@ def store_new_version():
     name = uploaded_name(request.form.get("name", held))
     if not path.is_file():
         if not receipt.is_file():
-            abort(404)
+            abort(make_response(render_template("error.html", title="Copy no longer held", message=HELD_GONE), 410))
         results = [UploadResult(name, "unchanged", ALREADY_STORED, learner=receipt.read_text(encoding="ascii"))]
     else:
         results = _ingest([(name, path.read_bytes())], supersede=True)  # a scanned stack: a result per copy

@@ -396,6 +396,33 @@ def test_a_new_version_that_could_not_be_stored_may_be_stored_by_pressing_again(
     assert "status-superseded" in stored.get_data(True)
 
 
+def test_a_held_copy_and_its_receipt_are_kept_seven_days_then_the_button_says_to_upload_again(as_user, make_copy, app):
+    import os
+    import time
+    from pathlib import Path
+    client = as_user(PROVIDER)
+    upload(client, ("one.docx", make_copy(iid(9), {ACHIEVED: True})))
+    held = [upload(client, (f"{n}.docx", make_copy(iid(9), {"case_studies.studies.case_1.outcomes": n})))
+            .get_data(True).split('name="held" value="')[1].split('"')[0] for n in ("two", "three")]
+    folder = Path(app.config["WORK_DIR"]) / "held"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(held)
+    now = time.time()
+    os.utime(folder / held[0], (now - 7 * 86_400 - 60, now - 7 * 86_400 - 60))  # held a minute over seven days
+    os.utime(folder / held[1], (now - 7 * 86_400 + 60, now - 7 * 86_400 + 60))  # a minute under
+    gone = post(client, "/returned/new-version", {"held": held[0], "name": "two.docx"}, page="/returned")
+    assert gone.status_code == 410
+    assert ("This copy is no longer held on the server (a copy is held for 7 days for &#34;Store as new version&#34;): "
+            "upload the file again, then press the button on its result.") in gone.get_data(True)
+    assert sorted(p.name for p in folder.iterdir()) == [held[1]]  # the old one removed, the other kept
+    stored = post(client, "/returned/new-version", {"held": held[1], "name": "three.docx"}, page="/returned")
+    assert "status-superseded" in stored.get_data(True)
+    receipt = folder / f"{held[1]}.stored"
+    assert [p.name for p in folder.iterdir()] == [receipt.name]
+    os.utime(receipt, (now - 8 * 86_400, now - 8 * 86_400))
+    upload(client, ("four.docx", make_copy(iid(10), {})))  # any use of the folder clears what is over its time
+    assert list(folder.iterdir()) == []
+
+
 def test_a_held_stack_is_kept_while_any_copy_in_it_could_not_be_stored(as_user, make_copy, store_file, monkeypatch):
     """A scanned stack's held copy gives a result for every copy in it: its first copy being stored already
     ('unchanged') is no reason to drop the held file while the conflicting one failed."""
