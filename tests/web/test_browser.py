@@ -371,12 +371,12 @@ def test_saving_a_transcription_says_what_was_saved_and_the_next_box_has_the_foc
     assert page.locator("input[name=value]").count() == 0
 
 
-#: Words of the audit log's cells split across lines although a line of the page could hold them whole.
-SPLIT_WORDS = """() => {
+#: Words of the cells a selector names split across lines although a line of the page could hold them whole.
+SPLIT_WORDS = """(cells) => {
   const split = [];
   const main = document.querySelector('main'), style = getComputedStyle(main);
   const line = main.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 20;
-  for (const td of document.querySelectorAll('table.audit td')) {
+  for (const td of document.querySelectorAll(cells)) {
     const walker = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
       for (const m of node.textContent.matchAll(/\\S+/g)) {
@@ -398,6 +398,38 @@ SPLIT_WORDS = """() => {
 }"""
 
 
+def test_on_a_phone_each_learner_is_a_block_of_whole_words_and_the_charts_keep_their_text_size(watched, server):
+    """At 390 px the learners' table was twice the phone's width and broke words ('Riversid|e Surgery'), and
+    the charts, drawn as one picture scaled to the width, shrank their labels to 7 px."""
+    page = watched
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, server, PROVIDER)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    row = row_of(page, "Dafydd ap Gruffudd")  # (what he returned depends on the tests before: the module shares a server)
+    # a line each (the headings, drawn before each line by the style sheet, are not the cells' text)
+    lines = row.inner_text().split("\n")
+    assert lines[0].startswith("Dafydd ap Gruffudd") and lines[1:3] == ["hilltop-pcn", "Hilltop Practice"]
+    labels = row.locator("td").evaluate_all("cells => cells.map(c => getComputedStyle(c, '::before').content)")
+    assert labels[0] == '"PCN and practice: "' and labels[-2:] == ['"Feedback forms: "', '"Last returned: "']
+    assert set(labels[1:-2]) <= {'"Returned: "', '"Competency areas: "', '"Sign-offs: "', '"Values: "',
+                                 '"Case studies: "', '"Initial: "', '"Final review: "'}
+    lefts = row.locator("td").evaluate_all("cells => cells.map(c => Math.round(c.getBoundingClientRect().left))")
+    assert len(set(lefts)) == 1  # one under another, not side by side
+    assert page.evaluate(SPLIT_WORDS, "table.learners tbody td, table.learners tbody th") == []
+    sort = page.get_by_role("link", name="Feedback forms")  # the headings are still there to sort by
+    assert sort.is_visible()
+    sizes = page.evaluate("[...document.querySelectorAll('.chart dt, .chart .figure')]"
+                          ".map(e => parseFloat(getComputedStyle(e).fontSize))")
+    assert len(sizes) == 12 and min(sizes) >= 13, sizes  # six bars: a label and a figure each, at 0.85rem
+    for bar in page.locator(".chart svg").all():
+        box = bar.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    check_page(page, "phone-learners")
+    sort.click()
+    page.wait_for_load_state()
+    assert "sort=feedback" in page.url
+
+
 def test_on_a_phone_the_audit_log_wraps_at_spaces_and_breaks_only_a_token_longer_than_a_line(watched, server):
     """At 390 px the log broke words mid-word ('rejec|ted', 'provider@trainin|g.example')."""
     page = watched
@@ -412,7 +444,7 @@ def test_on_a_phone_the_audit_log_wraps_at_spaces_and_breaks_only_a_token_longer
     page.goto(server + "/audit")
     entry = page.locator("table.audit tbody tr", has_text=long_name).first
     assert "upload rejected" in entry.inner_text() and "check that it is the filled copy" in entry.inner_text()
-    assert page.evaluate(SPLIT_WORDS) == []
+    assert page.evaluate(SPLIT_WORDS, "table.audit td") == []
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the long name is broken, not cut off
     box = entry.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390

@@ -19,7 +19,7 @@ def register(folder, rows: list[tuple[str, str, str, str]]):
 
 
 def names(page: str) -> list[str]:
-    return [chunk.split("</a>")[0].split('">', 1)[1] for chunk in page.split('<th scope="row"><a href="/learners/')[1:]]
+    return [chunk.split("</a>")[0].split('">', 1)[1] for chunk in page.split('<th scope="row" role="rowheader"><a href="/learners/')[1:]]
 
 
 def test_the_dashboard_filters_by_cohort_and_pcn(as_user, store_file):
@@ -58,13 +58,13 @@ def test_the_dashboard_follows_each_change_to_the_store(as_user, store_file, mak
         ingest([folder], store, jobs=1)
     page = provider.get("/").get_data(True)
     row = page[page.index(">Zoë Łukasiewicz</a>"):].split("</tr>")[0]
-    assert "<td>1/31</td>" in row and ">review<" in row
+    assert '<td role="cell" data-label="Competency areas">1/31</td>' in row and ">review<" in row
     (folder / "zoe.docx").write_bytes(make_copy(iid(44), {}))
     with open_store(store_file) as store:
         assert [f.status for f in ingest([folder], store, jobs=1, supersede=True).files] == ["superseded"]
     page = provider.get("/").get_data(True)
     row = page[page.index(">Zoë Łukasiewicz</a>"):].split("</tr>")[0]
-    assert "<td>0/31</td>" in row and ">review<" not in row  # version 2 has neither the area nor the flag
+    assert 'data-label="Competency areas">0/31</td>' in row and ">review<" not in row  # version 2 has neither the area nor the flag
     (folder / "dafydd.docx").write_bytes(make_copy(iid(45), {ACHIEVED: True}, DAFYDD, HILLTOP_PCN))
     (folder / "zoe.docx").unlink()
     with open_store(store_file) as store:
@@ -114,5 +114,6 @@ def test_each_progress_column_of_a_row_shows_its_figure(as_user, store_file, mak
         ingest([folder], store, jobs=1)
     page = as_user(PROVIDER).get("/").get_data(True)
     row = page[page.index(">Zoë Łukasiewicz</a>"):].split("</tr>")[0]
-    assert "<td>1/31</td><td>0/5</td><td>0/8</td><td>0/3</td>" in row
+    assert ('<td role="cell" data-label="Competency areas">1/31</td><td role="cell" data-label="Sign-offs">0/5</td>'
+            '<td role="cell" data-label="Values">0/8</td><td role="cell" data-label="Case studies">0/3</td>') in row
     assert "built-in method" not in page
