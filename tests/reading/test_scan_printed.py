@@ -254,3 +254,29 @@ def test_a_printed_copy_printed_on_paper_and_scanned_shows_its_radio_dots_as_cho
     [copy] = scan.read_scan(to_bytes(sheets, "pdf", 200), "scan.pdf", lambda _: known).copies
     assert (copy.values[YESNO], copy.values[SCALE], copy.values[TICK]) == (False, "very_happy", True)
     assert scan.FROM_PAGE_TEXT not in copy.warnings  # a scanner's image has no text of its own
+
+
+@pytest.mark.parametrize("short", ["Yes", "1"])
+def test_a_short_typed_answer_in_a_big_box_printed_and_scanned_goes_to_transcription(pdf_path, tmp_path, short):
+    """"Yes" in the final review's notes box is 0.03 % of it: under the share that counts a box as written
+    in, it was stored as empty. Its ink in all (4 mm^2; "1" 0.9 mm^2) now counts too."""
+    data = fill_pdf(pdf_path.read_bytes(), {NOTES: short})
+    _, fields, pages = pdf_geometry(data)
+    [page] = sorted({w["page"] for d in fields if d["id"] == NOTES for w in d["widgets"]})
+    flat, out = tmp_path / "flat.pdf", tmp_path / "printed.pdf"
+    need_tool("qpdf")
+    (tmp_path / "filled.pdf").write_bytes(data)
+    subprocess.run(["qpdf", "--flatten-annotations=all", str(tmp_path / "filled.pdf"), str(flat)], check=True,
+                   timeout=120)
+    subprocess.run(["qpdf", "--empty", "--pages", str(flat), str(page), "--", str(out)], check=True, timeout=120)
+    sheet = scan_sheet(render_page(out.read_bytes(), 1, 300), 300, Scanner(dpi=200, rotate=1.0, shift_mm=(2, -1),
+                                                                            blur=0.5, noise=3, jpeg=80))
+    [copy] = scan.read_scan(to_bytes([sheet], "png", 200), "scan.png", lambda _: scan.Known(fields, pages)).copies
+    texts = [d["id"] for d in fields if d["kind"] in ("text", "longtext") and d["widgets"]
+             and d["widgets"][0]["page"] == page]
+    assert NOTES in texts and len(texts) >= 2
+    assert {fid: copy.states[fid] for fid in texts} == {
+        fid: scan.NEEDS_TRANSCRIPTION if fid == NOTES else "read" for fid in texts}  # the others are blank
+    [mark] = [m for m in copy.marks if m.field_id == NOTES]
+    assert mark.decision == "written" and mark.ink < scan.TEXT_INK_FROM
+    assert NOTES in copy.crops
