@@ -157,6 +157,27 @@ def test_a_reader_that_died_while_waiting_for_work_is_replaced_and_the_file_read
     assert all(r.conn.closed for r in spy.all)  # the dead one's end of its pipe too
 
 
+def test_a_read_that_answered_just_as_its_deadline_passed_is_taken_not_timed_out(spy, monkeypatch):
+    """The wait for answers ended (its time was up) a moment before the reader answered; by the time the
+    deadline is checked the answer is there, so it is taken, from that reader, as any other."""
+    real_wait = ingest_module.connection_wait
+    late = []
+
+    def wait(conns, timeout):
+        if late:
+            return real_wait(conns, timeout)
+        late.append(timeout)
+        for conn in conns:
+            assert conn.poll(60)  # the answer has come...
+        time.sleep(0.6)  # ...and the file's 0.5 s have passed while this process was busy elsewhere
+        return []  # as a wait that timed out just before it came
+
+    monkeypatch.setattr(ingest_module, "connection_wait", wait)
+    assert read_all([("a.docx", copy("A"))], seconds=0.5) == [("a.docx", None, {"cover.name": "A"})]
+    assert len(late) == 1 and 0 < late[0] <= 0.5
+    assert readers(spy) == [0] and not any(r.process.is_alive() for r in spy.all)
+
+
 def test_files_are_read_by_as_many_readers_as_jobs_and_come_back_in_their_order(spy):
     files = [(f"copy-{n}.docx", copy(f"L{n}")) for n in range(1, 9)]
     out = read_all(files, jobs=2)
