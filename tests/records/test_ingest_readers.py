@@ -459,3 +459,17 @@ def test_the_reader_loop_sends_back_what_raised_and_goes_on(loop, monkeypatch):
     conn.close()  # the parent went away: the reader ends
     thread.join(30)
     assert not thread.is_alive()
+
+
+def test_with_supersede_a_stored_copy_that_is_no_scan_is_not_read_again(spy, tmp_path):
+    """Only a scanned file is read again under --supersede (its first copy alone carries the file's hash)."""
+    from generator.records.connect import open_store
+    from generator.records.ingest import ingest
+    returns = tmp_path / "returns"
+    returns.mkdir()
+    (returns / "a.docx").write_bytes(copy("A"))
+    with open_store(str(tmp_path / "records.sqlite")) as store:
+        assert [o.status for o in ingest([returns], store, jobs=1).files] == ["new"]
+        [again] = ingest([returns], store, jobs=1, supersede=True).files
+    assert (again.status, again.reason) == ("unchanged", "already ingested (submission 1)")
+    assert [name for name, *_ in spy.sent] == ["a.docx"]  # read once, by the first ingest
