@@ -408,7 +408,7 @@ def return_by_link(token: str, data: bytes, kind: str, store: Any = None, *,
     import tempfile
 
     from generator.reading.sandbox import DEFAULT_LIMITS, call_isolated
-    from generator.records.ingest import SCAN_TIME_FACTOR, known_layouts, looks_scanned, read_copy
+    from generator.records.ingest import known_layouts, read_copy, reading_time
     from generator.records.ingest import ingest as run_ingest
     from generator.records.users import check_return_token
     with _opened(store, create=False) as opened:
@@ -417,9 +417,8 @@ def return_by_link(token: str, data: bytes, kind: str, store: Any = None, *,
             return None
         # a copy printed, filled by hand and scanned is read against the layout of this link's copy alone
         name = f"returned.{kind}"
-        seconds = DEFAULT_LIMITS.seconds * (SCAN_TIME_FACTOR if looks_scanned(data) else 1)
         read = call_isolated(read_copy, (data, name, DEFAULT_LIMITS.memory, known_layouts(opened, link.instance_id)),
-                             replace(DEFAULT_LIMITS, seconds=seconds))
+                             replace(DEFAULT_LIMITS, seconds=reading_time(data, DEFAULT_LIMITS.seconds)))
         instances = _instances_in(read.value) if read.status == "ok" else set()
         if not instances:
             return LinkReturn("unreadable")

@@ -372,6 +372,12 @@ def looks_scanned(data: bytes) -> bool:
     return sniff_image(data) is not None or (data.startswith(b"%PDF") and b"/AcroForm" not in data)
 
 
+def reading_time(data: bytes, seconds: float) -> float:
+    """The time a file may take to be read, ``seconds`` being a copy's: ``SCAN_TIME_FACTOR`` times as long
+    for a scan."""
+    return seconds * SCAN_TIME_FACTOR if looks_scanned(data) else seconds
+
+
 #: Files one reader process reads before a fresh one takes its place. A reader is forked once for
 #: several files (a fork of a large process, such as a web worker, costs more than reading a Word
 #: copy); a hang, a crash or a limit still costs only the file being read, and a reader that met
@@ -556,7 +562,7 @@ def _read_all(items: Iterator[_Item], jobs: int, seconds: float = DEFAULT_LIMITS
                     exhausted = True
                     break
                 order.append(item.index)
-                own = seconds * SCAN_TIME_FACTOR if looks_scanned(item.data or b"") else seconds
+                own = reading_time(item.data or b"", seconds)
                 reader = idle.pop() if idle else _Reader(context, memory, known)
                 if not reader.send(item, own):
                     reader.stop()
