@@ -81,20 +81,26 @@ STATUSES = ("killed", "survived", "timeout", "suspicious", "no tests", "skipped"
 SQL_CASE = "equivalent: SQL case"
 #: SQL as this code writes it: keywords in capitals (messages are written in lower case)
 _SQL_WORD = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|FROM|WHERE|ORDER BY|GROUP BY|VALUES|LIMIT|JOIN|"
-                       r"FOR EACH|AND|NOT|IN|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|PRAGMA)\b")
+                       r"FOR EACH|AND|NOT|IN|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|PRAGMA|SET|RETURNING|"
+                       r"ON CONFLICT|DO NOTHING|COLLATE)\b")
+#: the parts of SQL whose case matters: 'literals' and \"quoted identifiers\" (as written in Python source)
+_SQL_QUOTED = re.compile(r"'[^']*'|\\\"[^\"\\]*\\\"")
 
 
 def sql_case_only(diff: str) -> bool:
     """True when a mutant's diff (``mutmut show``) changes one line's case only, inside string literals that
-    hold SQL (a keyword in capitals) without quoted text of its own (no ``'...'`` literal whose case would
-    matter)."""
+    hold SQL (a keyword in capitals), leaving every 'literal' and \\"quoted identifier\\" of the line as it was
+    (their case matters)."""
     minus = [line[1:] for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
     plus = [line[1:] for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
     if len(minus) != 1 or len(plus) != 1 or minus[0] == plus[0] or minus[0].lower() != plus[0].lower():
         return False
-    changed = [text for text in re.findall(r'"([^"]*)"', minus[0]) if f'"{text}"' not in plus[0]]
-    return bool(changed) and all("'" not in text and _SQL_WORD.search(text) for text in changed) \
-        and minus[0].replace(" ", "").lower() == plus[0].replace(" ", "").lower()
+    before, after = minus[0], plus[0]
+    if _SQL_QUOTED.findall(before) != _SQL_QUOTED.findall(after):
+        return False
+    strings = re.compile(r'"((?:[^"\\]|\\.)*)"')
+    changed = [text for text in strings.findall(before) if f'"{text}"' not in after]
+    return bool(changed) and all(_SQL_WORD.search(text) for text in changed)
 
 
 def config(module: str, tests: list[str], extra: list[str]) -> str:

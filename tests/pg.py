@@ -67,9 +67,10 @@ class Server:
         with psycopg.connect(url, autocommit=True) as db:
             db.execute(sql)
 
-    def new_database(self) -> str:
+    def new_database(self, options: str = "") -> str:
+        """A new, empty database; ``options``: more of CREATE DATABASE (such as its locale)."""
         name = f"t_{uuid.uuid4().hex[:16]}"
-        self.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        self.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 {options}'.rstrip())
         return name
 
 

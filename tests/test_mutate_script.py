@@ -35,3 +35,21 @@ def test_only_a_case_change_of_sql_without_quoted_text_is_set_apart():
     assert not case_only(diff('    db.execute("SELECT id FROM users")', '    db.execute("SELECT id FROM users")'))
     # two lines changed at once is never a case change of one string
     assert not case_only('--- a\n+++ b\n-    a = "SELECT 1"\n-    b = "SELECT 2"\n+    a = "select 1"\n+    b = "select 2"\n')
+
+
+def test_sql_whose_literals_and_quoted_names_keep_their_case_is_set_apart():
+    case_only = _script().sql_case_only
+    assert case_only(diff('''        "AND data_type = 'text'", (table,))}''', '''        "and data_type = 'text'", (table,))}'''))
+    assert case_only(diff('    self._db.execute("SET default_transaction_read_only = on")',
+                          '    self._db.execute("set default_transaction_read_only = on")'))
+    assert case_only(diff('        "RETURNING id",', '        "returning id",'))
+    assert case_only(diff('        "ON CONFLICT (source_sha256, page_index) DO NOTHING",',
+                          '        "ON CONFLICT (SOURCE_SHA256, PAGE_INDEX) DO NOTHING",'))
+    assert case_only(diff('        "document COLLATE \\"C\\", file COLLATE \\"C\\"", ()',
+                          '        "DOCUMENT COLLATE \\"C\\", FILE COLLATE \\"C\\"", ()'))
+    # the literal's case changed with the keywords' ('text' is not 'TEXT'); a quoted name's too
+    assert not case_only(diff('''        "AND data_type = 'text'", (table,))}''', '''        "AND DATA_TYPE = 'TEXT'", (table,))}'''))
+    assert not case_only(diff('        "name COLLATE \\"C\\"", ()', '        "name COLLATE \\"c\\"", ()'))
+    # a message with an apostrophe stays a message
+    assert not case_only(diff('''        "--store names the records store's database and that its user has the README's "''',
+                              '''        "--store names the records store's database and that its user has the readme's "'''))

@@ -356,7 +356,7 @@ def _connect_problem(where: str, url: str, exc: Exception) -> StoreError:
     low = text.lower()
     user = parts.get("user") or "(your login name)"
     database = parts.get("dbname") or user
-    if "password authentication failed" in low or "no password supplied" in low or "authentication failed" in low:
+    if "authentication failed" in low or "no password supplied" in low:
         why = (f"the server refused user {user} (wrong or missing password); give the password in the URL, "
                "$PGPASSWORD or ~/.pgpass, or ask the database administrator for the right user")
     elif "does not exist" in low and "database" in low:
@@ -373,7 +373,7 @@ def _connect_problem(where: str, url: str, exc: Exception) -> StoreError:
     elif "timeout" in low or "timed out" in low:
         why = (f"the server did not answer within {CONNECT_TIMEOUT} s; check the host and port, "
                "and that a firewall lets you through")
-    elif "refused" in low or "could not connect" in low or "no such file" in low or "connection" in low:
+    elif "connection" in low or "could not connect" in low or "no such file" in low:  # "Connection refused" too
         why = ("no PostgreSQL server answers there; check the host and port in --store, "
                "and that the server is running")
     else:
@@ -394,11 +394,11 @@ class PostgresStore:
         try:
             self._db = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
                                        application_name="portfolio")
-        except psycopg.Error as exc:
-            raise _connect_problem(self.path, url, exc) from None
-        except psycopg.ProgrammingError as exc:  # a URL libpq cannot parse
+        except psycopg.ProgrammingError as exc:  # a URL libpq cannot parse (before psycopg.Error, its base)
             raise StoreError(f"{self.path}: not a PostgreSQL URL libpq understands ({exc}); write it as "
                              "postgresql://user@host:port/database") from None
+        except psycopg.Error as exc:
+            raise _connect_problem(self.path, url, exc) from None
         try:
             self._check_and_migrate(create and not read_only)  # an older store is upgraded first, as SQLite's
             if read_only:

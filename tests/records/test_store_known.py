@@ -7,8 +7,10 @@ never taken from the code under test.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import re
 
 import pytest
 
@@ -972,33 +974,31 @@ def test_verify_counts_the_unsealed_rows_of_a_kind_and_names_an_original_of_no_s
 
 # ---------------------------------------------------------------- SQLite: rows as stored, refusals named
 
-def test_sqlite_stores_json_as_utf8_with_sorted_keys_and_numbers_rows_from_one(tmp_path):
-    """The columns as written on disk (what a database tool or a later version reads)."""
-    import sqlite3
-    path = tmp_path / "records.sqlite"
+def test_json_is_stored_as_utf8_with_sorted_keys_and_rows_are_numbered_from_one(store_location):
+    """The columns as written in the database (what a database tool or a later version reads), in either engine."""
     new = submission(learner={"name": "Zoë", "email": "zoe@example.org"},
                      pcn_facts={"slug": "riverside-pcn", "name": "Riverside PCN, Ōtautahi"}, definition=OTHER)
-    with open_store(str(path)) as store:
+    with open_store(store_location) as store:
         with store.transaction():
             sid = store.add_submission(new, 1, None)
-    db = sqlite3.connect(path)
-    try:
-        assert db.execute("SELECT learner_json, pcn_json FROM submissions WHERE id = ?", (sid,)).fetchone() == (
-            '{"email": "zoe@example.org", "name": "Zoë"}',
-            '{"name": "Riverside PCN, Ōtautahi", "slug": "riverside-pcn"}')
-        assert db.execute("SELECT field_id, seq FROM field_values ORDER BY seq").fetchall() == [
-            ("cover.details.name", 1), ("competencies.a.x.achieved", 2), ("patient_feedback.ratings.respect", 3),
-            ("cover.details.start_date", 4), ("cover.details.extra", 5)]
-        assert db.execute("SELECT seq, field_id FROM warnings ORDER BY seq").fetchall() == [
-            (1, "cover.details.extra"), (2, None)]
-        fields = db.execute("SELECT fields_json FROM definitions").fetchone()[0]
-    finally:
-        db.close()
-    assert fields == '[{"id": "patient_feedback.q", "kind": "text", "label": "Q: Ö", "options": []}]'
+            store.add_scan_review(sid, "cover.details.name", "Zoë Ó")
+    assert raw_query(store_location, f"SELECT learner_json, pcn_json FROM submissions WHERE id = {sid}") == [(
+        '{"email": "zoe@example.org", "name": "Zoë"}',
+        '{"name": "Riverside PCN, Ōtautahi", "slug": "riverside-pcn"}')]
+    # a missing value is NULL, not the JSON text null
+    assert raw_query(store_location, "SELECT field_id, seq, value FROM field_values ORDER BY seq") == [
+        ("cover.details.name", 1, '"Zoë Łukasiewicz"'), ("competencies.a.x.achieved", 2, "true"),
+        ("patient_feedback.ratings.respect", 3, '"happy"'), ("cover.details.start_date", 4, None),
+        ("cover.details.extra", 5, '"kept"')]
+    assert raw_query(store_location, "SELECT seq, field_id FROM warnings ORDER BY seq") == [
+        (1, "cover.details.extra"), (2, None)]
+    assert raw_query(store_location, "SELECT fields_json FROM definitions") == [
+        ('[{"id": "patient_feedback.q", "kind": "text", "label": "Q: Ö", "options": []}]',)]
+    assert raw_query(store_location, "SELECT value FROM scan_reviews") == [('"Zoë Ó"',)]
 
 
-def test_values_flags_and_warnings_of_given_copies_only_or_of_all(tmp_path):
-    with open_store(str(tmp_path / "records.sqlite")) as store:
+def test_values_flags_and_warnings_of_given_copies_only_or_of_all(store_location):
+    with open_store(store_location) as store:
         with store.transaction():
             one = store.add_submission(submission(sha="1" * 64, values=[FieldValue("a", "read", "x")],
                                                   warnings=[("a", "a: one")], flags=[("a", "postcode")]), 1, None)
@@ -1013,8 +1013,8 @@ def test_values_flags_and_warnings_of_given_copies_only_or_of_all(tmp_path):
         assert store.values([]) == {} and store.flags([]) == {} and store.warning_rows([]) == {}
 
 
-def test_an_audit_entry_without_detail_stores_an_empty_one_and_the_first_entry_of_none_is_none(tmp_path):
-    with open_store(str(tmp_path / "records.sqlite")) as store:
+def test_an_audit_entry_without_detail_stores_an_empty_one_and_the_first_entry_of_none_is_none(store_location):
+    with open_store(store_location) as store:
         assert store.ledger_first() is None
         with store.transaction():
             store.add_audit("rejected", filename="x.txt")
@@ -1022,16 +1022,27 @@ def test_an_audit_entry_without_detail_stores_an_empty_one_and_the_first_entry_o
         assert (store.ledger_first().seq, store.ledger_first().kind) == (1, "audit")
 
 
-def test_a_write_to_a_store_opened_for_reading_or_outside_a_transaction_is_refused_by_name(tmp_path):
-    path = str(tmp_path / "records.sqlite")
-    with open_store(path) as store:
+def shown(location: str) -> str:
+    """How messages name a store: its path, or its URL without the password."""
+    return re.sub(r"^(postgresql://[^:@/]+):[^@/]*@", r"\1@", location)
+
+
+def test_a_write_to_a_store_opened_for_reading_or_outside_a_transaction_is_refused_by_name(store_location):
+    with open_store(store_location) as store:
         with pytest.raises(StoreError) as raised:
             store.add_audit("rejected")
         assert str(raised.value) == "write outside a transaction (use 'with store.transaction():')"
-    with open_store(path, read_only=True) as store:
+    with open_store(store_location, read_only=True) as store:
         with pytest.raises(StoreError) as raised:
             store.add_audit("rejected")  # refused as read-only before the transaction is looked at
-        assert str(raised.value) == f"{path}: opened for reading only"
+        assert str(raised.value) == f"{shown(store_location)}: opened for reading only"
+
+
+def test_a_sqlite_store_opened_for_reading_refuses_a_transaction_by_name(tmp_path):
+    path = str(tmp_path / "records.sqlite")
+    with open_store(path):
+        pass
+    with open_store(path, read_only=True) as store:
         with pytest.raises(StoreError) as raised:
             with store.transaction():
                 pass
@@ -1176,3 +1187,159 @@ def test_a_store_closed_twice_and_a_batch_of_two_transactions(tmp_path):
     assert [e.filename for e in store.audit()] == ["a.txt", "b.txt"]
     store.close()
     store.close()  # harmless, as leaving a with block after an explicit close is
+
+
+# ---------------------------------------------------------------- PostgreSQL: opening, naming, refusals
+
+def test_a_postgresql_store_is_made_and_written_unless_told_otherwise(pg_url):
+    from generator.records.postgres import PostgresStore
+    store = PostgresStore(pg_url)  # the defaults: create the schema, open for writing
+    try:
+        with store.transaction():
+            store.add_audit("rejected", filename="a.txt")
+        # the server knows which sessions are the tool's (an administrator reads pg_stat_activity)
+        assert store._db.execute("SELECT current_setting('application_name')").fetchone() == ("portfolio",)
+    finally:
+        store.close()
+    assert raw_query(pg_url, "SELECT action, filename FROM audit_log") == [("rejected", "a.txt")]
+
+
+def test_a_postgresql_database_with_no_store_is_refused_where_none_may_be_made(pg_url):
+    from generator.records.postgres import PostgresStore
+    with pytest.raises(StoreError) as raised:
+        PostgresStore(pg_url, create=False)
+    assert str(raised.value) == (f"{shown(pg_url)}: no records store here; run 'portfolio ingest' first or name "
+                                 "the store with --store (or $PORTFOLIO_STORE)")
+    assert raw_query(pg_url, "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                             "current_schema()") == []
+
+
+@pytest.mark.parametrize("tables, named", [
+    (("invoices", "clients", "budget"), "budget, clients, invoices"),
+    (("invoices", "clients", "budget", "accounts"), "accounts, budget, clients, …"),
+])
+def test_another_applications_postgresql_database_is_named_by_its_first_three_tables(pg_url, tables, named):
+    from tests.pg import raw_execute
+    for table in tables:
+        raw_execute(pg_url, f"CREATE TABLE {table} (id INTEGER)")
+    with pytest.raises(StoreError) as raised:
+        open_store(pg_url)
+    assert str(raised.value) == (f"{shown(pg_url)}: this database holds another application's tables ({named}), "
+                                 "not a records store; give the records store a database of its own "
+                                 "(createdb portfolio) and name it in --store")
+
+
+def test_a_half_made_postgresql_store_is_refused_with_the_servers_reason_and_the_fix(pg_url):
+    from tests.pg import raw_execute
+    raw_execute(pg_url, "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+    raw_execute(pg_url, "CREATE VIEW submissions AS SELECT 1 AS id")  # in the way of the store's own table
+    with pytest.raises(StoreError) as raised:
+        open_store(pg_url)
+    message = str(raised.value)
+    assert message.startswith(f"{shown(pg_url)}: cannot be opened as a records store (")
+    assert "submissions" in message.split("(", 1)[1]  # the server's first line, naming what is in the way
+    assert message.endswith("): check that --store names the records store's database and that its user has the "
+                            "README's GRANTs")
+    assert raw_query(pg_url, "SELECT COUNT(*) FROM schema_version") == [(0,)]  # the upgrade was rolled back
+
+
+def test_a_postgresql_url_libpq_cannot_parse_is_refused_with_its_form():
+    from generator.records.postgres import PostgresStore
+    with pytest.raises(StoreError) as raised:
+        PostgresStore("postgresql://ann@h:notaport:x/db?bad=1")
+    message = str(raised.value)
+    assert message.startswith("postgresql://(a URL that cannot be parsed): not a PostgreSQL URL libpq understands (")
+    assert message.endswith("); write it as postgresql://user@host:port/database")
+
+
+def test_a_refused_postgresql_connection_names_the_store_and_the_fix():
+    import socket
+    from generator.records.postgres import PostgresStore
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        port = s.getsockname()[1]
+        with pytest.raises(StoreError) as raised:
+            PostgresStore(f"postgresql://ann:pw-never-shown@127.0.0.1:{port}/cohort")
+    assert str(raised.value) == (f"postgresql://ann@127.0.0.1:{port}/cohort: no PostgreSQL server answers there; "
+                                 "check the host and port in --store, and that the server is running")
+
+
+def test_a_server_that_never_answers_is_given_up_after_the_connect_timeout(monkeypatch):
+    import socket
+    import threading
+
+    from generator.records import postgres as engine
+    monkeypatch.setattr(engine, "CONNECT_TIMEOUT", 2)  # libpq's least
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)  # accepts, never answers
+        port = listener.getsockname()[1]
+        outcome: list[str] = []
+
+        def connect() -> None:
+            try:
+                engine.PostgresStore(f"postgresql://ann@127.0.0.1:{port}/records")
+            except StoreError as exc:
+                outcome.append(str(exc))
+        thread = threading.Thread(target=connect, daemon=True)
+        thread.start()
+        thread.join(60)  # a bound on a hang, not a speed check
+        assert not thread.is_alive(), "a connection to a server that never answers must give up"
+    assert outcome == [f"postgresql://ann@127.0.0.1:{port}/records: the server did not answer within 2 s; check "
+                       "the host and port, and that a firewall lets you through"]
+
+
+def test_a_failed_transaction_without_a_server_code_is_named_by_its_first_line():
+    from generator.records.postgres import _rolled_back
+    assert str(_rolled_back("postgresql://h/r", ValueError("lost\nmore"))) == (
+        "postgresql://h/r: lost; the transaction was rolled back")
+
+
+def test_missing_or_disabled_postgresql_guard_triggers_are_named_by_the_first_and_counted(pg_url):
+    from tests.pg import raw_execute
+    open_store(pg_url).close()
+    raw_execute(pg_url, "DROP TRIGGER packs_issued_no_truncate ON packs_issued")
+    raw_execute(pg_url, "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")
+    with open_store(pg_url) as store:
+        assert store.guard_problems() == [
+            "the store's guard trigger packs_issued_no_truncate is missing: it was dropped outside the tool",
+            "the store's guard trigger audit_log_no_change is disabled: it was switched off outside the tool"]
+    raw_execute(pg_url, "DROP TRIGGER packs_issued_no_change ON packs_issued")
+    raw_execute(pg_url, "DROP TRIGGER ledger_no_change ON ledger")
+    raw_execute(pg_url, "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_truncate")
+    with open_store(pg_url) as store:
+        problems = store.guard_problems()
+    assert [p.split(" trigger ")[1] for p in problems] == [
+        "packs_issued_no_change is missing (and 2 more): it was dropped outside the tool",
+        "audit_log_no_change is disabled (and 1 more): it was switched off outside the tool"]
+
+
+def test_copied_rows_are_plain_bytes_in_text_key_byte_order_on_a_server_that_sorts_by_language(pg_server):
+    """A server whose databases sort text by language (ICU) still hands a copy its rows in byte order, as
+    SQLite sorts, and blobs as bytes; the copy's reader names itself to the server."""
+    name = pg_server.new_database("LOCALE_PROVIDER icu ICU_LOCALE 'en-GB'")
+    url = pg_server.url(name)
+    try:
+        with open_store(url) as store:
+            with store.transaction():
+                store.add_issued([dataclasses.replace(PACK, instance_id=i) for i in ("b-2", "B-1", "a-3")],
+                                 "north/issued.csv")
+                store.add_submission(submission(sha="1" * 64, data=b"%PDF-1.7 one"), 1, None)
+            assert raw_query(url, "SELECT instance_id FROM packs_issued ORDER BY instance_id") == [
+                ("a-3",), ("B-1",), ("b-2",)]  # the server's own order: by letter, then case
+            outside = store.table_rows("packs_issued", ["instance_id"], ("instance_id", "file"))
+            assert next(outside) == ("B-1",)
+            sessions = raw_query(url, "SELECT application_name FROM pg_stat_activity "
+                                      "WHERE datname = current_database() AND application_name LIKE 'portfolio%' "
+                                      "ORDER BY 1")
+            assert list(outside) == [("a-3",), ("b-2",)]  # "B" (0x42) before "a" (0x61)
+            assert sessions == [("portfolio",), ("portfolio copy",)]
+            with store.snapshot():
+                assert list(store.table_rows("packs_issued", ["instance_id"], ("instance_id", "file"))) == [
+                    ("B-1",), ("a-3",), ("b-2",)]
+                inside = list(store.table_rows("originals", ["sha256", "data"], ("sha256",)))
+            outside_blobs = list(store.table_rows("originals", ["sha256", "data"], ("sha256",)))
+        for rows in (inside, outside_blobs):
+            assert rows == [("1" * 64, b"%PDF-1.7 one")] and type(rows[0][1]) is bytes
+    finally:
+        pg_server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
