@@ -847,8 +847,7 @@ class PostgresStore:
             with self._db.cursor(name=f"copy_rows_{table}") as cursor:
                 cursor.itersize = 200
                 cursor.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}")
-                for row in cursor:
-                    yield tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+                yield from cursor  # psycopg 3 loads bytea as bytes, as SQLite gives a BLOB
             return
         reader = self._db.__class__.connect(self.url, autocommit=False, connect_timeout=CONNECT_TIMEOUT,
                                             application_name="portfolio copy")
@@ -856,8 +855,7 @@ class PostgresStore:
             with reader.cursor(name="copy_rows") as cursor:
                 cursor.itersize = 200
                 cursor.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}")
-                for row in cursor:
-                    yield tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+                yield from cursor  # psycopg 3 loads bytea as bytes, as SQLite gives a BLOB
         finally:
             reader.close()
 

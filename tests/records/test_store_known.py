@@ -1177,8 +1177,8 @@ def test_a_missing_store_a_folder_named_as_one_or_no_wal_mode_is_refused_by_name
     assert str(raised.value) == f"{tmp_path / 'r.sqlite'}: cannot switch the store to WAL mode (got delete)"
 
 
-def test_a_store_closed_twice_and_a_batch_of_two_transactions(tmp_path):
-    store = open_store(str(tmp_path / "records.sqlite"))
+def test_a_store_closed_twice_and_a_batch_of_two_transactions(store_location):
+    store = open_store(store_location)
     with store.batch():
         with store.transaction():
             store.add_audit("rejected", filename="a.txt")
@@ -1305,13 +1305,19 @@ def test_missing_or_disabled_postgresql_guard_triggers_are_named_by_the_first_an
             "the store's guard trigger packs_issued_no_truncate is missing: it was dropped outside the tool",
             "the store's guard trigger audit_log_no_change is disabled: it was switched off outside the tool"]
     raw_execute(pg_url, "DROP TRIGGER packs_issued_no_change ON packs_issued")
-    raw_execute(pg_url, "DROP TRIGGER ledger_no_change ON ledger")
     raw_execute(pg_url, "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_truncate")
     with open_store(pg_url) as store:
         problems = store.guard_problems()
     assert [p.split(" trigger ")[1] for p in problems] == [
-        "packs_issued_no_change is missing (and 2 more): it was dropped outside the tool",
+        "packs_issued_no_change is missing (and 1 more): it was dropped outside the tool",
         "audit_log_no_change is disabled (and 1 more): it was switched off outside the tool"]
+    raw_execute(pg_url, "DROP TRIGGER ledger_no_change ON ledger")
+    raw_execute(pg_url, "ALTER TABLE ledger DISABLE TRIGGER ledger_no_truncate")
+    with open_store(pg_url) as store:
+        problems = store.guard_problems()
+    assert [p.split(" trigger ")[1] for p in problems] == [
+        "packs_issued_no_change is missing (and 2 more): it was dropped outside the tool",
+        "audit_log_no_change is disabled (and 2 more): it was switched off outside the tool"]
 
 
 def test_copied_rows_are_plain_bytes_in_text_key_byte_order_on_a_server_that_sorts_by_language(pg_server):
@@ -1343,3 +1349,30 @@ def test_copied_rows_are_plain_bytes_in_text_key_byte_order_on_a_server_that_sor
             assert rows == [("1" * 64, b"%PDF-1.7 one")] and type(rows[0][1]) is bytes
     finally:
         pg_server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_postgresql_database_with_another_applications_schema_version_table_is_refused(pg_url):
+    from tests.pg import raw_execute
+    raw_execute(pg_url, "CREATE TABLE schema_version (id INTEGER, release TEXT)")
+    with pytest.raises(StoreError) as raised:
+        open_store(pg_url)
+    assert str(raised.value) == (f"{shown(pg_url)}: this database holds another application's schema_version "
+                                 "table, not a records store; give the records store a database of its own "
+                                 "(createdb portfolio) and name it in --store")
+
+
+def test_a_postgresql_user_who_may_not_create_the_schema_is_told_who_can(pg_server, pg_url):
+    """PostgreSQL 15 lets only a database's owner create tables in its public schema."""
+    import secrets
+    role, password = f"clerk_{secrets.token_hex(4)}", secrets.token_hex(8)
+    pg_server.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+    try:
+        location = pg_server.url(pg_url.rsplit("/", 1)[1], user=role, password=password)
+        with pytest.raises(StoreError) as raised:
+            open_store(location)
+        assert re.fullmatch(
+            rf"{re.escape(shown(location))}: the store needs schema \d+ and this user may not change the schema "
+            r"\(permission denied for schema public\); run the command once as the database's owner, who applies "
+            r"the new schema, then again as this user", str(raised.value)), str(raised.value)
+    finally:
+        pg_server.execute(f"DROP ROLE IF EXISTS {role}")
