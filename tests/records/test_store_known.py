@@ -1295,29 +1295,33 @@ def test_a_failed_transaction_without_a_server_code_is_named_by_its_first_line()
         "postgresql://h/r: lost; the transaction was rolled back")
 
 
-def test_missing_or_disabled_postgresql_guard_triggers_are_named_by_the_first_and_counted(pg_url):
+@pytest.mark.parametrize("statements, problems", [
+    (["DROP TRIGGER packs_issued_no_truncate ON packs_issued",
+      "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change"],
+     ["the store's guard trigger packs_issued_no_truncate is missing: it was dropped outside the tool",
+      "the store's guard trigger audit_log_no_change is disabled: it was switched off outside the tool"]),
+    (["DROP TRIGGER packs_issued_no_change ON packs_issued", "DROP TRIGGER packs_issued_no_truncate ON packs_issued",
+      "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change",
+      "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_truncate"],
+     ["the store's guard trigger packs_issued_no_change is missing (and 1 more): it was dropped outside the tool",
+      "the store's guard trigger audit_log_no_change is disabled (and 1 more): it was switched off outside the "
+      "tool"]),
+    (["DROP TRIGGER packs_issued_no_change ON packs_issued", "DROP TRIGGER packs_issued_no_truncate ON packs_issued",
+      "DROP TRIGGER ledger_no_change ON ledger", "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change",
+      "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_truncate",
+      "ALTER TABLE ledger DISABLE TRIGGER ledger_no_truncate"],
+     ["the store's guard trigger packs_issued_no_change is missing (and 2 more): it was dropped outside the tool",
+      "the store's guard trigger audit_log_no_change is disabled (and 2 more): it was switched off outside the "
+      "tool"]),
+])
+def test_missing_or_disabled_postgresql_guard_triggers_are_named_by_the_first_and_counted(pg_url, statements,
+                                                                                          problems):
     from tests.pg import raw_execute
     open_store(pg_url).close()
-    raw_execute(pg_url, "DROP TRIGGER packs_issued_no_truncate ON packs_issued")
-    raw_execute(pg_url, "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")
+    for statement in statements:
+        raw_execute(pg_url, statement)
     with open_store(pg_url) as store:
-        assert store.guard_problems() == [
-            "the store's guard trigger packs_issued_no_truncate is missing: it was dropped outside the tool",
-            "the store's guard trigger audit_log_no_change is disabled: it was switched off outside the tool"]
-    raw_execute(pg_url, "DROP TRIGGER packs_issued_no_change ON packs_issued")
-    raw_execute(pg_url, "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_truncate")
-    with open_store(pg_url) as store:
-        problems = store.guard_problems()
-    assert [p.split(" trigger ")[1] for p in problems] == [
-        "packs_issued_no_change is missing (and 1 more): it was dropped outside the tool",
-        "audit_log_no_change is disabled (and 1 more): it was switched off outside the tool"]
-    raw_execute(pg_url, "DROP TRIGGER ledger_no_change ON ledger")
-    raw_execute(pg_url, "ALTER TABLE ledger DISABLE TRIGGER ledger_no_truncate")
-    with open_store(pg_url) as store:
-        problems = store.guard_problems()
-    assert [p.split(" trigger ")[1] for p in problems] == [
-        "packs_issued_no_change is missing (and 2 more): it was dropped outside the tool",
-        "audit_log_no_change is disabled (and 2 more): it was switched off outside the tool"]
+        assert store.guard_problems() == problems
 
 
 def test_copied_rows_are_plain_bytes_in_text_key_byte_order_on_a_server_that_sorts_by_language(pg_server):
